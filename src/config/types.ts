@@ -1,0 +1,58 @@
+/** The validated, frozen configuration. Produced only by config/load.ts; inner modules trust it. */
+
+export interface TlsFiles {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface GroupConfig {
+  readonly telemetry: boolean;
+  /** 0: tokens never expire. */
+  readonly telemetryTokenExpMin: number;
+}
+
+export interface Config {
+  /** Directory the relative paths below were resolved against (the config file's directory). */
+  readonly baseDir: string;
+  readonly keepSessionSec: number;
+  readonly tcp: {
+    readonly host: string;
+    readonly port: number;
+    readonly tls?: TlsFiles;
+    readonly requestTimeoutSec: number;
+    readonly handshakeTimeoutSec: number;
+    readonly maxConnections: number;
+    readonly maxTransmissionBytes: number;
+    /** Seconds of silence after which the concentrator pings a session; 0 disables. */
+    readonly pingIdleSec: number;
+    /** Where refused-for-load clients are sent (PROTOCOL §3 redirect rule). */
+    readonly redirect?: { readonly host: string; readonly port: number };
+  };
+  readonly udp: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly maxDatagramBytes: number };
+  readonly http: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly port: number;
+    readonly tls?: TlsFiles;
+    readonly maxBodyBytes: number;
+    readonly maxWaitSec: number;
+  };
+  readonly central: {
+    /** 16 bytes; from `authKey` (hex) or `authKeyFile`. */
+    readonly authKey: Buffer;
+    readonly webhooks: {
+      readonly request?: string;
+      readonly telemetry?: string;
+      readonly timeoutSec: number;
+      readonly ca?: string;
+    };
+  };
+  readonly groups: Readonly<Record<string, GroupConfig>>;
+  readonly acl: { readonly file: string };
+  readonly buffers: {
+    readonly maxPerSession: number;
+    readonly maxBytesPerSession: number;
+    readonly maxTotalBytes: number;
+  };
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}

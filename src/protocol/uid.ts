@@ -1,0 +1,46 @@
+import { UID_LENGTH } from './constants.js';
+import { ProtocolError, ProtocolErrorCode } from './errors.js';
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes a UID takes as UTF-8, or -1 when it does not fit in 16 bytes. */
+export function uidByteLength(uid: string): number {
+  const n = Buffer.byteLength(uid, 'utf8');
+  return n > UID_LENGTH ? -1 : n;
+}
+
+export function isValidUid(uid: string): boolean {
+  return typeof uid === 'string' && uidByteLength(uid) >= 0 && !uid.startsWith('\0');
+}
+
+/** PROTOCOL §2: the UTF-8 text right-aligned in 16 bytes, left-padded with 0x00. */
+export function writeUid(uid: string, buf: Buffer, offset: number): number {
+  const n = Buffer.byteLength(uid, 'utf8');
+  if (n > UID_LENGTH) throw new ProtocolError(ProtocolErrorCode.BAD_UID, 'UID longer than 16 bytes');
+  buf.fill(0, offset, offset + UID_LENGTH - n);
+  if (n > 0) buf.write(uid, offset + UID_LENGTH - n, n, 'utf8');
+  return offset + UID_LENGTH;
+}
+
+export function encodeUid(uid: string): Buffer {
+  const buf = Buffer.allocUnsafe(UID_LENGTH);
+  writeUid(uid, buf, 0);
+  return buf;
+}
+
+/** Leading 0x00 bytes are ignored; the rest must be valid UTF-8. Throws ProtocolError. */
+export function readUid(buf: Buffer, offset: number): string {
+  let start = offset;
+  const end = offset + UID_LENGTH;
+  while (start < end && buf[start] === 0) start++;
+  if (start === end) return '';
+  let ascii = true;
+  for (let i = start; i < end; i++) if (buf[i]! > 0x7f) { ascii = false; break; }
+  // Fast path: ASCII UIDs are the common case and need no validation.
+  if (ascii) return buf.toString('latin1', start, end);
+  try {
+    return strictUtf8.decode(buf.subarray(start, end));
+  } catch {
+    throw new ProtocolError(ProtocolErrorCode.BAD_UID, 'UID is not valid UTF-8');
+  }
+}
