@@ -1,0 +1,48 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TOT_NAMES } from '../protocol/index.js';
+
+/**
+ * Prometheus metrics, one registry per daemon instance (no global state). Hot-path counters
+ * are bound to their labels once, so counting a transmission costs one increment.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly handshakes = new Counter({ name: 'iotsocket_handshakes_total', help: 'TCP handshakes by result and reason', labelNames: ['result', 'reason'] as const, registers: [this.registry] });
+  readonly transmissionsIn = new Counter({ name: 'iotsocket_transmissions_received_total', help: 'Transmissions received on TCP sessions', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly transmissionsOut = new Counter({ name: 'iotsocket_transmissions_sent_total', help: 'Transmissions sent on TCP sessions', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly requests = new Counter({ name: 'iotsocket_requests_total', help: 'Tracked requests by direction and the code they ended with', labelNames: ['direction', 'code'] as const, registers: [this.registry] });
+  readonly requestDuration = new Histogram({
+    name: 'iotsocket_request_duration_seconds', help: 'Time from forwarding a request to its response', labelNames: ['direction'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
+  });
+  readonly lateResponses = new Counter({ name: 'iotsocket_late_responses_total', help: 'Responses dropped because nothing waited for them (late or unknown tracking)', labelNames: ['direction'] as const, registers: [this.registry] });
+  readonly refusedRequests = new Counter({ name: 'iotsocket_requests_refused_total', help: 'Requests answered by the concentrator instead of forwarded, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly dropped = new Counter({ name: 'iotsocket_transmissions_dropped_total', help: 'Transmissions with no origin to answer that could not be delivered', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly protocolErrors = new Counter({ name: 'iotsocket_protocol_errors_total', help: 'Sessions closed for a protocol error', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly sessionEvents = new Counter({ name: 'iotsocket_session_events_total', help: 'Session lifecycle events', labelNames: ['kind', 'event'] as const, registers: [this.registry] });
+  readonly telemetry = new Counter({ name: 'iotsocket_telemetry_datagrams_total', help: 'UDP telemetry datagrams by result and reason', labelNames: ['result', 'reason'] as const, registers: [this.registry] });
+  readonly aclUpdates = new Counter({ name: 'iotsocket_acl_updates_total', help: 'ACL replacements by source and result', labelNames: ['source', 'result'] as const, registers: [this.registry] });
+  readonly sessions = new Gauge({ name: 'iotsocket_sessions', help: 'Sessions by kind and state', labelNames: ['kind', 'state'] as const, registers: [this.registry] });
+  readonly bufferedBytes = new Gauge({ name: 'iotsocket_buffered_bytes', help: 'Bytes held in offline buffers of kept sessions', registers: [this.registry] });
+  readonly inFlight = new Gauge({ name: 'iotsocket_requests_in_flight', help: 'Tracked requests waiting for their response', registers: [this.registry] });
+
+  /** Bound children for the per-transmission path, indexed by ToT. */
+  readonly inByTot: Array<{ inc(): void }> = [];
+  readonly outByTot: Array<{ inc(): void }> = [];
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    for (const [tot, name] of Object.entries(TOT_NAMES)) {
+      this.inByTot[Number(tot)] = this.transmissionsIn.labels(name);
+      this.outByTot[Number(tot)] = this.transmissionsOut.labels(name);
+    }
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'iotsocket_' });
+  }
+
+  /** Reads a counter's current value (tests, admin views). */
+  async value(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const m = await this.registry.getSingleMetric(name)?.get();
+    if (!m) return 0;
+    const hit = m.values.filter((v) => Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val));
+    return hit.reduce((a, v) => a + v.value, 0);
+  }
+}

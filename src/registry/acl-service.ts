@@ -1,0 +1,67 @@
+import type { AclEntry } from '../protocol/index.js';
+import { Acl, describeAclProblems, type AclProblem } from './acl.js';
+import { AclFileWriter, readAclFile } from './acl-file.js';
+
+export interface AclServiceEvents {
+  /** Each UID gone from the ACL, or whose key or group changed: end its session, revoke its tokens. */
+  revoked(uid: string): void;
+}
+
+export class AclRejectedError extends Error {
+  readonly code = 'ERR_IOTS_ACL_REJECTED';
+  constructor(readonly problems: readonly AclProblem[]) {
+    super(`ACL rejected: ${describeAclProblems(problems)}`);
+  }
+}
+
+/** The live ACL: loaded from its file, replaced whole (TCP ACL transmission, HTTP /acl), persisted atomically. */
+export class AclService {
+  #acl: Acl = Acl.empty;
+  readonly #path: string;
+  readonly #groups: ReadonlySet<string>;
+  readonly #writer: AclFileWriter;
+  readonly #events: AclServiceEvents;
+
+  constructor(path: string, groups: Iterable<string>, events: AclServiceEvents) {
+    this.#path = path;
+    this.#groups = new Set(groups);
+    this.#writer = new AclFileWriter(path);
+    this.#events = events;
+  }
+
+  get current(): Acl {
+    return this.#acl;
+  }
+
+  /** Loads the file (missing: empty ACL). Throws when it cannot be used as a whole. */
+  async load(): Promise<Acl> {
+    const read = await readAclFile(this.#path);
+    if ('error' in read) throw new Error(`ACL file ${this.#path}: ${read.error}`);
+    const next = Acl.from(read.entries, this.#groups);
+    if (Array.isArray(next)) throw new Error(`ACL file ${this.#path}: ${describeAclProblems(next)}`);
+    this.#swap(next);
+    return next;
+  }
+
+  /**
+   * Replaces the whole ACL, or throws AclRejectedError and changes nothing. Sessions of
+   * revoked UIDs end at once; the file write completes before the promise resolves.
+   */
+  async replace(entries: readonly AclEntry[]): Promise<Acl> {
+    const next = Acl.from(entries, this.#groups);
+    if (Array.isArray(next)) throw new AclRejectedError(next);
+    this.#swap(next);
+    await this.#writer.write(next.entries());
+    return next;
+  }
+
+  flush(): Promise<void> {
+    return this.#writer.flush();
+  }
+
+  #swap(next: Acl): void {
+    const revoked = this.#acl.revokedIn(next);
+    this.#acl = next;
+    for (const uid of revoked) this.#events.revoked(uid);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * What is addressed to a kept session, in order (PROTOCOL §6). Bounded per session (count,
+ * bytes) and globally (bytes, through a shared BufferBudget). Entries hold encoded bytes
+ * (a compact copy, so the socket chunk they came from can be freed).
+ */
+export interface BufferedItem {
+  readonly bytes: Buffer;
+  /** For a request: false once its origin was answered (e.g. 0xA1), so it is never delivered late. */
+  isLive(): boolean;
+  /** Called when the buffer is discarded without delivery (session ended or expired). */
+  onDiscard(): void;
+}
+
+export class BufferBudget {
+  #used = 0;
+  constructor(readonly maxTotalBytes: number) {}
+  get used(): number {
+    return this.#used;
+  }
+  tryTake(n: number): boolean {
+    if (this.#used + n > this.maxTotalBytes) return false;
+    this.#used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.#used -= n;
+  }
+}
+
+export type BufferRefusal = 'session-count' | 'session-bytes' | 'global-bytes';
+
+export class OfflineBuffer {
+  #items: BufferedItem[] = [];
+  #bytes = 0;
+
+  constructor(
+    readonly maxCount: number,
+    readonly maxBytes: number,
+    readonly budget: BufferBudget,
+  ) {}
+
+  get count(): number {
+    return this.#items.length;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Adds at the end, or says which bound refused it. */
+  push(item: BufferedItem): BufferRefusal | undefined {
+    const n = item.bytes.length;
+    if (this.#items.length >= this.maxCount) return 'session-count';
+    if (this.#bytes + n > this.maxBytes) return 'session-bytes';
+    if (!this.budget.tryTake(n)) return 'global-bytes';
+    this.#items.push(item);
+    this.#bytes += n;
+    return undefined;
+  }
+
+  /** Empties the buffer and returns the bytes still worth sending, in order. */
+  drain(): Buffer[] {
+    const out: Buffer[] = [];
+    for (const it of this.#takeAll()) if (it.isLive()) out.push(it.bytes);
+    return out;
+  }
+
+  /** Empties the buffer without delivery; each item's origin is told (0xA0). */
+  discard(): number {
+    const items = this.#takeAll();
+    for (const it of items) it.onDiscard();
+    return items.length;
+  }
+
+  #takeAll(): BufferedItem[] {
+    const items = this.#items;
+    this.budget.give(this.#bytes);
+    this.#items = [];
+    this.#bytes = 0;
+    return items;
+  }
+}

@@ -1,0 +1,133 @@
+import type { Clock } from '../clock.js';
+import { CloseCode, encodeTransmission, transmissionLength, type Transmission } from '../protocol/index.js';
+import { BufferBudget, OfflineBuffer, type BufferRefusal, type BufferedItem } from './offline-buffer.js';
+import { MemorySessionStore, Session, type SessionKind, type SessionLink, type SessionStore } from './session.js';
+
+export type EndReason = 'closed' | 'expired' | 'revoked' | 'admin' | 'shutdown' | 'protocol-error';
+
+export interface SessionEvents {
+  started(s: Session): void;
+  resumed(s: Session, replayed: number): void;
+  kept(s: Session, reason: string): void;
+  ended(s: Session, reason: EndReason): void;
+  /** A transmission that could not be buffered and has no origin to answer (e.g. a response). */
+  dropped(uid: string, why: BufferRefusal | 'no-session'): void;
+}
+
+/** What became of a transmission addressed to a session. */
+export type Delivery = 'sent' | 'buffered' | 'no-session' | 'too-large' | BufferRefusal;
+
+export interface SessionManagerOptions {
+  readonly keepSessionMs: number;
+  readonly buffers: { readonly maxPerSession: number; readonly maxBytesPerSession: number; readonly maxTotalBytes: number };
+}
+
+/** Session lifecycle (PROTOCOL §3 step 7, §6): start, take over, keep, resume, expire, end. */
+export class SessionManager {
+  readonly store: SessionStore;
+  readonly budget: BufferBudget;
+  readonly #clock: Clock;
+  readonly #opts: SessionManagerOptions;
+  readonly #events: SessionEvents;
+
+  constructor(clock: Clock, opts: SessionManagerOptions, events: SessionEvents, store: SessionStore = new MemorySessionStore()) {
+    this.#clock = clock;
+    this.#opts = opts;
+    this.#events = events;
+    this.store = store;
+    this.budget = new BufferBudget(opts.buffers.maxTotalBytes);
+  }
+
+  get(uid: string): Session | undefined {
+    return this.store.get(uid);
+  }
+
+  /**
+   * Binds an authenticated connection to its UID's session: a new one, the kept one
+   * (buffer replayed in order), or the connected one (the older connection is closed).
+   */
+  attach(uid: string, kind: SessionKind, group: string, link: SessionLink): Session {
+    const existing = this.store.get(uid);
+    if (!existing) {
+      const b = this.#opts.buffers;
+      const s = new Session(uid, kind, group, link, new OfflineBuffer(b.maxPerSession, b.maxBytesPerSession, this.budget), this.#clock.now());
+      this.store.set(s);
+      this.#events.started(s);
+      return s;
+    }
+    const old = existing.link;
+    this.#clock.clearTimeout(existing.keptTimer);
+    existing.keptTimer = undefined;
+    existing.state = 'connected';
+    existing.link = link;
+    existing.group = group;
+    existing.since = this.#clock.now();
+    existing.maxTransmissionLength = link.maxTransmissionLength;
+    existing.peer = link.peer;
+    existing.tls = link.tls;
+    // Takeover (PROTOCOL §3 step 7): the newer connection wins; the session goes on with it.
+    if (old && old !== link) old.close(CloseCode.FREEING_RESOURCES);
+    const replay = existing.buffer.drain();
+    for (const bytes of replay) link.sendBytes(bytes);
+    this.#events.resumed(existing, replay.length);
+    return existing;
+  }
+
+  /** The connection `link` is gone. Keep the session (unexpected drop, Close 0xA0/0xA1) or end it. */
+  detach(s: Session, link: SessionLink, keep: boolean, reason: string): void {
+    if (s.link !== link || s.state !== 'connected') return; // an older, replaced connection
+    s.link = undefined;
+    if (!keep || this.#opts.keepSessionMs <= 0) return this.end(s, 'closed');
+    s.state = 'kept';
+    s.since = this.#clock.now();
+    s.keptTimer = this.#clock.setTimeout(() => this.end(s, 'expired'), this.#opts.keepSessionMs);
+    this.#events.kept(s, reason);
+  }
+
+  /** Ends a session at once; what was buffered for it is answered 0xA0 (through onDiscard). */
+  end(s: Session, reason: EndReason, closeCode: number = CloseCode.MAINTENANCE): void {
+    if (s.state === 'ended') return;
+    const link = s.link;
+    s.state = 'ended';
+    s.link = undefined;
+    this.#clock.clearTimeout(s.keptTimer);
+    this.#clock.clearTimeout(s.tokenTimer);
+    if (this.store.get(s.uid) === s) this.store.delete(s.uid);
+    s.buffer.discard();
+    link?.close(closeCode);
+    this.#events.ended(s, reason);
+  }
+
+  /**
+   * Sends to a connected session, buffers for a kept one (PROTOCOL §6). `item` ties a buffered
+   * request to its tracking entry; without it (responses) a refusal is counted as dropped.
+   */
+  deliver(uid: string, t: Transmission, item?: Omit<BufferedItem, 'bytes'>): Delivery {
+    const s = this.store.get(uid);
+    if (!s || s.state === 'ended') {
+      if (!item) this.#events.dropped(uid, 'no-session');
+      return 'no-session';
+    }
+    const max = s.maxTransmissionLength;
+    if (max > 0 && transmissionLength(t) > max) return 'too-large';
+    if (s.link) {
+      s.link.send(t);
+      return 'sent';
+    }
+    const bytes = encodeTransmission(t);
+    const refusal = s.buffer.push({ bytes, isLive: item ? item.isLive : alwaysLive, onDiscard: item ? item.onDiscard : noop });
+    if (refusal) {
+      if (!item) this.#events.dropped(uid, refusal);
+      return refusal;
+    }
+    return 'buffered';
+  }
+
+  /** Ends every session (shutdown): Close `code` to the connected ones. */
+  endAll(reason: EndReason, closeCode: number): void {
+    for (const s of [...this.store.values()]) this.end(s, reason, closeCode);
+  }
+}
+
+const alwaysLive = () => true;
+const noop = () => {};

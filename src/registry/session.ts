@@ -1,0 +1,78 @@
+import type { TimerHandle } from '../clock.js';
+import type { Transmission } from '../protocol/index.js';
+import type { OfflineBuffer } from './offline-buffer.js';
+
+export type SessionKind = 'object' | 'central';
+export type SessionState = 'connected' | 'kept' | 'ended';
+
+/** The transport side of a connected session, as the core sees it. */
+export interface SessionLink {
+  readonly peer: string;
+  readonly tls: boolean;
+  /** Largest transmission the peer accepts (PROTOCOL §3); 0: no limit stated. */
+  readonly maxTransmissionLength: number;
+  send(t: Transmission): void;
+  sendBytes(bytes: Buffer): void;
+  /** Sends Close `code`, then ends the connection. The core has already settled the session. */
+  close(code: number): void;
+}
+
+/** One session (PROTOCOL §6): it outlives its connections while kept. */
+export class Session {
+  state: SessionState = 'connected';
+  link: SessionLink | undefined;
+  /** Clock ms of the last state change. */
+  since: number;
+  keptTimer: TimerHandle | undefined;
+  tokenTimer: TimerHandle | undefined;
+  /** Announced by the last connection; kept sessions keep the figure. */
+  maxTransmissionLength: number;
+  peer: string;
+  tls: boolean;
+
+  constructor(
+    readonly uid: string,
+    readonly kind: SessionKind,
+    public group: string,
+    link: SessionLink,
+    readonly buffer: OfflineBuffer,
+    now: number,
+  ) {
+    this.link = link;
+    this.since = now;
+    this.maxTransmissionLength = link.maxTransmissionLength;
+    this.peer = link.peer;
+    this.tls = link.tls;
+  }
+}
+
+/**
+ * The session directory. In memory today; the interface is what a shared store (several
+ * concentrators serving one fleet) would implement. Links stay local either way.
+ */
+export interface SessionStore {
+  get(uid: string): Session | undefined;
+  set(session: Session): void;
+  delete(uid: string): boolean;
+  values(): IterableIterator<Session>;
+  readonly size: number;
+}
+
+export class MemorySessionStore implements SessionStore {
+  readonly #map = new Map<string, Session>();
+  get(uid: string): Session | undefined {
+    return this.#map.get(uid);
+  }
+  set(session: Session): void {
+    this.#map.set(session.uid, session);
+  }
+  delete(uid: string): boolean {
+    return this.#map.delete(uid);
+  }
+  values(): IterableIterator<Session> {
+    return this.#map.values();
+  }
+  get size(): number {
+    return this.#map.size;
+  }
+}

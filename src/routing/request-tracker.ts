@@ -1,0 +1,118 @@
+import type { Clock, TimerHandle } from '../clock.js';
+import { Format, ResponseCode, type Payload } from '../protocol/index.js';
+
+export const EMPTY_PAYLOAD: Payload = Object.freeze({ format: Format.BINARY, options: 0, data: Buffer.alloc(0) });
+
+/** Who gets the one response a request ends with. */
+export interface ResponseTarget {
+  deliverResponse(uid: string, tracking: number, code: number, payload: Payload): void;
+}
+
+/** 'down': central → object; 'up': object → central. Each has its own tracking space per object. */
+export type Direction = 'down' | 'up';
+
+export class PendingRequest {
+  settled = false;
+  timer: TimerHandle | undefined;
+  constructor(
+    readonly dir: Direction,
+    readonly uid: string,
+    readonly tracking: number,
+    readonly origin: ResponseTarget,
+    readonly startedAt: number,
+  ) {}
+}
+
+export interface TrackerEvents {
+  settled(p: PendingRequest, code: number, generated: boolean, now: number): void;
+}
+
+/**
+ * Tracks every forwarded request per (direction, object UID, tracking number) and settles
+ * each exactly once: by its response, by a generated code, or by its timeout (PROTOCOL §5).
+ */
+export class RequestTracker {
+  readonly #tables = { down: new Map<string, Map<number, PendingRequest>>(), up: new Map<string, Map<number, PendingRequest>>() };
+  readonly #clock: Clock;
+  readonly #events: TrackerEvents;
+  #size = 0;
+
+  constructor(clock: Clock, events: TrackerEvents) {
+    this.#clock = clock;
+    this.#events = events;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  inFlight(dir: Direction, uid: string): number {
+    return this.#tables[dir].get(uid)?.size ?? 0;
+  }
+
+  has(dir: Direction, uid: string, tracking: number): boolean {
+    return this.#tables[dir].get(uid)?.has(tracking) ?? false;
+  }
+
+  /** Starts tracking, or returns undefined when that tracking number is in flight (0xA2). */
+  begin(dir: Direction, uid: string, tracking: number, origin: ResponseTarget, timeoutMs: number): PendingRequest | undefined {
+    const table = this.#tables[dir];
+    let perUid = table.get(uid);
+    if (!perUid) table.set(uid, (perUid = new Map()));
+    else if (perUid.has(tracking)) return undefined;
+    const p = new PendingRequest(dir, uid, tracking, origin, this.#clock.now());
+    perUid.set(tracking, p);
+    this.#size++;
+    p.timer = this.#clock.setTimeout(() => this.fail(p, ResponseCode.TIMEOUT), timeoutMs);
+    return p;
+  }
+
+  /** A response arrived: hands it to the origin. False when nothing waits for it (late). */
+  complete(dir: Direction, uid: string, tracking: number, code: number, payload: Payload): boolean {
+    const p = this.#tables[dir].get(uid)?.get(tracking);
+    if (!p) return false;
+    this.#settle(p, code, payload, false);
+    return true;
+  }
+
+  /** Settles with a code the concentrator generates (0xA0, 0xA1, 0x01...), empty payload. */
+  fail(p: PendingRequest, code: number): void {
+    if (!p.settled) this.#settle(p, code, EMPTY_PAYLOAD, true);
+  }
+
+  /** Settles every pending request with `code` (shutdown). */
+  failAll(code: number): void {
+    for (const table of [this.#tables.down, this.#tables.up]) {
+      for (const perUid of [...table.values()]) for (const p of [...perUid.values()]) this.fail(p, code);
+    }
+  }
+
+  #settle(p: PendingRequest, code: number, payload: Payload, generated: boolean): void {
+    p.settled = true;
+    this.#clock.clearTimeout(p.timer);
+    const table = this.#tables[p.dir];
+    const perUid = table.get(p.uid);
+    if (perUid?.get(p.tracking) === p) {
+      perUid.delete(p.tracking);
+      this.#size--;
+      if (perUid.size === 0) table.delete(p.uid);
+    }
+    const now = this.#clock.now();
+    this.#events.settled(p, code, generated, now);
+    p.origin.deliverResponse(p.uid, p.tracking, code, payload);
+  }
+}
+
+/**
+ * A free tracking number for a concentrator-originated request (HTTP API), in the object's
+ * shared space (PROTOCOL §5 Decision). Random start, linear probe: no per-object state.
+ * Returns -1 when all 65 536 are in flight.
+ */
+export function allocateTracking(tracker: RequestTracker, dir: Direction, uid: string): number {
+  const start = (Math.random() * 0x10000) | 0;
+  for (let i = 0; i < 0x10000; i++) {
+    const n = (start + i) & 0xffff;
+    if (!tracker.has(dir, uid, n)) return n;
+  }
+  return -1;
+}

@@ -1,0 +1,135 @@
+import type { Acl } from '../registry/acl.js';
+import type { Delivery, SessionManager } from '../registry/session-manager.js';
+import { CENTRAL_UID, ResponseCode, ToT, type Payload } from '../protocol/index.js';
+import { allocateTracking, type PendingRequest, type RequestTracker, type ResponseTarget } from './request-tracker.js';
+import { EMPTY_PAYLOAD } from './request-tracker.js';
+
+/** The central's non-TCP side (request webhook). The TCP central is a session like any other. */
+export interface CentralWebhookPort {
+  /** Forwards an object's request; must settle `p` through the tracker exactly once. */
+  forwardRequest(p: PendingRequest, payload: Payload): void;
+  forwardTelemetry(uid: string, payload: Payload): void;
+  readonly handlesRequests: boolean;
+  readonly handlesTelemetry: boolean;
+}
+
+export interface RouterCounters {
+  lateResponse(dir: 'down' | 'up', uid: string, tracking: number): void;
+  refused(reason: Delivery | 'in-progress' | 'not-in-acl' | 'tracking-exhausted' | 'no-central'): void;
+  telemetryDropped(reason: string): void;
+}
+
+export interface RouterOptions {
+  readonly requestTimeoutMs: number;
+  readonly acl: () => Acl;
+  readonly webhook?: CentralWebhookPort;
+}
+
+/**
+ * Routing policy (PROTOCOL §5): who a request goes to, and what answers it when it cannot
+ * go anywhere. No I/O: sessions and the webhook port do the sending.
+ */
+export class Router {
+  readonly #sessions: SessionManager;
+  readonly #tracker: RequestTracker;
+  readonly #opts: RouterOptions;
+  readonly #counters: RouterCounters;
+  /** Origins that are sessions are resolved at delivery time, so a response follows a resumed or taken-over session. */
+  readonly #centralTarget: ResponseTarget;
+  readonly #objectTarget: ResponseTarget;
+
+  constructor(sessions: SessionManager, tracker: RequestTracker, opts: RouterOptions, counters: RouterCounters) {
+    this.#sessions = sessions;
+    this.#tracker = tracker;
+    this.#opts = opts;
+    this.#counters = counters;
+    this.#centralTarget = {
+      deliverResponse: (uid, tracking, code, payload) =>
+        void sessions.deliver(CENTRAL_UID, { type: ToT.RESPONSE, uid, tracking, code, payload }),
+    };
+    this.#objectTarget = {
+      deliverResponse: (uid, tracking, code, payload) =>
+        void sessions.deliver(uid, { type: ToT.RESPONSE, tracking, code, payload }),
+    };
+  }
+
+  get centralTarget(): ResponseTarget {
+    return this.#centralTarget;
+  }
+
+  /** An object's Request (RTE=0): to the central's session, else the webhook, else 0xA0. */
+  objectRequest(uid: string, tracking: number, payload: Payload): void {
+    const p = this.#tracker.begin('up', uid, tracking, this.#objectTarget, this.#opts.requestTimeoutMs);
+    if (!p) {
+      this.#counters.refused('in-progress');
+      return this.#objectTarget.deliverResponse(uid, tracking, ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD);
+    }
+    const central = this.#sessions.get(CENTRAL_UID);
+    if (central) {
+      const d = this.#sessions.deliver(CENTRAL_UID, { type: ToT.REQUEST, uid, tracking, payload }, this.#bufferItem(p));
+      if (d !== 'sent' && d !== 'buffered') this.#refuse(p, d);
+      return;
+    }
+    const hook = this.#opts.webhook;
+    if (hook?.handlesRequests) return hook.forwardRequest(p, payload);
+    this.#refuse(p, 'no-central');
+  }
+
+  /**
+   * A request to an object from the TCP central (`origin` = the central) or the HTTP API
+   * (`tracking` = -1: the concentrator picks a free number in the shared space).
+   */
+  centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget = this.#centralTarget, timeoutMs = this.#opts.requestTimeoutMs): number {
+    if (!this.#opts.acl().get(uid) || !this.#sessions.get(uid)) {
+      this.#counters.refused(this.#opts.acl().get(uid) ? 'no-session' : 'not-in-acl');
+      origin.deliverResponse(uid, tracking < 0 ? 0 : tracking, ResponseCode.NOT_FOUND, EMPTY_PAYLOAD);
+      return tracking;
+    }
+    if (tracking < 0) tracking = allocateTracking(this.#tracker, 'down', uid);
+    const p = tracking < 0 ? undefined : this.#tracker.begin('down', uid, tracking, origin, timeoutMs);
+    if (!p) {
+      this.#counters.refused(tracking < 0 ? 'tracking-exhausted' : 'in-progress');
+      origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD);
+      return tracking;
+    }
+    const d = this.#sessions.deliver(uid, { type: ToT.REQUEST, tracking, payload }, this.#bufferItem(p));
+    if (d !== 'sent' && d !== 'buffered') this.#refuse(p, d);
+    return tracking;
+  }
+
+  /** An object's Response (RTE=0) to a request that came from the central side. */
+  objectResponse(uid: string, tracking: number, code: number, payload: Payload): void {
+    if (!this.#tracker.complete('down', uid, tracking, code, payload)) this.#counters.lateResponse('down', uid, tracking);
+  }
+
+  /** The central's Response (RTE=1, the object's UID) to an object's request. */
+  centralResponse(uid: string, tracking: number, code: number, payload: Payload): void {
+    if (!this.#tracker.complete('up', uid, tracking, code, payload)) this.#counters.lateResponse('up', uid, tracking);
+  }
+
+  /** Valid UDP telemetry (PROTOCOL §7): the connected central session, else the telemetry webhook. */
+  telemetry(uid: string, payload: Payload): void {
+    const central = this.#sessions.get(CENTRAL_UID);
+    if (central?.link) {
+      central.link.send({ type: ToT.TELEMETRY, uid, payload });
+      return;
+    }
+    const hook = this.#opts.webhook;
+    if (hook?.handlesTelemetry) return hook.forwardTelemetry(uid, payload);
+    this.#counters.telemetryDropped('no-central');
+  }
+
+  #bufferItem(p: PendingRequest) {
+    const tracker = this.#tracker;
+    return {
+      // PROTOCOL §6: a buffered request whose origin already got 0xA1 is never delivered late.
+      isLive: () => !p.settled,
+      onDiscard: () => tracker.fail(p, ResponseCode.NOT_FOUND),
+    };
+  }
+
+  #refuse(p: PendingRequest, why: Delivery | 'no-central'): void {
+    this.#counters.refused(why);
+    this.#tracker.fail(p, ResponseCode.NOT_FOUND);
+  }
+}

@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Clock } from '../clock.js';
+import {
+  AUTH_ACCEPTED, AUTH_ANSWER_LENGTH, AUTH_REFUSED, CHALLENGE_LENGTH, CloseCode, INITIATION_LENGTH, PROTOCOL_VERSION,
+  ProtocolError, RuleType, ToT, decodeAuthAnswer, decodeInitiation, encodeInitiationAnswer, encodeTransmission,
+  verifyMac, type Initiation, type InitiationAnswer,
+} from '../protocol/index.js';
+import type { SessionKind } from '../registry/session.js';
+import { readExact } from './byte-reader.js';
+
+export type HandshakeFailure =
+  | 'timeout' | 'closed' | 'bad-version' | 'tls-unavailable' | 'admission' | 'tls-failed'
+  | 'early-bytes' | 'bad-uid' | 'unknown-uid' | 'bad-mac';
+
+export interface Credentials {
+  readonly kind: SessionKind;
+  readonly group: string;
+  readonly key: Buffer;
+}
+
+export interface HandshakeDeps {
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+  /** TLS material; undefined: a client asking for TLS is refused with OK=0. */
+  secureContext(): SecureContext | undefined;
+  /** OK, or a refusal / redirect (load, draining). Asked after the initiation is read. */
+  admission(initiation: Initiation): InitiationAnswer;
+  /** Credentials for a UID: the central for '', an ACL entry for an object. */
+  credentials(uid: string): Credentials | undefined;
+}
+
+export interface HandshakeResult {
+  readonly socket: Socket;
+  readonly uid: string;
+  readonly credentials: Credentials;
+  readonly initiation: Initiation;
+  readonly tls: boolean;
+}
+
+export class HandshakeError extends Error {
+  constructor(readonly reason: HandshakeFailure, readonly uid?: string) {
+    super(`handshake failed: ${reason}`);
+  }
+}
+
+const ACCEPT = Buffer.from([AUTH_ACCEPTED]);
+const REFUSE = Buffer.from([AUTH_REFUSED]);
+const CLOSE_PROTOCOL_ERROR = encodeTransmission({ type: ToT.CLOSE, code: CloseCode.PROTOCOL_ERROR });
+
+/**
+ * PROTOCOL §3 steps 1–6 on a fresh socket, under one absolute deadline that traffic does
+ * not reset (it also bounds the TLS handshake, which a hand-built TLSSocket lacks).
+ * On failure the socket is ended or destroyed and a HandshakeError says why.
+ */
+export async function runHandshake(raw: Socket, deps: HandshakeDeps): Promise<HandshakeResult> {
+  let socket: Socket = raw;
+  let timedOut = false;
+  const timer = deps.clock.setTimeout(() => {
+    timedOut = true;
+    socket.destroy();
+    raw.destroy();
+  }, deps.timeoutMs);
+  try {
+    return await steps(raw, deps, (s) => (socket = s));
+  } catch (err) {
+    if (timedOut) throw new HandshakeError('timeout');
+    if (err instanceof HandshakeError) throw err; // the socket is already ending with its answer
+    socket.destroy();
+    raw.destroy();
+    throw new HandshakeError('closed');
+  } finally {
+    deps.clock.clearTimeout(timer);
+  }
+}
+
+async function steps(raw: Socket, deps: HandshakeDeps, setSocket: (s: Socket) => void): Promise<HandshakeResult> {
+  const first = await readExact(raw, INITIATION_LENGTH);
+  const initiation = decodeInitiation(first.bytes);
+  const refuse = (reason: HandshakeFailure, answer?: InitiationAnswer): never => {
+    endWith(raw, encodeInitiationAnswer(answer ?? { ok: false, flags: 0, rule: { type: RuleType.NONE } }));
+    throw new HandshakeError(reason);
+  };
+  if (initiation.version !== PROTOCOL_VERSION) refuse('bad-version');
+  const context = initiation.tls ? deps.secureContext() : undefined;
+  if (initiation.tls && !context) refuse('tls-unavailable');
+  const answer = deps.admission(initiation);
+  if (!answer.ok) refuse('admission', answer);
+  if (!initiation.tls && first.extra) return failProtocol(raw, 'early-bytes');
+  raw.write(encodeInitiationAnswer(answer));
+
+  let socket: Socket = raw;
+  if (initiation.tls) {
+    // Bytes that came with the initiation belong to the TLS layer (a ClientHello), never to us.
+    if (first.extra) raw.unshift(first.extra);
+    socket = await upgradeToTls(raw, context!);
+    setSocket(socket);
+  }
+  const challenge = randomBytes(CHALLENGE_LENGTH);
+  socket.write(challenge);
+  const auth = await readExact(socket, AUTH_ANSWER_LENGTH);
+  if (auth.extra) return failProtocol(socket, 'early-bytes'); // nothing may follow before acceptance
+  let uid: string;
+  let mac: Buffer;
+  try {
+    ({ uid, mac } = decodeAuthAnswer(auth.bytes));
+  } catch (err) {
+    if (err instanceof ProtocolError) return failProtocol(socket, 'bad-uid');
+    throw err;
+  }
+  const credentials = deps.credentials(uid);
+  if (!credentials) return refuseAuth(socket, 'unknown-uid', uid);
+  if (!verifyMac(credentials.key, challenge, mac)) return refuseAuth(socket, 'bad-mac', uid);
+  socket.write(ACCEPT);
+  return { socket, uid, credentials, initiation, tls: initiation.tls };
+}
+
+function refuseAuth(socket: Socket, reason: HandshakeFailure, uid: string): never {
+  endWith(socket, REFUSE);
+  throw new HandshakeError(reason, uid);
+}
+
+function failProtocol(socket: Socket, reason: HandshakeFailure): never {
+  endWith(socket, CLOSE_PROTOCOL_ERROR);
+  throw new HandshakeError(reason);
+}
+
+/** Writes a last answer, then closes fully once it is flushed (the peer may never close its side). */
+function endWith(socket: Socket, bytes: Buffer): void {
+  socket.end(bytes, () => socket.destroy());
+}
+
+function upgradeToTls(raw: Socket, secureContext: SecureContext): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tls = new TLSSocket(raw, { isServer: true, secureContext });
+    const onError = () => {
+      tls.destroy();
+      reject(new HandshakeError('tls-failed'));
+    };
+    tls.once('error', onError);
+    tls.once('close', onError);
+    tls.once('secure', () => {
+      tls.off('error', onError);
+      tls.off('close', onError);
+      tls.disableRenegotiation();
+      resolve(tls);
+    });
+  });
+}

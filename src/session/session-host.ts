@@ -1,0 +1,177 @@
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/types.js';
+import type { Metrics } from '../observability/metrics.js';
+import {
+  CENTRAL_UID, RuleType, ToT, closeKeepsSession, type Initiation, type InitiationAnswer, type Transmission,
+} from '../protocol/index.js';
+import type { AclService } from '../registry/acl-service.js';
+import { AclRejectedError } from '../registry/acl-service.js';
+import type { Session } from '../registry/session.js';
+import type { SessionManager } from '../registry/session-manager.js';
+import type { Router } from '../routing/router.js';
+import { Connection } from './connection.js';
+import { dispatch, type TransmissionHandlers } from './dispatcher.js';
+import { HandshakeError, runHandshake, type Credentials } from './handshake.js';
+
+export interface SessionHostDeps {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly sessions: SessionManager;
+  readonly router: Router;
+  readonly acl: AclService;
+  secureContext(): SecureContext | undefined;
+  /** Called once a connection is bound to its session (tokens are issued there). */
+  onAuthenticated(s: Session, conn: Connection): void;
+}
+
+const REFUSE: InitiationAnswer = Object.freeze({ ok: false, flags: 0, rule: { type: RuleType.NONE } });
+const ACCEPT: InitiationAnswer = Object.freeze({ ok: true, flags: 0, rule: { type: RuleType.NONE } });
+const CLOSE_GRACE_MS = 5_000;
+
+/** Takes accepted sockets through the handshake to a session, and feeds their transmissions to the router. */
+export class SessionHost {
+  readonly #d: SessionHostDeps;
+  readonly #sockets = new Set<Socket>();
+  #draining = false;
+
+  constructor(deps: SessionHostDeps) {
+    this.#d = deps;
+  }
+
+  get connectionCount(): number {
+    return this.#sockets.size;
+  }
+
+  /** New connections are refused with OK=0 from now on. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  /** Resolves once every socket has closed, or after `maxMs` (real time: used only at shutdown). */
+  whenEmpty(maxMs: number): Promise<void> {
+    if (this.#sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const deadline = setTimeout(done, maxMs);
+      const poll = setInterval(() => { if (this.#sockets.size === 0) done(); }, 10);
+      function done() {
+        clearTimeout(deadline);
+        clearInterval(poll);
+        resolve();
+      }
+    });
+  }
+
+  destroyAll(): void {
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  accept(socket: Socket): void {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => {}); // reported through 'close'; an unhandled error must not crash the daemon
+    socket.setNoDelay(true);
+    const d = this.#d;
+    runHandshake(socket, {
+      clock: d.clock,
+      timeoutMs: d.config.tcp.handshakeTimeoutSec * 1000,
+      secureContext: d.secureContext,
+      admission: (i) => this.#admission(i),
+      credentials: (uid) => this.#credentials(uid),
+    }).then(
+      (r) => this.#bind(r.socket, peer, r.uid, r.credentials, r.initiation, r.tls),
+      (err: unknown) => {
+        const reason = err instanceof HandshakeError ? err.reason : 'closed';
+        d.metrics.handshakes.labels('refused', reason).inc();
+        const uid = err instanceof HandshakeError ? err.uid : undefined;
+        d.log.info({ event: 'handshake-refused', peer, reason, uid }, 'handshake refused');
+      },
+    );
+  }
+
+  #admission(_i: Initiation): InitiationAnswer {
+    const { tcp } = this.#d.config;
+    const overloaded = this.#sockets.size > tcp.maxConnections;
+    if (!this.#draining && !overloaded) return ACCEPT;
+    // PROTOCOL §3: refuse, or send the client to another concentrator when one is configured.
+    if (tcp.redirect && !this.#draining) return { ok: false, flags: 0, rule: { type: RuleType.REDIRECT, ...tcp.redirect } };
+    return REFUSE;
+  }
+
+  #credentials(uid: string): Credentials | undefined {
+    if (uid === CENTRAL_UID) return { kind: 'central', group: '', key: this.#d.config.central.authKey };
+    const rec = this.#d.acl.current.get(uid);
+    return rec && { kind: 'object', group: rec.group, key: rec.key };
+  }
+
+  #bind(socket: Socket, peer: string, uid: string, cred: Credentials, init: Initiation, tls: boolean): void {
+    const d = this.#d;
+    if (socket !== undefined && !this.#sockets.has(socket)) {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+      socket.on('error', () => {});
+    }
+    d.metrics.handshakes.labels('accepted', cred.kind).inc();
+    const conn = new Connection(socket, {
+      peer, tls, clock: d.clock,
+      maxTransmissionLength: init.maxTransmissionLength,
+      maxTransmissionBytes: d.config.tcp.maxTransmissionBytes,
+      pingIdleMs: d.config.tcp.pingIdleSec * 1000,
+      closeGraceMs: CLOSE_GRACE_MS,
+      sentCounters: d.metrics.outByTot,
+    });
+    if (this.#draining) return conn.close(0x01, 'draining');
+    const session = d.sessions.attach(uid, cred.kind, cred.group, conn);
+    const handlers = this.#handlers(session, conn);
+    conn.start({
+      onTransmission: (t: Transmission) => {
+        d.metrics.inByTot[t.type]?.inc();
+        const violation = dispatch(cred.kind, t, handlers);
+        if (violation === undefined) return;
+        d.metrics.protocolErrors.labels(cred.kind).inc();
+        d.log.warn({ event: 'protocol-error', uid, peer, violation }, 'protocol error: closing with 0x00');
+        conn.close(0x00, 'protocol-error');
+      },
+      onProtocolError: (err) => {
+        d.metrics.protocolErrors.labels(cred.kind).inc();
+        d.log.warn({ event: 'protocol-error', uid, peer, code: err.code, detail: err.message }, 'protocol error');
+      },
+      onClosed: (info) => {
+        const code = info.received ?? info.sent;
+        // PROTOCOL §6: unexpected drop or Close 0xA0/0xA1 keeps the session; 0x00–0x03 end it.
+        const keep = code === undefined || closeKeepsSession(code);
+        d.sessions.detach(session, conn, keep, info.reason);
+      },
+    });
+    d.onAuthenticated(session, conn);
+  }
+
+  #handlers(session: Session, conn: Connection): TransmissionHandlers {
+    const { router, acl, log, metrics } = this.#d;
+    const uid = session.uid;
+    return {
+      acl: (t) => {
+        acl.replace(t.entries).then(
+          (next) => { metrics.aclUpdates.labels('tcp', 'applied').inc(); log.info({ event: 'acl-replaced', source: 'tcp', entries: next.size }, 'ACL replaced'); },
+          (err: unknown) => {
+            metrics.aclUpdates.labels('tcp', 'rejected').inc();
+            if (err instanceof AclRejectedError) log.error({ event: 'acl-rejected', source: 'tcp', problems: err.problems }, 'ACL from the central rejected; the previous ACL stays');
+            else log.error({ event: 'acl-write-failed', err: String(err) }, 'ACL applied but could not be persisted');
+          },
+        );
+      },
+      ping: () => conn.send({ type: ToT.PONG }),
+      pong: () => {},
+      objectRequest: (t) => router.objectRequest(uid, t.tracking, t.payload),
+      objectResponse: (t) => router.objectResponse(uid, t.tracking, t.code, t.payload),
+      centralRequest: (t) => void router.centralRequest(t.uid, t.tracking, t.payload),
+      centralResponse: (t) => router.centralResponse(t.uid, t.tracking, t.code, t.payload),
+      close: (code) => conn.noteCloseReceived(code),
+    };
+  }
+}
