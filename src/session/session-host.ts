@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import {
-  CENTRAL_UID, RuleType, ToT, closeKeepsSession, type Initiation, type InitiationAnswer, type Transmission,
+  CENTRAL_UID, CloseCode, RuleType, ToT, closeKeepsSession, type Initiation, type InitiationAnswer, type Transmission,
 } from '../protocol/index.js';
 import type { AclService } from '../registry/acl-service.js';
 import { AclRejectedError } from '../registry/acl-service.js';
@@ -135,11 +135,13 @@ export class SessionHost {
         if (violation === undefined) return;
         d.metrics.protocolErrors.labels(cred.kind).inc();
         d.log.warn({ event: 'protocol-error', uid, peer, violation }, 'protocol error: closing with 0x00');
-        conn.close(0x00, 'protocol-error');
+        conn.close(CloseCode.PROTOCOL_ERROR, 'protocol-error');
+        d.sessions.detach(session, conn, false, 'protocol-error'); // PROTOCOL §6: ends at once
       },
       onProtocolError: (err) => {
         d.metrics.protocolErrors.labels(cred.kind).inc();
         d.log.warn({ event: 'protocol-error', uid, peer, code: err.code, detail: err.message }, 'protocol error');
+        d.sessions.detach(session, conn, false, 'protocol-error');
       },
       onClosed: (info) => {
         const code = info.received ?? info.sent;
@@ -171,7 +173,10 @@ export class SessionHost {
       objectResponse: (t) => router.objectResponse(uid, t.tracking, t.code, t.payload),
       centralRequest: (t) => void router.centralRequest(t.uid, t.tracking, t.payload),
       centralResponse: (t) => router.centralResponse(t.uid, t.tracking, t.code, t.payload),
-      close: (code) => conn.noteCloseReceived(code),
+      close: (code) => {
+        conn.noteCloseReceived(code);
+        session.link === conn && this.#d.sessions.detach(session, conn, closeKeepsSession(code), `peer-close-0x${code.toString(16)}`);
+      },
     };
   }
 }

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Format, ResponseCode, ToT, type Payload } from '../../src/protocol/index.js';
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { device, startDaemon } from '../helpers/daemon.js';
@@ -8,7 +8,7 @@ const p = (s: string, format: number = Format.ASCII): Payload => ({ format, opti
 const dev1 = device('dev-1');
 const station = device('st-1', 'Stations');
 
-async function setup(t: Tap.Test | any, over = {}) {
+async function setup(t: Test, over = {}) {
   const d = await startDaemon(t, testConfig(t, over), [dev1, station]);
   const central = (await RawClient.open(d.port, '', CENTRAL_KEY)).client;
   const obj = (await RawClient.open(d.port, dev1.uid, dev1.key)).client;

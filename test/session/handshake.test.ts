@@ -1,0 +1,157 @@
+import t from 'tap';
+import { ManualClock } from '../../src/clock.js';
+import {
+  CloseCode, ToT, computeMac, encodeAuthAnswer, encodeInitiation, encodeTransmission,
+} from '../../src/protocol/index.js';
+import { generateSelfSigned } from '../../src/tls/self-signed.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
+import { device, startDaemon } from '../helpers/daemon.js';
+import { RawClient } from '../helpers/raw-client.js';
+
+const dev = device('dev-1');
+const certs = generateSelfSigned();
+
+async function tlsConfig(t: any, over: any = {}) {
+  const c = testConfig(t, over);
+  const { cert, key } = await certs;
+  writeFileSync(join(c.baseDir, 'server.crt'), cert);
+  writeFileSync(join(c.baseDir, 'server.key'), key);
+  return { ...c, tcp: { ...c.tcp, tls: { cert: join(c.baseDir, 'server.crt'), key: join(c.baseDir, 'server.key') } } };
+}
+
+t.test('wrong version is refused with OK=0 and the connection closes', async (t) => {
+  const d = await startDaemon(t, testConfig(t), [dev]);
+  const c = await RawClient.connect(d.port);
+  t.teardown(() => c.close());
+  c.write(encodeInitiation({ tls: false, version: 2, options: 0, maxTransmissionLength: 0 }));
+  const a = await c.readAnswer();
+  t.equal(a.ok, false);
+  await c.whenClosed();
+  t.equal(d.logs.find('handshake-refused')[0]?.reason, 'bad-version', 'logged with its reason');
+});
+
+t.test('TLS asked but not configured is refused with OK=0', async (t) => {
+  const d = await startDaemon(t, testConfig(t), [dev]);
+  const c = await RawClient.connect(d.port);
+  t.teardown(() => c.close());
+  c.write(encodeInitiation({ tls: true, version: 1, options: 0, maxTransmissionLength: 0 }));
+  t.equal((await c.readAnswer()).ok, false);
+});
+
+t.test('bad MAC and unknown UID are refused with 0x00; refusals logged without keys', async (t) => {
+  const d = await startDaemon(t, testConfig(t), [dev]);
+  const bad = await RawClient.open(d.port, dev.uid, Buffer.alloc(16, 7));
+  t.equal(bad.accepted, false, 'bad MAC refused');
+  await bad.client.whenClosed();
+  const unknown = await RawClient.open(d.port, 'ghost', dev.key);
+  t.equal(unknown.accepted, false, 'unknown UID refused');
+  await unknown.client.whenClosed();
+  const central = await RawClient.open(d.port, '', dev.key);
+  t.equal(central.accepted, false, 'central with a wrong key refused');
+  central.client.close();
+  const reasons = d.logs.find('handshake-refused').map((l) => l.reason);
+  t.same(reasons.slice(0, 2), ['bad-mac', 'unknown-uid']);
+  const all = d.logs.raw.join('\n').toLowerCase();
+  t.notOk(all.includes(dev.key.toString('hex')), 'device key never logged');
+  t.notOk(all.includes(CENTRAL_KEY.toString('hex')), 'central key never logged');
+  t.equal(await d.daemon.internals.metrics.value('iotsocket_handshakes_total', { result: 'refused', reason: 'bad-mac' }), 2, 'counted: the device and the central');
+});
+
+t.test('TLS session: upgrade in-stream after the 2-byte answer, then request/response', async (t) => {
+  const d = await startDaemon(t, await tlsConfig(t), [dev]);
+  const { cert } = await certs;
+  const central = await RawClient.open(d.port, '', CENTRAL_KEY, { tls: { ca: cert } });
+  const obj = await RawClient.open(d.port, dev.uid, dev.key, { tls: { ca: cert } });
+  t.teardown(() => { central.client.close(); obj.client.close(); });
+  t.ok(central.accepted && obj.accepted, 'both authenticate over TLS');
+  central.client.send({ type: ToT.REQUEST, uid: dev.uid, tracking: 1, payload: { format: 1, options: 0, data: Buffer.from('tls') } });
+  const req = await obj.client.nextOf(ToT.REQUEST);
+  t.equal(req.payload.data.toString(), 'tls');
+  obj.client.send({ type: ToT.RESPONSE, tracking: 1, code: 0, payload: req.payload });
+  t.equal((await central.client.nextOf(ToT.RESPONSE)).payload.data.toString(), 'tls');
+  t.equal(d.logs.find('session-started').filter((l) => l.tls).length, 2, 'sessions logged as TLS');
+});
+
+t.test('plaintext pipelined after a TLS initiation is never parsed as protocol', async (t) => {
+  const d = await startDaemon(t, await tlsConfig(t), [dev]);
+  const c = await RawClient.connect(d.port);
+  t.teardown(() => c.close());
+  const fakeAuth = encodeAuthAnswer(dev.uid, computeMac(dev.key, Buffer.alloc(16)));
+  c.write(Buffer.concat([encodeInitiation({ tls: true, version: 1, options: 0, maxTransmissionLength: 0 }), fakeAuth]));
+  t.equal((await c.readAnswer()).ok, true);
+  await c.whenClosed();
+  t.equal(d.logs.find('handshake-refused')[0]?.reason, 'tls-failed');
+  t.equal(d.daemon.internals.sessions.store.size, 0, 'no session');
+});
+
+t.test('handshake deadline: a stalled client is disconnected (injected clock)', async (t) => {
+  const clock = new ManualClock();
+  const d = await startDaemon(t, testConfig(t, { tcp: { handshakeTimeoutSec: 10 } }), [dev], { clock });
+  const c = await RawClient.connect(d.port);
+  t.teardown(() => c.close());
+  c.write(encodeInitiation({ tls: false, version: 1, options: 0, maxTransmissionLength: 0 }));
+  await c.readAnswer();
+  await c.read(16); // the challenge; now stall
+  clock.advance(9_999);
+  t.notOk(c.closed, 'still open before the deadline');
+  clock.advance(1);
+  await c.whenClosed();
+  t.pass('closed at the deadline');
+});
+
+t.test('bytes before the challenge are a protocol error (Close 0x00)', async (t) => {
+  const d = await startDaemon(t, testConfig(t), [dev]);
+  const c = await RawClient.connect(d.port);
+  t.teardown(() => c.close());
+  c.write(Buffer.concat([encodeInitiation({ tls: false, version: 1, options: 0, maxTransmissionLength: 0 }), Buffer.from('junk')]));
+  t.same([...(await c.read(2))], [0xf0, CloseCode.PROTOCOL_ERROR]);
+  await c.whenClosed();
+});
+
+t.test('takeover: a newer connection of the same UID wins; the session goes on', async (t) => {
+  const d = await startDaemon(t, testConfig(t), [dev]);
+  const central = (await RawClient.open(d.port, '', CENTRAL_KEY)).client;
+  const first = (await RawClient.open(d.port, dev.uid, dev.key)).client;
+  const second = (await RawClient.open(d.port, dev.uid, dev.key)).client;
+  t.teardown(() => { central.close(); first.close(); second.close(); });
+  const close = await first.nextOf(ToT.CLOSE);
+  t.equal(close.code, CloseCode.FREEING_RESOURCES, 'older connection told 0xA1 and closed');
+  await first.whenClosed();
+  central.send({ type: ToT.REQUEST, uid: dev.uid, tracking: 3, payload: { format: 0, options: 0, data: Buffer.from([1]) } });
+  t.equal((await second.nextOf(ToT.REQUEST)).tracking, 3, 'requests reach the newer connection');
+  t.equal(d.daemon.internals.sessions.get(dev.uid)?.state, 'connected', 'session stays connected after the old socket closed');
+});
+
+t.test('protocol errors after auth close with 0x00 and end the session', async (t) => {
+  const cases: Array<[string, 'central' | 'object', Buffer]> = [
+    ['ACL from an object', 'object', encodeTransmission({ type: ToT.ACL, entries: [] })],
+    ['RTE=1 from an object', 'object', encodeTransmission({ type: ToT.REQUEST, uid: 'x', tracking: 1, payload: { format: 0, options: 0, data: Buffer.alloc(0) } })],
+    ['token from an object', 'object', encodeTransmission({ type: ToT.TOKEN, token: Buffer.alloc(8) })],
+    ['telemetry from the central', 'central', encodeTransmission({ type: ToT.TELEMETRY, uid: 'x', payload: { format: 0, options: 0, data: Buffer.alloc(0) } })],
+    ['RTE=0 request from the central', 'central', encodeTransmission({ type: ToT.REQUEST, tracking: 1, payload: { format: 0, options: 0, data: Buffer.alloc(0) } })],
+    ['unknown ToT', 'object', Buffer.from([0x70])],
+    ['invalid UTF-8 UID', 'central', Buffer.concat([Buffer.from([0x38]), Buffer.alloc(16, 0xff), Buffer.from([0, 1, 0, 0, 0])])],
+  ];
+  for (const [name, who, bytes] of cases) {
+    await t.test(name, async (t) => {
+      const d = await startDaemon(t, testConfig(t), [dev]);
+      const c = (await RawClient.open(d.port, who === 'central' ? '' : dev.uid, who === 'central' ? CENTRAL_KEY : dev.key)).client;
+      t.teardown(() => c.close());
+      c.write(bytes);
+      const close = await c.nextOf(ToT.CLOSE);
+      t.equal(close.code, CloseCode.PROTOCOL_ERROR);
+      await c.whenClosed();
+      t.equal(d.daemon.internals.sessions.store.size, 0, 'session ended, not kept');
+    });
+  }
+});
+
+t.test('a transmission over the configured maximum gets Close 0x02', async (t) => {
+  const d = await startDaemon(t, testConfig(t, { tcp: { maxTransmissionBytes: 100 } }), [dev]);
+  const c = (await RawClient.open(d.port, dev.uid, dev.key)).client;
+  t.teardown(() => c.close());
+  c.send({ type: ToT.REQUEST, tracking: 1, payload: { format: 0, options: 0, data: Buffer.alloc(200) } });
+  t.equal((await c.nextOf(ToT.CLOSE)).code, CloseCode.TOO_MANY);
+});
