@@ -87,7 +87,12 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     },
   });
 
-  const router = new Router(sessions, tracker, { requestTimeoutMs: config.tcp.requestTimeoutSec * 1000, acl: () => acl.current }, {
+  const router = new Router(sessions, tracker, {
+    requestTimeoutMs: config.tcp.requestTimeoutSec * 1000,
+    maxInFlightPerObject: config.limits.maxRequestsInFlightPerObject,
+    maxInFlightPerTarget: config.limits.maxRequestsInFlightPerTarget,
+    acl: () => acl.current,
+  }, {
     lateResponse: (dir, uid, tracking) => {
       metrics.lateResponses.labels(dir).inc();
       log.debug({ event: 'late-response', dir, uid, tracking }, 'late response dropped');

@@ -54,5 +54,24 @@ export interface Config {
     readonly maxBytesPerSession: number;
     readonly maxTotalBytes: number;
   };
+  /** Protections against hostile or broken peers (README "Limits"). */
+  readonly limits: {
+    /** Requests an object may have in flight toward the central; the next is answered 0x01. */
+    readonly maxRequestsInFlightPerObject: number;
+    /** Requests the central side may have in flight toward one object; the next is answered 0x01. */
+    readonly maxRequestsInFlightPerTarget: number;
+    /** Bytes waiting to be written to one peer before we stop writing and start the drain deadline. */
+    readonly writeBufferBytes: number;
+    /** A peer that does not read for this long while we have data for it is disconnected (session kept). */
+    readonly drainTimeoutSec: number;
+    /** Time allowed to complete a transmission once its first byte arrived; then Close 0x00. */
+    readonly transmissionTimeoutSec: number;
+    /** Failed authentications per source IP per minute before that IP is refused. */
+    readonly authFailuresPerMinute: number;
+    /** How long an IP over that figure is refused (OK=0, before any HMAC work). */
+    readonly authBanSec: number;
+    /** New TCP connections accepted per second; beyond, OK=0 (or the redirect rule). */
+    readonly acceptPerSec: number;
+  };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }

@@ -6,6 +6,8 @@ export const ProtocolErrorCode = {
   BAD_UID: 'ERR_IOTS_BAD_UID',
   BAD_LENGTH: 'ERR_IOTS_BAD_LENGTH',
   BAD_VALUE: 'ERR_IOTS_BAD_VALUE',
+  /** Not a codec finding: a transmission started but did not complete in time (slowloris). */
+  INCOMPLETE_TIMEOUT: 'ERR_IOTS_INCOMPLETE_TIMEOUT',
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
 

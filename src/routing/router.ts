@@ -15,12 +15,14 @@ export interface CentralWebhookPort {
 
 export interface RouterCounters {
   lateResponse(dir: 'down' | 'up', uid: string, tracking: number): void;
-  refused(reason: Delivery | 'in-progress' | 'not-in-acl' | 'tracking-exhausted' | 'no-central'): void;
+  refused(reason: Delivery | 'in-progress' | 'not-in-acl' | 'tracking-exhausted' | 'no-central' | 'object-in-flight-limit' | 'target-in-flight-limit'): void;
   telemetryDropped(reason: string): void;
 }
 
 export interface RouterOptions {
   readonly requestTimeoutMs: number;
+  readonly maxInFlightPerObject: number;
+  readonly maxInFlightPerTarget: number;
   readonly acl: () => Acl;
   readonly webhook?: CentralWebhookPort;
 }
@@ -59,6 +61,10 @@ export class Router {
 
   /** An object's Request (RTE=0): to the central's session, else the webhook, else 0xA0. */
   objectRequest(uid: string, tracking: number, payload: Payload): void {
+    if (this.#tracker.inFlight('up', uid) >= this.#opts.maxInFlightPerObject) {
+      this.#counters.refused('object-in-flight-limit');
+      return this.#objectTarget.deliverResponse(uid, tracking, ResponseCode.NOT_VALID, EMPTY_PAYLOAD);
+    }
     const p = this.#tracker.begin('up', uid, tracking, this.#objectTarget, this.#opts.requestTimeoutMs);
     if (!p) {
       this.#counters.refused('in-progress');
@@ -83,6 +89,11 @@ export class Router {
     if (!this.#opts.acl().get(uid) || !this.#sessions.get(uid)) {
       this.#counters.refused(this.#opts.acl().get(uid) ? 'no-session' : 'not-in-acl');
       origin.deliverResponse(uid, tracking < 0 ? 0 : tracking, ResponseCode.NOT_FOUND, EMPTY_PAYLOAD);
+      return tracking;
+    }
+    if (this.#tracker.inFlight('down', uid) >= this.#opts.maxInFlightPerTarget) {
+      this.#counters.refused('target-in-flight-limit');
+      origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_VALID, EMPTY_PAYLOAD);
       return tracking;
     }
     if (tracking < 0) tracking = allocateTracking(this.#tracker, 'down', uid);

@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../clock.js';
 import {
-  CloseCode, ProtocolErrorCode, ToT, TransmissionParser, transmissionLength, writeTransmission,
-  type ProtocolError, type Transmission,
+  CloseCode, ProtocolError, ProtocolErrorCode, ToT, TransmissionParser, transmissionLength, writeTransmission,
+  type Transmission,
 } from '../protocol/index.js';
 import type { SessionLink } from '../registry/session.js';
 
@@ -16,6 +16,11 @@ export interface ConnectionOptions {
   readonly pingIdleMs: number;
   /** How long a peer gets to close after our Close before the socket is destroyed. */
   readonly closeGraceMs: number;
+  /** Bytes pending in the socket beyond which we stop writing and start the drain deadline. */
+  readonly writeBufferBytes: number;
+  readonly drainTimeoutMs: number;
+  /** Time a started transmission has to complete. */
+  readonly transmissionTimeoutMs: number;
   /** Per-ToT counters of what is sent (metrics), indexed by type. */
   readonly sentCounters?: ReadonlyArray<{ inc(): void } | undefined>;
 }
@@ -25,8 +30,10 @@ export interface ClosedInfo {
   readonly received?: number;
   /** Close code we sent, if any. */
   readonly sent?: number;
-  /** Why the connection went: 'peer-close', 'socket-end', 'error', 'idle', 'protocol-error'... */
+  /** Why the connection went: 'peer-close', 'socket-end', 'error', 'idle', 'protocol-error', 'drain-timeout'... */
   readonly reason: string;
+  /** What was queued but never handed to the socket (a peer that stopped reading). */
+  readonly unsent: ReadonlyArray<Transmission | Buffer>;
 }
 
 export interface ConnectionHooks {
@@ -59,6 +66,10 @@ export class Connection implements SessionLink {
   #pingSent = false;
   #idleTimer: TimerHandle | undefined;
   #graceTimer: TimerHandle | undefined;
+  #partialTimer: TimerHandle | undefined;
+  #drainTimer: TimerHandle | undefined;
+  #blocked = false;
+  #unsent: Array<Transmission | Buffer> = [];
   readonly #flush = () => this.#doFlush();
   readonly #emit = (t: Transmission) => this.#hooks?.onTransmission(t);
 
@@ -84,6 +95,7 @@ export class Connection implements SessionLink {
     s.on('end', () => this.#onEnd());
     s.on('error', () => { this.#reason = this.#closing ? this.#reason : 'error'; });
     s.on('close', () => this.#onClose());
+    s.on('drain', () => this.#onDrain());
     if (this.#opts.pingIdleMs > 0) this.#armIdle();
     s.resume();
   }
@@ -126,6 +138,11 @@ export class Connection implements SessionLink {
   }
 
   #schedule(): void {
+    if (this.#blocked) {
+      // The peer is not reading: do not let our queue grow past the same bound either.
+      if (this.#queuedBytes > this.#opts.writeBufferBytes) this.#stall();
+      return;
+    }
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     process.nextTick(this.#flush);
@@ -144,6 +161,26 @@ export class Connection implements SessionLink {
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#socket.write(buf);
+    if (this.#socket.writableLength > this.#opts.writeBufferBytes && !this.#closing) {
+      this.#blocked = true;
+      this.#drainTimer = this.#opts.clock.setTimeout(() => this.#stall(), this.#opts.drainTimeoutMs);
+    }
+  }
+
+  #onDrain(): void {
+    if (!this.#blocked) return;
+    this.#blocked = false;
+    this.#opts.clock.clearTimeout(this.#drainTimer);
+    if (this.#queue.length > 0) this.#schedule();
+  }
+
+  /** A peer that does not read: drop it; what never reached the socket is handed back. */
+  #stall(): void {
+    if (this.#closing) return;
+    this.#unsent = this.#queue;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.destroy('drain-timeout');
   }
 
   #onData(chunk: Buffer): void {
@@ -151,10 +188,26 @@ export class Connection implements SessionLink {
     this.#lastActivity = this.#opts.clock.now();
     this.#pingSent = false;
     const err = this.#parser.push(chunk, this.#emit);
-    if (!err) return;
+    if (!err) return this.#watchPartial();
     // PROTOCOL §4: oversized → Close 0x02; anything else malformed → Close 0x00.
     this.close(err.code === ProtocolErrorCode.TOO_LARGE ? CloseCode.TOO_MANY : CloseCode.PROTOCOL_ERROR, 'protocol-error');
     this.#hooks?.onProtocolError(err);
+  }
+
+  /** A transmission that has started must complete within its deadline (slow-drip peers). */
+  #watchPartial(): void {
+    const clock = this.#opts.clock;
+    if (!this.#parser.hasPartial) {
+      if (this.#partialTimer) clock.clearTimeout(this.#partialTimer);
+      this.#partialTimer = undefined;
+    } else if (!this.#partialTimer && !this.#closing) {
+      this.#partialTimer = clock.setTimeout(() => {
+        this.#partialTimer = undefined;
+        if (this.#closing) return;
+        this.close(CloseCode.PROTOCOL_ERROR, 'transmission-timeout');
+        this.#hooks?.onProtocolError(new ProtocolError(ProtocolErrorCode.INCOMPLETE_TIMEOUT, 'transmission not completed in time'));
+      }, this.#opts.transmissionTimeoutMs);
+    }
   }
 
   /** The peer's Close: remember its code, then finish our side. */
@@ -173,12 +226,11 @@ export class Connection implements SessionLink {
 
   #onClose(): void {
     const { clock } = this.#opts;
-    clock.clearTimeout(this.#idleTimer);
-    clock.clearTimeout(this.#graceTimer);
+    for (const t of [this.#idleTimer, this.#graceTimer, this.#partialTimer, this.#drainTimer]) clock.clearTimeout(t);
     this.#closing = true;
     const hooks = this.#hooks;
     this.#hooks = undefined;
-    hooks?.onClosed({ received: this.#received, sent: this.#sent, reason: this.#reason });
+    hooks?.onClosed({ received: this.#received, sent: this.#sent, reason: this.#reason, unsent: this.#unsent });
   }
 
   /** One timer per connection, re-armed per idle period rather than per chunk. */

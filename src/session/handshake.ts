@@ -12,7 +12,8 @@ import { readExact } from './byte-reader.js';
 
 export type HandshakeFailure =
   | 'timeout' | 'closed' | 'bad-version' | 'tls-unavailable' | 'admission' | 'tls-failed'
-  | 'early-bytes' | 'bad-uid' | 'unknown-uid' | 'bad-mac';
+  | 'early-bytes' | 'bad-uid' | 'unknown-uid' | 'bad-mac'
+  | 'banned' | 'overloaded' | 'accept-rate' | 'draining';
 
 export interface Credentials {
   readonly kind: SessionKind;
@@ -25,8 +26,8 @@ export interface HandshakeDeps {
   readonly timeoutMs: number;
   /** TLS material; undefined: a client asking for TLS is refused with OK=0. */
   secureContext(): SecureContext | undefined;
-  /** OK, or a refusal / redirect (load, draining). Asked after the initiation is read. */
-  admission(initiation: Initiation): InitiationAnswer;
+  /** OK, or a refusal / redirect with its reason (load, draining, banned IP). Asked after the initiation is read. */
+  admission(initiation: Initiation): InitiationAnswer & { readonly reason?: HandshakeFailure };
   /** Credentials for a UID: the central for '', an ACL entry for an object. */
   credentials(uid: string): Credentials | undefined;
 }
@@ -86,7 +87,7 @@ async function steps(raw: Socket, deps: HandshakeDeps, setSocket: (s: Socket) =>
   const context = initiation.tls ? deps.secureContext() : undefined;
   if (initiation.tls && !context) refuse('tls-unavailable');
   const answer = deps.admission(initiation);
-  if (!answer.ok) refuse('admission', answer);
+  if (!answer.ok) refuse(answer.reason ?? 'admission', answer);
   if (!initiation.tls && first.extra) return failProtocol(raw, 'early-bytes');
   raw.write(encodeInitiationAnswer(answer));
 

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import {
-  CENTRAL_UID, CloseCode, RuleType, ToT, closeKeepsSession, type Initiation, type InitiationAnswer, type Transmission,
+  CENTRAL_UID, CloseCode, RuleType, ToT, closeKeepsSession, decodeTransmissions, type Initiation, type InitiationAnswer, type Transmission,
 } from '../protocol/index.js';
 import type { AclService } from '../registry/acl-service.js';
 import { AclRejectedError } from '../registry/acl-service.js';
@@ -14,7 +14,8 @@ import type { SessionManager } from '../registry/session-manager.js';
 import type { Router } from '../routing/router.js';
 import { Connection } from './connection.js';
 import { dispatch, type TransmissionHandlers } from './dispatcher.js';
-import { HandshakeError, runHandshake, type Credentials } from './handshake.js';
+import { AdmissionGuard } from './admission-guard.js';
+import { HandshakeError, runHandshake, type Credentials, type HandshakeFailure } from './handshake.js';
 
 export interface SessionHostDeps {
   readonly config: Config;
@@ -37,10 +38,13 @@ const CLOSE_GRACE_MS = 5_000;
 export class SessionHost {
   readonly #d: SessionHostDeps;
   readonly #sockets = new Set<Socket>();
+  readonly #guard: AdmissionGuard;
   #draining = false;
 
   constructor(deps: SessionHostDeps) {
     this.#d = deps;
+    const l = deps.config.limits;
+    this.#guard = new AdmissionGuard(deps.clock, { failuresPerMinute: l.authFailuresPerMinute, banSec: l.authBanSec, acceptPerSec: l.acceptPerSec });
   }
 
   get connectionCount(): number {
@@ -71,7 +75,8 @@ export class SessionHost {
   }
 
   accept(socket: Socket): void {
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const ip = socket.remoteAddress ?? '';
+    const peer = `${ip}:${socket.remotePort}`;
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', () => {}); // reported through 'close'; an unhandled error must not crash the daemon
@@ -81,7 +86,7 @@ export class SessionHost {
       clock: d.clock,
       timeoutMs: d.config.tcp.handshakeTimeoutSec * 1000,
       secureContext: d.secureContext,
-      admission: (i) => this.#admission(i),
+      admission: (i) => this.#admission(i, ip),
       credentials: (uid) => this.#credentials(uid),
     }).then(
       (r) => this.#bind(r.socket, peer, r.uid, r.credentials, r.initiation, r.tls),
@@ -90,17 +95,22 @@ export class SessionHost {
         d.metrics.handshakes.labels('refused', reason).inc();
         const uid = err instanceof HandshakeError ? err.uid : undefined;
         d.log.info({ event: 'handshake-refused', peer, reason, uid }, 'handshake refused');
+        if ((reason === 'bad-mac' || reason === 'unknown-uid') && this.#guard.recordFailure(ip)) {
+          d.log.warn({ event: 'ip-banned', ip, seconds: d.config.limits.authBanSec }, 'too many failed authentications: refusing this IP');
+        }
       },
     );
   }
 
-  #admission(_i: Initiation): InitiationAnswer {
+  #admission(_i: Initiation, ip: string): InitiationAnswer & { reason?: HandshakeFailure } {
     const { tcp } = this.#d.config;
-    const overloaded = this.#sockets.size > tcp.maxConnections;
-    if (!this.#draining && !overloaded) return ACCEPT;
+    if (this.#draining) return { ...REFUSE, reason: 'draining' };
+    if (this.#guard.isBanned(ip)) return { ...REFUSE, reason: 'banned' };
+    const load: HandshakeFailure | undefined = this.#sockets.size > tcp.maxConnections ? 'overloaded' : !this.#guard.takeAccept() ? 'accept-rate' : undefined;
+    if (!load) return ACCEPT;
     // PROTOCOL §3: refuse, or send the client to another concentrator when one is configured.
-    if (tcp.redirect && !this.#draining) return { ok: false, flags: 0, rule: { type: RuleType.REDIRECT, ...tcp.redirect } };
-    return REFUSE;
+    if (tcp.redirect) return { ok: false, flags: 0, rule: { type: RuleType.REDIRECT, ...tcp.redirect }, reason: load };
+    return { ...REFUSE, reason: load };
   }
 
   #credentials(uid: string): Credentials | undefined {
@@ -123,6 +133,9 @@ export class SessionHost {
       maxTransmissionBytes: d.config.tcp.maxTransmissionBytes,
       pingIdleMs: d.config.tcp.pingIdleSec * 1000,
       closeGraceMs: CLOSE_GRACE_MS,
+      writeBufferBytes: d.config.limits.writeBufferBytes,
+      drainTimeoutMs: d.config.limits.drainTimeoutSec * 1000,
+      transmissionTimeoutMs: d.config.limits.transmissionTimeoutSec * 1000,
       sentCounters: d.metrics.outByTot,
     });
     if (this.#draining) return conn.close(0x01, 'draining');
@@ -148,9 +161,25 @@ export class SessionHost {
         // PROTOCOL §6: unexpected drop or Close 0xA0/0xA1 keeps the session; 0x00–0x03 end it.
         const keep = code === undefined || closeKeepsSession(code);
         d.sessions.detach(session, conn, keep, info.reason);
+        if (info.unsent.length > 0) this.#rebuffer(session, info.unsent);
       },
     });
     d.onAuthenticated(session, conn);
+  }
+
+  /**
+   * What a non-reading peer never got: responses go back to its (now kept) session's buffer;
+   * requests are left to their tracking entries, whose timeout answers the origin 0xA1.
+   */
+  #rebuffer(session: Session, unsent: ReadonlyArray<Transmission | Buffer>): void {
+    let requests = 0;
+    for (const item of unsent) {
+      for (const t of Buffer.isBuffer(item) ? decodeTransmissions(item) : [item]) {
+        if (t.type === ToT.RESPONSE) this.#d.sessions.deliver(session.uid, t);
+        else if (t.type === ToT.REQUEST) requests++;
+      }
+    }
+    this.#d.log.warn({ event: 'peer-not-reading', uid: session.uid, unsent: unsent.length, requestsLeftToTimeout: requests }, 'peer stopped reading: disconnected');
   }
 
   #handlers(session: Session, conn: Connection): TransmissionHandlers {

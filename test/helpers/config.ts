@@ -21,6 +21,10 @@ export function testConfig(t: { teardown(fn: () => void): void }, over: DeepPart
     groups: { Devices: { telemetry: true, telemetryTokenExpMin: 60 }, Stations: { telemetry: false, telemetryTokenExpMin: 0 } },
     acl: { file: join(dir, 'acl.json') },
     buffers: { maxPerSession: 1000, maxBytesPerSession: 1 << 20, maxTotalBytes: 1 << 28 },
+    limits: {
+      maxRequestsInFlightPerObject: 32, maxRequestsInFlightPerTarget: 256, writeBufferBytes: 1 << 20, drainTimeoutSec: 15,
+      transmissionTimeoutSec: 30, authFailuresPerMinute: 15, authBanSec: 300, acceptPerSec: 1000,
+    },
     log: { level: 'silent' },
   };
   return merge(base, over) as Config;
