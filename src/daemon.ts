@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
+import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { CloseCode, ResponseCode, ToT } from './protocol/index.js';
 import { AclService } from './registry/acl-service.js';
@@ -53,7 +54,7 @@ export interface Concentrator {
 /** Wires the modules together; importing this file does nothing. */
 export function createConcentrator(config: Config, deps: ConcentratorDeps = {}): Concentrator {
   const clock = deps.clock ?? systemClock;
-  const log = deps.logger ?? pino({ level: config.log.level });
+  const log = deps.logger ?? createLogger({ level: config.log.level });
   const metrics = deps.metrics ?? new Metrics();
   const tokens = new TokenRegistry(clock, Math.max(10_000, config.tcp.maxConnections * 3));
 

@@ -12,7 +12,7 @@ export interface GroupConfig {
 }
 
 export interface Config {
-  /** Directory the relative paths below were resolved against (the config file's directory). */
+  /** Directory the relative paths below were resolved against (the CLI passes process.cwd()); every path here is absolute. */
   readonly baseDir: string;
   readonly keepSessionSec: number;
   readonly tcp: {

@@ -1,12 +1,12 @@
 import type { AddressInfo, Server } from 'node:net';
-import { ListenError } from '../errors.js';
+import { listenError } from '../errors.js';
 
-/** listen() as a promise whose failure names the port and host (EADDRINUSE, EACCES...). */
-export function listenOn(server: Server, host: string, port: number, what: string): Promise<AddressInfo> {
+/** listen() as a promise whose failure is a coded error naming the port and host (EADDRINUSE, EACCES...). */
+export function listenOn(server: Server, host: string, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
-      reject(new ListenError(what, host, port, err));
+      reject(listenError(err, host, port));
     };
     const onListening = () => {
       server.off('error', onError);

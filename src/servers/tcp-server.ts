@@ -12,7 +12,7 @@ export class TcpServer {
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
-    return listenOn(this.#server, host, port, 'tcp');
+    return listenOn(this.#server, host, port);
   }
 
   /** Stops accepting; existing sockets are untouched. */

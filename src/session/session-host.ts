@@ -38,6 +38,8 @@ const CLOSE_GRACE_MS = 5_000;
 export class SessionHost {
   readonly #d: SessionHostDeps;
   readonly #sockets = new Set<Socket>();
+  /** Sockets still in the handshake: they have no session to close, only a socket to end. */
+  readonly #handshaking = new Set<Socket>();
   readonly #guard: AdmissionGuard;
   #draining = false;
 
@@ -51,9 +53,10 @@ export class SessionHost {
     return this.#sockets.size;
   }
 
-  /** New connections are refused with OK=0 from now on. */
+  /** New connections are refused with OK=0 from now on; handshakes under way are ended. */
   drain(): void {
     this.#draining = true;
+    for (const s of this.#handshaking) s.end();
   }
 
   /** Resolves once every socket has closed, or after `maxMs` (real time: used only at shutdown). */
@@ -81,6 +84,7 @@ export class SessionHost {
     socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', () => {}); // reported through 'close'; an unhandled error must not crash the daemon
     socket.setNoDelay(true);
+    this.#handshaking.add(socket);
     const d = this.#d;
     runHandshake(socket, {
       clock: d.clock,
@@ -89,8 +93,12 @@ export class SessionHost {
       admission: (i) => this.#admission(i, ip),
       credentials: (uid) => this.#credentials(uid),
     }).then(
-      (r) => this.#bind(r.socket, peer, r.uid, r.credentials, r.initiation, r.tls),
+      (r) => {
+        this.#handshaking.delete(socket);
+        this.#bind(r.socket, peer, r.uid, r.credentials, r.initiation, r.tls);
+      },
       (err: unknown) => {
+        this.#handshaking.delete(socket);
         const reason = err instanceof HandshakeError ? err.reason : 'closed';
         d.metrics.handshakes.labels('refused', reason).inc();
         const uid = err instanceof HandshakeError ? err.uid : undefined;

@@ -1,0 +1,31 @@
+import { Command, CommanderError } from 'commander';
+import { registerCheckConfig } from './check-config.js';
+import { ExitCode, packageVersion, processIo, type CliIo } from './io.js';
+import { registerKeygen } from './keygen.js';
+import { registerStart } from './start.js';
+
+/**
+ * The `iotsocket` command. `argv` is process.argv (node, script, args...). Resolves with the
+ * exit code: 0 ok, 1 configuration error (or bad usage), 2 runtime failure.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let code: number = ExitCode.OK;
+  const done = (c: number) => { code = c; };
+  const program = new Command('iotsocket')
+    .description('IoTSocket v1.01 concentrator')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError();
+  registerStart(program, io, done);
+  registerCheckConfig(program, io, done);
+  registerKeygen(program, io, done);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    io.err(`iotsocket: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return ExitCode.RUNTIME;
+  }
+  return code;
+}

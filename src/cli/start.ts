@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { prepareFirstStart } from '../config/bootstrap.js';
+import { finishConfig, readConfigDraft } from '../config/load.js';
+import { createLogger } from '../observability/logger.js';
+import { DEFAULT_CONFIG, ExitCode, printIssues, type CliIo } from './io.js';
+
+/** After close() or destroy(), a process that still has open handles is ended this much later. */
+const EXIT_GUARD_MS = 5000;
+
+interface Running {
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+function describeAddresses(addrs: Record<string, { address: string; port: number } | undefined>): string {
+  return Object.entries(addrs)
+    .filter(([, a]) => a)
+    .map(([name, a]) => `${name} ${a!.address}:${a!.port}`)
+    .join(', ');
+}
+
+/** First signal: orderly close() then 0. Second signal: destroy() then 1. */
+function untilSignal(c: Running, logger: Logger, io: CliIo): Promise<number> {
+  return new Promise((resolve) => {
+    let signals = 0;
+    const finish = (code: number) => {
+      io.signals.removeListener('SIGTERM', onSignal);
+      io.signals.removeListener('SIGINT', onSignal);
+      resolve(code);
+      const guard = setTimeout(() => {
+        logger.warn('handles still open after shutdown; forcing exit');
+        io.exit(code);
+      }, EXIT_GUARD_MS);
+      guard.unref();
+    };
+    function onSignal(signal: NodeJS.Signals) {
+      signals += 1;
+      if (signals === 1) {
+        logger.info({ signal }, 'shutting down (send the signal again to stop at once)');
+        c.close().then(
+          () => { logger.info('stopped'); finish(ExitCode.OK); },
+          (err: unknown) => { logger.error({ err }, 'error while closing'); finish(ExitCode.RUNTIME); },
+        );
+      } else if (signals === 2) {
+        logger.warn({ signal }, 'second signal: destroying every connection');
+        c.destroy();
+        finish(ExitCode.FORCED);
+      }
+    }
+    io.signals.on('SIGTERM', onSignal);
+    io.signals.on('SIGINT', onSignal);
+  });
+}
+
+/** Bootstrap (first start), load the config, start the daemon and run until a signal. */
+export async function runStart(opts: { config: string }, io: CliIo): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(opts.config, 'utf8');
+  } catch (err) {
+    io.err(`${opts.config}: cannot read the config file: ${(err as Error).message}\n`);
+    return ExitCode.CONFIG;
+  }
+  const first = readConfigDraft(text, { file: opts.config, baseDir: io.cwd, env: io.env });
+  if (!first.draft) {
+    printIssues(io, first.errors, opts.config);
+    return ExitCode.CONFIG;
+  }
+  const logger = createLogger({ level: first.draft.raw.log.level });
+  for (const w of first.warnings) logger.warn(w);
+  try {
+    // Before the final load: it creates the files the final load then reads.
+    await prepareFirstStart(first.draft.raw, logger);
+  } catch (err) {
+    io.err(`iotsocket: ${(err as Error).message}\n`);
+    return ExitCode.RUNTIME;
+  }
+  const done = finishConfig(first.draft);
+  if (!done.config) {
+    printIssues(io, done.errors, opts.config);
+    return ExitCode.CONFIG;
+  }
+  for (const w of done.warnings) logger.warn(w);
+
+  const { createConcentrator } = await import('../daemon.js');
+  const c = createConcentrator(done.config, { logger });
+  try {
+    const addrs = await c.start();
+    logger.info({ tcp: addrs.tcp, udp: addrs.udp, http: addrs.http }, `listening: ${describeAddresses({ ...addrs })}`);
+  } catch (err) {
+    io.err(`iotsocket: ${(err as Error).message}\n`);
+    logger.error({ err }, 'start failed');
+    c.destroy();
+    return ExitCode.RUNTIME;
+  }
+  return untilSignal(c, logger, io);
+}
+
+export function registerStart(program: Command, io: CliIo, done: (code: number) => void): void {
+  program
+    .command('start')
+    .description('run the concentrator (first start creates the auth key file and a dev certificate if configured)')
+    .option('-c, --config <file>', 'YAML config file (relative paths inside resolve against the current directory)', DEFAULT_CONFIG)
+    .action(async (opts: { config: string }) => done(await runStart(opts, io)));
+}

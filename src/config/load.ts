@@ -1,0 +1,204 @@
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { applyEnvOverrides } from './env-overrides.js';
+import { schemaIssues } from './ajv-issues.js';
+import { planFirstStart, type FirstStartStep } from './bootstrap.js';
+import { compileConfigValidator, configSchema, type RawConfig, type RawTls } from './schema.js';
+import { readYamlSource } from './yaml-source.js';
+import type { Config, TlsFiles } from './types.js';
+
+export type { ConfigIssue } from '../errors.js';
+
+export interface ParseOptions {
+  /** Shown in messages only. */
+  readonly file?: string;
+  /** Relative paths in the file (TLS files, acl.file, authKeyFile, webhooks.ca) resolve against it; the CLI passes process.cwd(). */
+  readonly baseDir: string;
+  /** `IOTSOCKET_*` overrides; none when absent. */
+  readonly env?: Record<string, string | undefined>;
+  /**
+   * 'load' (default): every referenced file must exist. 'check': files that first start
+   * would generate (authKeyFile, dev certificate) are warnings; `config` is then left out
+   * if the auth key cannot be read yet.
+   */
+  readonly mode?: 'load' | 'check';
+}
+
+export interface ParseResult {
+  readonly config?: Config;
+  readonly errors: ConfigIssue[];
+  readonly warnings: string[];
+}
+
+/** A validated file with defaults and absolute paths, before any file it names is read. */
+export interface ConfigDraft {
+  readonly raw: RawConfig;
+  readonly baseDir: string;
+  /** Line of a dotted key path in the file, or undefined when that key came from the environment. */
+  locate(path: string): number | undefined;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function resolvePaths(raw: RawConfig, baseDir: string): void {
+  const tlsAbs = (t: RawTls | undefined) => {
+    if (t) Object.assign(t, { cert: resolve(baseDir, t.cert), key: resolve(baseDir, t.key) });
+  };
+  tlsAbs(raw.tcp.tls);
+  tlsAbs(raw.http.tls);
+  raw.acl.file = resolve(baseDir, raw.acl.file);
+  if (raw.central.authKeyFile !== undefined) raw.central.authKeyFile = resolve(baseDir, raw.central.authKeyFile);
+  if (raw.central.webhooks.ca !== undefined) raw.central.webhooks.ca = resolve(baseDir, raw.central.webhooks.ca);
+}
+
+/** YAML, environment overrides and schema (with defaults); reads no other file. */
+export function readConfigDraft(text: string, opts: ParseOptions): { draft?: ConfigDraft; errors: ConfigIssue[]; warnings: string[] } {
+  const src = readYamlSource(text);
+  const warnings = [...src.warnings];
+  if (src.data === undefined) return { errors: src.errors, warnings };
+  if (!isObj(src.data)) {
+    return { errors: [{ path: '', line: 1, message: 'the file must hold a mapping of keys' }], warnings };
+  }
+  const data = src.data;
+  const env = applyEnvOverrides(data, opts.env ?? {}, configSchema);
+  const locate = (path: string): number | undefined => {
+    for (const [p] of env.sources) if (path === p || path.startsWith(`${p}.`)) return undefined;
+    return src.locate(path === '' ? [] : path.split('.'));
+  };
+  const fromEnv = (path: string) => [...env.sources].find(([p]) => path === p || path.startsWith(`${p}.`))?.[1];
+  const errors: ConfigIssue[] = [...env.issues];
+  const validate = compileConfigValidator();
+  if (!validate(data)) {
+    for (const s of schemaIssues(validate.errors)) {
+      const path = s.path.join('.');
+      const envName = fromEnv(path);
+      errors.push(envName ? { path, message: `${s.message} (set by ${envName})` } : { path, line: locate(path), message: s.message });
+    }
+  }
+  const raw = data as unknown as RawConfig;
+  const central = data.central;
+  if (isObj(central) && (central.authKey === undefined) === (central.authKeyFile === undefined)) {
+    const both = central.authKey !== undefined;
+    errors.push({
+      path: 'central',
+      line: locate('central'),
+      message: both ? 'set only one of authKey and authKeyFile' : 'one of authKey or authKeyFile is required',
+    });
+  }
+  // Environment problems (no line) first, then in file order.
+  if (errors.length > 0) return { errors: errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)), warnings };
+  resolvePaths(raw, opts.baseDir);
+  return { draft: { raw, baseDir: opts.baseDir, locate }, errors, warnings };
+}
+
+function fileProblem(file: string): string | undefined {
+  try {
+    accessSync(file, fsConstants.R_OK);
+    return statSync(file).isFile() ? undefined : `${file} is not a regular file`;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file} (${code ?? 'error'})`;
+  }
+}
+
+function readAuthKey(draft: ConfigDraft, issue: (path: string, message: string) => void, warnings: string[]): Buffer | undefined {
+  const { authKey, authKeyFile } = draft.raw.central;
+  if (authKey !== undefined) return Buffer.from(authKey, 'hex');
+  const problem = fileProblem(authKeyFile!);
+  if (problem) return void issue('central.authKeyFile', `${problem} (\`iotsocket start\` generates it on first start; \`iotsocket keygen\` prints a key)`);
+  const text = readFileSync(authKeyFile!, 'utf8').trim();
+  if (!/^[0-9A-Fa-f]{32}$/.test(text)) return void issue('central.authKeyFile', `${authKeyFile} must hold exactly 32 hex digits`);
+  if (process.platform !== 'win32' && (statSync(authKeyFile!).mode & 0o077) !== 0) {
+    warnings.push(`central.authKeyFile: ${authKeyFile} is readable by other users; chmod 600 it`);
+  }
+  return Buffer.from(text, 'hex');
+}
+
+function tlsFiles(keyPath: 'tcp.tls' | 'http.tls', t: RawTls | undefined, deferred: readonly FirstStartStep[], issue: (p: string, m: string) => void): TlsFiles | undefined {
+  if (!t) return undefined;
+  const pending = deferred.some((s) => s.kind === 'dev-cert' && s.certFile === t.cert);
+  if (!pending) {
+    for (const which of ['cert', 'key'] as const) {
+      const problem = fileProblem(t[which]);
+      if (problem) issue(`${keyPath}.${which}`, problem);
+    }
+  }
+  return { cert: t.cert, key: t.key };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Buffer.isBuffer(value)) return value; // typed arrays cannot be frozen
+  for (const v of Object.values(value)) deepFreeze(v);
+  return Object.freeze(value);
+}
+
+/** Reads the files a draft names and builds the frozen Config. */
+export function finishConfig(draft: ConfigDraft, opts: { mode?: 'load' | 'check' } = {}): ParseResult {
+  const errors: ConfigIssue[] = [];
+  const warnings: string[] = [];
+  const issue = (path: string, message: string) => errors.push({ path, line: draft.locate(path), message });
+  const deferred = opts.mode === 'check' ? planFirstStart(draft.raw) : [];
+  for (const s of deferred) {
+    warnings.push(s.kind === 'auth-key'
+      ? `${s.keyPath}: ${s.file} does not exist yet; \`iotsocket start\` will generate a new key there`
+      : `${s.keyPath}: ${s.certFile} does not exist yet; \`iotsocket start\` will generate a self-signed development certificate`);
+  }
+  const r = draft.raw;
+  const keyDeferred = deferred.some((s) => s.kind === 'auth-key');
+  const authKey = keyDeferred ? undefined : readAuthKey(draft, issue, warnings);
+  const tcpTls = tlsFiles('tcp.tls', r.tcp.tls, deferred, issue);
+  const httpTls = r.http.enabled ? tlsFiles('http.tls', r.http.tls, deferred, issue) : undefined;
+  const ca = r.central.webhooks.ca;
+  if (ca !== undefined) {
+    const problem = fileProblem(ca);
+    if (problem) issue('central.webhooks.ca', problem);
+  }
+  if (r.http.enabled && r.http.port !== 0 && r.http.port === r.tcp.port && r.http.host === r.tcp.host) {
+    issue('http.port', `same address as tcp.port (${r.tcp.host}:${r.tcp.port})`);
+  }
+  if (errors.length > 0 || authKey === undefined) return { errors, warnings };
+  const { authKey: _hex, authKeyFile: _file, ...central } = r.central;
+  const config: Config = {
+    baseDir: draft.baseDir,
+    keepSessionSec: r.keepSessionSec,
+    tcp: { ...r.tcp, tls: tcpTls },
+    udp: r.udp,
+    http: { ...r.http, tls: httpTls },
+    central: { ...central, authKey },
+    groups: r.groups,
+    acl: r.acl,
+    buffers: r.buffers,
+    limits: r.limits,
+    log: r.log,
+  };
+  if (!config.tcp.tls) delete (config.tcp as { tls?: TlsFiles }).tls;
+  if (!config.http.tls) delete (config.http as { tls?: TlsFiles }).tls;
+  return { config: deepFreeze(config), errors, warnings };
+}
+
+/** Parses and validates a YAML configuration; collects every problem instead of stopping at the first. */
+export function parseConfig(text: string, opts: ParseOptions): ParseResult {
+  const first = readConfigDraft(text, opts);
+  if (!first.draft) return { errors: first.errors, warnings: first.warnings };
+  const done = finishConfig(first.draft, { mode: opts.mode });
+  return { ...done, warnings: [...first.warnings, ...done.warnings] };
+}
+
+/**
+ * Reads and parses a config file. `baseDir` defaults to process.cwd(), `env` to process.env.
+ * @throws ConfigError (code ERR_IOTS_CONFIG) with every issue.
+ */
+export async function loadConfigFile(path: string, opts: Partial<Omit<ParseOptions, 'file'>> = {}): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `cannot read the config file: ${(err as Error).message}` }], path);
+  }
+  const res = parseConfig(text, { file: path, baseDir: opts.baseDir ?? process.cwd(), env: opts.env ?? process.env, mode: 'load' });
+  if (!res.config) throw new ConfigError(res.errors, path);
+  return res.config;
+}

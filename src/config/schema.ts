@@ -1,0 +1,224 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+
+/**
+ * JSON Schema of the YAML configuration file. Defaults are filled in by ajv (`useDefaults`);
+ * every object is closed (`additionalProperties: false`) so a misspelt key is an error.
+ * Rules a schema cannot say well (exactly one of authKey/authKeyFile, file existence)
+ * are checked in load.ts.
+ */
+
+const host = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+const positiveSec = { type: 'number', exclusiveMinimum: 0 } as const;
+const filePath = { type: 'string', minLength: 1 } as const;
+const hexKey = { type: 'string', pattern: '^[0-9A-Fa-f]{32}$' } as const;
+const httpUrl = { type: 'string', httpUrl: true } as const;
+
+const tls = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['cert', 'key'],
+  properties: { cert: filePath, key: filePath, generateDevCert: { type: 'boolean', default: false } },
+} as const;
+
+const group = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    telemetry: { type: 'boolean', default: false },
+    telemetryTokenExpMin: { type: 'number', minimum: 0, default: 0 },
+  },
+} as const;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['central'],
+  properties: {
+    keepSessionSec: { type: 'number', minimum: 0, default: 60 },
+    tcp: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { ...host, default: '127.0.0.1' },
+        port: { ...port, default: 50505 },
+        tls,
+        requestTimeoutSec: { ...positiveSec, default: 10 },
+        handshakeTimeoutSec: { ...positiveSec, default: 10 },
+        maxConnections: { ...positiveInt, default: 100000 },
+        maxTransmissionBytes: { ...positiveInt, default: 1048576 },
+        pingIdleSec: { type: 'number', minimum: 0, default: 60 },
+        redirect: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['host', 'port'],
+          properties: { host, port: { ...port, minimum: 1 } },
+        },
+      },
+    },
+    udp: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        host: { ...host, default: '127.0.0.1' },
+        port: { ...port, default: 50505 },
+        // PROTOCOL §7: a datagram is at least token (8) + payload header (3).
+        maxDatagramBytes: { type: 'integer', minimum: 11, maximum: 65507, default: 4096 },
+      },
+    },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        host: { ...host, default: '127.0.0.1' },
+        port: { ...port, default: 8080 },
+        tls,
+        maxBodyBytes: { ...positiveInt, default: 524288 },
+        maxWaitSec: { ...positiveSec, default: 30 },
+      },
+    },
+    central: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        authKey: hexKey,
+        authKeyFile: filePath,
+        webhooks: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            request: httpUrl,
+            telemetry: httpUrl,
+            timeoutSec: { ...positiveSec, default: 5 },
+            ca: filePath,
+          },
+        },
+      },
+    },
+    groups: {
+      type: 'object',
+      default: {},
+      // PROTOCOL §2: a group name is at most 16 bytes of UTF-8, and not empty.
+      propertyNames: { type: 'string', minLength: 1, maxUtf8Bytes: 16 },
+      additionalProperties: group,
+    },
+    acl: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { file: { ...filePath, default: 'data/acl.json' } },
+    },
+    buffers: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxPerSession: { ...positiveInt, default: 1000 },
+        maxBytesPerSession: { ...positiveInt, default: 1048576 },
+        maxTotalBytes: { ...positiveInt, default: 268435456 },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxRequestsInFlightPerObject: { ...positiveInt, default: 32 },
+        maxRequestsInFlightPerTarget: { ...positiveInt, default: 256 },
+        writeBufferBytes: { ...positiveInt, default: 1048576 },
+        drainTimeoutSec: { ...positiveSec, default: 15 },
+        transmissionTimeoutSec: { ...positiveSec, default: 30 },
+        authFailuresPerMinute: { ...positiveInt, default: 15 },
+        authBanSec: { type: 'number', minimum: 0, default: 300 },
+        acceptPerSec: { ...positiveInt, default: 1000 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { level: { enum: LOG_LEVELS, default: 'info' } },
+    },
+  },
+} as const;
+
+export interface RawTls {
+  cert: string;
+  key: string;
+  generateDevCert: boolean;
+}
+
+/** The file's shape after validation and defaults, before paths are resolved and keys read. */
+export interface RawConfig {
+  keepSessionSec: number;
+  tcp: {
+    host: string;
+    port: number;
+    tls?: RawTls;
+    requestTimeoutSec: number;
+    handshakeTimeoutSec: number;
+    maxConnections: number;
+    maxTransmissionBytes: number;
+    pingIdleSec: number;
+    redirect?: { host: string; port: number };
+  };
+  udp: { enabled: boolean; host: string; port: number; maxDatagramBytes: number };
+  http: { enabled: boolean; host: string; port: number; tls?: RawTls; maxBodyBytes: number; maxWaitSec: number };
+  central: {
+    authKey?: string;
+    authKeyFile?: string;
+    webhooks: { request?: string; telemetry?: string; timeoutSec: number; ca?: string };
+  };
+  groups: Record<string, { telemetry: boolean; telemetryTokenExpMin: number }>;
+  acl: { file: string };
+  buffers: { maxPerSession: number; maxBytesPerSession: number; maxTotalBytes: number };
+  limits: {
+    maxRequestsInFlightPerObject: number;
+    maxRequestsInFlightPerTarget: number;
+    writeBufferBytes: number;
+    drainTimeoutSec: number;
+    transmissionTimeoutSec: number;
+    authFailuresPerMinute: number;
+    authBanSec: number;
+    acceptPerSec: number;
+  };
+  log: { level: (typeof LOG_LEVELS)[number] };
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A fresh validator (one per call: no shared mutable ajv instance). It fills in defaults in place. */
+export function compileConfigValidator(): ValidateFunction<RawConfig> {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: false });
+  ajv.addKeyword({
+    keyword: 'httpUrl',
+    type: 'string',
+    schemaType: 'boolean',
+    error: { message: 'must be an http:// or https:// URL' },
+    validate: (on: boolean, data: string) => !on || isHttpUrl(data),
+  });
+  ajv.addKeyword({
+    keyword: 'maxUtf8Bytes',
+    type: 'string',
+    schemaType: 'number',
+    error: { message: (cxt) => `must be at most ${String(cxt.schema)} bytes of UTF-8` },
+    validate: (max: number, data: string) => Buffer.byteLength(data, 'utf8') <= max,
+  });
+  return ajv.compile<RawConfig>(configSchema);
+}

@@ -1,0 +1,35 @@
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+/** Secrets never reach a log line: auth keys, MACs, tokens and Authorization headers. */
+export const REDACT_PATHS = [
+  'authKey', 'key', 'mac', 'token', 'authorization', 'password', 'secret',
+  '*.authKey', '*.key', '*.mac', '*.token', '*.authorization', '*.password', '*.secret',
+  '*.*.authKey', '*.*.key', '*.*.mac', '*.*.token',
+  'req.headers.authorization', 'request.headers.authorization', 'headers.authorization',
+  'config.central.authKey', 'central.authKey',
+] as const;
+
+export const REDACTED = '[redacted]';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface LoggerOptions {
+  readonly level: LogLevel;
+  /** Defaults to stdout (synchronous, so nothing is lost on exit). */
+  readonly destination?: DestinationStream | NodeJS.WritableStream;
+  /** Fields on every line; pid and hostname by default. */
+  readonly base?: Record<string, unknown>;
+}
+
+/** A pino logger with redaction; one per daemon instance. */
+export function createLogger(opts: LoggerOptions): Logger {
+  return pino(
+    {
+      level: opts.level,
+      ...(opts.base ? { base: opts.base } : {}),
+      redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    (opts.destination ?? pino.destination({ dest: 1, sync: true })) as DestinationStream,
+  );
+}

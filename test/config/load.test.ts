@@ -1,0 +1,151 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, ConfigError } from '../../src/errors.js';
+import { loadConfigFile, parseConfig } from '../../src/config/load.js';
+
+const KEY = '00112233445566778899AABBCCDDEEFF';
+const parse = (text: string, env?: Record<string, string>) => parseConfig(text, { baseDir: '/base', env });
+
+t.test('a wrong type names the key path and its line', async (t) => {
+  const res = parse(`central:\n  authKey: ${KEY}\ntcp:\n  host: 127.0.0.1\n  port: "50505"\n`);
+  t.equal(res.config, undefined);
+  t.strictSame(res.errors, [{ path: 'tcp.port', line: 5, message: 'must be of type integer' }]);
+});
+
+t.test('an unknown key is an error at its own line, at any depth', async (t) => {
+  const res = parse(`central: { authKey: ${KEY} }\ntcp:\n  port: 1\n  prot: 2\nextra: true\n`);
+  t.same(
+    res.errors.map((e) => [e.path, e.line]),
+    [
+      ['tcp.prot', 4],
+      ['extra', 5],
+    ],
+  );
+  t.ok(res.errors.every((e) => e.message === 'unknown key'));
+});
+
+t.test('a bad hex key', async (t) => {
+  const res = parse(`log: { level: info }\ncentral:\n  authKey: 0011XX33445566778899AABBCCDDEEFF\n`);
+  t.strictSame(res.errors, [{ path: 'central.authKey', line: 3, message: 'must be exactly 32 hex digits' }]);
+  const digits = parse(`central:\n  authKey: 00112233445566778899001122334455\n`);
+  t.match(digits.errors, [{ path: 'central.authKey', line: 2, message: /quote/ }], 'unquoted all-digit key is a YAML number');
+  const quoted = parse(`central:\n  authKey: "00112233445566778899001122334455"\n`);
+  t.same(quoted.errors, []);
+});
+
+t.test('every error is reported, not only the first', async (t) => {
+  const res = parse(`central:\n  authKey: ${KEY}\nhttp:\n  port: 70000\nudp:\n  enabled: yes please\n`);
+  t.same(
+    res.errors.map((e) => [e.path, e.line]),
+    [
+      ['http.port', 4],
+      ['udp.enabled', 6],
+    ],
+    'in file order',
+  );
+});
+
+t.test('authKey and authKeyFile: exactly one', async (t) => {
+  t.match(parse('central: {}\n').errors, [{ path: 'central', line: 1, message: /required/ }]);
+  t.match(parse(`keepSessionSec: 5\ncentral: { authKey: ${KEY}, authKeyFile: k }\n`).errors, [{ path: 'central', line: 2, message: /only one/ }]);
+  t.match(parse('tcp: {}\n').errors, [{ path: 'central', message: 'is required' }]);
+});
+
+t.test('a YAML syntax error gives a line', async (t) => {
+  const res = parse(`central: { authKey: ${KEY} }\ntcp:\n  port: [1, 2\nudp: {}\n`);
+  t.equal(res.config, undefined);
+  t.ok(res.errors.length >= 1);
+  t.match(res.errors[0], { path: '', line: Number, message: /YAML/ });
+  t.ok(res.errors[0]!.line! >= 3);
+  t.match(parse('a: 1\na: 2\n').errors, [{ line: 2, message: /YAML/ }], 'duplicate keys are syntax errors');
+  t.match(parse('- 1\n- 2\n').errors, [{ line: 1, message: /mapping/ }]);
+});
+
+t.test('environment overrides apply before validation', async (t) => {
+  const text = `central: { authKey: ${KEY} }\nhttp: { port: 8081 }\ngroups: { Devices: { telemetry: true } }\n`;
+  const res = parse(text, {
+    IOTSOCKET_HTTP__PORT: '9000',
+    IOTSOCKET_tcp__Host: '0.0.0.0',
+    IOTSOCKET_UDP__ENABLED: 'false',
+    IOTSOCKET_CENTRAL__AUTHKEY: '00112233445566778899001122334455',
+    IOTSOCKET_GROUPS__DEVICES__TELEMETRYTOKENEXPMIN: '15',
+    IOTSOCKET_KEEPSESSIONSEC: '0',
+    IOTSOCKET_CENTRAL__WEBHOOKS__REQUEST: 'http://127.0.0.1:1/r',
+    OTHER_HTTP__PORT: '1',
+  });
+  t.same(res.errors, []);
+  const c = res.config!;
+  t.equal(c.http.port, 9000);
+  t.equal(c.tcp.host, '0.0.0.0');
+  t.equal(c.udp.enabled, false);
+  t.equal(c.central.authKey.toString('hex'), '00112233445566778899001122334455', 'an all-digit key stays a string');
+  t.same(c.groups.Devices, { telemetry: true, telemetryTokenExpMin: 15 });
+  t.equal(c.keepSessionSec, 0);
+  t.equal(c.central.webhooks.request, 'http://127.0.0.1:1/r');
+});
+
+t.test('bad environment overrides are errors naming the variable', async (t) => {
+  const res = parse(`central: { authKey: ${KEY} }\n`, {
+    IOTSOCKET_HTTP__PORT: 'eighty',
+    IOTSOCKET_HTTP__PROT: '1',
+    IOTSOCKET_GROUPS__NOPE__TELEMETRY: 'true',
+  });
+  t.equal(res.config, undefined);
+  t.match(res.errors, [
+    { path: 'groups.nope.telemetry', message: /IOTSOCKET_GROUPS__NOPE__TELEMETRY/ },
+    { path: 'http.prot', message: /IOTSOCKET_HTTP__PROT: unknown key/ },
+    { path: 'http.port', message: /IOTSOCKET_HTTP__PORT/ },
+  ]);
+  t.equal(res.errors.find((e) => e.path === 'http.port')!.line, undefined, 'no file line for an env value');
+});
+
+t.test('relative paths resolve against baseDir, absolute ones stay', async (t) => {
+  const dir = t.testdir({
+    'k.hex': `${KEY}\n`,
+    certs: { 'a.crt': 'c', 'a.key': 'k' },
+    'ca.pem': 'x',
+  });
+  const text = [
+    'central:',
+    '  authKeyFile: k.hex',
+    '  webhooks: { ca: ca.pem }',
+    'tcp: { tls: { cert: certs/a.crt, key: certs/a.key } }',
+    `http: { tls: { cert: ${join(dir, 'certs/a.crt')}, key: certs/../certs/a.key } }`,
+    'acl: { file: data/acl.json }',
+  ].join('\n');
+  const res = parseConfig(text, { baseDir: dir });
+  t.same(res.errors, []);
+  const c = res.config!;
+  t.equal(c.baseDir, dir);
+  t.same(c.tcp.tls, { cert: join(dir, 'certs/a.crt'), key: join(dir, 'certs/a.key') });
+  t.same(c.http.tls, { cert: join(dir, 'certs/a.crt'), key: join(dir, 'certs/a.key') });
+  t.equal(c.acl.file, join(dir, 'data/acl.json'));
+  t.equal(c.central.webhooks.ca, join(dir, 'ca.pem'));
+  t.equal(c.central.authKey.toString('hex').toUpperCase(), KEY);
+  t.notOk('authKeyFile' in c.central, 'the key file path is not part of Config');
+});
+
+t.test('files the config names must exist (with the line of the key)', async (t) => {
+  const dir = t.testdir({ 'bad.key': 'not hex\n' });
+  const res = parseConfig('central:\n  authKeyFile: missing.key\ntcp:\n  tls: { cert: c.crt, key: c.key }\n', { baseDir: dir });
+  t.match(res.errors, [
+    { path: 'central.authKeyFile', line: 2, message: /not found/ },
+    { path: 'tcp.tls.cert', line: 4, message: /not found/ },
+    { path: 'tcp.tls.key', line: 4, message: /not found/ },
+  ]);
+  t.match(parseConfig('central: { authKeyFile: bad.key }', { baseDir: dir }).errors, [{ path: 'central.authKeyFile', message: /32 hex/ }]);
+});
+
+t.test('loadConfigFile throws a coded ConfigError carrying every issue', async (t) => {
+  const dir = t.testdir({ 'c.yaml': 'tcp: { port: x }\nhttp: { port: y }\n' });
+  const err = await loadConfigFile(join(dir, 'c.yaml'), { baseDir: dir, env: {} }).catch((e: unknown) => e);
+  t.ok(err instanceof ConfigError);
+  t.equal((err as ConfigError).code, ErrorCode.CONFIG);
+  t.same((err as ConfigError).issues.map((i) => i.path).sort(), ['central', 'http.port', 'tcp.port']);
+  const missing = await loadConfigFile(join(dir, 'nope.yaml')).catch((e: unknown) => e);
+  t.equal((missing as ConfigError).code, ErrorCode.CONFIG);
+  writeFileSync(join(dir, 'ok.yaml'), `central: { authKey: ${KEY} }\n`);
+  const c = await loadConfigFile(join(dir, 'ok.yaml'), { baseDir: dir, env: { IOTSOCKET_TCP__PORT: '0' } });
+  t.equal(c.tcp.port, 0);
+});
