@@ -75,6 +75,7 @@ export class FakeConcentrator {
   private constructor(readonly opts: FakeConcentratorOptions) {
     this.#server = net.createServer((s) => {
       this.#sockets.add(s);
+      s.setNoDelay(true);
       s.on('close', () => this.#sockets.delete(s));
       s.on('error', () => {});
       this.#handshake(s).catch(() => s.destroy());
