@@ -1,21 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type tls from 'node:tls';
 import type { Clock, TimerHandle } from '../clock.js';
-import { CloseCode, ResponseCode, ToT, type Payload } from '../protocol/index.js';
+import { CloseCode, ToT, type Payload } from '../protocol/index.js';
 import { ClientError, ClientErrorCode, toClientError } from './errors.js';
 import { normalizeKey, openSession } from './open-session.js';
 import { EMPTY_PAYLOAD, toPayload, type PayloadInput } from './payload-helpers.js';
+import { answerWith, type RequestHandler } from './request-serving.js';
 import { refClock } from './ref-clock.js';
 import { SessionClient, type IncomingRequest, type SessionEnd, type SessionSink } from './session-client.js';
-
-/** What a request handler returns; `code` defaults to 0x00 and `payload` to an empty BINARY block. */
-export interface HandlerResult {
-  readonly code?: number;
-  readonly payload?: PayloadInput;
-}
-
-/** Answers incoming Requests. A throw or rejection is answered with code 0x01 (not valid). */
-export type RequestHandler<R extends IncomingRequest = IncomingRequest> = (req: R) => HandlerResult | Promise<HandlerResult>;
 
 /** Options shared by ObjectClient and CentralClient. */
 export interface BaseClientOptions {
@@ -65,6 +57,7 @@ export abstract class BaseClient extends EventEmitter {
   #session: SessionClient | undefined;
   #attempt = 0;
   #timer: TimerHandle | undefined;
+  readonly #abort = new AbortController();
 
   constructor(opts: BaseClientOptions, uid: string, role: 'object' | 'central', handler: RequestHandler<never> | undefined) {
     super();
@@ -86,7 +79,12 @@ export abstract class BaseClient extends EventEmitter {
   /** Opens the session; rejects with the handshake's ClientError. No retry on this first attempt. */
   async connect(): Promise<void> {
     if (this.#state !== 'idle') throw new ClientError(ClientErrorCode.INVALID_ARG, `connect() called while ${this.#state}`);
-    await this.#open();
+    try {
+      await this.#open();
+    } catch (err) {
+      if ((this.#state as State) === 'connecting') this.#state = 'idle';
+      throw err;
+    }
   }
 
   /** Sends Close `code` (default maintenance) and ends the connection. Safe to call twice. */
@@ -118,6 +116,7 @@ export abstract class BaseClient extends EventEmitter {
     this.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#state = 'closed';
+    this.#abort.abort();
     return this.#session;
   }
 
@@ -127,6 +126,7 @@ export abstract class BaseClient extends EventEmitter {
     const opened = await openSession({
       host: o.host, port: o.port, uid: this.#uid, key: this.#key, tls: o.tls, maxTransmissionLength: o.maxTransmissionLength,
       handshakeTimeoutMs: o.handshakeTimeoutMs, localAddress: o.localAddress, followRedirect: o.followRedirect, clock: this.clock,
+      signal: this.#abort.signal,
     });
     if ((this.#state as State) === 'closed') {
       opened.socket.destroy();
@@ -189,23 +189,15 @@ export abstract class BaseClient extends EventEmitter {
 
   #serve(req: IncomingRequest): void {
     if (this.#handler === undefined) {
-      this.emit('request', { ...req, respond: (code: number, payload?: PayloadInput) => this.#respond(req, code, payload) });
+      const respond = (code: number, payload?: PayloadInput): boolean => this.#respond(req, code, payload);
+      this.emit('request', { uid: req.uid, tracking: req.tracking, payload: req.payload, respond } satisfies RequestEvent);
       return;
     }
     void this.#runHandler(req);
   }
 
   async #runHandler(req: IncomingRequest): Promise<void> {
-    let code: number;
-    let payload: PayloadInput;
-    try {
-      const r = await (this.#handler as RequestHandler)(req);
-      code = r?.code ?? ResponseCode.VALID;
-      payload = r?.payload ?? EMPTY_PAYLOAD;
-    } catch {
-      code = ResponseCode.NOT_VALID;
-      payload = EMPTY_PAYLOAD;
-    }
+    const { code, payload } = await answerWith(this.#handler as RequestHandler, req);
     this.#respond(req, code, payload);
   }
 

@@ -1,5 +1,6 @@
 import { CENTRAL_UID, ToT, isValidUid, type Payload } from '../protocol/index.js';
-import { BaseClient, type BaseClientOptions, type RequestHandler } from './base-client.js';
+import { BaseClient, type BaseClientOptions } from './base-client.js';
+import type { RequestHandler } from './request-serving.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import { normalizeKey } from './open-session.js';
 import { toPayload, type PayloadInput } from './payload-helpers.js';

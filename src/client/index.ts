@@ -3,7 +3,8 @@ export { ClientError, ClientErrorCode, type ClientErrorDetails } from './errors.
 export { openSession, normalizeKey, type OpenSessionOptions, type OpenedSession } from './open-session.js';
 export { SessionClient, type SessionClientOptions, type IncomingRequest, type SessionEnd, type SessionSink } from './session-client.js';
 export type { ResponseResult } from './request-tracker.js';
-export type { BaseClientOptions, CloseEvent, HandlerResult, RequestEvent, RequestHandler } from './base-client.js';
+export type { BaseClientOptions, CloseEvent, RequestEvent } from './base-client.js';
+export type { HandlerResult, RequestHandler } from './request-serving.js';
 export { ObjectClient, type ObjectClientOptions, type RequestOptions } from './object-client.js';
 export { CentralClient, type CentralClientOptions, type CentralRequest, type AclEntryInput } from './central-client.js';
 export { json, ascii, utf8, binary, decodePayloadJson, toPayload, type PayloadInput } from './payload-helpers.js';

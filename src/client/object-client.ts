@@ -1,7 +1,8 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { encodeDatagram, isValidUid, type Payload } from '../protocol/index.js';
-import { BaseClient, type BaseClientOptions, type RequestHandler } from './base-client.js';
+import { BaseClient, type BaseClientOptions } from './base-client.js';
+import type { RequestHandler } from './request-serving.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import { toPayload, type PayloadInput } from './payload-helpers.js';
 import type { ResponseResult } from './request-tracker.js';
@@ -64,7 +65,12 @@ export class ObjectClient extends BaseClient {
   sendTelemetry(payload: PayloadInput): Promise<void> {
     const token = this.#token;
     if (token === undefined) return Promise.reject(new ClientError(ClientErrorCode.NO_TOKEN, 'no telemetry token received'));
-    const datagram = encodeDatagram(token, toPayload(payload));
+    let datagram: Buffer;
+    try {
+      datagram = encodeDatagram(token, toPayload(payload));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const oneShot = this.#stopped;
     const socket = oneShot ? this.#createDgram() : (this.#dgram ??= this.#createDgram());
     return new Promise((resolve, reject) => {

@@ -29,6 +29,8 @@ export interface OpenSessionOptions {
   readonly followRedirect?: boolean;
   /** Timer source for the handshake deadline. Default: the system timers. */
   readonly clock?: Clock;
+  /** Aborting drops the connection in progress and rejects with ERR_IOTS_CLIENT_CLOSED. */
+  readonly signal?: AbortSignal;
 }
 
 /** An authenticated connection, ready for transmissions. */
@@ -89,6 +91,9 @@ async function attempt(opts: OpenSessionOptions, host: string, port: number, key
   const timer = clock.setTimeout(() => {
     current.destroy(new ClientError(ClientErrorCode.HANDSHAKE_TIMEOUT, `handshake not finished within ${ms} ms`));
   }, ms);
+  const onAbort = (): void => void current.destroy(new ClientError(ClientErrorCode.CLOSED, 'handshake aborted'));
+  if (opts.signal?.aborted) onAbort();
+  opts.signal?.addEventListener('abort', onAbort);
   try {
     await once(socket, 'connect').catch((err: unknown) => {
       throw toClientError(err, ClientErrorCode.CONNECT, `cannot connect to ${host}:${port}`);
@@ -126,6 +131,7 @@ async function attempt(opts: OpenSessionOptions, host: string, port: number, key
     throw toClientError(err, ClientErrorCode.CLOSED, 'handshake failed');
   } finally {
     clock.clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
   }
 }
 

@@ -1,4 +1,4 @@
-import { Format, type Payload } from '../protocol/index.js';
+import { Format, MAX_PAYLOAD_LENGTH, type Payload } from '../protocol/index.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 
 /** What the SDK accepts where a payload is expected: a full payload block, or format + data. */
@@ -6,28 +6,28 @@ export type PayloadInput = Payload | { readonly format: number; readonly data: B
 
 const EMPTY = Buffer.alloc(0);
 
-/** A JSON payload (PROTOCOL §2 format 0xA): the UTF-8 text of `JSON.stringify(value)`. */
+/** Each helper throws ERR_IOTS_CLIENT_INVALID_ARG over 65 535 bytes. A JSON payload (PROTOCOL §2 format 0xA): the UTF-8 text of `JSON.stringify(value)`. */
 export function json(value: unknown): Payload {
   const text = JSON.stringify(value);
   if (text === undefined) throw new ClientError(ClientErrorCode.INVALID_ARG, 'value has no JSON representation');
-  return { format: Format.JSON, options: 0, data: Buffer.from(text, 'utf8') };
+  return make(Format.JSON, Buffer.from(text, 'utf8'));
 }
 
 /** An ASCII payload; throws ERR_IOTS_CLIENT_INVALID_ARG on a character above 0x7F. */
 export function ascii(str: string): Payload {
   // eslint-disable-next-line no-control-regex
   if (/[^\x00-\x7f]/.test(str)) throw new ClientError(ClientErrorCode.INVALID_ARG, 'text is not ASCII');
-  return { format: Format.ASCII, options: 0, data: Buffer.from(str, 'latin1') };
+  return make(Format.ASCII, Buffer.from(str, 'latin1'));
 }
 
 /** A UTF-8 text payload. */
 export function utf8(str: string): Payload {
-  return { format: Format.UTF8, options: 0, data: Buffer.from(str, 'utf8') };
+  return make(Format.UTF8, Buffer.from(str, 'utf8'));
 }
 
 /** A BINARY payload holding a copy of `bytes`. */
 export function binary(bytes: Uint8Array | readonly number[] = EMPTY): Payload {
-  return { format: Format.BINARY, options: 0, data: Buffer.from(bytes as Uint8Array) };
+  return make(Format.BINARY, Buffer.from(bytes as Uint8Array));
 }
 
 /**
@@ -45,8 +45,15 @@ export function decodePayloadJson<T = unknown>(payload: Payload): T {
   }
 }
 
-/** Normalises a PayloadInput to a codec Payload without copying Buffers. */
+function make(format: number, data: Buffer): Payload {
+  return toPayload({ format, options: 0, data });
+}
+
+/** Normalises a PayloadInput to a codec Payload without copying Buffers; checks the 65 535-byte limit. */
 export function toPayload(p: PayloadInput): Payload {
+  if (p.data.byteLength > MAX_PAYLOAD_LENGTH) {
+    throw new ClientError(ClientErrorCode.INVALID_ARG, `payload of ${p.data.byteLength} bytes over ${MAX_PAYLOAD_LENGTH}`);
+  }
   const data = Buffer.isBuffer(p.data) ? p.data : Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength);
   if ('options' in p && p.options !== undefined && data === p.data) return p as Payload;
   return { format: p.format, options: p.options ?? 0, data };

@@ -4,7 +4,7 @@ import {
   CloseCode, ProtocolErrorCode, ToT, TransmissionParser, encodeTransmission,
   type Payload, type Transmission,
 } from '../protocol/index.js';
-import { ClientError, ClientErrorCode } from './errors.js';
+import { ClientError, ClientErrorCode, toClientError } from './errors.js';
 import { RequestTracker, type ResponseResult } from './request-tracker.js';
 
 /** A Request received from the concentrator. `uid` is set on a central's session (RTE=1). */
@@ -112,7 +112,11 @@ export class SessionClient {
     if (!this.open) return Promise.reject(new ClientError(ClientErrorCode.CLOSED, 'not connected'));
     const key = uid ?? '';
     const { tracking, promise } = this.#tracker.track(key, timeoutMs);
-    this.#o.socket.write(encodeTransmission({ type: ToT.REQUEST, uid, tracking, payload }));
+    try {
+      this.#o.socket.write(encodeTransmission({ type: ToT.REQUEST, uid, tracking, payload }));
+    } catch (err) {
+      this.#tracker.fail(key, tracking, toClientError(err, ClientErrorCode.INVALID_ARG, 'cannot encode the request'));
+    }
     return promise;
   }
 
