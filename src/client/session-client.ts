@@ -88,6 +88,8 @@ export class SessionClient {
     if (this.#o.rest && this.#o.rest.length > 0) this.#onData(this.#o.rest);
     s.on('data', this.#onData);
     s.resume();
+    // Reset between the handshake and now: its 'close' may already be gone.
+    if (s.destroyed) this.#finish();
   }
 
   /** True until the connection starts closing. */

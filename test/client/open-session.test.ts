@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap';
 import { ManualClock } from '../../src/clock.js';
+import net from 'node:net';
+import { once } from 'node:events';
 import { ClientErrorCode, openSession, type OpenSessionOptions } from '../../src/client/index.js';
 import { RuleType, ToT, encodeTransmission } from '../../src/protocol/index.js';
 import { testCerts } from '../helpers/certs.js';
@@ -98,7 +100,7 @@ t.test('a silent server hits the handshake deadline', async (t) => {
   const f = await fake(t, { silent: true });
   const clock = new ManualClock();
   const p = open(t, f.port, { clock, handshakeTimeoutMs: 500 });
-  while (f.initiations.length === 0) await new Promise((r) => setImmediate(r));
+  await f.initiationQueue.shift();
   clock.advance(500);
   await t.rejects(p, { code: ClientErrorCode.HANDSHAKE_TIMEOUT });
 });
@@ -121,4 +123,12 @@ t.test('connection refused and bad arguments are coded', async (t) => {
   await t.rejects(open(t, port), { code: ClientErrorCode.CONNECT });
   await t.rejects(open(t, port, { key: 'abcd' }), { code: ClientErrorCode.INVALID_ARG });
   await t.rejects(open(t, port, { uid: 'x'.repeat(17) }), { code: ClientErrorCode.INVALID_ARG });
+});
+
+t.test('an unknown rule type is a protocol error', async (t) => {
+  const server = net.createServer((s) => s.end(Buffer.from([0x85, 0x00])));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  await t.rejects(open(t, (server.address() as net.AddressInfo).port), { code: ClientErrorCode.PROTOCOL });
 });

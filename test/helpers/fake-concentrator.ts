@@ -69,6 +69,8 @@ export class FakeConcentrator {
   readonly connections = new AsyncQueue<FakeConnection>();
   /** Initiations received, in order, including refused ones. */
   readonly initiations: Initiation[] = [];
+  /** The same initiations, to wait on. */
+  readonly initiationQueue = new AsyncQueue<Initiation>();
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
 
@@ -107,6 +109,7 @@ export class FakeConcentrator {
     let reader = new Reader(socket);
     const init = decodeInitiation(await reader.read(INITIATION_LENGTH));
     this.initiations.push(init);
+    this.initiationQueue.push(init);
     if (this.opts.silent) return;
     const answer = this.opts.answer?.(init) ?? { ok: true, flags: 0, rule: { type: RuleType.NONE } };
     await this.#write(socket, encodeInitiationAnswer(answer));
