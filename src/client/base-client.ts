@@ -57,7 +57,7 @@ export abstract class BaseClient extends EventEmitter {
   #session: SessionClient | undefined;
   #attempt = 0;
   #timer: TimerHandle | undefined;
-  readonly #abort = new AbortController();
+  #abort = new AbortController();
 
   constructor(opts: BaseClientOptions, uid: string, role: 'object' | 'central', handler: RequestHandler<never> | undefined) {
     super();
@@ -76,8 +76,15 @@ export abstract class BaseClient extends EventEmitter {
     return this.#state === 'open' && this.#session?.open === true;
   }
 
-  /** Opens the session; rejects with the handshake's ClientError. No retry on this first attempt. */
+  /**
+   * Opens the session; rejects with the handshake's ClientError. No retry on this first attempt.
+   * May be called again after close(): a device that slept (Close 0xA0) resumes its kept session.
+   */
   async connect(): Promise<void> {
+    if (this.#state === 'closed') {
+      this.#state = 'idle';
+      this.#abort = new AbortController();
+    }
     if (this.#state !== 'idle') throw new ClientError(ClientErrorCode.INVALID_ARG, `connect() called while ${this.#state}`);
     try {
       await this.#open();
