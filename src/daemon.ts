@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
@@ -6,6 +8,8 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { planReload } from './config/reload-plan.js';
+import { watchFile } from './registry/acl-watch.js';
 import { CloseCode, ResponseCode, ToT } from './protocol/index.js';
 import { AclService } from './registry/acl-service.js';
 import { MemorySessionStore, type Session, type SessionStore } from './registry/session.js';
@@ -41,8 +45,18 @@ export interface ConcentratorInternals {
   readonly host: SessionHost;
 }
 
+export interface ReloadResult {
+  /** Config keys applied without dropping sessions (the ACL file is always re-read). */
+  readonly applied: string[];
+  /** Changed keys that only take effect after a restart. */
+  readonly restartNeeded: string[];
+  readonly aclReloaded: boolean;
+}
+
 export interface Concentrator {
   start(): Promise<BoundAddresses>;
+  /** SIGHUP: re-reads the ACL file and TLS files; with `next`, applies its reloadable keys. Throws (changing nothing) on a bad ACL file. */
+  reload(next?: Config): Promise<ReloadResult>;
   /** Graceful: stop accepting, Close 0x01 to every session, answer every pending request. Idempotent. */
   close(): Promise<void>;
   /** Immediate: drop every socket. Idempotent. */
@@ -123,21 +137,55 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   }
 
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
+  let current = config;
+  let stopWatching: (() => void) | undefined;
   let addresses: BoundAddresses | undefined;
   let closing: Promise<void> | undefined;
   let destroyed = false;
 
   async function start(): Promise<BoundAddresses> {
+    await mkdir(dirname(config.acl.file), { recursive: true });
     await acl.load();
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
     const tcp = await tcpServer.listen(config.tcp.host, config.tcp.port);
     addresses = { tcp };
+    // Edits of the ACL file (by `iotsocket acl` or by hand) apply without a signal.
+    stopWatching = watchFile(config.acl.file, () => reloadAcl('watch'));
     log.info({ event: 'listening', tcp: `${tcp.address}:${tcp.port}`, tls: Boolean(secureContext), acl: acl.current.size }, 'concentrator started');
     return addresses;
   }
 
+  async function reloadAcl(source: string): Promise<boolean> {
+    try {
+      const next = await acl.load();
+      if (next) {
+        metrics.aclUpdates.labels(source, 'applied').inc();
+        log.info({ event: 'acl-reloaded', source, entries: next.size }, 'ACL file reloaded');
+      }
+      return next !== undefined;
+    } catch (err) {
+      metrics.aclUpdates.labels(source, 'rejected').inc();
+      log.error({ event: 'acl-reload-failed', source, err: (err as Error).message }, 'ACL file not applied; the previous ACL stays');
+      if (source !== 'watch') throw err;
+      return false;
+    }
+  }
+
+  async function reload(next: Config = current): Promise<ReloadResult> {
+    const plan = planReload(current, next);
+    const aclReloaded = await reloadAcl('reload');
+    // TLS files are re-read even when their paths did not change: that is how a renewed certificate is picked up.
+    if (next.tcp.tls) secureContext = loadSecureContext(next.tcp.tls);
+    if (next.log.level !== log.level) log.level = next.log.level;
+    current = next;
+    const result = { applied: plan.reload, restartNeeded: plan.restart, aclReloaded };
+    log.info({ event: 'reloaded', ...result }, plan.restart.length ? 'reloaded; some changes need a restart' : 'reloaded');
+    return result;
+  }
+
   function close(): Promise<void> {
     closing ??= (async () => {
+      stopWatching?.();
       host.drain();
       const stopped = tcpServer.close();
       // Every pending request is answered before its origin's session gets Close 0x01.
@@ -156,6 +204,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   function destroy(): void {
     if (destroyed) return;
     destroyed = true;
+    stopWatching?.();
     host.drain();
     void tcpServer.close();
     host.destroyAll();
@@ -163,7 +212,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   }
 
   return {
-    start, close, destroy,
+    start, reload, close, destroy,
     get addresses() { return addresses; },
     internals: { sessions, tracker, router, tokens, acl, metrics, host },
   };

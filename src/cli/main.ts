@@ -3,6 +3,9 @@ import { registerCheckConfig } from './check-config.js';
 import { ExitCode, packageVersion, processIo, type CliIo } from './io.js';
 import { registerKeygen } from './keygen.js';
 import { registerStart } from './start.js';
+import { registerObject } from './object.js';
+import { registerRequest } from './request.js';
+import { registerAcl } from './acl.js';
 
 /**
  * The `iotsocket` command. `argv` is process.argv (node, script, args...). Resolves with the
@@ -20,6 +23,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   registerStart(program, io, done);
   registerCheckConfig(program, io, done);
   registerKeygen(program, io, done);
+  registerObject(program, io, done);
+  registerRequest(program, io, done);
+  registerAcl(program, io, done);
   try {
     await program.parseAsync(argv);
   } catch (err) {

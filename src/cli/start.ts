@@ -5,6 +5,8 @@ import { prepareFirstStart } from '../config/bootstrap.js';
 import { finishConfig, readConfigDraft } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
 import { DEFAULT_CONFIG, ExitCode, printIssues, type CliIo } from './io.js';
+import type { Config } from '../config/types.js';
+import type { ReloadResult } from '../daemon.js';
 
 /** After close() or destroy(), a process that still has open handles is ended this much later. */
 const EXIT_GUARD_MS = 5000;
@@ -12,6 +14,7 @@ const EXIT_GUARD_MS = 5000;
 interface Running {
   close(): Promise<void>;
   destroy(): void;
+  reload(next?: Config): Promise<ReloadResult>;
 }
 
 function describeAddresses(addrs: Record<string, { address: string; port: number } | undefined>): string {
@@ -21,11 +24,31 @@ function describeAddresses(addrs: Record<string, { address: string; port: number
     .join(', ');
 }
 
-/** First signal: orderly close() then 0. Second signal: destroy() then 1. */
-function untilSignal(c: Running, logger: Logger, io: CliIo): Promise<number> {
+/** SIGHUP: re-read the config file and apply what can be applied without dropping sessions. */
+async function reloadFromFile(c: Running, file: string, logger: Logger, io: CliIo): Promise<void> {
+  try {
+    const draft = readConfigDraft(await readFile(file, 'utf8'), { file, baseDir: io.cwd, env: io.env });
+    const done = draft.draft ? finishConfig(draft.draft) : undefined;
+    if (!done?.config) {
+      const issues = done?.errors ?? draft.errors;
+      logger.error({ event: 'reload-failed', issues }, 'SIGHUP: config file invalid; nothing changed');
+      return;
+    }
+    const r = await c.reload(done.config);
+    if (r.restartNeeded.length) logger.warn({ event: 'restart-needed', keys: r.restartNeeded }, `SIGHUP: these changes need a restart: ${r.restartNeeded.join(', ')}`);
+  } catch (err) {
+    logger.error({ event: 'reload-failed', err: (err as Error).message }, 'SIGHUP: reload failed; nothing changed');
+  }
+}
+
+/** First signal: orderly close() then 0. Second signal: destroy() then 1. SIGHUP: reload. */
+function untilSignal(c: Running, logger: Logger, io: CliIo, configFile: string): Promise<number> {
   return new Promise((resolve) => {
     let signals = 0;
+    const onHup = () => void reloadFromFile(c, configFile, logger, io);
+    io.signals.on('SIGHUP', onHup);
     const finish = (code: number) => {
+      io.signals.removeListener('SIGHUP', onHup);
       io.signals.removeListener('SIGTERM', onSignal);
       io.signals.removeListener('SIGINT', onSignal);
       resolve(code);
@@ -95,7 +118,7 @@ export async function runStart(opts: { config: string }, io: CliIo): Promise<num
     c.destroy();
     return ExitCode.RUNTIME;
   }
-  return untilSignal(c, logger, io);
+  return untilSignal(c, logger, io, opts.config);
 }
 
 export function registerStart(program: Command, io: CliIo, done: (code: number) => void): void {

@@ -1,6 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import type { AclEntry } from '../protocol/index.js';
 import { Acl, describeAclProblems, type AclProblem } from './acl.js';
-import { AclFileWriter, readAclFile } from './acl-file.js';
+import { AclFileWriter, formatAclJson, parseAclJson } from './acl-file.js';
 
 export interface AclServiceEvents {
   /** Each UID gone from the ACL, or whose key or group changed: end its session, revoke its tokens. */
@@ -21,6 +22,8 @@ export class AclService {
   readonly #groups: ReadonlySet<string>;
   readonly #writer: AclFileWriter;
   readonly #events: AclServiceEvents;
+  /** The file text last read or written, so our own writes are not "changes" to reload. */
+  #knownText: string | undefined;
 
   constructor(path: string, groups: Iterable<string>, events: AclServiceEvents) {
     this.#path = path;
@@ -33,12 +36,24 @@ export class AclService {
     return this.#acl;
   }
 
-  /** Loads the file (missing: empty ACL). Throws when it cannot be used as a whole. */
-  async load(): Promise<Acl> {
-    const read = await readAclFile(this.#path);
+  /**
+   * Loads the file (missing: empty ACL) and applies it whole. Throws, changing nothing, when
+   * it cannot be used. Returns undefined when the file holds what is already applied.
+   */
+  async load(): Promise<Acl | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.#path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`ACL file ${this.#path}: ${(err as Error).message}`);
+      text = '{}';
+    }
+    if (text === this.#knownText) return undefined;
+    const read = parseAclJson(text);
     if ('error' in read) throw new Error(`ACL file ${this.#path}: ${read.error}`);
     const next = Acl.from(read.entries, this.#groups);
     if (Array.isArray(next)) throw new Error(`ACL file ${this.#path}: ${describeAclProblems(next)}`);
+    this.#knownText = text;
     this.#swap(next);
     return next;
   }
@@ -51,6 +66,7 @@ export class AclService {
     const next = Acl.from(entries, this.#groups);
     if (Array.isArray(next)) throw new AclRejectedError(next);
     this.#swap(next);
+    this.#knownText = formatAclJson(next.entries());
     await this.#writer.write(next.entries());
     return next;
   }

@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { request as httpRequest } from 'undici';
+import { ExitCode, type CliIo } from './io.js';
+import { parseFormat, parsePositive } from './args.js';
+
+interface RequestOptions {
+  url: string;
+  key: string;
+  uid: string;
+  payload: string;
+  format: 'BINARY' | 'ASCII' | 'UTF8' | 'JSON';
+  timeout?: number;
+}
+
+/** `--payload` is JSON text; for ASCII/UTF8 a bare word is taken as the string itself. */
+function payloadValue(text: string, format: RequestOptions['format']): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    if (format === 'ASCII' || format === 'UTF8') return text;
+    throw new Error(`--payload: not valid JSON for format ${format}`);
+  }
+}
+
+/** One POST /request; prints the JSON answer. Exit 0 only for Code 0; 1 for another Code; 2 for HTTP or network failures. */
+export async function runRequest(o: RequestOptions, io: CliIo): Promise<number> {
+  let body: string;
+  try {
+    body = JSON.stringify({ UID: o.uid, Format: o.format, Payload: payloadValue(o.payload, o.format), ...(o.timeout ? { Timeout: o.timeout } : {}) });
+  } catch (err) {
+    io.err(`iotsocket request: ${(err as Error).message}\n`);
+    return ExitCode.CONFIG;
+  }
+  const url = new URL('/request', o.url.endsWith('/') ? o.url : `${o.url}/`);
+  try {
+    const res = await httpRequest(url, {
+      method: 'POST', body,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${o.key}` },
+      headersTimeout: ((o.timeout ?? 30) + 10) * 1000,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) {
+      io.err(`iotsocket request: HTTP ${res.statusCode}: ${text}\n`);
+      return ExitCode.RUNTIME;
+    }
+    io.out(`${text}\n`);
+    return (JSON.parse(text) as { Code?: number }).Code === 0 ? ExitCode.OK : 1;
+  } catch (err) {
+    io.err(`iotsocket request: ${(err as Error).message}\n`);
+    return ExitCode.RUNTIME;
+  }
+}
+
+export function registerRequest(program: Command, io: CliIo, done: (code: number) => void): void {
+  program
+    .command('request')
+    .description('send one request to an object through the HTTP API and print the answer (exit 0 only for Code 0)')
+    .requiredOption('--url <url>', 'HTTP API base URL, e.g. http://127.0.0.1:8080')
+    .requiredOption('--key <hex>', 'the central auth key (Bearer)')
+    .requiredOption('--uid <uid>', 'the target object UID')
+    .requiredOption('--payload <json>', 'payload as JSON text (a bare word is accepted for ASCII/UTF8)')
+    .option('--format <format>', 'JSON, ASCII, UTF8 or BINARY', parseFormat, 'JSON')
+    .option('--timeout <sec>', 'seconds to wait for the object (capped by http.maxWaitSec)', parsePositive)
+    .action(async (opts: RequestOptions) => done(await runRequest(opts, io)));
+}
