@@ -12,7 +12,9 @@ import { SessionManager } from './registry/session-manager.js';
 import { TokenRegistry } from './registry/token-registry.js';
 import { RequestTracker } from './routing/request-tracker.js';
 import { Router } from './routing/router.js';
+import { TelemetryIntake } from './routing/telemetry-intake.js';
 import { TcpServer } from './servers/tcp-server.js';
+import { UdpServer } from './servers/udp-server.js';
 import type { Connection } from './session/connection.js';
 import { SessionHost } from './session/session-host.js';
 
@@ -117,6 +119,23 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   }
 
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
+  const udpServer = config.udp.enabled ? createUdpServer() : undefined;
+
+  /** PROTOCOL §7: datagrams go through the intake; drops are counted and logged at debug, never answered. */
+  function createUdpServer(): UdpServer {
+    const intake = new TelemetryIntake(tokens, router, clock, {
+      maxDatagramBytes: config.udp.maxDatagramBytes,
+      maxPerSecPerToken: config.udp.maxDatagramsPerSecPerToken ?? 100,
+    }, {
+      accepted: (_uid, via) => metrics.telemetry.labels('accepted', via).inc(),
+      dropped: (reason, peer, uid) => {
+        metrics.telemetry.labels('dropped', reason).inc();
+        log.debug({ event: 'telemetry-dropped', reason, peer, uid }, 'telemetry datagram dropped');
+      },
+    });
+    return new UdpServer((msg, peer) => intake.receive(msg, `${peer.address}:${peer.port}`), { recvBufferSize: UDP_RECV_BUFFER_BYTES });
+  }
+
   let addresses: BoundAddresses | undefined;
   let closing: Promise<void> | undefined;
   let destroyed = false;
@@ -125,8 +144,12 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     await acl.load();
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
     const tcp = await tcpServer.listen(config.tcp.host, config.tcp.port);
-    addresses = { tcp };
-    log.info({ event: 'listening', tcp: `${tcp.address}:${tcp.port}`, tls: Boolean(secureContext), acl: acl.current.size }, 'concentrator started');
+    const udp = await udpServer?.listen(config.udp.host, config.udp.port);
+    addresses = udp ? { tcp, udp } : { tcp };
+    log.info({
+      event: 'listening', tcp: `${tcp.address}:${tcp.port}`, tls: Boolean(secureContext), acl: acl.current.size,
+      udp: udp && `${udp.address}:${udp.port}`, udpRecvBuffer: udpServer?.recvBufferSize,
+    }, 'concentrator started');
     return addresses;
   }
 
@@ -134,6 +157,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     closing ??= (async () => {
       host.drain();
       const stopped = tcpServer.close();
+      const udpStopped = udpServer?.close();
       // Every pending request is answered before its origin's session gets Close 0x01.
       tracker.failAll(ResponseCode.NOT_FOUND);
       sessions.endAll('shutdown', CloseCode.MAINTENANCE);
@@ -142,6 +166,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       await host.whenEmpty(SHUTDOWN_GRACE_MS);
       host.destroyAll();
       await stopped;
+      await udpStopped;
       log.info({ event: 'stopped' }, 'concentrator stopped');
     })();
     return closing;
@@ -152,6 +177,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     destroyed = true;
     host.drain();
     void tcpServer.close();
+    void udpServer?.close();
     host.destroyAll();
     tokens.clear();
   }
@@ -164,6 +190,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 }
 
 const SHUTDOWN_GRACE_MS = 2_000;
+/** Asked of the kernel for the UDP socket, so telemetry bursts survive a busy event loop. */
+const UDP_RECV_BUFFER_BYTES = 4 << 20;
 
 function loadSecureContext(files: { cert: string; key: string }): SecureContext {
   return createSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key), minVersion: 'TLSv1.2' });
