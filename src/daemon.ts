@@ -17,6 +17,7 @@ import { TcpServer } from './servers/tcp-server.js';
 import { UdpServer } from './servers/udp-server.js';
 import type { Connection } from './session/connection.js';
 import { SessionHost } from './session/session-host.js';
+import { WebhookPort } from './webhooks/webhook-port.js';
 
 export interface ConcentratorDeps {
   readonly clock?: Clock;
@@ -40,6 +41,7 @@ export interface ConcentratorInternals {
   readonly acl: AclService;
   readonly metrics: Metrics;
   readonly host: SessionHost;
+  readonly webhooks: WebhookPort | undefined;
 }
 
 export interface Concentrator {
@@ -89,7 +91,16 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     },
   });
 
-  const router = new Router(sessions, tracker, { requestTimeoutMs: config.tcp.requestTimeoutSec * 1000, acl: () => acl.current }, {
+  const hooks = config.central.webhooks;
+  const webhooks = hooks.request || hooks.telemetry ? new WebhookPort(config.central, {
+    clock, log, metrics, tracker,
+    late: (uid, tracking) => {
+      metrics.lateResponses.labels('up').inc();
+      log.debug({ event: 'late-response', dir: 'up', uid, tracking, via: 'webhook' }, 'late webhook answer dropped');
+    },
+  }) : undefined;
+
+  const router = new Router(sessions, tracker, { requestTimeoutMs: config.tcp.requestTimeoutSec * 1000, acl: () => acl.current, webhook: webhooks }, {
     lateResponse: (dir, uid, tracking) => {
       metrics.lateResponses.labels(dir).inc();
       log.debug({ event: 'late-response', dir, uid, tracking }, 'late response dropped');
@@ -143,6 +154,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   async function start(): Promise<BoundAddresses> {
     await acl.load();
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
+    await webhooks?.open();
     const tcp = await tcpServer.listen(config.tcp.host, config.tcp.port);
     const udp = await udpServer?.listen(config.udp.host, config.udp.port);
     addresses = udp ? { tcp, udp } : { tcp };
@@ -162,6 +174,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       tracker.failAll(ResponseCode.NOT_FOUND);
       sessions.endAll('shutdown', CloseCode.MAINTENANCE);
       tokens.clear();
+      await webhooks?.close();
       await acl.flush();
       await host.whenEmpty(SHUTDOWN_GRACE_MS);
       host.destroyAll();
@@ -178,6 +191,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     host.drain();
     void tcpServer.close();
     void udpServer?.close();
+    void webhooks?.destroy();
     host.destroyAll();
     tokens.clear();
   }
@@ -185,7 +199,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   return {
     start, close, destroy,
     get addresses() { return addresses; },
-    internals: { sessions, tracker, router, tokens, acl, metrics, host },
+    internals: { sessions, tracker, router, tokens, acl, metrics, host, webhooks },
   };
 }
 
