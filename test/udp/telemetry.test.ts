@@ -6,7 +6,8 @@ import { Format, ToT, encodeDatagram, type Payload } from '../../src/protocol/in
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { device, startDaemon } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { UdpSender, until } from '../helpers/udp-sender.js';
+import { UdpSender } from '../helpers/udp-sender.js';
+import { until } from '../helpers/until.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const dev = device('dev-1');

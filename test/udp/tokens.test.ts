@@ -4,7 +4,8 @@ import { CloseCode, Format, ToT, encodeDatagram, type Payload } from '../../src/
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { device, startDaemon } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { UdpSender, until } from '../helpers/udp-sender.js';
+import { UdpSender } from '../helpers/udp-sender.js';
+import { until } from '../helpers/until.js';
 
 const dev = device('dev-1');
 const other = device('dev-2');

@@ -4,7 +4,7 @@ import { Format, ResponseCode, ToT, type Payload } from '../../src/protocol/inde
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { device, startDaemon } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { until } from '../helpers/udp-sender.js';
+import { until } from '../helpers/until.js';
 import { WebhookReceiver, refusedUrl, type Hit } from '../helpers/webhook-receiver.js';
 
 const dev = device('st-1', 'Stations');

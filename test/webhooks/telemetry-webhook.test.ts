@@ -6,7 +6,7 @@ import { Format, type Payload } from '../../src/protocol/index.js';
 import { DEFAULT_TELEMETRY_LIMITS, TelemetryWebhook, type TelemetryQueueLimits } from '../../src/webhooks/telemetry-webhook.js';
 import { WebhookClient } from '../../src/webhooks/webhook-client.js';
 import { CENTRAL_KEY } from '../helpers/config.js';
-import { until } from '../helpers/udp-sender.js';
+import { until } from '../helpers/until.js';
 import { WebhookReceiver, refusedUrl } from '../helpers/webhook-receiver.js';
 
 const p = (s: string): Payload => ({ format: Format.ASCII, options: 0, data: Buffer.from(s) });
