@@ -17,9 +17,12 @@ import { SessionManager } from './registry/session-manager.js';
 import { TokenRegistry } from './registry/token-registry.js';
 import { RequestTracker } from './routing/request-tracker.js';
 import { Router } from './routing/router.js';
+import { TelemetryIntake } from './routing/telemetry-intake.js';
 import { TcpServer } from './servers/tcp-server.js';
+import { UdpServer } from './servers/udp-server.js';
 import type { Connection } from './session/connection.js';
 import { SessionHost } from './session/session-host.js';
+import { WebhookPort } from './webhooks/webhook-port.js';
 
 export interface ConcentratorDeps {
   readonly clock?: Clock;
@@ -43,6 +46,7 @@ export interface ConcentratorInternals {
   readonly acl: AclService;
   readonly metrics: Metrics;
   readonly host: SessionHost;
+  readonly webhooks: WebhookPort | undefined;
 }
 
 export interface ReloadResult {
@@ -102,11 +106,21 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     },
   });
 
+  const hooks = config.central.webhooks;
+  const webhooks = hooks.request || hooks.telemetry ? new WebhookPort(config.central, {
+    clock, log, metrics, tracker,
+    late: (uid, tracking) => {
+      metrics.lateResponses.labels('up').inc();
+      log.debug({ event: 'late-response', dir: 'up', uid, tracking, via: 'webhook' }, 'late webhook answer dropped');
+    },
+  }) : undefined;
+
   const router = new Router(sessions, tracker, {
     requestTimeoutMs: config.tcp.requestTimeoutSec * 1000,
     maxInFlightPerObject: config.limits.maxRequestsInFlightPerObject,
     maxInFlightPerTarget: config.limits.maxRequestsInFlightPerTarget,
     acl: () => acl.current,
+    webhook: webhooks,
   }, {
     lateResponse: (dir, uid, tracking) => {
       metrics.lateResponses.labels(dir).inc();
@@ -139,6 +153,23 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
   let current = config;
   let stopWatching: (() => void) | undefined;
+  const udpServer = config.udp.enabled ? createUdpServer() : undefined;
+
+  /** PROTOCOL §7: datagrams go through the intake; drops are counted and logged at debug, never answered. */
+  function createUdpServer(): UdpServer {
+    const intake = new TelemetryIntake(tokens, router, clock, {
+      maxDatagramBytes: config.udp.maxDatagramBytes,
+      maxPerSecPerToken: config.udp.maxDatagramsPerSecPerToken,
+    }, {
+      accepted: (_uid, via) => metrics.telemetry.labels('accepted', via).inc(),
+      dropped: (reason, peer, uid) => {
+        metrics.telemetry.labels('dropped', reason).inc();
+        log.debug({ event: 'telemetry-dropped', reason, peer, uid }, 'telemetry datagram dropped');
+      },
+    });
+    return new UdpServer((msg, peer) => intake.receive(msg, `${peer.address}:${peer.port}`), { recvBufferSize: UDP_RECV_BUFFER_BYTES });
+  }
+
   let addresses: BoundAddresses | undefined;
   let closing: Promise<void> | undefined;
   let destroyed = false;
@@ -147,11 +178,16 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     await mkdir(dirname(config.acl.file), { recursive: true });
     await acl.load();
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
+    await webhooks?.open();
     const tcp = await tcpServer.listen(config.tcp.host, config.tcp.port);
-    addresses = { tcp };
+    const udp = await udpServer?.listen(config.udp.host, config.udp.port);
+    addresses = udp ? { tcp, udp } : { tcp };
     // Edits of the ACL file (by `iotsocket acl` or by hand) apply without a signal.
     stopWatching = watchFile(config.acl.file, () => reloadAcl('watch'));
-    log.info({ event: 'listening', tcp: `${tcp.address}:${tcp.port}`, tls: Boolean(secureContext), acl: acl.current.size }, 'concentrator started');
+    log.info({
+      event: 'listening', tcp: `${tcp.address}:${tcp.port}`, tls: Boolean(secureContext), acl: acl.current.size,
+      udp: udp && `${udp.address}:${udp.port}`, udpRecvBuffer: udpServer?.recvBufferSize,
+    }, 'concentrator started');
     return addresses;
   }
 
@@ -188,14 +224,17 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       stopWatching?.();
       host.drain();
       const stopped = tcpServer.close();
+      const udpStopped = udpServer?.close();
       // Every pending request is answered before its origin's session gets Close 0x01.
       tracker.failAll(ResponseCode.NOT_FOUND);
       sessions.endAll('shutdown', CloseCode.MAINTENANCE);
       tokens.clear();
+      await webhooks?.close();
       await acl.flush();
       await host.whenEmpty(SHUTDOWN_GRACE_MS);
       host.destroyAll();
       await stopped;
+      await udpStopped;
       log.info({ event: 'stopped' }, 'concentrator stopped');
     })();
     return closing;
@@ -207,6 +246,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     stopWatching?.();
     host.drain();
     void tcpServer.close();
+    void udpServer?.close();
+    void webhooks?.destroy();
     host.destroyAll();
     tokens.clear();
   }
@@ -214,11 +255,13 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   return {
     start, reload, close, destroy,
     get addresses() { return addresses; },
-    internals: { sessions, tracker, router, tokens, acl, metrics, host },
+    internals: { sessions, tracker, router, tokens, acl, metrics, host, webhooks },
   };
 }
 
 const SHUTDOWN_GRACE_MS = 2_000;
+/** Asked of the kernel for the UDP socket, so telemetry bursts survive a busy event loop. */
+const UDP_RECV_BUFFER_BYTES = 4 << 20;
 
 function loadSecureContext(files: { cert: string; key: string }): SecureContext {
   return createSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key), minVersion: 'TLSv1.2' });

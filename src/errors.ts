@@ -9,6 +9,9 @@ export const ErrorCode = {
   LISTEN: 'ERR_IOTS_LISTEN',
   BOOTSTRAP: 'ERR_IOTS_BOOTSTRAP',
   CLOSED: 'ERR_IOTS_CLOSED',
+  JSON_PAYLOAD: 'ERR_IOTS_JSON_PAYLOAD',
+  WEBHOOK_URL: 'ERR_IOTS_WEBHOOK_URL',
+  WEBHOOK_CA: 'ERR_IOTS_WEBHOOK_CA',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -70,6 +70,7 @@ export const configSchema = {
         port: { ...port, default: 50505 },
         // PROTOCOL §7: a datagram is at least token (8) + payload header (3).
         maxDatagramBytes: { type: 'integer', minimum: 11, maximum: 65507, default: 4096 },
+        maxDatagramsPerSecPerToken: { ...positiveInt, default: 100 },
       },
     },
     http: {
@@ -171,7 +172,7 @@ export interface RawConfig {
     pingIdleSec: number;
     redirect?: { host: string; port: number };
   };
-  udp: { enabled: boolean; host: string; port: number; maxDatagramBytes: number };
+  udp: { enabled: boolean; host: string; port: number; maxDatagramBytes: number; maxDatagramsPerSecPerToken: number };
   http: { enabled: boolean; host: string; port: number; tls?: RawTls; maxBodyBytes: number; maxWaitSec: number };
   central: {
     authKey?: string;

@@ -28,7 +28,14 @@ export interface Config {
     /** Where refused-for-load clients are sent (PROTOCOL §3 redirect rule). */
     readonly redirect?: { readonly host: string; readonly port: number };
   };
-  readonly udp: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly maxDatagramBytes: number };
+  readonly udp: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly port: number;
+    readonly maxDatagramBytes: number;
+    /** Datagrams per second accepted per telemetry token; the excess is dropped. Default 100. */
+    readonly maxDatagramsPerSecPerToken: number;
+  };
   readonly http: {
     readonly enabled: boolean;
     readonly host: string;

@@ -21,6 +21,13 @@ export class Metrics {
   readonly protocolErrors = new Counter({ name: 'iotsocket_protocol_errors_total', help: 'Sessions closed for a protocol error', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly sessionEvents = new Counter({ name: 'iotsocket_session_events_total', help: 'Session lifecycle events', labelNames: ['kind', 'event'] as const, registers: [this.registry] });
   readonly telemetry = new Counter({ name: 'iotsocket_telemetry_datagrams_total', help: 'UDP telemetry datagrams by result and reason', labelNames: ['result', 'reason'] as const, registers: [this.registry] });
+  readonly webhookPosts = new Counter({ name: 'iotsocket_webhook_posts_total', help: 'Webhook POST attempts by hook and outcome', labelNames: ['hook', 'outcome'] as const, registers: [this.registry] });
+  readonly webhookDuration = new Histogram({
+    name: 'iotsocket_webhook_post_duration_seconds', help: 'Time from sending a webhook POST to its answer (or failure)', labelNames: ['hook'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
+  });
+  readonly telemetryWebhookDropped = new Counter({ name: 'iotsocket_telemetry_webhook_dropped_total', help: 'Telemetry never delivered to the webhook: queue full, given up after retries, rejected (4xx), shutdown', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly telemetryWebhookQueued = new Gauge({ name: 'iotsocket_telemetry_webhook_queued', help: 'Telemetry held for the webhook (queued, posting or waiting to retry)', registers: [this.registry] });
   readonly aclUpdates = new Counter({ name: 'iotsocket_acl_updates_total', help: 'ACL replacements by source and result', labelNames: ['source', 'result'] as const, registers: [this.registry] });
   readonly sessions = new Gauge({ name: 'iotsocket_sessions', help: 'Sessions by kind and state', labelNames: ['kind', 'state'] as const, registers: [this.registry] });
   readonly bufferedBytes = new Gauge({ name: 'iotsocket_buffered_bytes', help: 'Bytes held in offline buffers of kept sessions', registers: [this.registry] });

@@ -25,6 +25,8 @@ export class TokenRegistry {
     this.#cache = new LRUCache<string, TokenInfo>({
       max,
       ttlAutopurge: false,
+      // 0: no cached "now" (lru-cache would arm a real timer on every lookup and miss clock jumps).
+      ttlResolution: 0,
       perf: { now: () => clock.now() },
       dispose: (info, key) => this.#forget(info.uid, key),
     });
@@ -48,7 +50,14 @@ export class TokenRegistry {
 
   /** The object a valid token belongs to, or undefined (unknown or expired). */
   lookup(token: Buffer): TokenInfo | undefined {
-    return this.#cache.get(token.toString('latin1'), { updateAgeOnGet: false });
+    const key = token.toString('latin1');
+    const info = this.#cache.get(key, { updateAgeOnGet: false });
+    // Checked here too: lru-cache treats an entry set at clock time 0 as never stale.
+    if (info && info.expiresAt <= this.#clock.now()) {
+      this.#cache.delete(key);
+      return undefined;
+    }
+    return info;
   }
 
   /** Revokes every token of `uid` (removed from the ACL). */

@@ -118,16 +118,20 @@ export class Router {
     if (!this.#tracker.complete('up', uid, tracking, code, payload)) this.#counters.lateResponse('up', uid, tracking);
   }
 
-  /** Valid UDP telemetry (PROTOCOL §7): the connected central session, else the telemetry webhook. */
-  telemetry(uid: string, payload: Payload): void {
+  /** Valid UDP telemetry (PROTOCOL §7): the connected central session, else the telemetry webhook. Says where it went. */
+  telemetry(uid: string, payload: Payload): 'central' | 'webhook' | 'dropped' {
     const central = this.#sessions.get(CENTRAL_UID);
     if (central?.link) {
       central.link.send({ type: ToT.TELEMETRY, uid, payload });
-      return;
+      return 'central';
     }
     const hook = this.#opts.webhook;
-    if (hook?.handlesTelemetry) return hook.forwardTelemetry(uid, payload);
+    if (hook?.handlesTelemetry) {
+      hook.forwardTelemetry(uid, payload);
+      return 'webhook';
+    }
     this.#counters.telemetryDropped('no-central');
+    return 'dropped';
   }
 
   #bufferItem(p: PendingRequest) {

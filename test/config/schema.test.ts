@@ -20,7 +20,7 @@ t.test('a minimal config gets every default (pinned)', async (t) => {
       maxTransmissionBytes: 1048576,
       pingIdleSec: 60,
     },
-    udp: { enabled: true, host: '127.0.0.1', port: 50505, maxDatagramBytes: 4096 },
+    udp: { enabled: true, host: '127.0.0.1', port: 50505, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100 },
     http: { enabled: true, host: '127.0.0.1', port: 8080, maxBodyBytes: 524288, maxWaitSec: 30 },
     central: { webhooks: { timeoutSec: 5 }, authKey: Buffer.from(KEY, 'hex') },
     groups: {},

@@ -1,0 +1,159 @@
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Payload } from '../protocol/index.js';
+import { JsonPayloadError, payloadToJson } from './json-convert.js';
+import type { PostResult, WebhookClient } from './webhook-client.js';
+
+export interface TelemetryQueueLimits {
+  /** Items held at once: queued, being posted, or waiting to retry. */
+  readonly maxQueued: number;
+  /** Bytes of JSON bodies held at once (a BINARY payload is ~4 bytes of JSON per byte). */
+  readonly maxQueuedBytes: number;
+  /** POSTs in flight at once. */
+  readonly concurrency: number;
+  /** Attempts per item, the first included. */
+  readonly maxAttempts: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+}
+
+export const DEFAULT_TELEMETRY_LIMITS: TelemetryQueueLimits = Object.freeze({
+  maxQueued: 10_000, maxQueuedBytes: 64 << 20, concurrency: 64, maxAttempts: 5, backoffBaseMs: 500, backoffMaxMs: 30_000,
+});
+
+export type TelemetryDropReason = 'queue-full' | 'gave-up' | 'rejected' | 'unconvertible' | 'shutdown';
+
+export interface TelemetryWebhookDeps {
+  readonly client: WebhookClient;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly timeoutMs: number;
+}
+
+interface Item {
+  readonly uid: string;
+  readonly body: string;
+  attempt: number;
+}
+
+const WARN_EVERY_MS = 10_000;
+
+/**
+ * Telemetry to the central's webhook (PROTOCOL §7, §8): a bounded queue, bounded concurrent
+ * POSTs, retries with exponential backoff on connection errors, timeouts, 5xx, 408 and 429.
+ * Delivery is at least once and unordered; everything not delivered is counted by reason.
+ */
+export class TelemetryWebhook {
+  readonly #url: URL;
+  readonly #d: TelemetryWebhookDeps;
+  readonly #limits: TelemetryQueueLimits;
+  readonly #queue: Item[] = [];
+  readonly #retryTimers = new Map<TimerHandle, Item>();
+  readonly #lastWarn = new Map<TelemetryDropReason, number>();
+  #held = 0;
+  #heldBytes = 0;
+  #active = 0;
+  #closed = false;
+
+  constructor(url: URL, deps: TelemetryWebhookDeps, limits: TelemetryQueueLimits = DEFAULT_TELEMETRY_LIMITS) {
+    this.#url = url;
+    this.#d = deps;
+    this.#limits = limits;
+  }
+
+  /** Items held (queued, posting, waiting to retry). */
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Takes one telemetry payload; false when it was dropped at once (counted). */
+  enqueue(uid: string, payload: Payload): boolean {
+    if (this.#closed) return this.#drop('shutdown', uid);
+    const json = payloadToJson(payload);
+    if (json instanceof JsonPayloadError) return this.#drop('unconvertible', uid, json.message);
+    const body = JSON.stringify({ UID: uid, Payload: json.Payload, Format: json.Format });
+    if (this.#held >= this.#limits.maxQueued || this.#heldBytes + body.length > this.#limits.maxQueuedBytes) {
+      return this.#drop('queue-full', uid);
+    }
+    this.#hold(body.length);
+    this.#queue.push({ uid, body, attempt: 0 });
+    this.#pump();
+    return true;
+  }
+
+  /** Drops what is queued or waiting to retry (counted 'shutdown'); in-flight POSTs end with the client. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const [timer, item] of this.#retryTimers) {
+      this.#d.clock.clearTimeout(timer);
+      this.#release(item, 'shutdown');
+    }
+    this.#retryTimers.clear();
+    for (const item of this.#queue.splice(0)) this.#release(item, 'shutdown');
+  }
+
+  #pump(): void {
+    while (!this.#closed && this.#active < this.#limits.concurrency && this.#queue.length > 0) {
+      const item = this.#queue.shift()!;
+      this.#active++;
+      void this.#attempt(item);
+    }
+  }
+
+  async #attempt(item: Item): Promise<void> {
+    item.attempt++;
+    const r = await this.#d.client.post('telemetry', this.#url, item.body, this.#d.timeoutMs, false);
+    this.#active--;
+    if (r.outcome === 'success') this.#release(item);
+    else if (this.#closed || r.outcome === 'closed') this.#release(item, 'shutdown');
+    else if (!retryable(r)) this.#release(item, 'rejected', r);
+    else if (item.attempt >= this.#limits.maxAttempts) this.#release(item, 'gave-up', r);
+    else this.#retryLater(item);
+    this.#pump();
+  }
+
+  #retryLater(item: Item): void {
+    const { backoffBaseMs, backoffMaxMs } = this.#limits;
+    const ceiling = Math.min(backoffMaxMs, backoffBaseMs * 2 ** (item.attempt - 1));
+    // Jitter spreads the retries of a burst that failed together.
+    const timer = this.#d.clock.setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      this.#queue.push(item);
+      this.#pump();
+    }, ceiling * (0.5 + Math.random() / 2));
+    this.#retryTimers.set(timer, item);
+  }
+
+  #hold(bytes: number): void {
+    this.#held++;
+    this.#heldBytes += bytes;
+    this.#d.metrics.telemetryWebhookQueued.set(this.#held);
+  }
+
+  #release(item: Item, dropped?: TelemetryDropReason, r?: PostResult): void {
+    this.#held--;
+    this.#heldBytes -= item.body.length;
+    this.#d.metrics.telemetryWebhookQueued.set(this.#held);
+    if (dropped) this.#drop(dropped, item.uid, r && `${r.outcome} ${r.status ?? r.errorCode ?? ''}`.trim());
+  }
+
+  #drop(reason: TelemetryDropReason, uid: string, detail?: string): false {
+    this.#d.metrics.telemetryWebhookDropped.labels(reason).inc();
+    const now = this.#d.clock.now();
+    const last = this.#lastWarn.get(reason);
+    // One warning per reason every 10 s; the rest at debug, so a central outage cannot flood the log.
+    const warn = reason !== 'shutdown' && (last === undefined || now - last >= WARN_EVERY_MS);
+    if (warn) this.#lastWarn.set(reason, now);
+    this.#d.log[warn ? 'warn' : 'debug']({ event: 'telemetry-webhook-dropped', reason, uid, detail }, 'telemetry not delivered to the webhook');
+    return false;
+  }
+}
+
+function retryable(r: PostResult): boolean {
+  if (r.outcome === 'connection-error' || r.outcome === 'timeout') return true;
+  const s = r.status ?? 0;
+  return s >= 500 || s === 408 || s === 429;
+}

@@ -1,0 +1,160 @@
+import { rootCertificates } from 'node:tls';
+import { Pool } from 'undici';
+import type { Clock } from '../clock.js';
+import { IotsError } from '../errors.js';
+import type { Metrics } from '../observability/metrics.js';
+
+export type HookName = 'request' | 'telemetry';
+
+/** How one POST ended, at the HTTP level. */
+export type PostOutcome = 'success' | 'http-error' | 'connection-error' | 'timeout' | 'too-large' | 'closed';
+
+export interface PostResult {
+  readonly outcome: PostOutcome;
+  readonly status?: number;
+  /** The answer body (UTF-8), when asked for and the status is 2xx. */
+  readonly text?: string;
+  /** The error code behind a connection error (ECONNREFUSED, UND_ERR_SOCKET, a TLS code...). */
+  readonly errorCode?: string;
+}
+
+export interface WebhookClientOptions {
+  /** The central auth key: sent as `Authorization: Bearer <hex>` (PROTOCOL §8). */
+  readonly authKey: Buffer;
+  /** Extra trusted CA (PEM), added to Node's roots. Certificates are always verified. */
+  readonly ca?: string | Buffer;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  /** Upper bound of sockets per origin. */
+  readonly connectionsPerOrigin?: number;
+  /** Answers larger than this are refused (a webhook answer holds at most one payload). */
+  readonly maxAnswerBytes?: number;
+}
+
+const TIMEOUT = Symbol('timeout');
+const CLOSED = Symbol('closed');
+
+/**
+ * POSTs JSON to webhook URLs over one keep-alive undici Pool per origin (never a connection
+ * per call). Deadlines follow the injected clock. No logging here: callers know the context.
+ */
+export class WebhookClient {
+  readonly #opts: WebhookClientOptions;
+  readonly #pools = new Map<string, Pool>();
+  readonly #inFlight = new Set<AbortController>();
+  readonly #authorization: string;
+  #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+
+  constructor(opts: WebhookClientOptions) {
+    this.#opts = opts;
+    this.#authorization = `Bearer ${opts.authKey.toString('hex')}`;
+  }
+
+  /** POSTs `body` as JSON; never throws. `readAnswer`: also return the 2xx body as text. */
+  async post(hook: HookName, url: URL, body: string, timeoutMs: number, readAnswer: boolean): Promise<PostResult> {
+    if (this.#closing || this.#destroying) return { outcome: 'closed' };
+    const { clock, metrics } = this.#opts;
+    const ac = new AbortController();
+    const timer = clock.setTimeout(() => ac.abort(TIMEOUT), timeoutMs);
+    this.#inFlight.add(ac);
+    const started = clock.now();
+    const result = await this.#send(this.#pool(url), url, body, readAnswer, ac.signal).finally(() => {
+      clock.clearTimeout(timer);
+      this.#inFlight.delete(ac);
+    });
+    metrics.webhookPosts.labels(hook, result.outcome).inc();
+    metrics.webhookDuration.labels(hook).observe(Math.max(0, clock.now() - started) / 1000);
+    return result;
+  }
+
+  /** Aborts what is in flight and closes every pool. Idempotent. */
+  close(): Promise<void> {
+    return this.#closing ?? this.#destroying ?? this.#shutdown('close');
+  }
+
+  /** Like close(), dropping sockets at once. Idempotent, and safe after close(). */
+  destroy(): Promise<void> {
+    return this.#destroying ?? this.#shutdown('destroy');
+  }
+
+  async #send(pool: Pool, url: URL, body: string, readAnswer: boolean, signal: AbortSignal): Promise<PostResult> {
+    try {
+      const res = await pool.request({
+        method: 'POST',
+        path: url.pathname + url.search,
+        headers: { 'content-type': 'application/json', authorization: this.#authorization },
+        body,
+        signal,
+      });
+      const status = res.statusCode;
+      if (status < 200 || status > 299 || !readAnswer) {
+        await res.body.dump();
+        return { outcome: status >= 200 && status <= 299 ? 'success' : 'http-error', status };
+      }
+      const text = await readLimited(res.body, this.#opts.maxAnswerBytes ?? 1 << 20);
+      return text === undefined ? { outcome: 'too-large', status } : { outcome: 'success', status, text };
+    } catch (err) {
+      if (signal.aborted) return { outcome: signal.reason === TIMEOUT ? 'timeout' : 'closed' };
+      return { outcome: 'connection-error', errorCode: (err as { code?: string }).code ?? 'unknown' };
+    }
+  }
+
+  #pool(url: URL): Pool {
+    let pool = this.#pools.get(url.origin);
+    if (!pool) {
+      const ca = this.#opts.ca;
+      pool = new Pool(url.origin, {
+        connections: this.#opts.connectionsPerOrigin ?? 64,
+        keepAliveTimeout: 10_000,
+        connect: ca ? { ca: [...rootCertificates, ca.toString()] } : undefined,
+      });
+      this.#pools.set(url.origin, pool);
+    }
+    return pool;
+  }
+
+  #shutdown(how: 'close' | 'destroy'): Promise<void> {
+    for (const ac of this.#inFlight) ac.abort(CLOSED);
+    const pools = [...this.#pools.values()];
+    const done = Promise.all(pools.map((p) => (how === 'close' ? p.close() : p.destroy()).catch(() => {}))).then(() => {});
+    if (how === 'close') this.#closing = done;
+    else this.#destroying = done;
+    return done;
+  }
+}
+
+/** Reads a body up to `max` bytes; undefined (and the rest discarded) when larger. */
+async function readLimited(body: AsyncIterable<Buffer> & { destroy(): unknown }, max: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A webhook URL that is not http(s), or a CA file that cannot be read. */
+export class WebhookConfigError extends IotsError {
+  constructor(code: 'ERR_IOTS_WEBHOOK_URL' | 'ERR_IOTS_WEBHOOK_CA', message: string, cause?: unknown) {
+    super(code, message, { cause });
+  }
+}
+
+export function parseWebhookUrl(hook: HookName, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (cause) {
+    throw new WebhookConfigError('ERR_IOTS_WEBHOOK_URL', `central.webhooks.${hook} is not a URL`, cause);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new WebhookConfigError('ERR_IOTS_WEBHOOK_URL', `central.webhooks.${hook} must be an http: or https: URL`);
+  }
+  return url;
+}
