@@ -93,9 +93,10 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     },
   }, deps.store ?? new MemorySessionStore());
 
-  function sessionEvent(s: Session, event: string, extra: Record<string, unknown> = {}): void {
+  function sessionEvent(s: Session, event: 'started' | 'resumed' | 'kept' | 'ended', extra: { reason?: string; replayed?: number } = {}): void {
     metrics.sessionEvents.labels(s.kind, event).inc();
     log.info({ event: `session-${event}`, uid: s.uid, kind: s.kind, peer: s.peer, tls: s.tls, ...extra }, `session ${event}`);
+    if (s.kind === 'object') webhooks?.presence(s.uid, event === 'ended' && extra.reason === 'expired' ? 'expired' : event, extra.reason, new Date());
   }
 
   const acl = new AclService(config.acl.file, Object.keys(config.groups), {
@@ -107,7 +108,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   });
 
   const hooks = config.central.webhooks;
-  const webhooks = hooks.request || hooks.telemetry ? new WebhookPort(config.central, {
+  const webhooks = hooks.request || hooks.telemetry || hooks.presence ? new WebhookPort(config.central, {
     clock, log, metrics, tracker,
     late: (uid, tracking) => {
       metrics.lateResponses.labels('up').inc();
@@ -135,6 +136,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     config, clock, log, metrics, sessions, router, acl,
     secureContext: () => secureContext,
     onAuthenticated: (s, conn) => issueToken(s, conn),
+    onRefused: (uid, reason) => webhooks?.presence(uid, 'refused', reason, new Date()),
   });
 
   /** PROTOCOL §7: a token on every authentication of a telemetry group's object, renewed before expiry. */

@@ -99,6 +99,7 @@ export const configSchema = {
           properties: {
             request: httpUrl,
             telemetry: httpUrl,
+            presence: httpUrl,
             timeoutSec: { ...positiveSec, default: 5 },
             ca: filePath,
           },
@@ -177,7 +178,7 @@ export interface RawConfig {
   central: {
     authKey?: string;
     authKeyFile?: string;
-    webhooks: { request?: string; telemetry?: string; timeoutSec: number; ca?: string };
+    webhooks: { request?: string; telemetry?: string; presence?: string; timeoutSec: number; ca?: string };
   };
   groups: Record<string, { telemetry: boolean; telemetryTokenExpMin: number }>;
   acl: { file: string };

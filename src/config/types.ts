@@ -50,6 +50,8 @@ export interface Config {
     readonly webhooks: {
       readonly request?: string;
       readonly telemetry?: string;
+      /** Object session changes: {"UID", "Event", "Reason", "At"}. */
+      readonly presence?: string;
       readonly timeoutSec: number;
       readonly ca?: string;
     };

@@ -26,8 +26,8 @@ export class Metrics {
     name: 'iotsocket_webhook_post_duration_seconds', help: 'Time from sending a webhook POST to its answer (or failure)', labelNames: ['hook'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
   });
-  readonly telemetryWebhookDropped = new Counter({ name: 'iotsocket_telemetry_webhook_dropped_total', help: 'Telemetry never delivered to the webhook: queue full, given up after retries, rejected (4xx), shutdown', labelNames: ['reason'] as const, registers: [this.registry] });
-  readonly telemetryWebhookQueued = new Gauge({ name: 'iotsocket_telemetry_webhook_queued', help: 'Telemetry held for the webhook (queued, posting or waiting to retry)', registers: [this.registry] });
+  readonly webhookQueueDropped = new Counter({ name: 'iotsocket_webhook_queue_dropped_total', help: 'Telemetry and presence events never delivered to their webhook: queue full, given up after retries, rejected (4xx), unconvertible, shutdown', labelNames: ['hook', 'reason'] as const, registers: [this.registry] });
+  readonly webhookQueued = new Gauge({ name: 'iotsocket_webhook_queued', help: 'Items held for a queued webhook (queued, posting or waiting to retry)', labelNames: ['hook'] as const, registers: [this.registry] });
   readonly aclUpdates = new Counter({ name: 'iotsocket_acl_updates_total', help: 'ACL replacements by source and result', labelNames: ['source', 'result'] as const, registers: [this.registry] });
   readonly sessions = new Gauge({ name: 'iotsocket_sessions', help: 'Sessions by kind and state', labelNames: ['kind', 'state'] as const, registers: [this.registry] });
   readonly bufferedBytes = new Gauge({ name: 'iotsocket_buffered_bytes', help: 'Bytes held in offline buffers of kept sessions', registers: [this.registry] });

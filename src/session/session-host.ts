@@ -28,6 +28,8 @@ export interface SessionHostDeps {
   secureContext(): SecureContext | undefined;
   /** Called once a connection is bound to its session (tokens are issued there). */
   onAuthenticated(s: Session, conn: Connection): void;
+  /** An object's authentication was refused (its UID is known from the answer). */
+  onRefused(uid: string, reason: string): void;
 }
 
 const REFUSE: InitiationAnswer = Object.freeze({ ok: false, flags: 0, rule: { type: RuleType.NONE } });
@@ -103,6 +105,7 @@ export class SessionHost {
         d.metrics.handshakes.labels('refused', reason).inc();
         const uid = err instanceof HandshakeError ? err.uid : undefined;
         d.log.info({ event: 'handshake-refused', peer, reason, uid }, 'handshake refused');
+        if (uid) d.onRefused(uid, reason);
         if ((reason === 'bad-mac' || reason === 'unknown-uid') && this.#guard.recordFailure(ip)) {
           d.log.warn({ event: 'ip-banned', ip, seconds: d.config.limits.authBanSec }, 'too many failed authentications: refusing this IP');
         }

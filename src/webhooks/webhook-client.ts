@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import { IotsError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 
-export type HookName = 'request' | 'telemetry';
+export type HookName = 'request' | 'telemetry' | 'presence';
 
 /** How one POST ended, at the HTTP level. */
 export type PostOutcome = 'success' | 'http-error' | 'connection-error' | 'timeout' | 'too-large' | 'closed';

@@ -7,8 +7,11 @@ import { ResponseCode, type Payload } from '../protocol/index.js';
 import type { PendingRequest, RequestTracker } from '../routing/request-tracker.js';
 import type { CentralWebhookPort } from '../routing/router.js';
 import { RequestWebhook } from './request-webhook.js';
-import { DEFAULT_TELEMETRY_LIMITS, TelemetryWebhook, type TelemetryQueueLimits } from './telemetry-webhook.js';
+import { DEFAULT_TELEMETRY_LIMITS, QueuedWebhook, type TelemetryQueueLimits } from './queued-webhook.js';
+import { JsonPayloadError, payloadToJson } from './json-convert.js';
 import { WebhookClient, WebhookConfigError, parseWebhookUrl } from './webhook-client.js';
+
+export type PresenceEvent = 'started' | 'resumed' | 'kept' | 'ended' | 'expired' | 'refused';
 
 export interface WebhookPortDeps {
   readonly clock: Clock;
@@ -29,9 +32,11 @@ export class WebhookPort implements CentralWebhookPort {
   readonly #deps: WebhookPortDeps;
   readonly #requestUrl: URL | undefined;
   readonly #telemetryUrl: URL | undefined;
+  readonly #presenceUrl: URL | undefined;
+  #presence: QueuedWebhook | undefined;
   #client: WebhookClient | undefined;
   #request: RequestWebhook | undefined;
-  #telemetry: TelemetryWebhook | undefined;
+  #telemetry: QueuedWebhook | undefined;
   #ended = false;
 
   /** Throws WebhookConfigError (ERR_IOTS_WEBHOOK_URL) for a URL that is not http(s). */
@@ -41,6 +46,7 @@ export class WebhookPort implements CentralWebhookPort {
     const hooks = central.webhooks;
     this.#requestUrl = hooks.request ? parseWebhookUrl('request', hooks.request) : undefined;
     this.#telemetryUrl = hooks.telemetry ? parseWebhookUrl('telemetry', hooks.telemetry) : undefined;
+    this.#presenceUrl = hooks.presence ? parseWebhookUrl('presence', hooks.presence) : undefined;
   }
 
   get handlesRequests(): boolean {
@@ -50,6 +56,7 @@ export class WebhookPort implements CentralWebhookPort {
   get handlesTelemetry(): boolean {
     return this.#telemetryUrl !== undefined;
   }
+
 
   /** Reads the custom CA, if any, and makes the webhooks usable. Throws ERR_IOTS_WEBHOOK_CA. */
   async open(): Promise<void> {
@@ -68,9 +75,10 @@ export class WebhookPort implements CentralWebhookPort {
     const timeoutMs = webhooks.timeoutSec * 1000;
     this.#client = client;
     if (this.#requestUrl) this.#request = new RequestWebhook(this.#requestUrl, { client, tracker, log, timeoutMs, late: this.#deps.late });
-    if (this.#telemetryUrl) {
-      this.#telemetry = new TelemetryWebhook(this.#telemetryUrl, { client, clock, log, metrics, timeoutMs }, this.#deps.telemetryLimits ?? DEFAULT_TELEMETRY_LIMITS);
-    }
+    const limits = this.#deps.telemetryLimits ?? DEFAULT_TELEMETRY_LIMITS;
+    const queued = { client, clock, log, metrics, timeoutMs };
+    if (this.#telemetryUrl) this.#telemetry = new QueuedWebhook('telemetry', this.#telemetryUrl, queued, limits);
+    if (this.#presenceUrl) this.#presence = new QueuedWebhook('presence', this.#presenceUrl, queued, limits);
   }
 
   forwardRequest(p: PendingRequest, payload: Payload): void {
@@ -79,8 +87,20 @@ export class WebhookPort implements CentralWebhookPort {
   }
 
   forwardTelemetry(uid: string, payload: Payload): void {
-    if (this.#telemetry) this.#telemetry.enqueue(uid, payload);
-    else this.#deps.metrics.telemetryWebhookDropped.labels('shutdown').inc();
+    const hook = this.#telemetry;
+    if (!hook) return void this.#deps.metrics.webhookQueueDropped.labels('telemetry', 'shutdown').inc();
+    const json = payloadToJson(payload);
+    if (json instanceof JsonPayloadError) return void hook.drop('unconvertible', uid, json.message);
+    hook.enqueue(uid, JSON.stringify({ UID: uid, Payload: json.Payload, Format: json.Format }));
+  }
+
+  get handlesPresence(): boolean {
+    return this.#presenceUrl !== undefined;
+  }
+
+  /** A presence event: `{"UID", "Event", "Reason", "At"}` to the presence webhook, same delivery rules as telemetry. */
+  presence(uid: string, event: PresenceEvent, reason: string | undefined, at: Date): void {
+    this.#presence?.enqueue(uid, JSON.stringify({ UID: uid, Event: event, Reason: reason ?? null, At: at.toISOString() }));
   }
 
   /** Telemetry held for the webhook (queued, posting, waiting to retry). */
@@ -104,5 +124,6 @@ export class WebhookPort implements CentralWebhookPort {
     this.#ended = true;
     this.#request = undefined;
     this.#telemetry?.close();
+    this.#presence?.close();
   }
 }

@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Payload } from '../protocol/index.js';
-import { JsonPayloadError, payloadToJson } from './json-convert.js';
 import type { PostResult, WebhookClient } from './webhook-client.js';
 
 export interface TelemetryQueueLimits {
@@ -22,9 +20,9 @@ export const DEFAULT_TELEMETRY_LIMITS: TelemetryQueueLimits = Object.freeze({
   maxQueued: 10_000, maxQueuedBytes: 64 << 20, concurrency: 64, maxAttempts: 5, backoffBaseMs: 500, backoffMaxMs: 30_000,
 });
 
-export type TelemetryDropReason = 'queue-full' | 'gave-up' | 'rejected' | 'unconvertible' | 'shutdown';
+export type QueueDropReason = 'queue-full' | 'gave-up' | 'rejected' | 'unconvertible' | 'shutdown';
 
-export interface TelemetryWebhookDeps {
+export interface QueuedWebhookDeps {
   readonly client: WebhookClient;
   readonly clock: Clock;
   readonly log: Logger;
@@ -40,24 +38,29 @@ interface Item {
 
 const WARN_EVERY_MS = 10_000;
 
+export type QueuedHook = 'telemetry' | 'presence';
+
 /**
- * Telemetry to the central's webhook (PROTOCOL §7, §8): a bounded queue, bounded concurrent
- * POSTs, retries with exponential backoff on connection errors, timeouts, 5xx, 408 and 429.
- * Delivery is at least once and unordered; everything not delivered is counted by reason.
+ * A fire-and-forget webhook (telemetry, PROTOCOL §7 §8; presence events): a bounded queue,
+ * bounded concurrent POSTs, retries with exponential backoff on connection errors, timeouts,
+ * 5xx, 408 and 429. Delivery is at least once and unordered; everything not delivered is
+ * counted by reason.
  */
-export class TelemetryWebhook {
+export class QueuedWebhook {
+  readonly #hook: QueuedHook;
   readonly #url: URL;
-  readonly #d: TelemetryWebhookDeps;
+  readonly #d: QueuedWebhookDeps;
   readonly #limits: TelemetryQueueLimits;
   readonly #queue: Item[] = [];
   readonly #retryTimers = new Map<TimerHandle, Item>();
-  readonly #lastWarn = new Map<TelemetryDropReason, number>();
+  readonly #lastWarn = new Map<QueueDropReason, number>();
   #held = 0;
   #heldBytes = 0;
   #active = 0;
   #closed = false;
 
-  constructor(url: URL, deps: TelemetryWebhookDeps, limits: TelemetryQueueLimits = DEFAULT_TELEMETRY_LIMITS) {
+  constructor(hook: QueuedHook, url: URL, deps: QueuedWebhookDeps, limits: TelemetryQueueLimits = DEFAULT_TELEMETRY_LIMITS) {
+    this.#hook = hook;
     this.#url = url;
     this.#d = deps;
     this.#limits = limits;
@@ -68,12 +71,9 @@ export class TelemetryWebhook {
     return this.#held;
   }
 
-  /** Takes one telemetry payload; false when it was dropped at once (counted). */
-  enqueue(uid: string, payload: Payload): boolean {
+  /** Takes one JSON body about `uid`; false when it was dropped at once (counted). */
+  enqueue(uid: string, body: string): boolean {
     if (this.#closed) return this.#drop('shutdown', uid);
-    const json = payloadToJson(payload);
-    if (json instanceof JsonPayloadError) return this.#drop('unconvertible', uid, json.message);
-    const body = JSON.stringify({ UID: uid, Payload: json.Payload, Format: json.Format });
     if (this.#held >= this.#limits.maxQueued || this.#heldBytes + body.length > this.#limits.maxQueuedBytes) {
       return this.#drop('queue-full', uid);
     }
@@ -105,7 +105,7 @@ export class TelemetryWebhook {
 
   async #attempt(item: Item): Promise<void> {
     item.attempt++;
-    const r = await this.#d.client.post('telemetry', this.#url, item.body, this.#d.timeoutMs, false);
+    const r = await this.#d.client.post(this.#hook, this.#url, item.body, this.#d.timeoutMs, false);
     this.#active--;
     if (r.outcome === 'success') this.#release(item);
     else if (this.#closed || r.outcome === 'closed') this.#release(item, 'shutdown');
@@ -130,24 +130,29 @@ export class TelemetryWebhook {
   #hold(bytes: number): void {
     this.#held++;
     this.#heldBytes += bytes;
-    this.#d.metrics.telemetryWebhookQueued.set(this.#held);
+    this.#d.metrics.webhookQueued.labels(this.#hook).set(this.#held);
   }
 
-  #release(item: Item, dropped?: TelemetryDropReason, r?: PostResult): void {
+  #release(item: Item, dropped?: QueueDropReason, r?: PostResult): void {
     this.#held--;
     this.#heldBytes -= item.body.length;
-    this.#d.metrics.telemetryWebhookQueued.set(this.#held);
+    this.#d.metrics.webhookQueued.labels(this.#hook).set(this.#held);
     if (dropped) this.#drop(dropped, item.uid, r && `${r.outcome} ${r.status ?? r.errorCode ?? ''}`.trim());
   }
 
-  #drop(reason: TelemetryDropReason, uid: string, detail?: string): false {
-    this.#d.metrics.telemetryWebhookDropped.labels(reason).inc();
+  /** Counts (and logs, rate-limited) one item that will never be posted. */
+  drop(reason: QueueDropReason, uid: string, detail?: string): false {
+    return this.#drop(reason, uid, detail);
+  }
+
+  #drop(reason: QueueDropReason, uid: string, detail?: string): false {
+    this.#d.metrics.webhookQueueDropped.labels(this.#hook, reason).inc();
     const now = this.#d.clock.now();
     const last = this.#lastWarn.get(reason);
     // One warning per reason every 10 s; the rest at debug, so a central outage cannot flood the log.
     const warn = reason !== 'shutdown' && (last === undefined || now - last >= WARN_EVERY_MS);
     if (warn) this.#lastWarn.set(reason, now);
-    this.#d.log[warn ? 'warn' : 'debug']({ event: 'telemetry-webhook-dropped', reason, uid, detail }, 'telemetry not delivered to the webhook');
+    this.#d.log[warn ? 'warn' : 'debug']({ event: 'webhook-dropped', hook: this.#hook, reason, uid, detail }, `${this.#hook} not delivered to its webhook`);
     return false;
   }
 }

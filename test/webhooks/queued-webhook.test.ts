@@ -2,23 +2,23 @@ import t, { type Test } from 'tap';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/clock.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { Format, type Payload } from '../../src/protocol/index.js';
-import { DEFAULT_TELEMETRY_LIMITS, TelemetryWebhook, type TelemetryQueueLimits } from '../../src/webhooks/telemetry-webhook.js';
+import { DEFAULT_TELEMETRY_LIMITS, QueuedWebhook, type TelemetryQueueLimits } from '../../src/webhooks/queued-webhook.js';
 import { WebhookClient } from '../../src/webhooks/webhook-client.js';
 import { CENTRAL_KEY } from '../helpers/config.js';
 import { until } from '../helpers/until.js';
 import { WebhookReceiver, refusedUrl } from '../helpers/webhook-receiver.js';
 
-const p = (s: string): Payload => ({ format: Format.ASCII, options: 0, data: Buffer.from(s) });
+/** The body the daemon queues for an ASCII telemetry payload `s`. */
+const tb = (uid: string, s: string) => JSON.stringify({ UID: uid, Payload: s, Format: 'ASCII' });
 
-/** A TelemetryWebhook on its own, posting to `url` through a real client and pool. */
+/** A QueuedWebhook (telemetry) on its own, posting to `url` through a real client and pool. */
 function setup(t: Test, url: string, limits: Partial<TelemetryQueueLimits> = {}, connectionsPerOrigin?: number) {
   const clock = new ManualClock();
   const metrics = new Metrics();
   const client = new WebhookClient({ authKey: CENTRAL_KEY, clock, metrics, connectionsPerOrigin });
-  const hook = new TelemetryWebhook(new URL(url), { client, clock, metrics, log: pino({ level: 'silent' }), timeoutMs: 5_000 }, { ...DEFAULT_TELEMETRY_LIMITS, ...limits });
+  const hook = new QueuedWebhook('telemetry', new URL(url), { client, clock, metrics, log: pino({ level: 'silent' }), timeoutMs: 5_000 }, { ...DEFAULT_TELEMETRY_LIMITS, ...limits });
   t.teardown(() => { hook.close(); return client.close(); });
-  const dropped = (reason: string) => metrics.value('iotsocket_telemetry_webhook_dropped_total', { reason });
+  const dropped = (reason: string) => metrics.value('iotsocket_webhook_queue_dropped_total', { hook: 'telemetry', reason });
   const posts = (outcome: string) => metrics.value('iotsocket_webhook_posts_total', { hook: 'telemetry', outcome });
   /** Waits until `n` POSTs have ended with `outcome` and a retry timer is armed. */
   const failedAndWaiting = (outcome: string, n: number) =>
@@ -30,7 +30,7 @@ t.test('a 500 is retried after the backoff, then delivered', async (t) => {
   const rx = await WebhookReceiver.start(t);
   rx.answer = (h) => h.reply(rx.hits.length === 1 ? 500 : 200, {});
   const { hook, clock, failedAndWaiting, posts, dropped } = setup(t, rx.url('/telemetry'), { backoffBaseMs: 1_000 });
-  t.ok(hook.enqueue('dev-1', p('t=1')));
+  t.ok(hook.enqueue('dev-1', tb('dev-1', 't=1')));
   await rx.next();
   await failedAndWaiting('http-error', 1);
   t.equal(hook.held, 1, 'held while waiting to retry');
@@ -47,7 +47,7 @@ t.test('given up after maxAttempts with exponential backoff; counted', async (t)
   const rx = await WebhookReceiver.start(t);
   rx.answer = (h) => h.reply(503);
   const { hook, clock, failedAndWaiting, dropped } = setup(t, rx.url(), { maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 150 });
-  hook.enqueue('dev-1', p('x'));
+  hook.enqueue('dev-1', tb('dev-1', 'x'));
   await failedAndWaiting('http-error', 1);
   clock.advance(49);
   t.equal(rx.hits.length, 1, 'no retry before half the first backoff (jitter floor)');
@@ -61,7 +61,7 @@ t.test('given up after maxAttempts with exponential backoff; counted', async (t)
 
 t.test('connection errors are retried too', async (t) => {
   const { hook, clock, failedAndWaiting, dropped } = setup(t, await refusedUrl(), { maxAttempts: 2, backoffBaseMs: 10 });
-  hook.enqueue('dev-1', p('x'));
+  hook.enqueue('dev-1', tb('dev-1', 'x'));
   await failedAndWaiting('connection-error', 1);
   clock.advance(10);
   await until(async () => (await dropped('gave-up')) === 1, 'the give-up');
@@ -72,7 +72,7 @@ t.test('a 4xx is not retried (rejected, counted)', async (t) => {
   const rx = await WebhookReceiver.start(t);
   rx.answer = (h) => h.reply(400, { error: 'no' });
   const { hook, dropped } = setup(t, rx.url());
-  hook.enqueue('dev-1', p('x'));
+  hook.enqueue('dev-1', tb('dev-1', 'x'));
   await until(async () => (await dropped('rejected')) === 1, 'the rejection');
   t.equal(rx.hits.length, 1);
   t.equal(hook.held, 0);
@@ -82,51 +82,44 @@ t.test('a full queue drops new telemetry and counts it (items and bytes)', async
   const rx = await WebhookReceiver.start(t);
   rx.answer = () => {}; // hold every POST
   const { hook, dropped, metrics } = setup(t, rx.url(), { maxQueued: 3, concurrency: 1 });
-  const taken = [1, 2, 3, 4, 5].map((i) => hook.enqueue('dev-1', p(`m${i}`)));
+  const taken = [1, 2, 3, 4, 5].map((i) => hook.enqueue('dev-1', tb('dev-1', `m${i}`)));
   t.same(taken, [true, true, true, false, false], 'three held (one posting, two queued), two dropped');
   t.equal(await dropped('queue-full'), 2);
-  t.equal(await metrics.value('iotsocket_telemetry_webhook_queued'), 3, 'gauge');
+  t.equal(await metrics.value('iotsocket_webhook_queued', { hook: 'telemetry' }), 3, 'gauge');
   await rx.next();
   t.equal(rx.hits.length, 1, 'concurrency 1: one POST in flight');
   rx.hits[0]!.reply(200);
   const next = await rx.next();
   t.equal(next.body.Payload, 'm2', 'the queue moves on once a POST ends');
-  t.ok(hook.enqueue('dev-1', p('m6')), 'room again');
+  t.ok(hook.enqueue('dev-1', tb('dev-1', 'm6')), 'room again');
 
   const small = setup(t, rx.url(), { maxQueuedBytes: 100 });
-  t.ok(small.hook.enqueue('dev-2', p('a'.repeat(40))));
-  t.notOk(small.hook.enqueue('dev-2', p('b'.repeat(40))), 'byte bound reached');
+  t.ok(small.hook.enqueue('dev-2', tb('dev-2', 'a'.repeat(40))));
+  t.notOk(small.hook.enqueue('dev-2', tb('dev-2', 'b'.repeat(40))), 'byte bound reached');
   t.equal(await small.dropped('queue-full'), 1);
 });
 
 t.test('many posts, few connections (keep-alive pool)', async (t) => {
   const rx = await WebhookReceiver.start(t);
   const { hook } = setup(t, rx.url(), { concurrency: 8 }, 4);
-  for (let i = 0; i < 200; i++) hook.enqueue(`dev-${i % 7}`, p(`m${i}`));
+  for (let i = 0; i < 200; i++) hook.enqueue(`dev-${i % 7}`, tb(`dev-${i % 7}`, `m${i}`));
   await until(() => hook.held === 0, 'all 200 delivered');
   t.equal(rx.hits.length, 200);
   t.ok(rx.connections >= 1 && rx.connections <= 4, `${rx.connections} connections for 200 posts (pool bound 4)`);
   for (let i = 0; i < 20; i++) {
-    hook.enqueue('dev-1', p(`s${i}`));
+    hook.enqueue('dev-1', tb('dev-1', `s${i}`));
     await until(() => hook.held === 0, `sequential post ${i}`);
   }
   t.equal(rx.hits.length, 220);
   t.ok(rx.connections <= 4, 'sequential posts open no new connection');
 });
 
-t.test('unconvertible payloads are dropped and counted', async (t) => {
-  const rx = await WebhookReceiver.start(t);
-  const { hook, dropped } = setup(t, rx.url());
-  t.notOk(hook.enqueue('dev-1', { format: Format.UTF8, options: 0, data: Buffer.from([0xc3]) }));
-  t.equal(await dropped('unconvertible'), 1);
-});
-
 t.test('close() drops what is held (counted as shutdown), is idempotent, and refuses new telemetry', async (t) => {
   const rx = await WebhookReceiver.start(t);
   rx.answer = () => {};
   const { hook, client, dropped } = setup(t, rx.url(), { concurrency: 1 });
-  hook.enqueue('dev-1', p('a'));
-  hook.enqueue('dev-1', p('b'));
+  hook.enqueue('dev-1', tb('dev-1', 'a'));
+  hook.enqueue('dev-1', tb('dev-1', 'b'));
   await rx.next();
   hook.close();
   hook.close();
@@ -135,6 +128,6 @@ t.test('close() drops what is held (counted as shutdown), is idempotent, and ref
   await client.destroy();
   await until(() => hook.held === 0, 'nothing held');
   t.equal(await dropped('shutdown'), 2, 'the queued one and the aborted in-flight one');
-  t.notOk(hook.enqueue('dev-1', p('c')));
+  t.notOk(hook.enqueue('dev-1', tb('dev-1', 'c')));
   t.equal(await dropped('shutdown'), 3);
 });
