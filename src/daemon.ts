@@ -4,6 +4,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
+import { createHttpSide, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { CloseCode, ResponseCode, ToT } from './protocol/index.js';
 import { AclService } from './registry/acl-service.js';
@@ -38,6 +39,8 @@ export interface ConcentratorInternals {
   readonly acl: AclService;
   readonly metrics: Metrics;
   readonly host: SessionHost;
+  /** The HTTP(S) API, when `http.enabled`. */
+  readonly http?: HttpSide;
 }
 
 export interface Concentrator {
@@ -116,6 +119,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       : undefined;
   }
 
+  const http = config.http.enabled ? createHttpSide(config, { router, acl, log: log.child({ component: 'http' }) }) : undefined;
+
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
   let addresses: BoundAddresses | undefined;
   let closing: Promise<void> | undefined;
@@ -126,6 +131,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
     const tcp = await tcpServer.listen(config.tcp.host, config.tcp.port);
     addresses = { tcp };
+    if (http) addresses.http = await http.server.listen();
     log.info({ event: 'listening', tcp: `${tcp.address}:${tcp.port}`, tls: Boolean(secureContext), acl: acl.current.size }, 'concentrator started');
     return addresses;
   }
@@ -133,6 +139,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   function close(): Promise<void> {
     closing ??= (async () => {
       host.drain();
+      http?.api.beginClose(); // 503 to new HTTP requests from now on
+      const httpStopped = http?.server.close(SHUTDOWN_GRACE_MS);
       const stopped = tcpServer.close();
       // Every pending request is answered before its origin's session gets Close 0x01.
       tracker.failAll(ResponseCode.NOT_FOUND);
@@ -142,6 +150,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       await host.whenEmpty(SHUTDOWN_GRACE_MS);
       host.destroyAll();
       await stopped;
+      await httpStopped;
       log.info({ event: 'stopped' }, 'concentrator stopped');
     })();
     return closing;
@@ -152,6 +161,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     destroyed = true;
     host.drain();
     void tcpServer.close();
+    http?.server.destroy();
     host.destroyAll();
     tokens.clear();
   }
@@ -159,7 +169,10 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   return {
     start, close, destroy,
     get addresses() { return addresses; },
-    internals: { sessions, tracker, router, tokens, acl, metrics, host },
+    internals: {
+      sessions, tracker, router, tokens, acl, metrics, host,
+      http,
+    },
   };
 }
 
