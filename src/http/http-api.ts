@@ -117,7 +117,18 @@ export class HttpApi {
     }
     const e = err as HttpApiError;
     this.#log.debug({ event: 'http-refused', status: e.status, code: e.code, url: req.url }, e.message);
-    // An unread body (413, or a refusal before reading) must not be parsed as the next request.
-    sendError(res, e, this.#closing || !req.complete);
+    sendError(res, e, this.#closing || !this.#canDiscardBody(req, e));
+  }
+
+  /**
+   * After a refusal, keep the connection only when Node can skip the rest of the body
+   * safely: it is complete, or declared and within the limit. Otherwise (413, chunked,
+   * oversized) close, so unread bytes are never parsed as the next request.
+   */
+  #canDiscardBody(req: IncomingMessage, e: HttpApiError): boolean {
+    if (e.code === 'ERR_IOTS_HTTP_BODY_TOO_LARGE') return false;
+    if (req.complete) return true;
+    const declared = Number(req.headers['content-length']);
+    return Number.isFinite(declared) && declared <= this.#opts.maxBodyBytes && req.headers['transfer-encoding'] === undefined;
   }
 }

@@ -1,3 +1,4 @@
+import { connect as netConnect, type Socket } from 'node:net';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Clock } from '../../src/clock.js';
 import type { Config } from '../../src/config/types.js';
@@ -56,4 +57,60 @@ export async function startHttpDaemon(
 /** Lets pending I/O callbacks run (no timers): for "nothing happened" checks. */
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** A plain socket speaking HTTP/1.1 by hand: for limits a real client would not cross (413, 503 mid-body). */
+export class RawHttp {
+  readonly socket: Socket;
+  text = '';
+  #waiters: Array<() => void> = [];
+  #ended = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setEncoding('latin1');
+    socket.on('data', (s: string) => { this.text += s; this.#wake(); });
+    socket.on('close', () => { this.#ended = true; this.#wake(); });
+    socket.on('error', () => {});
+  }
+
+  static async connect(port: number): Promise<RawHttp> {
+    const s = netConnect({ port, host: '127.0.0.1' });
+    await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
+    return new RawHttp(s);
+  }
+
+  write(s: string | Buffer): void {
+    this.socket.write(s);
+  }
+
+  /** Resolves once the received text contains `s`. */
+  async waitFor(s: string): Promise<void> {
+    while (!this.text.includes(s)) {
+      if (this.#ended) throw new Error(`closed before ${JSON.stringify(s)}; got ${JSON.stringify(this.text)}`);
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+
+  /** Everything until the server closes the connection. */
+  async untilClosed(): Promise<string> {
+    while (!this.#ended) await new Promise<void>((r) => this.#waiters.push(r));
+    return this.text;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+}
+
+/** Request head for RawHttp. */
+export function head(path: string, headers: Record<string, string | number>): string {
+  const lines = Object.entries({ host: '127.0.0.1', authorization: BEARER, 'content-type': 'application/json', ...headers }).map(([k, v]) => `${k}: ${v}`);
+  return `POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
 }
