@@ -61,7 +61,12 @@ export class HeldRequests {
       },
     };
     this.#held++;
-    this.#router.centralRequest(body.UID, -1, payload, origin, timeoutMs);
+    try {
+      this.#router.centralRequest(body.UID, -1, payload, origin, timeoutMs);
+    } catch (err) {
+      if (!settled) [settled, this.#held] = [true, this.#held - 1]; // a 500 follows; keep the count exact
+      throw err;
+    }
   }
 
   #answer(res: ServerResponse, code: number, answer: Payload, uid: string): void {
