@@ -131,7 +131,10 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
     const tcp = await tcpServer.listen(config.tcp.host, config.tcp.port);
     addresses = { tcp };
-    if (http) addresses.http = await http.server.listen();
+    if (http) {
+      const a = (addresses.http = await http.server.listen());
+      log.info({ event: 'listening-http', http: `${a.address}:${a.port}`, tls: Boolean(config.http.tls) }, 'HTTP API listening');
+    }
     log.info({ event: 'listening', tcp: `${tcp.address}:${tcp.port}`, tls: Boolean(secureContext), acl: acl.current.size }, 'concentrator started');
     return addresses;
   }
