@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createLogger } from './observability/logger.js';
+import { createHttpSide, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
 import { watchFile } from './registry/acl-watch.js';
@@ -47,6 +48,8 @@ export interface ConcentratorInternals {
   readonly metrics: Metrics;
   readonly host: SessionHost;
   readonly webhooks: WebhookPort | undefined;
+  /** The HTTP(S) API, when `http.enabled`. */
+  readonly http?: HttpSide;
 }
 
 export interface ReloadResult {
@@ -152,6 +155,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       : undefined;
   }
 
+  const http = config.http.enabled ? createHttpSide(config, { router, acl, log: log.child({ component: 'http' }) }) : undefined;
+
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
   let current = config;
   let stopWatching: (() => void) | undefined;
@@ -184,6 +189,10 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     const tcp = await tcpServer.listen(config.tcp.host, config.tcp.port);
     const udp = await udpServer?.listen(config.udp.host, config.udp.port);
     addresses = udp ? { tcp, udp } : { tcp };
+    if (http) {
+      const a = (addresses.http = await http.server.listen());
+      log.info({ event: 'listening-http', http: `${a.address}:${a.port}`, tls: Boolean(config.http.tls) }, 'HTTP API listening');
+    }
     // Edits of the ACL file (by `iotsocket acl` or by hand) apply without a signal.
     stopWatching = watchFile(config.acl.file, () => reloadAcl('watch'));
     log.info({
@@ -225,6 +234,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     closing ??= (async () => {
       stopWatching?.();
       host.drain();
+      http?.api.beginClose(); // 503 to new HTTP requests from now on
+      const httpStopped = http?.server.close(SHUTDOWN_GRACE_MS);
       const stopped = tcpServer.close();
       const udpStopped = udpServer?.close();
       // Every pending request is answered before its origin's session gets Close 0x01.
@@ -237,6 +248,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       host.destroyAll();
       await stopped;
       await udpStopped;
+      await httpStopped;
       log.info({ event: 'stopped' }, 'concentrator stopped');
     })();
     return closing;
@@ -250,6 +262,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     void tcpServer.close();
     void udpServer?.close();
     void webhooks?.destroy();
+    http?.server.destroy();
     host.destroyAll();
     tokens.clear();
   }
@@ -257,7 +270,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   return {
     start, reload, close, destroy,
     get addresses() { return addresses; },
-    internals: { sessions, tracker, router, tokens, acl, metrics, host, webhooks },
+    internals: { sessions, tracker, router, tokens, acl, metrics, host, webhooks, http },
   };
 }
 

@@ -9,15 +9,15 @@ export const ErrorCode = {
   LISTEN: 'ERR_IOTS_LISTEN',
   BOOTSTRAP: 'ERR_IOTS_BOOTSTRAP',
   CLOSED: 'ERR_IOTS_CLOSED',
-  JSON_PAYLOAD: 'ERR_IOTS_JSON_PAYLOAD',
   WEBHOOK_URL: 'ERR_IOTS_WEBHOOK_URL',
   WEBHOOK_CA: 'ERR_IOTS_WEBHOOK_CA',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** Base of coded errors; subsystems (HTTP API, webhooks) add their own `ERR_IOTS_*` codes. */
 export class IotsError extends Error {
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'IotsError';
     this.code = code;

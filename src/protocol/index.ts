@@ -9,3 +9,4 @@ export * from './auth.js';
 export * from './datagram.js';
 export * from './transmission.js';
 export * from './transmission-parser.js';
+export * from './json-payload.js';

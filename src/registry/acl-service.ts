@@ -59,15 +59,16 @@ export class AclService {
   }
 
   /**
-   * Replaces the whole ACL, or throws AclRejectedError and changes nothing. Sessions of
-   * revoked UIDs end at once; the file write completes before the promise resolves.
+   * Replaces the whole ACL, or throws (AclRejectedError, or the write's error) and changes
+   * nothing. Persisted first, then applied: the file never lags behind what is enforced.
+   * Writes are serialised, so concurrent replacements apply in call order.
    */
   async replace(entries: readonly AclEntry[]): Promise<Acl> {
     const next = Acl.from(entries, this.#groups);
     if (Array.isArray(next)) throw new AclRejectedError(next);
-    this.#swap(next);
-    this.#knownText = formatAclJson(next.entries());
     await this.#writer.write(next.entries());
+    this.#knownText = formatAclJson(next.entries());
+    this.#swap(next);
     return next;
   }
 

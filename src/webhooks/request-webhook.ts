@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ResponseCode, type Payload } from '../protocol/index.js';
 import { EMPTY_PAYLOAD, type PendingRequest, type RequestTracker } from '../routing/request-tracker.js';
-import { JsonPayloadError, payloadFromJson, payloadToJson } from './json-convert.js';
+import { JsonPayloadError, JsonPayloadErrorCode, payloadFromJson, payloadToJson } from '../protocol/json-payload.js';
 import type { WebhookClient } from './webhook-client.js';
 
 export interface RequestWebhookDeps {
@@ -67,12 +67,12 @@ export function parseWebhookAnswer(text: string): WebhookAnswer | JsonPayloadErr
   try {
     value = JSON.parse(text);
   } catch {
-    return new JsonPayloadError('body', 'the answer is not JSON');
+    return new JsonPayloadError(JsonPayloadErrorCode.BAD_PAYLOAD, 'body', 'the answer is not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return new JsonPayloadError('body', 'the answer is not a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return new JsonPayloadError(JsonPayloadErrorCode.BAD_PAYLOAD, 'body', 'the answer is not a JSON object');
   const { Code: code, Payload: data, Format: format } = value as Record<string, unknown>;
   if (typeof code !== 'number' || !Number.isInteger(code) || code < 0 || code > 0xff) {
-    return new JsonPayloadError('Code', 'Code must be an integer 0-255');
+    return new JsonPayloadError(JsonPayloadErrorCode.BAD_PAYLOAD, 'Code', 'Code must be an integer 0-255');
   }
   if ((format === undefined || format === null) && (data === undefined || data === null)) return { code, payload: EMPTY_PAYLOAD };
   const payload = payloadFromJson(format, data);

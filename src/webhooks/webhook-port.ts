@@ -8,7 +8,7 @@ import type { PendingRequest, RequestTracker } from '../routing/request-tracker.
 import type { CentralWebhookPort } from '../routing/router.js';
 import { RequestWebhook } from './request-webhook.js';
 import { DEFAULT_TELEMETRY_LIMITS, QueuedWebhook, type TelemetryQueueLimits } from './queued-webhook.js';
-import { JsonPayloadError, payloadToJson } from './json-convert.js';
+import { JsonPayloadError, payloadToJson } from '../protocol/json-payload.js';
 import { WebhookClient, WebhookConfigError, parseWebhookUrl } from './webhook-client.js';
 
 export type PresenceEvent = 'started' | 'resumed' | 'kept' | 'ended' | 'expired' | 'refused';

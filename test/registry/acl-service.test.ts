@@ -1,0 +1,26 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AclService } from '../../src/registry/acl-service.js';
+
+const e = (uid: string, group = 'G') => ({ uid, group, key: Buffer.alloc(16, uid.length) });
+
+t.test('a replacement that cannot be persisted is not applied', async (t) => {
+  // The target path is a directory, so the atomic rename fails (for root too).
+  const dir = t.testdir({ 'acl.json': {} });
+  const revoked: string[] = [];
+  const svc = new AclService(join(dir, 'acl.json'), ['G'], { revoked: (uid) => revoked.push(uid) });
+  await t.rejects(svc.replace([e('b')]));
+  t.equal(svc.current.get('b'), undefined, 'not applied when the file could not be written');
+  t.same(revoked, [], 'no session ended');
+});
+
+t.test('replacements applied and persisted in order', async (t) => {
+  const file = join(t.testdir({}), 'acl.json');
+  const svc = new AclService(file, ['G'], { revoked: () => {} });
+  await svc.load();
+  await Promise.all([svc.replace([e('x')]), svc.replace([e('y')]), svc.replace([e('z')])]);
+  t.same(Object.keys(JSON.parse(readFileSync(file, 'utf8'))), ['z']);
+  t.ok(svc.current.get('z'));
+  t.equal(svc.current.size, 1);
+});
