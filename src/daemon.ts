@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createLogger } from './observability/logger.js';
-import { createHttpSide, type HttpSide } from './http/index.js';
+import { HttpServer, OpsApi, createHttpSide, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
 import { watchFile } from './registry/acl-watch.js';
@@ -36,6 +36,7 @@ export interface BoundAddresses {
   tcp: AddressInfo;
   udp?: AddressInfo;
   http?: AddressInfo;
+  admin?: AddressInfo;
 }
 
 /** The parts a test or an embedding program may look at. */
@@ -76,7 +77,7 @@ export interface Concentrator {
 export function createConcentrator(config: Config, deps: ConcentratorDeps = {}): Concentrator {
   const clock = deps.clock ?? systemClock;
   const log = deps.logger ?? createLogger({ level: config.log.level });
-  const metrics = deps.metrics ?? new Metrics();
+  const metrics = deps.metrics ?? new Metrics({ defaultMetrics: true });
   const tokens = new TokenRegistry(clock, Math.max(10_000, config.tcp.maxConnections * 3));
 
   const tracker = new RequestTracker(clock, {
@@ -155,7 +156,16 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       : undefined;
   }
 
-  const http = config.http.enabled ? createHttpSide(config, { router, acl, log: log.child({ component: 'http' }) }) : undefined;
+  const ops = new OpsApi({
+    authKey: config.central.authKey, sessions, acl: () => acl.current, metrics, clock, log: log.child({ component: 'admin' }),
+    ready: () => addresses !== undefined && closing === undefined && !destroyed,
+  });
+  // Health, metrics and admin share the public HTTP listener unless an admin listener is configured.
+  const http = config.http.enabled
+    ? createHttpSide(config, { router, acl, log: log.child({ component: 'http' }), ops: config.admin ? undefined : ops })
+    : undefined;
+  const adminServer = config.admin ? new HttpServer({ ...config.admin, maxWaitSec: 0 }, ops) : undefined;
+  collectGauges(metrics, sessions, tracker);
 
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
   let current = config;
@@ -192,6 +202,10 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     if (http) {
       const a = (addresses.http = await http.server.listen());
       log.info({ event: 'listening-http', http: `${a.address}:${a.port}`, tls: Boolean(config.http.tls) }, 'HTTP API listening');
+    }
+    if (adminServer) {
+      const a = (addresses.admin = await adminServer.listen());
+      log.info({ event: 'listening-admin', admin: `${a.address}:${a.port}`, tls: Boolean(config.admin?.tls) }, 'admin API listening');
     }
     // Edits of the ACL file (by `iotsocket acl` or by hand) apply without a signal.
     stopWatching = watchFile(config.acl.file, () => reloadAcl('watch'));
@@ -249,6 +263,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       await stopped;
       await udpStopped;
       await httpStopped;
+      await adminServer?.close(SHUTDOWN_GRACE_MS);
       log.info({ event: 'stopped' }, 'concentrator stopped');
     })();
     return closing;
@@ -263,6 +278,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     void udpServer?.close();
     void webhooks?.destroy();
     http?.server.destroy();
+    adminServer?.destroy();
     host.destroyAll();
     tokens.clear();
   }
@@ -275,6 +291,15 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 }
 
 const SHUTDOWN_GRACE_MS = 2_000;
+
+/** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight. */
+function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker): void {
+  metrics.sources = {
+    sessions: () => sessions.store.values(),
+    bufferedBytes: () => sessions.budget.used,
+    inFlight: () => tracker.size,
+  };
+}
 /** Asked of the kernel for the UDP socket, so telemetry bursts survive a busy event loop. */
 const UDP_RECV_BUFFER_BYTES = 4 << 20;
 

@@ -49,6 +49,7 @@ function resolvePaths(raw: RawConfig, baseDir: string): void {
   };
   tlsAbs(raw.tcp.tls);
   tlsAbs(raw.http.tls);
+  tlsAbs(raw.admin?.tls);
   raw.acl.file = resolve(baseDir, raw.acl.file);
   if (raw.central.authKeyFile !== undefined) raw.central.authKeyFile = resolve(baseDir, raw.central.authKeyFile);
   if (raw.central.webhooks.ca !== undefined) raw.central.webhooks.ca = resolve(baseDir, raw.central.webhooks.ca);
@@ -117,7 +118,7 @@ function readAuthKey(draft: ConfigDraft, issue: (path: string, message: string) 
   return Buffer.from(text, 'hex');
 }
 
-function tlsFiles(keyPath: 'tcp.tls' | 'http.tls', t: RawTls | undefined, deferred: readonly FirstStartStep[], issue: (p: string, m: string) => void): TlsFiles | undefined {
+function tlsFiles(keyPath: 'tcp.tls' | 'http.tls' | 'admin.tls', t: RawTls | undefined, deferred: readonly FirstStartStep[], issue: (p: string, m: string) => void): TlsFiles | undefined {
   if (!t) return undefined;
   const pending = deferred.some((s) => s.kind === 'dev-cert' && s.certFile === t.cert);
   if (!pending) {
@@ -151,6 +152,7 @@ export function finishConfig(draft: ConfigDraft, opts: { mode?: 'load' | 'check'
   const authKey = keyDeferred ? undefined : readAuthKey(draft, issue, warnings);
   const tcpTls = tlsFiles('tcp.tls', r.tcp.tls, deferred, issue);
   const httpTls = r.http.enabled ? tlsFiles('http.tls', r.http.tls, deferred, issue) : undefined;
+  const adminTls = r.admin ? tlsFiles('admin.tls', r.admin.tls, deferred, issue) : undefined;
   const ca = r.central.webhooks.ca;
   if (ca !== undefined) {
     const problem = fileProblem(ca);
@@ -167,6 +169,7 @@ export function finishConfig(draft: ConfigDraft, opts: { mode?: 'load' | 'check'
     tcp: { ...r.tcp, tls: tcpTls },
     udp: r.udp,
     http: { ...r.http, tls: httpTls },
+    ...(r.admin ? { admin: { host: r.admin.host, port: r.admin.port, ...(adminTls ? { tls: adminTls } : {}) } } : {}),
     central: { ...central, authKey },
     groups: r.groups,
     acl: r.acl,

@@ -86,6 +86,12 @@ export const configSchema = {
         maxWaitSec: { ...positiveSec, default: 30 },
       },
     },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['port'],
+      properties: { host: { ...host, default: '127.0.0.1' }, port, tls },
+    },
     central: {
       type: 'object',
       additionalProperties: false,
@@ -175,6 +181,7 @@ export interface RawConfig {
   };
   udp: { enabled: boolean; host: string; port: number; maxDatagramBytes: number; maxDatagramsPerSecPerToken: number };
   http: { enabled: boolean; host: string; port: number; tls?: RawTls; maxBodyBytes: number; maxWaitSec: number };
+  admin?: { host: string; port: number; tls?: RawTls };
   central: {
     authKey?: string;
     authKeyFile?: string;

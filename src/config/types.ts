@@ -44,6 +44,8 @@ export interface Config {
     readonly maxBodyBytes: number;
     readonly maxWaitSec: number;
   };
+  /** When set, health, metrics and the admin API move here, off the public HTTP listener. */
+  readonly admin?: { readonly host: string; readonly port: number; readonly tls?: TlsFiles };
   readonly central: {
     /** 16 bytes; from `authKey` (hex) or `authKeyFile`. */
     readonly authKey: Buffer;

@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TlsFiles } from '../config/types.js';
 import { listenOn } from '../servers/listen.js';
-import type { HttpApi } from './http-api.js';
+import type { RequestListener } from 'node:http';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -32,11 +32,11 @@ export function httpServerSettings(maxWaitSec: number): HttpServerSettings {
 /** Carries the HTTP API over node:http, or node:https when `tls` is set (TLS 1.2 at least). */
 export class HttpServer {
   readonly #opts: HttpServerOptions;
-  readonly #api: HttpApi;
+  readonly #api: { readonly handle: RequestListener };
   #server: Server | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(opts: HttpServerOptions, api: HttpApi) {
+  constructor(opts: HttpServerOptions, api: { readonly handle: RequestListener }) {
     this.#opts = opts;
     this.#api = api;
   }

@@ -29,9 +29,18 @@ export class Metrics {
   readonly webhookQueueDropped = new Counter({ name: 'iotsocket_webhook_queue_dropped_total', help: 'Telemetry and presence events never delivered to their webhook: queue full, given up after retries, rejected (4xx), unconvertible, shutdown', labelNames: ['hook', 'reason'] as const, registers: [this.registry] });
   readonly webhookQueued = new Gauge({ name: 'iotsocket_webhook_queued', help: 'Items held for a queued webhook (queued, posting or waiting to retry)', labelNames: ['hook'] as const, registers: [this.registry] });
   readonly aclUpdates = new Counter({ name: 'iotsocket_acl_updates_total', help: 'ACL replacements by source and result', labelNames: ['source', 'result'] as const, registers: [this.registry] });
-  readonly sessions = new Gauge({ name: 'iotsocket_sessions', help: 'Sessions by kind and state', labelNames: ['kind', 'state'] as const, registers: [this.registry] });
-  readonly bufferedBytes = new Gauge({ name: 'iotsocket_buffered_bytes', help: 'Bytes held in offline buffers of kept sessions', registers: [this.registry] });
-  readonly inFlight = new Gauge({ name: 'iotsocket_requests_in_flight', help: 'Tracked requests waiting for their response', registers: [this.registry] });
+  /** What the scrape-time gauges read; the daemon sets it once wired. */
+  sources: { sessions(): Iterable<{ kind: string; state: string }>; bufferedBytes(): number; inFlight(): number } | undefined;
+  readonly sessions = new Gauge({
+    name: 'iotsocket_sessions', help: 'Sessions by kind and state', labelNames: ['kind', 'state'] as const, registers: [this.registry],
+    collect: () => {
+      if (!this.sources) return;
+      this.sessions.reset();
+      for (const s of this.sources.sessions()) this.sessions.labels(s.kind, s.state).inc();
+    },
+  });
+  readonly bufferedBytes = new Gauge({ name: 'iotsocket_buffered_bytes', help: 'Bytes held in offline buffers of kept sessions', registers: [this.registry], collect: () => { if (this.sources) this.bufferedBytes.set(this.sources.bufferedBytes()); } });
+  readonly inFlight = new Gauge({ name: 'iotsocket_requests_in_flight', help: 'Tracked requests waiting for their response', registers: [this.registry], collect: () => { if (this.sources) this.inFlight.set(this.sources.inFlight()); } });
 
   /** Bound children for the per-transmission path, indexed by ToT. */
   readonly inByTot: Array<{ inc(): void }> = [];
