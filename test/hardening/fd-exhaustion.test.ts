@@ -12,7 +12,11 @@ import { pool, size, sleep, until } from '../helpers/stress.js';
 
 const LIMIT = 256;
 
-/** What became of one extra connection: the initiation answered, closed/reset by the daemon, or no answer. */
+/**
+ * What became of one extra connection: the initiation answered, closed/reset, or no answer.
+ * Past the limit libuv's reserve-descriptor trick accepts and closes pending clients at once,
+ * so they fail fast ('closed') rather than hang; the server never sees an 'error' event.
+ */
 function probe(port: number, sockets: Socket[]): Promise<'answered' | 'closed' | 'silent'> {
   return new Promise((resolve) => {
     const s = connect({ port, host: '127.0.0.1' });
@@ -79,9 +83,8 @@ t.test(`ulimit -n ${LIMIT}: accept fails past the limit, existing sessions keep 
   if (back) t.ok(await roundTrip(central, back.client, devs[1]!.uid, 2), 'and is served');
   t.ok(await roundTrip(central, a, devs[0]!.uid, 3), 'the old session is still served');
   t.equal(child.exitCode, null, 'the daemon never exited');
-  const acceptErrors = lines.filter((l) => l.event === 'accept-failed');
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'SIGTERM: exit 0');
   t.notMatch(stderr, /EMFILE|Error/, 'nothing on stderr');
-  t.comment(`fd exhaustion: ulimit -n ${LIMIT}, ${extra} extra connections: ${JSON.stringify(outcome)}; accept-failed log lines: ${acceptErrors.length}`);
+  t.comment(`fd exhaustion: ulimit -n ${LIMIT}, ${extra} extra connections: ${JSON.stringify(outcome)}; 'closed' = shed by libuv (EMFILE: it frees a reserve descriptor, accepts and closes the pending clients; no 'error' event reaches JS, so the daemon cannot log it)`);
 });
