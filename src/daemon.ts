@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createLogger } from './observability/logger.js';
+import { openFilesLimit } from './observability/fd-limit.js';
 import { HttpServer, OpsApi, createHttpSide, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
@@ -193,6 +194,11 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 
   async function start(): Promise<BoundAddresses> {
     await mkdir(dirname(config.acl.file), { recursive: true });
+    const fdLimit = openFilesLimit();
+    if (fdLimit !== undefined && fdLimit < config.tcp.maxConnections + FD_HEADROOM) {
+      log.warn({ event: 'fd-limit-low', limit: fdLimit, maxConnections: config.tcp.maxConnections },
+        `open-file limit ${fdLimit} is below tcp.maxConnections + ${FD_HEADROOM}: raise it (LimitNOFILE= in systemd, ulimit -n) or lower tcp.maxConnections`);
+    }
     await acl.load();
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
     await webhooks?.open();
@@ -291,6 +297,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 }
 
 const SHUTDOWN_GRACE_MS = 2_000;
+/** Descriptors the daemon needs besides its sessions (listeners, files, webhook pools). */
+const FD_HEADROOM = 100;
 
 /** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight. */
 function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker): void {

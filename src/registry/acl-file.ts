@@ -1,4 +1,4 @@
-import { open, readFile, rename, mkdir, unlink } from 'node:fs/promises';
+import { open, readFile, readdir, rename, mkdir, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AclEntry } from '../protocol/index.js';
@@ -66,6 +66,27 @@ export async function writeAclFileAtomic(path: string, entries: readonly AclEntr
     await unlink(tmp).catch(() => {});
     throw err;
   }
+  // The rename is durable only once the directory entry is on disk too.
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Removes `.NAME.<hex>.tmp` files a crash left beside the ACL file (mode 0600, but they hold keys). */
+export async function removeStaleTemps(path: string): Promise<number> {
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(path));
+  } catch {
+    return 0;
+  }
+  const stale = names.filter((n) => n.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(n.slice(prefix.length)));
+  await Promise.all(stale.map((n) => unlink(join(dirname(path), n)).catch(() => {})));
+  return stale.length;
 }
 
 /** Serialises writes so the file always ends with the latest ACL, whatever the timing. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AclEntry } from '../protocol/index.js';
 import { Acl, describeAclProblems, type AclProblem } from './acl.js';
-import { AclFileWriter, formatAclJson, parseAclJson } from './acl-file.js';
+import { AclFileWriter, formatAclJson, parseAclJson, removeStaleTemps } from './acl-file.js';
 
 export interface AclServiceEvents {
   /** Each UID gone from the ACL, or whose key or group changed: end its session, revoke its tokens. */
@@ -41,6 +41,7 @@ export class AclService {
    * it cannot be used. Returns undefined when the file holds what is already applied.
    */
   async load(): Promise<Acl | undefined> {
+    if (this.#knownText === undefined) await removeStaleTemps(this.#path); // first load: nothing of ours is writing yet
     let text: string;
     try {
       text = await readFile(this.#path, 'utf8');

@@ -66,7 +66,7 @@ export class SessionManager {
     existing.peer = link.peer;
     existing.tls = link.tls;
     // Takeover (PROTOCOL §3 step 7): the newer connection wins; the session goes on with it.
-    if (old && old !== link) old.close(CloseCode.FREEING_RESOURCES);
+    if (old && old !== link) old.close(CloseCode.FREEING_RESOURCES, 'taken-over', true);
     const replay = existing.buffer.drain();
     for (const bytes of replay) link.sendBytes(bytes);
     this.#events.resumed(existing, replay.length);

@@ -13,8 +13,11 @@ export interface SessionLink {
   readonly maxTransmissionLength: number;
   send(t: Transmission): void;
   sendBytes(bytes: Buffer): void;
-  /** Sends Close `code`, then ends the connection. The core has already settled the session. */
-  close(code: number): void;
+  /**
+   * Sends Close `code`, then ends the connection. The core has already settled the session.
+   * `acceptResponses`: a taken-over connection may still deliver answers to what it received.
+   */
+  close(code: number, reason?: string, acceptResponses?: boolean): void;
 }
 
 /** One session (PROTOCOL §6): it outlives its connections while kept. */

@@ -71,7 +71,12 @@ export class Connection implements SessionLink {
   #blocked = false;
   #unsent: Array<Transmission | Buffer> = [];
   readonly #flush = () => this.#doFlush();
-  readonly #emit = (t: Transmission) => this.#hooks?.onTransmission(t);
+  /** Set when closed by a takeover: answers to requests this connection received still count. */
+  #lateResponses = false;
+  readonly #emit = (t: Transmission) => {
+    if (this.#closing && t.type !== ToT.RESPONSE) return;
+    this.#hooks?.onTransmission(t);
+  };
 
   constructor(socket: Socket, opts: ConnectionOptions) {
     this.#socket = socket;
@@ -116,16 +121,20 @@ export class Connection implements SessionLink {
     this.#schedule();
   }
 
-  /** Sends Close `code` after what is queued, then ends the connection. Idempotent. */
-  close(code: number, reason = 'closed-by-concentrator'): void {
+  /**
+   * Sends Close `code` after what is queued, then ends the connection. Idempotent. With
+   * `acceptResponses` (takeover), Responses the peer sends before it closes are still routed.
+   */
+  close(code: number, reason = 'closed-by-concentrator', acceptResponses = false): void {
     if (this.#closing) return;
+    this.#lateResponses = acceptResponses;
     this.#queue.push({ type: ToT.CLOSE, code });
     this.#queuedBytes += 2;
     this.#sent = code;
     this.#reason = reason;
     this.#doFlush();
     this.#closing = true;
-    this.#parser.reset();
+    if (!acceptResponses) this.#parser.reset();
     this.#socket.end();
     this.#graceTimer = this.#opts.clock.setTimeout(() => this.#socket.destroy(), this.#opts.closeGraceMs);
   }
@@ -184,7 +193,7 @@ export class Connection implements SessionLink {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#closing) return;
+    if (this.#closing && !this.#lateResponses) return;
     this.#lastActivity = this.#opts.clock.now();
     this.#pingSent = false;
     const err = this.#parser.push(chunk, this.#emit);
@@ -212,6 +221,7 @@ export class Connection implements SessionLink {
 
   /** The peer's Close: remember its code, then finish our side. */
   noteCloseReceived(code: number): void {
+    this.#lateResponses = false;
     this.#received = code;
     this.#reason = 'peer-close';
     this.#closing = true;

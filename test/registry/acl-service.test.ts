@@ -24,3 +24,11 @@ t.test('replacements applied and persisted in order', async (t) => {
   t.ok(svc.current.get('z'));
   t.equal(svc.current.size, 1);
 });
+
+t.test('temporary files left by a crash during a write are removed at load (they hold device keys)', async (t) => {
+  const dir = t.testdir({ 'acl.json': '{}', '.acl.json.0a1b2c3d4e5f.tmp': '{"half": "written"}', 'other.tmp': 'not ours' });
+  const svc = new AclService(join(dir, 'acl.json'), ['G'], { revoked: () => {} });
+  await svc.load();
+  const { readdirSync } = await import('node:fs');
+  t.same(readdirSync(dir).sort(), ['acl.json', 'other.tmp']);
+});

@@ -168,3 +168,21 @@ t.test('an ACL naming an unknown group is rejected whole', async (t) => {
   t.equal(daemon.internals.acl.current, before, 'previous ACL kept');
   t.match(logs.find('acl-rejected')[0]?.problems, [{ uid: 'b', reason: 'unknown-group' }]);
 });
+
+t.test('after a takeover, a response the older connection still sends is delivered, not left to time out', async (t) => {
+  const { connect, central, daemon } = await setup(t);
+  const old = await connect();
+  central.send({ type: ToT.REQUEST, uid: dev.uid, tracking: 77, payload: p('q') });
+  await old.nextOf(ToT.REQUEST);
+  const fresh = await connect(); // takeover: the older connection gets Close 0xA1
+  t.equal((await old.nextOf(ToT.CLOSE)).code, CloseCode.FREEING_RESOURCES);
+  old.send({ type: ToT.RESPONSE, tracking: 77, code: 0, payload: p('answer from the old socket') });
+  old.send({ type: ToT.REQUEST, tracking: 1, payload: p('but no new requests') });
+  const r = await central.nextOf(ToT.RESPONSE);
+  t.same([r.tracking, r.code, r.payload.data.toString()], [77, 0, 'answer from the old socket']);
+  fresh.send({ type: ToT.PING });
+  await fresh.nextOf(ToT.PONG);
+  central.send({ type: ToT.PING });
+  t.equal((await central.next()).type, ToT.PONG, 'the old connection cannot start new requests');
+  t.equal(daemon.internals.tracker.size, 0);
+});
