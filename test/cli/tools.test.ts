@@ -93,3 +93,25 @@ t.test('SIGHUP re-reads the config: log level applied, a port change reported as
   run.child.kill('SIGTERM');
   t.equal((await run.exited).code, 0);
 });
+
+t.test('iotsocket request: one POST /request, prints the answer, exit 0 only for Code 0', async (t) => {
+  const config = testConfig(t, { http: { enabled: true } });
+  const dev = device('req-1');
+  const d = await startDaemon(t, config, [dev]);
+  const url = `http://127.0.0.1:${d.daemon.addresses!.http!.port}`;
+  const key = CENTRAL_KEY.toString('hex');
+  const sim = spawnCli(['object', '--connect', `127.0.0.1:${d.port}`, '--uid', dev.uid, '--key', dev.key.toString('hex'), '--echo'], { cwd: config.baseDir });
+  t.teardown(() => void sim.child.kill('SIGKILL'));
+  await sim.waitForLog((l) => l.event === 'connected');
+  const ok = await runCli(['request', '--url', url, '--key', key, '--uid', dev.uid, '--payload', '{"on":true}'], { cwd: config.baseDir });
+  t.equal(ok.code, 0, ok.stderr);
+  t.same(JSON.parse(ok.stdout), { Code: 0, Payload: { on: true }, Format: 'JSON' });
+  const ascii = await runCli(['request', '--url', url, '--key', key, '--uid', dev.uid, '--payload', 'hello', '--format', 'ascii'], { cwd: config.baseDir });
+  t.same(JSON.parse(ascii.stdout), { Code: 0, Payload: 'hello', Format: 'ASCII' });
+  const missing = await runCli(['request', '--url', url, '--key', key, '--uid', 'nobody', '--payload', '1'], { cwd: config.baseDir });
+  t.equal(missing.code, 1, 'Code 160 → exit 1');
+  t.equal(JSON.parse(missing.stdout).Code, 160);
+  const unauthorized = await runCli(['request', '--url', url, '--key', '00'.repeat(16), '--uid', dev.uid, '--payload', '1'], { cwd: config.baseDir });
+  t.equal(unauthorized.code, 2, 'HTTP 401 → exit 2');
+  t.match(unauthorized.stderr, /HTTP 401/);
+});
