@@ -36,7 +36,7 @@ function measure(op: () => void, per: number, budgetMs: number, maxCalls: number
 }
 
 export async function codec(o: ScenarioOptions): Promise<Row[]> {
-  const budgetMs = o.smoke ? 5 : o.quick ? 100 : 300;
+  const budgetMs = o.smoke ? 5 : o.quick ? 50 : 300;
   const rounds = o.smoke ? 1 : 3;
   const batch = 1_000;
   const rows: Row[] = [];

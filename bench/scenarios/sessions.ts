@@ -81,8 +81,8 @@ function phaseRows(kind: 'plain' | 'tls', wanted: number, n: number, rounds: Pha
 }
 
 export async function sessions(o: ScenarioOptions): Promise<Row[]> {
-  const wantPlain = o.smoke ? 50 : o.quick ? 5_000 : 100_000;
-  const wantTls = o.smoke ? 20 : o.quick ? 1_000 : 20_000;
+  const wantPlain = o.smoke ? 50 : o.quick ? 3_000 : 100_000;
+  const wantTls = o.smoke ? 20 : o.quick ? 600 : 20_000;
   const rounds = o.smoke ? 1 : 3;
   const scratch = scratchDir('sessions');
   const certs = await generateSelfSigned({ commonName: 'localhost', days: 2 });
