@@ -83,7 +83,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 
   const tracker = new RequestTracker(clock, {
     settled: (p, code, generated, now) => {
-      metrics.requests.labels(p.dir, String(code)).inc();
+      metrics.countRequest(p.dir, code);
       if (!generated) metrics.requestDuration.labels(p.dir).observe((now - p.startedAt) / 1000);
     },
   });

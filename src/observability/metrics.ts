@@ -1,16 +1,55 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TOT_NAMES } from '../protocol/index.js';
 
+/** A hot-path count: a plain increment, handed to prom-client only when the registry is read. */
+export class LocalCount {
+  n = 0;
+  flushed = 0;
+  inc(): void {
+    this.n++;
+  }
+}
+
 /**
- * Prometheus metrics, one registry per daemon instance (no global state). Hot-path counters
- * are bound to their labels once, so counting a transmission costs one increment.
+ * prom-client hashes the label set on every inc(), even on a bound child (a fifth of the
+ * daemon's CPU under tcp-rr, bench/README.md): per-transmission and per-request counts are
+ * kept locally and added to their Counter in its collect(), which every read runs first.
+ */
+function flushInto<L extends string>(counter: Counter<L>, counts: Iterable<readonly [Partial<Record<L, string>>, LocalCount]>): void {
+  for (const [labels, c] of counts) {
+    const d = c.n - c.flushed;
+    if (d > 0) counter.inc(labels, d);
+    c.flushed = c.n;
+  }
+}
+
+/**
+ * Prometheus metrics, one registry per daemon instance (no global state). Hot-path counts
+ * are local numbers flushed into prom-client on read, so counting costs one increment.
  */
 export class Metrics {
   readonly registry = new Registry();
   readonly handshakes = new Counter({ name: 'iotsocket_handshakes_total', help: 'TCP handshakes by result and reason', labelNames: ['result', 'reason'] as const, registers: [this.registry] });
-  readonly transmissionsIn = new Counter({ name: 'iotsocket_transmissions_received_total', help: 'Transmissions received on TCP sessions', labelNames: ['type'] as const, registers: [this.registry] });
-  readonly transmissionsOut = new Counter({ name: 'iotsocket_transmissions_sent_total', help: 'Transmissions sent on TCP sessions', labelNames: ['type'] as const, registers: [this.registry] });
-  readonly requests = new Counter({ name: 'iotsocket_requests_total', help: 'Tracked requests by direction and the code they ended with', labelNames: ['direction', 'code'] as const, registers: [this.registry] });
+  /** Local counts for the per-transmission path, indexed by ToT. */
+  readonly inByTot: LocalCount[] = [];
+  readonly outByTot: LocalCount[] = [];
+  readonly #requestCounts = { down: new Map<number, LocalCount>(), up: new Map<number, LocalCount>() };
+  readonly transmissionsIn: Counter<'type'> = new Counter({
+    name: 'iotsocket_transmissions_received_total', help: 'Transmissions received on TCP sessions', labelNames: ['type'] as const, registers: [this.registry],
+    collect: (): void => flushInto(this.transmissionsIn, byTot(this.inByTot)),
+  });
+  readonly transmissionsOut: Counter<'type'> = new Counter({
+    name: 'iotsocket_transmissions_sent_total', help: 'Transmissions sent on TCP sessions', labelNames: ['type'] as const, registers: [this.registry],
+    collect: (): void => flushInto(this.transmissionsOut, byTot(this.outByTot)),
+  });
+  readonly requests: Counter<'direction' | 'code'> = new Counter({
+    name: 'iotsocket_requests_total', help: 'Tracked requests by direction and the code they ended with', labelNames: ['direction', 'code'] as const, registers: [this.registry],
+    collect: (): void => {
+      for (const dir of ['down', 'up'] as const) {
+        flushInto(this.requests, [...this.#requestCounts[dir]].map(([code, c]) => [{ direction: dir, code: String(code) }, c] as const));
+      }
+    },
+  });
   readonly requestDuration = new Histogram({
     name: 'iotsocket_request_duration_seconds', help: 'Time from forwarding a request to its response', labelNames: ['direction'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
@@ -42,16 +81,20 @@ export class Metrics {
   readonly bufferedBytes = new Gauge({ name: 'iotsocket_buffered_bytes', help: 'Bytes held in offline buffers of kept sessions', registers: [this.registry], collect: () => { if (this.sources) this.bufferedBytes.set(this.sources.bufferedBytes()); } });
   readonly inFlight = new Gauge({ name: 'iotsocket_requests_in_flight', help: 'Tracked requests waiting for their response', registers: [this.registry], collect: () => { if (this.sources) this.inFlight.set(this.sources.inFlight()); } });
 
-  /** Bound children for the per-transmission path, indexed by ToT. */
-  readonly inByTot: Array<{ inc(): void }> = [];
-  readonly outByTot: Array<{ inc(): void }> = [];
-
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    for (const [tot, name] of Object.entries(TOT_NAMES)) {
-      this.inByTot[Number(tot)] = this.transmissionsIn.labels(name);
-      this.outByTot[Number(tot)] = this.transmissionsOut.labels(name);
+    for (const tot of Object.keys(TOT_NAMES)) {
+      this.inByTot[Number(tot)] = new LocalCount();
+      this.outByTot[Number(tot)] = new LocalCount();
     }
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'iotsocket_' });
+  }
+
+  /** Counts a settled request (iotsocket_requests_total) without touching prom-client. */
+  countRequest(direction: 'down' | 'up', code: number): void {
+    const m = this.#requestCounts[direction];
+    let c = m.get(code);
+    if (!c) m.set(code, (c = new LocalCount()));
+    c.inc();
   }
 
   /** Reads a counter's current value (tests, admin views). */
@@ -61,4 +104,10 @@ export class Metrics {
     const hit = m.values.filter((v) => Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val));
     return hit.reduce((a, v) => a + v.value, 0);
   }
+}
+
+function byTot(counts: readonly LocalCount[]): Array<readonly [{ type: string }, LocalCount]> {
+  const out: Array<readonly [{ type: string }, LocalCount]> = [];
+  counts.forEach((c, tot) => out.push([{ type: TOT_NAMES[tot]! }, c]));
+  return out;
 }

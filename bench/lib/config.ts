@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../../src/config/types.js';
+import { formatAclJson } from '../../src/registry/acl-file.js';
+
+/** The central key every bench run uses (a bench fixture, not a secret). */
+export const BENCH_CENTRAL_KEY = Buffer.from('0f1e2d3c4b5a69788796a5b4c3d2e1f0', 'hex');
+export const BENCH_GROUP = 'Bench';
+
+/** Config as it crosses the process boundary: JSON, with the central key in hex. */
+export type WireConfig = Omit<Config, 'central'> & { central: Omit<Config['central'], 'authKey'> & { authKey: string } };
+
+export function objectUid(i: number): string {
+  return `o${i}`;
+}
+
+/** Deterministic per-object key: the load processes derive it without talking to the parent. */
+export function objectKey(i: number): Buffer {
+  return createHash('sha256').update(`iots-bench-${i}`).digest().subarray(0, 16);
+}
+
+export interface BenchConfigOptions {
+  readonly dir: string;
+  readonly objects: number;
+  readonly tls?: { cert: string; key: string };
+  readonly maxInFlight?: number;
+}
+
+/**
+ * A complete daemon config for benchmarks: loopback, port 0, silent log, limits opened up
+ * so the accept-rate bucket and in-flight caps do not shape the figures. Writes the ACL file.
+ */
+export function benchConfig(o: BenchConfigOptions): WireConfig {
+  const aclFile = join(o.dir, 'acl.json');
+  const entries = Array.from({ length: o.objects }, (_, i) => ({ uid: objectUid(i), group: BENCH_GROUP, key: objectKey(i) }));
+  writeFileSync(aclFile, formatAclJson(entries), { mode: 0o600 });
+  let tls: Config['tcp']['tls'];
+  if (o.tls) {
+    writeFileSync(join(o.dir, 'cert.pem'), o.tls.cert);
+    writeFileSync(join(o.dir, 'key.pem'), o.tls.key, { mode: 0o600 });
+    tls = { cert: join(o.dir, 'cert.pem'), key: join(o.dir, 'key.pem') };
+  }
+  const inFlight = o.maxInFlight ?? 1024;
+  return {
+    baseDir: o.dir,
+    keepSessionSec: 5,
+    tcp: {
+      host: '127.0.0.1', port: 0, tls, requestTimeoutSec: 30, handshakeTimeoutSec: 30, maxConnections: 150_000,
+      maxTransmissionBytes: 1 << 20, pingIdleSec: 0,
+    },
+    udp: { enabled: false, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096 },
+    http: { enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30 },
+    central: { authKey: BENCH_CENTRAL_KEY.toString('hex'), webhooks: { timeoutSec: 5 } },
+    groups: { [BENCH_GROUP]: { telemetry: false, telemetryTokenExpMin: 0 } },
+    acl: { file: aclFile },
+    buffers: { maxPerSession: 1000, maxBytesPerSession: 1 << 20, maxTotalBytes: 1 << 28 },
+    limits: {
+      maxRequestsInFlightPerObject: inFlight, maxRequestsInFlightPerTarget: inFlight, writeBufferBytes: 1 << 22, drainTimeoutSec: 30,
+      transmissionTimeoutSec: 30, authFailuresPerMinute: 1_000_000, authBanSec: 1, acceptPerSec: 1_000_000_000,
+    },
+    log: { level: 'silent' },
+  };
+}
+
+export function fromWire(w: WireConfig): Config {
+  return { ...w, central: { ...w.central, authKey: Buffer.from(w.central.authKey, 'hex') } };
+}

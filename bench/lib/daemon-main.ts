@@ -1,0 +1,31 @@
+/** Child process: one concentrator from a JSON config; reports its port and, on request, its memory. */
+import { createConcentrator } from '../../src/daemon.js';
+import { childPayload, failChild, fdLimit, lifeline, toParent, type Msg } from './child.js';
+import { fromWire, type WireConfig } from './config.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+async function main(): Promise<void> {
+  lifeline(2 * 60 * 60_000);
+  const config = fromWire(childPayload<WireConfig>());
+  const daemon = createConcentrator(config);
+  const addr = await daemon.start();
+  process.on('message', (m: Msg) => {
+    if (m.type === 'mem') {
+      // Two passes: the first frees, the second lets finalisers' memory go too.
+      gc?.();
+      gc?.();
+      toParent({ type: 'mem', usage: process.memoryUsage(), connections: daemon.internals.host.connectionCount, gc: gc !== undefined });
+    } else if (m.type === 'stop') {
+      void daemon.close().finally(() => {
+        toParent({ type: 'stopped' });
+        // A normal exit, so --cpu-prof writes its profile.
+        process.disconnect?.();
+        process.exit(0);
+      });
+    }
+  });
+  toParent({ type: 'ready', port: addr.tcp.port, fdLimit: await fdLimit(), pid: process.pid });
+}
+
+main().catch(failChild);

@@ -1,0 +1,43 @@
+import { Child, libScript } from './child.js';
+import type { WireConfig } from './config.js';
+
+export interface DaemonProcess {
+  readonly port: number;
+  readonly pid: number;
+  /** Soft RLIMIT_NOFILE the daemon got. */
+  readonly fdLimit: number;
+  /** process.memoryUsage() after two forced GCs, and the daemon's open connection count. */
+  memory(): Promise<{ usage: NodeJS.MemoryUsage; connections: number }>;
+  stop(): Promise<void>;
+}
+
+export interface DaemonProcessOptions {
+  /** Directory for a --cpu-prof profile of the daemon; none when undefined. */
+  readonly cpuProfDir?: string;
+  readonly fdLimit?: number;
+}
+
+/** Runs the concentrator alone in a child process, so its RSS and CPU are its own. */
+export async function startDaemonProcess(config: WireConfig, opts: DaemonProcessOptions = {}): Promise<DaemonProcess> {
+  const execArgv = ['--expose-gc'];
+  if (opts.cpuProfDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir);
+  const child = new Child(libScript('daemon-main'), config, { execArgv, fdLimit: opts.fdLimit, name: 'daemon' });
+  let ready;
+  try {
+    ready = await child.next<{ type: 'ready'; port: number; fdLimit: number; pid: number }>('ready', 20_000);
+  } catch (err) {
+    child.proc.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    port: ready.port,
+    pid: ready.pid,
+    fdLimit: ready.fdLimit,
+    async memory() {
+      child.send({ type: 'mem' });
+      const m = await child.next<{ type: 'mem'; usage: NodeJS.MemoryUsage; connections: number }>('mem', 30_000);
+      return { usage: m.usage, connections: m.connections };
+    },
+    stop: () => child.stop(15_000),
+  };
+}

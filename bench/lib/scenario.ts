@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatTable, jsonLine, type Row } from './report.js';
+
+export interface ScenarioOptions {
+  /** Smaller sizes and fewer rounds: the whole suite in under a minute. */
+  readonly quick: boolean;
+  /** Tiny sizes, one round: the smoke test; figures mean nothing. */
+  readonly smoke?: boolean;
+  /** When set, the daemon child of the scenarios that support it writes a --cpu-prof profile here. */
+  readonly cpuProfDir?: string;
+  /** Processes the tcp-rr objects are spread over (the central has its own). Default 1. */
+  readonly objectProcs?: number;
+  readonly log: (msg: string) => void;
+}
+
+export type Scenario = (o: ScenarioOptions) => Promise<Row[]>;
+
+export function parseArgs(argv: readonly string[]): { quick: boolean; names: string[]; cpuProfDir?: string; objectProcs?: number } {
+  const names: string[] = [];
+  let quick = false;
+  let cpuProfDir: string | undefined;
+  let objectProcs: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') quick = true;
+    else if (a === '--cpu-prof') cpuProfDir = argv[++i];
+    else if (a === '--object-procs') objectProcs = Number(argv[++i]);
+    else names.push(a);
+  }
+  return { quick, names, cpuProfDir, objectProcs };
+}
+
+export function printRows(rows: readonly Row[]): void {
+  process.stdout.write(`${formatTable(rows)}\n\n`);
+  for (const r of rows) process.stdout.write(`${jsonLine(r)}\n`);
+}
+
+/** A scratch directory removed by `cleanup()`. */
+export function scratchDir(prefix: string): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), `iots-bench-${prefix}-`));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Lets each bench/scenarios/*.ts run alone: `node dist/bench/scenarios/codec.js [--quick]`. */
+export function runIfMain(moduleUrl: string, scenario: Scenario): void {
+  if (process.argv[1] !== fileURLToPath(moduleUrl)) return;
+  const args = parseArgs(process.argv.slice(2));
+  scenario({ quick: args.quick, cpuProfDir: args.cpuProfDir, objectProcs: args.objectProcs, log: (m) => process.stderr.write(`${m}\n`) })
+    .then(printRows)
+    .catch((err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = 1;
+    });
+}

@@ -1,0 +1,116 @@
+/**
+ * sessions: open many plain object sessions (then TLS ones) from 127.0.0.1–127.0.0.20,
+ * check each answers a Ping, and measure the daemon's RSS per session and handshakes/s.
+ * The daemon runs alone in its child, so its RSS is its own.
+ */
+import { generateSelfSigned } from '../../src/tls/self-signed.js';
+import { Child, libScript } from '../lib/child.js';
+import { benchConfig } from '../lib/config.js';
+import { startDaemonProcess, type DaemonProcess } from '../lib/daemon-process.js';
+import { makeRow, type Row } from '../lib/report.js';
+import { runIfMain, scratchDir, type ScenarioOptions } from '../lib/scenario.js';
+
+const SOURCES = Array.from({ length: 20 }, (_, i) => `127.0.0.${i + 1}`);
+/** Descriptors a process needs besides its sessions (listeners, stdio, IPC, libuv). */
+const FD_MARGIN = 256;
+
+interface PhaseRound {
+  readonly opened: number;
+  readonly failed: number;
+  readonly answered: number;
+  readonly perSec: number;
+  readonly kibPerSession: number;
+  readonly firstError?: string;
+}
+
+/** A fresh daemon per round: RSS freed by an earlier round would otherwise be reused and hide the cost. */
+async function freshRound(dir: string, objects: number, certs: { cert: string; key: string }, n: number, procs: number, tls: boolean, o: ScenarioOptions): Promise<PhaseRound> {
+  const daemon = await startDaemonProcess(benchConfig({ dir, objects, tls: certs }), { cpuProfDir: o.cpuProfDir });
+  try {
+    return await phaseRound(daemon, n, procs, tls ? certs.cert : undefined, o);
+  } finally {
+    await daemon.stop();
+  }
+}
+
+async function phaseRound(daemon: DaemonProcess, n: number, procs: number, ca: string | undefined, o: ScenarioOptions): Promise<PhaseRound> {
+  const before = await daemon.memory();
+  const per = Math.ceil(n / procs);
+  const maxMs = 240_000;
+  const children = Array.from({ length: procs }, (_, p) => new Child(libScript('sessions-load-main'), {
+    port: daemon.port, ca, from: p * per, to: Math.min(n, (p + 1) * per), localAddresses: SOURCES,
+    concurrency: ca ? 64 : 128, maxMs,
+  }, { name: `sessions-load-${p}` }));
+  try {
+    await Promise.all(children.map((c) => c.next('ready', 30_000)));
+    const t0 = performance.now();
+    for (const c of children) c.send({ type: 'go' });
+    const opened = await Promise.all(children.map((c) => c.next<{ opened: number; failed: number; firstError?: string }>('opened', maxMs)));
+    const ms = performance.now() - t0;
+    for (const c of children) c.send({ type: 'ping' });
+    const pinged = await Promise.all(children.map((c) => c.next<{ answered: number }>('pinged', 60_000)));
+    const after = await daemon.memory();
+    for (const c of children) c.send({ type: 'close' });
+    await Promise.all(children.map((c) => c.next('closed', 60_000)));
+    const total = opened.reduce((s, r) => s + r.opened, 0);
+    const r: PhaseRound = {
+      opened: total,
+      failed: opened.reduce((s, r) => s + r.failed, 0),
+      answered: pinged.reduce((s, r) => s + r.answered, 0),
+      perSec: total / (ms / 1000),
+      kibPerSession: total > 0 ? (after.usage.rss - before.usage.rss) / total / 1024 : NaN,
+      firstError: opened.find((r) => r.firstError)?.firstError,
+    };
+    o.log(`sessions ${ca ? 'tls  ' : 'plain'}: ${r.opened}/${n} opened (${r.failed} failed${r.firstError ? `: ${r.firstError}` : ''}), ${r.answered} answered, `
+      + `${Math.round(r.perSec)} handshakes/s, ${r.kibPerSession.toFixed(2)} KiB RSS/session `
+      + `(rss ${(before.usage.rss / 2 ** 20).toFixed(0)} -> ${(after.usage.rss / 2 ** 20).toFixed(0)} MiB, heap ${(before.usage.heapUsed / 2 ** 20).toFixed(0)} -> ${(after.usage.heapUsed / 2 ** 20).toFixed(0)} MiB, ${after.connections} connections)`);
+    return r;
+  } finally {
+    await Promise.all(children.map((c) => c.stop(10_000)));
+  }
+}
+
+function phaseRows(kind: 'plain' | 'tls', wanted: number, n: number, rounds: PhaseRound[], kibTarget: number, rateTarget: number, capNote?: string): Row[] {
+  return [
+    makeRow(`sessions/${kind}/established`, 'sessions', rounds.map((r) => r.opened), { kind: 'abs>=', value: wanted }, undefined,
+      capNote ?? (rounds.some((r) => r.failed) ? `${rounds.map((r) => r.failed).join('/')} failed` : undefined)),
+    makeRow(`sessions/${kind}/answering`, 'sessions', rounds.map((r) => r.answered), { kind: 'abs>=', value: n }),
+    makeRow(`sessions/${kind}/rss-per-session`, 'KiB', rounds.map((r) => r.kibPerSession), { kind: 'abs<=', value: kibTarget }),
+    makeRow(`sessions/${kind}/handshakes`, 'per s', rounds.map((r) => r.perSec), { kind: 'abs>=', value: rateTarget }),
+  ];
+}
+
+export async function sessions(o: ScenarioOptions): Promise<Row[]> {
+  const wantPlain = o.smoke ? 50 : o.quick ? 3_000 : 100_000;
+  const wantTls = o.smoke ? 20 : o.quick ? 600 : 20_000;
+  const rounds = o.smoke ? 1 : 3;
+  const scratch = scratchDir('sessions');
+  const certs = await generateSelfSigned({ commonName: 'localhost', days: 2 });
+  const objects = Math.max(wantPlain, wantTls);
+  // A first daemon only to learn the descriptor limit the daemon children get.
+  const probe = await startDaemonProcess(benchConfig({ dir: scratch.dir, objects: 1 }));
+  const fdLimit = probe.fdLimit;
+  await probe.stop();
+  try {
+    // RLIMIT_NOFILE bounds what one daemon can hold: one descriptor per session.
+    const cap = Number.isFinite(fdLimit) ? fdLimit - FD_MARGIN : Infinity;
+    const nPlain = Math.min(wantPlain, cap);
+    const nTls = Math.min(wantTls, cap);
+    const capNote = (want: number, n: number) => n < want
+      ? `capped at ${n}: RLIMIT_NOFILE is ${fdLimit} and cannot be raised here` : undefined;
+    o.log(`daemon fd limit ${fdLimit}; plain ${nPlain}/${wantPlain}, tls ${nTls}/${wantTls}`);
+    const procsFor = (n: number) => Math.max(2, Math.ceil(n / Math.max(1, cap)));
+    const plain: PhaseRound[] = [];
+    for (let r = 0; r < rounds; r++) plain.push(await freshRound(scratch.dir, objects, certs, nPlain, procsFor(nPlain), false, o));
+    const tlsRounds: PhaseRound[] = [];
+    for (let r = 0; r < rounds; r++) tlsRounds.push(await freshRound(scratch.dir, objects, certs, nTls, procsFor(nTls), true, o));
+    return [
+      ...phaseRows('plain', wantPlain, nPlain, plain, 20, 5_000, capNote(wantPlain, nPlain)),
+      ...phaseRows('tls', wantTls, nTls, tlsRounds, 48, 1_000, capNote(wantTls, nTls)),
+    ];
+  } finally {
+    scratch.cleanup();
+  }
+}
+
+runIfMain(import.meta.url, sessions);
