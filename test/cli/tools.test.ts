@@ -111,6 +111,8 @@ t.test('iotsocket request: one POST /request, prints the answer, exit 0 only for
   const missing = await runCli(['request', '--url', url, '--key', key, '--uid', 'nobody', '--payload', '1'], { cwd: config.baseDir });
   t.equal(missing.code, 1, 'Code 160 → exit 1');
   t.equal(JSON.parse(missing.stdout).Code, 160);
+  const listed = await runCli(['acl', 'list', '--url', url, '--key', key], { cwd: config.baseDir });
+  t.same([listed.code, JSON.parse(listed.stdout)], [0, { UID: dev.uid, GroupName: 'Devices' }], 'acl list --url reads GET /acl, without keys');
   const unauthorized = await runCli(['request', '--url', url, '--key', '00'.repeat(16), '--uid', dev.uid, '--payload', '1'], { cwd: config.baseDir });
   t.equal(unauthorized.code, 2, 'HTTP 401 → exit 2');
   t.match(unauthorized.stderr, /HTTP 401/);
