@@ -1,17 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseConfig } from '../config/load.js';
-import { DEFAULT_CONFIG, ExitCode, printIssues, type CliIo } from './io.js';
+import { DEFAULT_CONFIG, ExitCode, printIssues, readConfigText, type CliIo } from './io.js';
 
 /** Validates a config file without writing anything; files first start would create are warnings. */
 export async function runCheckConfig(opts: { config: string }, io: CliIo): Promise<number> {
-  let text: string;
-  try {
-    text = await readFile(opts.config, 'utf8');
-  } catch (err) {
-    io.err(`${opts.config}: cannot read the config file: ${(err as Error).message}\n`);
-    return ExitCode.CONFIG;
-  }
+  const text = await readConfigText(opts.config, io);
+  if (text === undefined) return ExitCode.CONFIG;
   const res = parseConfig(text, { file: opts.config, baseDir: io.cwd, env: io.env, mode: 'check' });
   if (res.errors.length > 0) {
     printIssues(io, res.errors, opts.config);

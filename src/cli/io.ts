@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatIssue, type ConfigIssue } from '../errors.js';
@@ -48,5 +49,15 @@ export function packageVersion(): string {
     const up = dirname(dir);
     if (up === dir) return '0.0.0-unknown';
     dir = up;
+  }
+}
+
+/** The config file's text, or undefined after printing why it cannot be read (exit 1). */
+export async function readConfigText(file: string, io: CliIo): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    io.err(`${file}: cannot read the config file: ${(err as Error).message}\n`);
+    return undefined;
   }
 }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { prepareFirstStart } from '../config/bootstrap.js';
 import { finishConfig, readConfigDraft } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
-import { DEFAULT_CONFIG, ExitCode, printIssues, type CliIo } from './io.js';
+import { DEFAULT_CONFIG, ExitCode, printIssues, readConfigText, type CliIo } from './io.js';
 import type { Config } from '../config/types.js';
 import type { ReloadResult } from '../daemon.js';
 
@@ -79,13 +79,8 @@ function untilSignal(c: Running, logger: Logger, io: CliIo, configFile: string):
 
 /** Bootstrap (first start), load the config, start the daemon and run until a signal. */
 export async function runStart(opts: { config: string }, io: CliIo): Promise<number> {
-  let text: string;
-  try {
-    text = await readFile(opts.config, 'utf8');
-  } catch (err) {
-    io.err(`${opts.config}: cannot read the config file: ${(err as Error).message}\n`);
-    return ExitCode.CONFIG;
-  }
+  const text = await readConfigText(opts.config, io);
+  if (text === undefined) return ExitCode.CONFIG;
   const first = readConfigDraft(text, { file: opts.config, baseDir: io.cwd, env: io.env });
   if (!first.draft) {
     printIssues(io, first.errors, opts.config);
