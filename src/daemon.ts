@@ -133,7 +133,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       log.debug({ event: 'late-response', dir, uid, tracking }, 'late response dropped');
     },
     refused: (reason) => metrics.refusedRequests.labels(reason).inc(),
-    telemetryDropped: (reason) => metrics.telemetry.labels('dropped', reason).inc(),
+    telemetryDropped: (reason) => metrics.countTelemetry('dropped', reason),
   });
 
   let secureContext: SecureContext | undefined;
@@ -179,9 +179,9 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       maxDatagramBytes: config.udp.maxDatagramBytes,
       maxPerSecPerToken: config.udp.maxDatagramsPerSecPerToken,
     }, {
-      accepted: (_uid, via) => metrics.telemetry.labels('accepted', via).inc(),
+      accepted: (_uid, via) => metrics.countTelemetry('accepted', via),
       dropped: (reason, peer, uid) => {
-        metrics.telemetry.labels('dropped', reason).inc();
+        metrics.countTelemetry('dropped', reason);
         log.debug({ event: 'telemetry-dropped', reason, peer, uid }, 'telemetry datagram dropped');
       },
     });

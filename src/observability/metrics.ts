@@ -59,7 +59,15 @@ export class Metrics {
   readonly dropped = new Counter({ name: 'iotsocket_transmissions_dropped_total', help: 'Transmissions with no origin to answer that could not be delivered', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly protocolErrors = new Counter({ name: 'iotsocket_protocol_errors_total', help: 'Sessions closed for a protocol error', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly sessionEvents = new Counter({ name: 'iotsocket_session_events_total', help: 'Session lifecycle events', labelNames: ['kind', 'event'] as const, registers: [this.registry] });
-  readonly telemetry = new Counter({ name: 'iotsocket_telemetry_datagrams_total', help: 'UDP telemetry datagrams by result and reason', labelNames: ['result', 'reason'] as const, registers: [this.registry] });
+  readonly #telemetryCounts = new Map<string, LocalCount>();
+  /** Per datagram: counted locally (see countTelemetry), flushed on read. */
+  readonly telemetry: Counter<'result' | 'reason'> = new Counter({
+    name: 'iotsocket_telemetry_datagrams_total', help: 'UDP telemetry datagrams by result and reason', labelNames: ['result', 'reason'] as const, registers: [this.registry],
+    collect: (): void => flushInto(this.telemetry, [...this.#telemetryCounts].map(([k, c]) => {
+      const [result, reason] = k.split('|') as [string, string];
+      return [{ result, reason }, c] as const;
+    })),
+  });
   readonly webhookPosts = new Counter({ name: 'iotsocket_webhook_posts_total', help: 'Webhook POST attempts by hook and outcome', labelNames: ['hook', 'outcome'] as const, registers: [this.registry] });
   readonly webhookDuration = new Histogram({
     name: 'iotsocket_webhook_post_duration_seconds', help: 'Time from sending a webhook POST to its answer (or failure)', labelNames: ['hook'] as const,
@@ -94,6 +102,14 @@ export class Metrics {
     const m = this.#requestCounts[direction];
     let c = m.get(code);
     if (!c) m.set(code, (c = new LocalCount()));
+    c.inc();
+  }
+
+  /** Counts a UDP datagram (iotsocket_telemetry_datagrams_total) without touching prom-client. */
+  countTelemetry(result: 'accepted' | 'dropped', reason: string): void {
+    const key = `${result}|${reason}`;
+    let c = this.#telemetryCounts.get(key);
+    if (!c) this.#telemetryCounts.set(key, (c = new LocalCount()));
     c.inc();
   }
 
