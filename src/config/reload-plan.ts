@@ -1,7 +1,10 @@
 import type { Config } from './types.js';
 
-/** Keys SIGHUP applies to a running daemon; any other change is reported as needing a restart. */
-export const RELOADABLE = ['tcp.tls', 'http.tls', 'log.level', 'acl.file'] as const;
+/**
+ * Keys SIGHUP applies to a running daemon; any other change (the HTTP certificate and the ACL
+ * file's path included) is reported as needing a restart. The ACL file itself is always re-read.
+ */
+export const RELOADABLE = ['tcp.tls', 'log.level'] as const;
 
 /** Dotted key paths whose values differ between two configs (Buffers compared by bytes). */
 export function changedKeys(a: unknown, b: unknown, prefix = ''): string[] {
