@@ -82,6 +82,8 @@ export class SessionHost {
   accept(socket: Socket): void {
     const ip = socket.remoteAddress ?? '';
     const peer = `${ip}:${socket.remotePort}`;
+    // One entry per connection: the raw socket. A TLS socket wraps it and closes with it, so
+    // tracking both would count every TLS session twice toward tcp.maxConnections.
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', () => {}); // reported through 'close'; an unhandled error must not crash the daemon
@@ -132,11 +134,7 @@ export class SessionHost {
 
   #bind(socket: Socket, peer: string, uid: string, cred: Credentials, init: Initiation, tls: boolean): void {
     const d = this.#d;
-    if (socket !== undefined && !this.#sockets.has(socket)) {
-      this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
-      socket.on('error', () => {});
-    }
+    if (tls) socket.on('error', () => {}); // the TLS layer's errors end in 'close' too; the raw socket is tracked
     d.metrics.handshakes.labels('accepted', cred.kind).inc();
     const conn = new Connection(socket, {
       peer, tls, clock: d.clock,

@@ -155,3 +155,20 @@ t.test('a transmission over the configured maximum gets Close 0x02', async (t) =
   c.send({ type: ToT.REQUEST, tracking: 1, payload: { format: 0, options: 0, data: Buffer.alloc(200) } });
   t.equal((await c.nextOf(ToT.CLOSE)).code, CloseCode.TOO_MANY);
 });
+
+t.test('a TLS session counts once toward tcp.maxConnections', async (t) => {
+  const d = await startDaemon(t, await tlsConfig(t, { tcp: { maxConnections: 2 } }), [dev]);
+  const { cert } = await certs;
+  const first = await RawClient.open(d.port, dev.uid, dev.key, { tls: { ca: cert } });
+  t.teardown(() => first.client.close());
+  t.equal(d.daemon.internals.host.connectionCount, 1, 'one connection, not the raw socket and the TLS socket');
+  const second = await RawClient.open(d.port, '', CENTRAL_KEY, { tls: { ca: cert } });
+  t.teardown(() => second.client.close());
+  t.ok(second.accepted, 'a second TLS client fits in maxConnections: 2');
+  first.client.close();
+  second.client.close();
+  for (let i = 0; i < 100 && d.daemon.internals.host.connectionCount > 0; i++) await new Promise((r) => setImmediate(r));
+  await first.client.whenClosed();
+  for (let i = 0; i < 200 && d.daemon.internals.host.connectionCount > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  t.equal(d.daemon.internals.host.connectionCount, 0, 'back to zero once both closed');
+});
