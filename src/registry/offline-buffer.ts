@@ -3,12 +3,18 @@
  * bytes) and globally (bytes, through a shared BufferBudget). Entries hold encoded bytes
  * (a compact copy, so the socket chunk they came from can be freed).
  */
+/** A buffered request's tracking entry, as the buffer sees it. */
+export interface BufferedRequest {
+  /** True once its origin was answered (e.g. 0xA1): it is then never delivered late (PROTOCOL §6). */
+  readonly settled: boolean;
+  /** The buffer is discarded without delivery (session ended or expired): answer the origin 0xA0. */
+  discard(): void;
+}
+
 export interface BufferedItem {
   readonly bytes: Buffer;
-  /** For a request: false once its origin was answered (e.g. 0xA1), so it is never delivered late. */
-  isLive(): boolean;
-  /** Called when the buffer is discarded without delivery (session ended or expired). */
-  onDiscard(): void;
+  /** Set for a Request; a Response has no origin left to answer. */
+  readonly request?: BufferedRequest;
 }
 
 export class BufferBudget {
@@ -61,14 +67,14 @@ export class OfflineBuffer {
   /** Empties the buffer and returns the bytes still worth sending, in order. */
   drain(): Buffer[] {
     const out: Buffer[] = [];
-    for (const it of this.#takeAll()) if (it.isLive()) out.push(it.bytes);
+    for (const it of this.#takeAll()) if (!it.request?.settled) out.push(it.bytes);
     return out;
   }
 
   /** Empties the buffer without delivery; each item's origin is told (0xA0). */
   discard(): number {
     const items = this.#takeAll();
-    for (const it of items) it.onDiscard();
+    for (const it of items) it.request?.discard();
     return items.length;
   }
 

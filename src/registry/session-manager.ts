@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { CloseCode, encodeTransmission, transmissionLength, type Transmission } from '../protocol/index.js';
-import { BufferBudget, OfflineBuffer, type BufferRefusal, type BufferedItem } from './offline-buffer.js';
+import { BufferBudget, OfflineBuffer, type BufferRefusal, type BufferedRequest } from './offline-buffer.js';
 import { MemorySessionStore, Session, type SessionKind, type SessionLink, type SessionStore } from './session.js';
 
 export type EndReason = 'closed' | 'expired' | 'revoked' | 'admin' | 'shutdown' | 'protocol-error';
@@ -84,7 +84,7 @@ export class SessionManager {
     this.#events.kept(s, reason);
   }
 
-  /** Ends a session at once; what was buffered for it is answered 0xA0 (through onDiscard). */
+  /** Ends a session at once; each request buffered for it is answered 0xA0 (BufferedRequest.discard). */
   end(s: Session, reason: EndReason, closeCode: number = CloseCode.MAINTENANCE): void {
     if (s.state === 'ended') return;
     const link = s.link;
@@ -99,13 +99,13 @@ export class SessionManager {
   }
 
   /**
-   * Sends to a connected session, buffers for a kept one (PROTOCOL §6). `item` ties a buffered
-   * request to its tracking entry; without it (responses) a refusal is counted as dropped.
+   * Sends to a connected session, buffers for a kept one (PROTOCOL §6). `request` ties a
+   * buffered Request to its tracking entry; without it (responses) a refusal is counted as dropped.
    */
-  deliver(uid: string, t: Transmission, item?: Omit<BufferedItem, 'bytes'>): Delivery {
+  deliver(uid: string, t: Transmission, request?: BufferedRequest): Delivery {
     const s = this.store.get(uid);
     if (!s || s.state === 'ended') {
-      if (!item) this.#events.dropped(uid, 'no-session');
+      if (!request) this.#events.dropped(uid, 'no-session');
       return 'no-session';
     }
     const max = s.maxTransmissionLength;
@@ -115,9 +115,9 @@ export class SessionManager {
       return 'sent';
     }
     const bytes = encodeTransmission(t);
-    const refusal = s.buffer.push({ bytes, isLive: item ? item.isLive : alwaysLive, onDiscard: item ? item.onDiscard : noop });
+    const refusal = s.buffer.push({ bytes, request });
     if (refusal) {
-      if (!item) this.#events.dropped(uid, refusal);
+      if (!request) this.#events.dropped(uid, refusal);
       return refusal;
     }
     return 'buffered';
@@ -128,6 +128,3 @@ export class SessionManager {
     for (const s of [...this.store.values()]) this.end(s, reason, closeCode);
   }
 }
-
-const alwaysLive = () => true;
-const noop = () => {};

@@ -11,16 +11,23 @@ export interface ResponseTarget {
 /** 'down': central → object; 'up': object → central. Each has its own tracking space per object. */
 export type Direction = 'down' | 'up';
 
+/** One tracked request. It is also what an offline buffer holds for it (BufferedRequest). */
 export class PendingRequest {
   settled = false;
   timer: TimerHandle | undefined;
   constructor(
+    readonly tracker: RequestTracker,
     readonly dir: Direction,
     readonly uid: string,
     readonly tracking: number,
     readonly origin: ResponseTarget,
     readonly startedAt: number,
   ) {}
+
+  /** Dropped from a kept session's buffer undelivered: PROTOCOL §6 answers the origin 0xA0. */
+  discard(): void {
+    this.tracker.fail(this, ResponseCode.NOT_FOUND);
+  }
 }
 
 export interface TrackerEvents {
@@ -60,7 +67,7 @@ export class RequestTracker {
     let perUid = table.get(uid);
     if (!perUid) table.set(uid, (perUid = new Map()));
     else if (perUid.has(tracking)) return undefined;
-    const p = new PendingRequest(dir, uid, tracking, origin, this.#clock.now());
+    const p = new PendingRequest(this, dir, uid, tracking, origin, this.#clock.now());
     perUid.set(tracking, p);
     this.#size++;
     p.timer = this.#clock.setTimeout(() => this.fail(p, ResponseCode.TIMEOUT), timeoutMs);

@@ -1,8 +1,7 @@
 import type { Acl } from '../registry/acl.js';
 import type { Delivery, SessionManager } from '../registry/session-manager.js';
 import { CENTRAL_UID, ResponseCode, ToT, type Payload } from '../protocol/index.js';
-import { allocateTracking, type PendingRequest, type RequestTracker, type ResponseTarget } from './request-tracker.js';
-import { EMPTY_PAYLOAD } from './request-tracker.js';
+import { EMPTY_PAYLOAD, allocateTracking, type PendingRequest, type RequestTracker, type ResponseTarget } from './request-tracker.js';
 
 /** The central's non-TCP side (request webhook). The TCP central is a session like any other. */
 export interface CentralWebhookPort {
@@ -72,7 +71,7 @@ export class Router {
     }
     const central = this.#sessions.get(CENTRAL_UID);
     if (central) {
-      const d = this.#sessions.deliver(CENTRAL_UID, { type: ToT.REQUEST, uid, tracking, payload }, this.#bufferItem(p));
+      const d = this.#sessions.deliver(CENTRAL_UID, { type: ToT.REQUEST, uid, tracking, payload }, p);
       if (d !== 'sent' && d !== 'buffered') this.#refuse(p, d);
       return;
     }
@@ -103,7 +102,7 @@ export class Router {
       origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD);
       return tracking;
     }
-    const d = this.#sessions.deliver(uid, { type: ToT.REQUEST, tracking, payload }, this.#bufferItem(p));
+    const d = this.#sessions.deliver(uid, { type: ToT.REQUEST, tracking, payload }, p);
     if (d !== 'sent' && d !== 'buffered') this.#refuse(p, d);
     return tracking;
   }
@@ -132,15 +131,6 @@ export class Router {
     }
     this.#counters.telemetryDropped('no-central');
     return 'dropped';
-  }
-
-  #bufferItem(p: PendingRequest) {
-    const tracker = this.#tracker;
-    return {
-      // PROTOCOL §6: a buffered request whose origin already got 0xA1 is never delivered late.
-      isLive: () => !p.settled,
-      onDiscard: () => tracker.fail(p, ResponseCode.NOT_FOUND),
-    };
   }
 
   #refuse(p: PendingRequest, why: Delivery | 'no-central'): void {
