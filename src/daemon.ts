@@ -182,10 +182,11 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       accepted: (_uid, via) => metrics.countTelemetry('accepted', via),
       dropped: (reason, peer, uid) => {
         metrics.countTelemetry('dropped', reason);
-        log.debug({ event: 'telemetry-dropped', reason, peer, uid }, 'telemetry datagram dropped');
+        // A flood of bad datagrams must not cost a log object each while debug is off.
+        if (log.isLevelEnabled('debug')) log.debug({ event: 'telemetry-dropped', reason, peer: `${peer.address}:${peer.port}`, uid }, 'telemetry datagram dropped');
       },
     });
-    return new UdpServer((msg, peer) => intake.receive(msg, `${peer.address}:${peer.port}`), { recvBufferSize: UDP_RECV_BUFFER_BYTES });
+    return new UdpServer((msg, peer) => intake.receive(msg, peer), { recvBufferSize: UDP_RECV_BUFFER_BYTES });
   }
 
   let addresses: BoundAddresses | undefined;

@@ -39,7 +39,7 @@ export class TokenRegistry {
   /** Issues a fresh token for `uid`; lifetime 0 means no expiry. */
   issue(uid: string, group: string, lifetimeMs: number): { token: Buffer; info: TokenInfo } {
     const token = randomBytes(TOKEN_LENGTH);
-    const key = token.toString('latin1');
+    const key = tokenKey(token);
     const info: TokenInfo = { uid, group, expiresAt: lifetimeMs > 0 ? this.#clock.now() + lifetimeMs : Infinity };
     this.#cache.set(key, info, lifetimeMs > 0 ? { ttl: lifetimeMs } : {});
     let set = this.#byUid.get(uid);
@@ -48,9 +48,8 @@ export class TokenRegistry {
     return { token, info };
   }
 
-  /** The object a valid token belongs to, or undefined (unknown or expired). */
-  lookup(token: Buffer): TokenInfo | undefined {
-    const key = token.toString('latin1');
+  /** The object a valid token belongs to, or undefined (unknown or expired). `key`: tokenKey(token). */
+  lookup(key: string): TokenInfo | undefined {
     const info = this.#cache.get(key, { updateAgeOnGet: false });
     // Checked here too: lru-cache treats an entry set at clock time 0 as never stale.
     if (info && info.expiresAt <= this.#clock.now()) {
@@ -81,4 +80,9 @@ export class TokenRegistry {
     set.delete(key);
     if (set.size === 0) this.#byUid.delete(uid);
   }
+}
+
+/** A token as a map key (8 bytes as 8 latin1 characters): made once per datagram, then reused. */
+export function tokenKey(token: Buffer): string {
+  return token.toString('latin1');
 }

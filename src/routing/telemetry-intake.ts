@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { decodeDatagram } from '../protocol/index.js';
-import type { TokenRegistry } from '../registry/token-registry.js';
+import { tokenKey, type TokenRegistry } from '../registry/token-registry.js';
 import type { Router } from './router.js';
 
 export type TelemetryDropReason = 'too-large' | 'bad-size' | 'unknown-token' | 'rate-limited';
@@ -11,9 +11,15 @@ export interface TelemetryIntakeOptions {
   readonly maxPerSecPerToken: number;
 }
 
+/** Where a datagram came from; only read when it is dropped (a debug log line). */
+export interface DatagramPeer {
+  readonly address: string;
+  readonly port: number;
+}
+
 export interface TelemetryIntakeEvents {
   accepted(uid: string, via: 'central' | 'webhook'): void;
-  dropped(reason: TelemetryDropReason, peer: string, uid?: string): void;
+  dropped(reason: TelemetryDropReason, peer: DatagramPeer, uid?: string): void;
 }
 
 const WINDOW_MS = 1_000;
@@ -41,24 +47,24 @@ export class TelemetryIntake {
     this.#events = events;
   }
 
-  receive(msg: Buffer, peer: string): void {
+  receive(msg: Buffer, peer: DatagramPeer): void {
     if (msg.length > this.#opts.maxDatagramBytes) return this.#events.dropped('too-large', peer);
     const dg = decodeDatagram(msg);
     if (!dg) return this.#events.dropped('bad-size', peer);
-    const info = this.#tokens.lookup(dg.token);
+    const key = tokenKey(dg.token);
+    const info = this.#tokens.lookup(key);
     if (!info) return this.#events.dropped('unknown-token', peer);
-    if (!this.#withinRate(dg.token)) return this.#events.dropped('rate-limited', peer, info.uid);
+    if (!this.#withinRate(key)) return this.#events.dropped('rate-limited', peer, info.uid);
     const via = this.#router.telemetry(info.uid, dg.payload);
     if (via !== 'dropped') this.#events.accepted(info.uid, via); // the router counts 'no-central' itself
   }
 
-  #withinRate(token: Buffer): boolean {
+  #withinRate(key: string): boolean {
     const now = this.#clock.now();
     if (now - this.#windowStart >= WINDOW_MS) {
       this.#windowStart = now;
       this.#counts.clear();
     }
-    const key = token.toString('latin1');
     const n = (this.#counts.get(key) ?? 0) + 1;
     this.#counts.set(key, n);
     return n <= this.#opts.maxPerSecPerToken;

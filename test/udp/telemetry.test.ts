@@ -68,11 +68,11 @@ t.test('per-token rate limit: the excess within one second is dropped and counte
   t.same(got, ['a0', 'a1', 'a2', 'b0'], 'three in the first second, then a fresh window');
 });
 
-t.test('datagrams over maxDatagramBytes are dropped', async (t) => {
-  const { send, count } = await setup(t, { udp: { maxDatagramBytes: 64 } });
+t.test('datagrams over maxDatagramBytes are dropped, and logged at debug with the sender', async (t) => {
+  const { send, count, logs } = await setup(t, { udp: { maxDatagramBytes: 64 } });
   await send({ format: Format.ASCII, options: 0, data: Buffer.alloc(60, 0x41) });
   await until(async () => (await count('dropped', 'too-large')) === 1, 'the drop to be counted');
-  t.pass();
+  t.match(logs.find('telemetry-dropped')[0], { level: 20, reason: 'too-large', peer: /^127\.0\.0\.1:\d+$/ });
 });
 
 t.test('a UDP port already in use fails start() with ERR_IOTS_PORT_IN_USE', async (t) => {
