@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { ResponseCode, type Payload } from '../protocol/index.js';
 import { EMPTY_PAYLOAD, type PendingRequest, type RequestTracker } from '../routing/request-tracker.js';
-import { JsonPayloadError, JsonPayloadErrorCode, payloadFromJson, payloadToJson } from '../protocol/json-payload.js';
-import type { WebhookClient } from './webhook-client.js';
+import { JsonPayloadError, JsonPayloadErrorCode, payloadFromJson } from '../protocol/json-payload.js';
+import { webhookBody, type WebhookClient } from './webhook-client.js';
 
 export interface RequestWebhookDeps {
   readonly client: WebhookClient;
@@ -34,12 +34,11 @@ export class RequestWebhook {
   }
 
   forward(p: PendingRequest, payload: Payload): void {
-    const json = payloadToJson(payload);
-    if (json instanceof JsonPayloadError) {
-      this.#d.log.debug({ event: 'webhook-unconvertible', hook: 'request', uid: p.uid, tracking: p.tracking, reason: json.message }, 'request payload has no JSON form');
+    const body = webhookBody(p.uid, payload);
+    if (body instanceof JsonPayloadError) {
+      this.#d.log.debug({ event: 'webhook-unconvertible', hook: 'request', uid: p.uid, tracking: p.tracking, reason: body.message }, 'request payload has no JSON form');
       return this.#d.tracker.fail(p, ResponseCode.NOT_VALID);
     }
-    const body = JSON.stringify({ UID: p.uid, Payload: json.Payload, Format: json.Format });
     void this.#post(p, body);
   }
 

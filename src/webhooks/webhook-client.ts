@@ -2,6 +2,8 @@ import { rootCertificates } from 'node:tls';
 import { Pool } from 'undici';
 import type { Clock } from '../clock.js';
 import { IotsError } from '../errors.js';
+import { JsonPayloadError, payloadToJson } from '../protocol/json-payload.js';
+import type { Payload } from '../protocol/index.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export type HookName = 'request' | 'telemetry' | 'presence';
@@ -157,4 +159,13 @@ export function parseWebhookUrl(hook: HookName, value: string): URL {
     throw new WebhookConfigError('ERR_IOTS_WEBHOOK_URL', `central.webhooks.${hook} must be an http: or https: URL`);
   }
   return url;
+}
+
+/**
+ * The body of a request or telemetry webhook (PROTOCOL §8): `{"UID","Payload","Format"}`,
+ * or the reason the payload has no JSON form.
+ */
+export function webhookBody(uid: string, payload: Payload): string | JsonPayloadError {
+  const json = payloadToJson(payload);
+  return json instanceof JsonPayloadError ? json : JSON.stringify({ UID: uid, Payload: json.Payload, Format: json.Format });
 }

@@ -8,8 +8,8 @@ import type { PendingRequest, RequestTracker } from '../routing/request-tracker.
 import type { CentralWebhookPort } from '../routing/router.js';
 import { RequestWebhook } from './request-webhook.js';
 import { DEFAULT_TELEMETRY_LIMITS, QueuedWebhook, type TelemetryQueueLimits } from './queued-webhook.js';
-import { JsonPayloadError, payloadToJson } from '../protocol/json-payload.js';
-import { WebhookClient, WebhookConfigError, parseWebhookUrl } from './webhook-client.js';
+import { JsonPayloadError } from '../protocol/json-payload.js';
+import { WebhookClient, WebhookConfigError, parseWebhookUrl, webhookBody } from './webhook-client.js';
 
 export type PresenceEvent = 'started' | 'resumed' | 'kept' | 'ended' | 'expired' | 'refused';
 
@@ -89,9 +89,9 @@ export class WebhookPort implements CentralWebhookPort {
   forwardTelemetry(uid: string, payload: Payload): void {
     const hook = this.#telemetry;
     if (!hook) return void this.#deps.metrics.webhookQueueDropped.labels('telemetry', 'shutdown').inc();
-    const json = payloadToJson(payload);
-    if (json instanceof JsonPayloadError) return void hook.drop('unconvertible', uid, json.message);
-    hook.enqueue(uid, JSON.stringify({ UID: uid, Payload: json.Payload, Format: json.Format }));
+    const body = webhookBody(uid, payload);
+    if (body instanceof JsonPayloadError) return void hook.drop('unconvertible', uid, body.message);
+    hook.enqueue(uid, body);
   }
 
   get handlesPresence(): boolean {
