@@ -1,17 +1,8 @@
 import { Child, libScript } from './child.js';
 import type { CentralArgs, CentralResult } from './rr-central-main.js';
-import type { TargetMode } from './connect.js';
 
-export interface RrRoundOptions {
-  readonly mode: TargetMode;
-  readonly port: number;
-  readonly ca?: string;
-  readonly objects: number;
-  readonly inFlight: number;
-  readonly payloadBytes: number;
-  readonly warmupMs: number;
-  readonly measureMs: number;
-  readonly maxRequests: number;
+/** The central's arguments (on loopback), plus how many processes carry the objects. */
+export interface RrRoundOptions extends Omit<CentralArgs, 'host'> {
   /** Processes the objects are spread over; the central always has its own. */
   readonly objectProcs: number;
 }
@@ -30,10 +21,8 @@ export async function rrRound(o: RrRoundOptions): Promise<CentralResult> {
   let central: Child | undefined;
   try {
     await Promise.all(objectChildren.map((c) => c.next('ready', 30_000)));
-    const args: CentralArgs = {
-      mode: o.mode, host: '127.0.0.1', port: o.port, ca: o.ca, objects: o.objects, inFlight: o.inFlight,
-      payloadBytes: o.payloadBytes, warmupMs: o.warmupMs, measureMs: o.measureMs, maxRequests: o.maxRequests,
-    };
+    const { objectProcs: _procs, ...rest } = o;
+    const args: CentralArgs = { ...rest, host: '127.0.0.1' };
     central = new Child(libScript('rr-central-main'), args, { name: 'central' });
     await central.next('ready', 30_000);
     central.send({ type: 'go' });
