@@ -33,59 +33,52 @@ const group = {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** A closed section filled with its defaults when absent: a misspelt key in it is an error. */
+function section<P extends Record<string, object>>(properties: P) {
+  return { type: 'object', additionalProperties: false, default: {}, properties } as const;
+}
+
+/** Where a listener binds: loopback unless the file says otherwise. */
+function listener(defaultPort: number) {
+  return { host: { ...host, default: '127.0.0.1' }, port: { ...port, default: defaultPort } } as const;
+}
+
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['central'],
   properties: {
     keepSessionSec: { type: 'number', minimum: 0, default: 60 },
-    tcp: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        host: { ...host, default: '127.0.0.1' },
-        port: { ...port, default: 50505 },
-        tls,
-        requestTimeoutSec: { ...positiveSec, default: 10 },
-        handshakeTimeoutSec: { ...positiveSec, default: 10 },
-        maxConnections: { ...positiveInt, default: 100000 },
-        maxTransmissionBytes: { ...positiveInt, default: 1048576 },
-        pingIdleSec: { type: 'number', minimum: 0, default: 60 },
-        redirect: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['host', 'port'],
-          properties: { host, port: { ...port, minimum: 1 } },
-        },
+    tcp: section({
+      ...listener(50505),
+      tls,
+      requestTimeoutSec: { ...positiveSec, default: 10 },
+      handshakeTimeoutSec: { ...positiveSec, default: 10 },
+      maxConnections: { ...positiveInt, default: 100000 },
+      maxTransmissionBytes: { ...positiveInt, default: 1048576 },
+      pingIdleSec: { type: 'number', minimum: 0, default: 60 },
+      redirect: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['host', 'port'],
+        properties: { host, port: { ...port, minimum: 1 } },
       },
-    },
-    udp: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        enabled: { type: 'boolean', default: true },
-        host: { ...host, default: '127.0.0.1' },
-        port: { ...port, default: 50505 },
-        // PROTOCOL §7: a datagram is at least token (8) + payload header (3).
-        maxDatagramBytes: { type: 'integer', minimum: 11, maximum: 65507, default: 4096 },
-        maxDatagramsPerSecPerToken: { ...positiveInt, default: 100 },
-      },
-    },
-    http: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        enabled: { type: 'boolean', default: true },
-        host: { ...host, default: '127.0.0.1' },
-        port: { ...port, default: 8080 },
-        tls,
-        maxBodyBytes: { ...positiveInt, default: 524288 },
-        maxWaitSec: { ...positiveSec, default: 30 },
-      },
-    },
+    }),
+    udp: section({
+      enabled: { type: 'boolean', default: true },
+      ...listener(50505),
+      // PROTOCOL §7: a datagram is at least token (8) + payload header (3).
+      maxDatagramBytes: { type: 'integer', minimum: 11, maximum: 65507, default: 4096 },
+      maxDatagramsPerSecPerToken: { ...positiveInt, default: 100 },
+    }),
+    http: section({
+      enabled: { type: 'boolean', default: true },
+      ...listener(8080),
+      tls,
+      maxBodyBytes: { ...positiveInt, default: 524288 },
+      maxWaitSec: { ...positiveSec, default: 30 },
+    }),
+    // Absent: no admin listener (health, metrics and admin share the HTTP one), so no default.
     admin: {
       type: 'object',
       additionalProperties: false,
@@ -98,18 +91,13 @@ export const configSchema = {
       properties: {
         authKey: hexKey,
         authKeyFile: filePath,
-        webhooks: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          properties: {
-            request: httpUrl,
-            telemetry: httpUrl,
-            presence: httpUrl,
-            timeoutSec: { ...positiveSec, default: 5 },
-            ca: filePath,
-          },
-        },
+        webhooks: section({
+          request: httpUrl,
+          telemetry: httpUrl,
+          presence: httpUrl,
+          timeoutSec: { ...positiveSec, default: 5 },
+          ca: filePath,
+        }),
       },
     },
     groups: {
@@ -119,43 +107,23 @@ export const configSchema = {
       propertyNames: { type: 'string', minLength: 1, maxUtf8Bytes: 16 },
       additionalProperties: group,
     },
-    acl: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: { file: { ...filePath, default: 'data/acl.json' } },
-    },
-    buffers: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        maxPerSession: { ...positiveInt, default: 1000 },
-        maxBytesPerSession: { ...positiveInt, default: 1048576 },
-        maxTotalBytes: { ...positiveInt, default: 268435456 },
-      },
-    },
-    limits: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        maxRequestsInFlightPerObject: { ...positiveInt, default: 32 },
-        maxRequestsInFlightPerTarget: { ...positiveInt, default: 256 },
-        writeBufferBytes: { ...positiveInt, default: 1048576 },
-        drainTimeoutSec: { ...positiveSec, default: 15 },
-        transmissionTimeoutSec: { ...positiveSec, default: 30 },
-        authFailuresPerMinute: { ...positiveInt, default: 15 },
-        authBanSec: { type: 'number', minimum: 0, default: 300 },
-        acceptPerSec: { ...positiveInt, default: 1000 },
-      },
-    },
-    log: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: { level: { enum: LOG_LEVELS, default: 'info' } },
-    },
+    acl: section({ file: { ...filePath, default: 'data/acl.json' } }),
+    buffers: section({
+      maxPerSession: { ...positiveInt, default: 1000 },
+      maxBytesPerSession: { ...positiveInt, default: 1048576 },
+      maxTotalBytes: { ...positiveInt, default: 268435456 },
+    }),
+    limits: section({
+      maxRequestsInFlightPerObject: { ...positiveInt, default: 32 },
+      maxRequestsInFlightPerTarget: { ...positiveInt, default: 256 },
+      writeBufferBytes: { ...positiveInt, default: 1048576 },
+      drainTimeoutSec: { ...positiveSec, default: 15 },
+      transmissionTimeoutSec: { ...positiveSec, default: 30 },
+      authFailuresPerMinute: { ...positiveInt, default: 15 },
+      authBanSec: { type: 'number', minimum: 0, default: 300 },
+      acceptPerSec: { ...positiveInt, default: 1000 },
+    }),
+    log: section({ level: { enum: LOG_LEVELS, default: 'info' } }),
   },
 } as const;
 
