@@ -16,7 +16,7 @@ export interface ConnectionOptions {
   readonly pingIdleMs: number;
   /** How long a peer gets to close after our Close before the socket is destroyed. */
   readonly closeGraceMs: number;
-  /** Bytes pending in the socket beyond which we stop writing and start the drain deadline. */
+  /** Bound on the socket's `writableLength`: what does not fit waits in the queue, under the drain deadline. */
   readonly writeBufferBytes: number;
   readonly drainTimeoutMs: number;
   /** Time a started transmission has to complete. */
@@ -69,8 +69,11 @@ export class Connection implements SessionLink {
   #partialTimer: TimerHandle | undefined;
   #drainTimer: TimerHandle | undefined;
   #blocked = false;
+  /** Our writes not yet completed: while one is, its callback will move a blocked queue on. */
+  #pendingWrites = 0;
   #unsent: Array<Transmission | Buffer> = [];
   readonly #flush = () => this.#doFlush();
+  readonly #written = () => this.#onWritten();
   /** Set when closed by a takeover: answers to requests this connection received still count. */
   #lateResponses = false;
   readonly #emit = (t: Transmission) => {
@@ -100,7 +103,6 @@ export class Connection implements SessionLink {
     s.on('end', () => this.#onEnd());
     s.on('error', () => { this.#reason = this.#closing ? this.#reason : 'error'; });
     s.on('close', () => this.#onClose());
-    s.on('drain', () => this.#onDrain());
     if (this.#opts.pingIdleMs > 0) this.#armIdle();
     s.resume();
   }
@@ -132,7 +134,7 @@ export class Connection implements SessionLink {
     this.#queuedBytes += 2;
     this.#sent = code;
     this.#reason = reason;
-    this.#doFlush();
+    this.#doFlush(true);
     this.#closing = true;
     if (!acceptResponses) this.#parser.reset();
     this.#socket.end();
@@ -157,30 +159,67 @@ export class Connection implements SessionLink {
     process.nextTick(this.#flush);
   }
 
-  #doFlush(): void {
+  /**
+   * Writes what fits under `writeBufferBytes` in one buffer; the rest stays queued until a
+   * write completes (the peer reads) or the drain deadline drops the peer. `all` (closing):
+   * everything goes. A single transmission larger than the room goes out only when no write of
+   * ours is pending, so the bound is max(cap, largest transmission) and nothing waits forever.
+   */
+  #doFlush(all = false): void {
     this.#flushScheduled = false;
     const q = this.#queue;
     if (q.length === 0 || this.#closing || this.#socket.destroyed) return;
-    const buf = Buffer.allocUnsafe(this.#queuedBytes);
-    let o = 0;
-    for (const item of q) {
-      if (Buffer.isBuffer(item)) o += item.copy(buf, o);
-      else o = writeTransmission(item, buf, o);
+    const room = this.#opts.writeBufferBytes - this.#socket.writableLength;
+    let n = q.length;
+    let bytes = this.#queuedBytes;
+    if (!all && bytes > room) [n, bytes] = this.#fitting(room);
+    if (n > 0) {
+      const buf = Buffer.allocUnsafe(bytes);
+      let o = 0;
+      for (let i = 0; i < n; i++) {
+        const item = q[i]!;
+        if (Buffer.isBuffer(item)) o += item.copy(buf, o);
+        else o = writeTransmission(item, buf, o);
+      }
+      this.#queue = n === q.length ? [] : q.slice(n);
+      this.#queuedBytes -= bytes;
+      this.#pendingWrites++;
+      this.#socket.write(buf, this.#written);
     }
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    this.#socket.write(buf);
-    if (this.#socket.writableLength > this.#opts.writeBufferBytes && !this.#closing) {
+    if (this.#queue.length === 0) return this.#unblock();
+    if (!this.#blocked) {
       this.#blocked = true;
       this.#drainTimer = this.#opts.clock.setTimeout(() => this.#stall(), this.#opts.drainTimeoutMs);
     }
   }
 
-  #onDrain(): void {
+  /** How many queued items, and their bytes, fit in `room`; one oversized item only when none of ours is pending. */
+  #fitting(room: number): [number, number] {
+    let n = 0;
+    let bytes = 0;
+    for (const item of this.#queue) {
+      const len = Buffer.isBuffer(item) ? item.length : transmissionLength(item);
+      if (bytes + len > room && !(n === 0 && this.#pendingWrites === 0)) break;
+      n++;
+      bytes += len;
+    }
+    return [n, bytes];
+  }
+
+  /** A write reached the kernel: the peer is reading, so the deadline restarts and the queue moves on. */
+  #onWritten(): void {
+    this.#pendingWrites--;
+    if (!this.#blocked || this.#closing) return;
+    this.#opts.clock.clearTimeout(this.#drainTimer);
+    this.#drainTimer = this.#opts.clock.setTimeout(() => this.#stall(), this.#opts.drainTimeoutMs);
+    this.#doFlush();
+  }
+
+  #unblock(): void {
     if (!this.#blocked) return;
     this.#blocked = false;
     this.#opts.clock.clearTimeout(this.#drainTimer);
-    if (this.#queue.length > 0) this.#schedule();
+    this.#drainTimer = undefined;
   }
 
   /** A peer that does not read: drop it; what never reached the socket is handed back. */

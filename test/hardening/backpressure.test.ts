@@ -59,6 +59,19 @@ async function setup(t: Test) {
   return { clock, seen, dev, d, central, obj, sync, push, responses, collect, sent: () => tracking };
 }
 
+/** Room for fewer than two more requests: once past it, the next ones cannot all fit under the cap. */
+const FULL = CAP - 2 * (PAYLOAD + 100);
+
+/** Pushes until the daemon's socket to the non-reading device is full to the cap, then a few more (now held back). */
+async function fillToCap(s: Awaited<ReturnType<typeof setup>>): Promise<void> {
+  while (s.seen.max <= FULL && s.sent() * PAYLOAD < 32 * 2 ** 20) {
+    s.push(2);
+    await s.sync();
+  }
+  s.push(4);
+  await s.sync();
+}
+
 async function finish(t: Test, s: Awaited<ReturnType<typeof setup>>, label: string, extra: Record<string, unknown>) {
   const { clock, central, sync, responses, collect, sent, seen, d } = s;
   clock.advance(REQUEST_SEC * 1000);
@@ -83,15 +96,12 @@ t.test('a device that never reads: writes stop at the cap, disconnect at the dra
   const s = await setup(t);
   const { clock, seen, dev, d, push, sync } = s;
   const target = size(2, 10) * 2 ** 20;
-  // Phase 1: push in small steps until the daemon's socket holds more than the cap (it then stops writing).
+  // Phase 1: push until the daemon's socket buffer is full to the cap (it then stops writing).
   // Loopback kernel buffers absorb a few MB first, so this phase may go past the reduced target (bounded at 32 MB).
-  while (seen.max <= CAP && s.sent() * PAYLOAD < 32 * 2 ** 20) {
-    push(2);
-    await sync();
-  }
+  await fillToCap(s);
   const blockedAfter = s.sent();
-  t.ok(seen.max > CAP, `the daemon's socket went over the cap after ${blockedAfter} requests`);
-  t.ok(seen.max <= CAP + 2 * (PAYLOAD + 100) + 256 * 1024, 'writableLength bounded: the cap plus one tick of writes');
+  t.ok(seen.max > FULL, `the daemon's socket buffer filled up to the cap after ${blockedAfter} requests`);
+  t.ok(seen.max <= CAP, `writableLength never above the cap (max ${seen.max} of ${CAP})`);
   const state = () => d.daemon.internals.sessions.get(dev.uid)?.state;
   clock.advance(DRAIN_SEC * 1000 - 1);
   await sync();
@@ -106,18 +116,28 @@ t.test('a device that never reads: writes stop at the cap, disconnect at the dra
   const buffered = d.daemon.internals.sessions.get(dev.uid)?.buffer.bytes ?? 0;
   t.ok(buffered <= 1 << 20, `offline buffer bounded (${buffered} bytes)`);
   await finish(t, s, 'never-reading device', { blockedAfterRequests: blockedAfter, bufferedKB: Math.round(buffered / 1024) });
-  t.equal(s.seen.max <= CAP + 2 * (PAYLOAD + 100) + 256 * 1024, true, 'writableLength stayed bounded after phase 2');
+  t.ok(s.seen.max <= CAP, `writableLength stayed under the cap after phase 2 (max ${s.seen.max})`);
 });
 
 t.test('a burst past the cap while blocked disconnects at once (the in-memory queue is bounded too)', async (t) => {
   const s = await setup(t);
-  const { seen, dev, d, push, sync } = s;
-  while (seen.max <= CAP && s.sent() * PAYLOAD < 32 * 2 ** 20) {
-    push(2);
-    await sync();
-  }
+  const { dev, d, push, sync } = s;
+  await fillToCap(s);
   push(Math.ceil((CAP * 1.5) / PAYLOAD));
   await sync();
   t.ok(await until(() => d.daemon.internals.sessions.get(dev.uid)?.state === 'kept', 5000), 'disconnected without waiting for the deadline; session kept');
   await finish(t, s, 'burst while blocked', {});
+});
+
+t.test('a transmission larger than the cap still reaches a device that reads (no deadlock)', async (t) => {
+  const dev = device('reader', 'Stations');
+  const d = await startDaemon(t, testConfig(t, { limits: { writeBufferBytes: 16 * 1024 } }), [dev], { logLevel: 'warn' });
+  const central = (await RawClient.open(d.port, '', CENTRAL_KEY)).client;
+  const obj = (await RawClient.open(d.port, dev.uid, dev.key)).client;
+  t.teardown(() => { central.close(); obj.close(); });
+  for (let i = 0; i < 3; i++) central.send({ type: ToT.REQUEST, uid: dev.uid, tracking: i, payload: { format: Format.BINARY, options: 0, data: Buffer.alloc(PAYLOAD, i) } });
+  t.ok(await until(() => obj.received.filter((x) => x.type === ToT.REQUEST).length === 3, 5000), 'three 60 KB requests delivered through a 16 KB cap');
+  const got = obj.received.filter((x) => x.type === ToT.REQUEST).map((x) => (x.type === ToT.REQUEST ? x.payload.data[0] : -1));
+  t.same(got, [0, 1, 2], 'in order');
+  t.equal(d.daemon.internals.sessions.get(dev.uid)?.state, 'connected', 'still connected');
 });
