@@ -260,7 +260,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       const stopped = tcpServer.close();
       const udpStopped = udpServer?.close();
       // Every pending request is answered before its origin's session gets Close 0x01.
-      tracker.failAll(ResponseCode.NOT_FOUND);
+      tracker.failAll(ResponseCode.NOT_FOUND, 'shutdown');
       sessions.endAll('shutdown', CloseCode.MAINTENANCE);
       tokens.clear();
       await webhooks?.close();

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { ResponseCode, payloadFromJson, payloadToJson, JsonPayloadError, type Payload } from '../protocol/index.js';
+import { payloadFromJson, payloadToJson, JsonPayloadError, type Payload } from '../protocol/index.js';
 import type { ResponseTarget } from '../routing/request-tracker.js';
 import { HttpApiError } from './errors.js';
 import { isGone, sendError, sendJson } from './reply.js';
@@ -49,7 +49,7 @@ export class HeldRequests {
     const timeoutMs = Math.min(body.Timeout ?? this.#opts.defaultTimeoutSec, this.#opts.maxWaitSec) * 1000;
     let settled = false;
     const origin: ResponseTarget = {
-      deliverResponse: (uid, tracking, code, answer) => {
+      deliverResponse: (uid, tracking, code, answer, reason) => {
         if (settled) return;
         settled = true;
         this.#held--;
@@ -57,7 +57,7 @@ export class HeldRequests {
           this.#log.debug({ event: 'http-answer-discarded', uid, tracking, code }, 'HTTP caller left before the answer');
           return;
         }
-        this.#answer(res, code, answer, uid);
+        this.#answer(res, code, answer, uid, reason);
       },
     };
     this.#held++;
@@ -69,10 +69,10 @@ export class HeldRequests {
     }
   }
 
-  #answer(res: ServerResponse, code: number, answer: Payload, uid: string): void {
+  #answer(res: ServerResponse, code: number, answer: Payload, uid: string, reason: string | undefined): void {
     const close = this.#closing();
-    // PROTOCOL §8: the concentrator's own codes come with `Payload: null`.
-    if (code >= ResponseCode.NOT_FOUND && answer.data.length === 0) return sendJson(res, 200, { Code: code, Payload: null, Format: 'JSON' }, {}, close);
+    // PROTOCOL §8: the concentrator's own codes come with `Payload: null`; `Reason` says why.
+    if (reason !== undefined) return sendJson(res, 200, { Code: code, Payload: null, Format: 'JSON', Reason: reason }, {}, close);
     const json = payloadToJson(answer);
     let text: string | undefined;
     if (!(json instanceof JsonPayloadError)) {

@@ -3,9 +3,15 @@ import { Format, ResponseCode, type Payload } from '../protocol/index.js';
 
 export const EMPTY_PAYLOAD: Payload = Object.freeze({ format: Format.BINARY, options: 0, data: Buffer.alloc(0) });
 
-/** Who gets the one response a request ends with. */
+/**
+ * Why the concentrator answered a request itself: the timeout, a routing refusal (not in the
+ * ACL, no session, a full buffer...), or shutdown. The HTTP API shows it as `Reason`.
+ */
+export type GeneratedReason = string;
+
+/** Who gets the one response a request ends with. `reason`: set when the concentrator generated the code. */
 export interface ResponseTarget {
-  deliverResponse(uid: string, tracking: number, code: number, payload: Payload): void;
+  deliverResponse(uid: string, tracking: number, code: number, payload: Payload, reason?: GeneratedReason): void;
 }
 
 /** 'down': central → object; 'up': object → central. Each has its own tracking space per object. */
@@ -26,7 +32,7 @@ export class PendingRequest {
 
   /** Dropped from a kept session's buffer undelivered: PROTOCOL §6 answers the origin 0xA0. */
   discard(): void {
-    this.tracker.fail(this, ResponseCode.NOT_FOUND);
+    this.tracker.fail(this, ResponseCode.NOT_FOUND, 'session-ended');
   }
 }
 
@@ -70,7 +76,7 @@ export class RequestTracker {
     const p = new PendingRequest(this, dir, uid, tracking, origin, this.#clock.now());
     perUid.set(tracking, p);
     this.#size++;
-    p.timer = this.#clock.setTimeout(() => this.fail(p, ResponseCode.TIMEOUT), timeoutMs);
+    p.timer = this.#clock.setTimeout(() => this.fail(p, ResponseCode.TIMEOUT, 'timeout'), timeoutMs);
     return p;
   }
 
@@ -78,23 +84,23 @@ export class RequestTracker {
   complete(dir: Direction, uid: string, tracking: number, code: number, payload: Payload): boolean {
     const p = this.#tables[dir].get(uid)?.get(tracking);
     if (!p) return false;
-    this.#settle(p, code, payload, false);
+    this.#settle(p, code, payload, false, undefined);
     return true;
   }
 
   /** Settles with a code the concentrator generates (0xA0, 0xA1, 0x01...), empty payload. */
-  fail(p: PendingRequest, code: number): void {
-    if (!p.settled) this.#settle(p, code, EMPTY_PAYLOAD, true);
+  fail(p: PendingRequest, code: number, reason: GeneratedReason): void {
+    if (!p.settled) this.#settle(p, code, EMPTY_PAYLOAD, true, reason);
   }
 
   /** Settles every pending request with `code` (shutdown). */
-  failAll(code: number): void {
+  failAll(code: number, reason: GeneratedReason): void {
     for (const table of [this.#tables.down, this.#tables.up]) {
-      for (const perUid of [...table.values()]) for (const p of [...perUid.values()]) this.fail(p, code);
+      for (const perUid of [...table.values()]) for (const p of [...perUid.values()]) this.fail(p, code, reason);
     }
   }
 
-  #settle(p: PendingRequest, code: number, payload: Payload, generated: boolean): void {
+  #settle(p: PendingRequest, code: number, payload: Payload, generated: boolean, reason: GeneratedReason | undefined): void {
     p.settled = true;
     this.#clock.clearTimeout(p.timer);
     const table = this.#tables[p.dir];
@@ -106,7 +112,7 @@ export class RequestTracker {
     }
     const now = this.#clock.now();
     this.#events.settled(p, code, generated, now);
-    p.origin.deliverResponse(p.uid, p.tracking, code, payload);
+    p.origin.deliverResponse(p.uid, p.tracking, code, payload, reason);
   }
 }
 

@@ -62,12 +62,12 @@ export class Router {
   objectRequest(uid: string, tracking: number, payload: Payload): void {
     if (this.#tracker.inFlight('up', uid) >= this.#opts.maxInFlightPerObject) {
       this.#counters.refused('object-in-flight-limit');
-      return this.#objectTarget.deliverResponse(uid, tracking, ResponseCode.NOT_VALID, EMPTY_PAYLOAD);
+      return this.#objectTarget.deliverResponse(uid, tracking, ResponseCode.NOT_VALID, EMPTY_PAYLOAD, 'object-in-flight-limit');
     }
     const p = this.#tracker.begin('up', uid, tracking, this.#objectTarget, this.#opts.requestTimeoutMs);
     if (!p) {
       this.#counters.refused('in-progress');
-      return this.#objectTarget.deliverResponse(uid, tracking, ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD);
+      return this.#objectTarget.deliverResponse(uid, tracking, ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD, 'in-progress');
     }
     const central = this.#sessions.get(CENTRAL_UID);
     if (central) {
@@ -86,20 +86,22 @@ export class Router {
    */
   centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget = this.#centralTarget, timeoutMs = this.#opts.requestTimeoutMs): number {
     if (!this.#opts.acl().get(uid) || !this.#sessions.get(uid)) {
-      this.#counters.refused(this.#opts.acl().get(uid) ? 'no-session' : 'not-in-acl');
-      origin.deliverResponse(uid, tracking < 0 ? 0 : tracking, ResponseCode.NOT_FOUND, EMPTY_PAYLOAD);
+      const why = this.#opts.acl().get(uid) ? 'no-session' : 'not-in-acl';
+      this.#counters.refused(why);
+      origin.deliverResponse(uid, tracking < 0 ? 0 : tracking, ResponseCode.NOT_FOUND, EMPTY_PAYLOAD, why);
       return tracking;
     }
     if (this.#tracker.inFlight('down', uid) >= this.#opts.maxInFlightPerTarget) {
       this.#counters.refused('target-in-flight-limit');
-      origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_VALID, EMPTY_PAYLOAD);
+      origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_VALID, EMPTY_PAYLOAD, 'target-in-flight-limit');
       return tracking;
     }
     if (tracking < 0) tracking = allocateTracking(this.#tracker, 'down', uid);
     const p = tracking < 0 ? undefined : this.#tracker.begin('down', uid, tracking, origin, timeoutMs);
     if (!p) {
-      this.#counters.refused(tracking < 0 ? 'tracking-exhausted' : 'in-progress');
-      origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD);
+      const why = tracking < 0 ? 'tracking-exhausted' : 'in-progress';
+      this.#counters.refused(why);
+      origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD, why);
       return tracking;
     }
     const d = this.#sessions.deliver(uid, { type: ToT.REQUEST, tracking, payload }, p);
@@ -135,6 +137,6 @@ export class Router {
 
   #refuse(p: PendingRequest, why: Delivery | 'no-central'): void {
     this.#counters.refused(why);
-    this.#tracker.fail(p, ResponseCode.NOT_FOUND);
+    this.#tracker.fail(p, ResponseCode.NOT_FOUND, why);
   }
 }

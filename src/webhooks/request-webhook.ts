@@ -37,7 +37,7 @@ export class RequestWebhook {
     const body = webhookBody(p.uid, payload);
     if (body instanceof JsonPayloadError) {
       this.#d.log.debug({ event: 'webhook-unconvertible', hook: 'request', uid: p.uid, tracking: p.tracking, reason: body.message }, 'request payload has no JSON form');
-      return this.#d.tracker.fail(p, ResponseCode.NOT_VALID);
+      return this.#d.tracker.fail(p, ResponseCode.NOT_VALID, 'webhook-error');
     }
     void this.#post(p, body);
   }
@@ -46,14 +46,14 @@ export class RequestWebhook {
     const { client, tracker, log } = this.#d;
     const r = await client.post('request', this.#url, body, this.#d.timeoutMs, true);
     if (p.settled) return this.#d.late(p.uid, p.tracking);
-    if (r.outcome === 'timeout') return tracker.fail(p, ResponseCode.TIMEOUT);
+    if (r.outcome === 'timeout') return tracker.fail(p, ResponseCode.TIMEOUT, 'webhook-timeout');
     const answer = r.outcome === 'success' ? parseWebhookAnswer(r.text ?? '') : undefined;
     if (answer instanceof JsonPayloadError || answer === undefined) {
       log.warn({
         event: 'webhook-failed', hook: 'request', uid: p.uid, tracking: p.tracking, outcome: r.outcome,
         status: r.status, error: r.errorCode, reason: answer?.message,
       }, 'request webhook failed: the object gets 0x01');
-      return tracker.fail(p, ResponseCode.NOT_VALID);
+      return tracker.fail(p, ResponseCode.NOT_VALID, 'webhook-error');
     }
     // !p.settled, so the tracker's entry for (uid, tracking) is still this request.
     tracker.complete('up', p.uid, p.tracking, answer.code, answer.payload);

@@ -83,7 +83,7 @@ export class WebhookPort implements CentralWebhookPort {
 
   forwardRequest(p: PendingRequest, payload: Payload): void {
     if (this.#request) this.#request.forward(p, payload);
-    else this.#deps.tracker.fail(p, ResponseCode.NOT_VALID);
+    else this.#deps.tracker.fail(p, ResponseCode.NOT_VALID, 'webhook-error');
   }
 
   forwardTelemetry(uid: string, payload: Payload): void {

@@ -156,7 +156,7 @@ t.test('503 while shutting down; held requests are settled; the listener closes'
   t.match(text, /HTTP\/1\.1 503 /, 'a request in progress when close starts: 503');
   t.match(text, /"error":"ERR_IOTS_HTTP_SHUTTING_DOWN"/);
   const h = await held;
-  t.same([h.status, h.json], [200, { Code: 0xa0, Payload: null, Format: 'JSON' }], 'the held request is settled (tracker failAll)');
+  t.same([h.status, h.json], [200, { Code: 0xa0, Payload: null, Format: 'JSON', Reason: 'shutdown' }], 'the held request is settled (tracker failAll)');
   await closed;
   await t.rejects(call(d.base, '/request', ok), 'the listener is closed');
 });

@@ -65,12 +65,29 @@ t.test('an answer with no JSON form is a 502 carrying the object\'s Code', async
   }
 });
 
-t.test('no destination: Code 160 with Payload null', async (t) => {
+t.test('no destination: Code 160 with Payload null and the Reason', async (t) => {
   const { post } = await setup(t);
   for (const uid of ['nobody', sleeper.uid]) {
     const r = await post('/request', { UID: uid, Format: 'ASCII', Payload: 'x' });
-    t.same([r.status, r.json], [200, { Code: 0xa0, Payload: null, Format: 'JSON' }], `${uid}: ${uid === 'nobody' ? 'not in the ACL' : 'no session'}`);
+    t.same([r.status, r.json], [200, { Code: 0xa0, Payload: null, Format: 'JSON', Reason: uid === 'nobody' ? 'not-in-acl' : 'no-session' }], `${uid}: ${uid === 'nobody' ? 'not in the ACL' : 'no session'}`);
   }
+});
+
+t.test('a kept session whose buffer is full: Code 160 with Reason session-count; the buffered one times out (161)', async (t) => {
+  const clock = new ManualClock();
+  const { post, daemon, port } = await setup(t, { clock, over: { keepSessionSec: 600, tcp: { requestTimeoutSec: 10 }, buffers: { maxPerSession: 1 } } });
+  const s = (await RawClient.open(port, sleeper.uid, sleeper.key)).client;
+  t.teardown(() => s.close());
+  s.send({ type: ToT.CLOSE, code: CloseCode.SLEEP });
+  for (let i = 0; i < 50 && daemon.internals.sessions.get(sleeper.uid)?.state !== 'kept'; i++) await settle();
+  t.equal(daemon.internals.sessions.get(sleeper.uid)?.state, 'kept', 'the sleeper is kept');
+  const buffered = post('/request', { UID: sleeper.uid, Format: 'ASCII', Payload: 'first' });
+  for (let i = 0; i < 50 && daemon.internals.tracker.size === 0; i++) await settle();
+  const full = await post('/request', { UID: sleeper.uid, Format: 'ASCII', Payload: 'second' });
+  t.same([full.status, full.json], [200, { Code: 0xa0, Payload: null, Format: 'JSON', Reason: 'session-count' }], 'the second finds the buffer full');
+  clock.advance(10_000);
+  const first = await buffered;
+  t.same(first.json, { Code: 0xa1, Payload: null, Format: 'JSON', Reason: 'timeout' }, 'the buffered one is answered at its timeout');
 });
 
 t.test('timeout: Code 161 after Timeout; Timeout defaults to tcp.requestTimeoutSec and is capped by http.maxWaitSec', async (t) => {
@@ -87,7 +104,7 @@ t.test('timeout: Code 161 after Timeout; Timeout defaults to tcp.requestTimeoutS
     t.notOk(done, `${name}: still held at ${ms - 1} ms`);
     clock.advance(1);
     const r = await pending;
-    t.same([r.status, r.json], [200, { Code: 0xa1, Payload: null, Format: 'JSON' }], `${name}: 161 at ${ms} ms`);
+    t.same([r.status, r.json], [200, { Code: 0xa1, Payload: null, Format: 'JSON', Reason: 'timeout' }], `${name}: 161 at ${ms} ms`);
     obj.send({ type: ToT.RESPONSE, tracking: req.tracking, code: 0, payload: wire(Format.ASCII, 'late') });
   }
   obj.send({ type: ToT.PING });
