@@ -159,3 +159,26 @@ t.test('request webhook down, holding, then back: the object gets 0x01, then 0xA
   t.same(outcomes, { success: m, 'http-error': m, 'connection-error': m, timeout: m }, 'one POST per request, each counted by outcome');
   t.comment(`webhook outage, requests: ${JSON.stringify({ perPhase: m, outcomes, duplicates: dup })}`);
 });
+
+t.test('a stalled telemetry endpoint does not starve the request webhook on the same origin', async (t) => {
+  const s = await setup(t);
+  const { clock, rx, obj, responses, posts } = s;
+  const stalled: Hit[] = [];
+  // The central's telemetry endpoint hangs (never answers); its request endpoint answers at once.
+  rx.answer = (h: Hit) => {
+    if (h.path === '/telemetry') return void stalled.push(h);
+    h.reply(200, { Code: ResponseCode.VALID, Payload: 'ok', Format: 'ASCII' });
+  };
+  const udp = await UdpSender.open(t);
+  const n = DEFAULT_TELEMETRY_LIMITS.concurrency + 50;
+  for (let i = 0; i < n; i++) await udp.send(s.udpPort, encodeDatagram(s.token, ascii(`s${i}`)));
+  t.ok(await until(() => stalled.length === DEFAULT_TELEMETRY_LIMITS.concurrency, 10_000), `${stalled.length} telemetry POSTs hanging (the queue's concurrency)`);
+  obj.send({ type: ToT.REQUEST, tracking: 1, payload: ascii('q') });
+  // No clock move: the webhook timeout cannot be what answers it.
+  const answered = await until(() => responses.has(1), 5_000);
+  t.ok(answered, 'the request webhook was posted and answered while telemetry hangs');
+  t.same(responses.get(1), [ResponseCode.VALID], 'the object got the central\'s 0x00, not 0xA1');
+  clock.advance(HOOK_TIMEOUT_SEC * 1000);
+  await settle(20);
+  t.comment(`stalled telemetry: ${JSON.stringify({ telemetryHanging: stalled.length, requestAnswered: answered, requestSuccess: await posts('request', 'success'), requestTimeout: await posts('request', 'timeout') })}`);
+});
