@@ -89,3 +89,41 @@ t.test('held POST /request to silent devices: all answered 0xA1 at their timeout
     holdMs, answerMs, fd0, fdHeld, fd1,
   })} (memory: daemon and undici client in one process, after a forced GC)`);
 });
+
+t.test('held callers that leave before the timeout: answers discarded at the timeout, nothing left behind', async (t) => {
+  const n = size(100, 1000);
+  const clock = new ManualClock();
+  const devs = Array.from({ length: Math.ceil(n / PER_DEVICE) }, (_, i) => device(`gone-${i}`, 'Stations'));
+  const { daemon, port, post, agent, logs } = await startHttpDaemon(t, devs, { clock, logLevel: 'debug', over: { http: { maxWaitSec: 60 } } });
+  const api = daemon.internals.http!.api;
+  for (const dev of devs) {
+    const { client } = await RawClient.open(port, dev.uid, dev.key);
+    t.teardown(() => client.close());
+    (client.received as Transmission[]).push = () => 0;
+  }
+  const fd0 = fdCount();
+  const ac = new AbortController();
+  const outcomes: string[] = [];
+  const pending: Array<Promise<void>> = [];
+  for (let j = 0; j < n; j++) {
+    pending.push(post('/request', { UID: devs[Math.floor(j / PER_DEVICE)]!.uid, Timeout: TIMEOUT_SEC, Format: 'ASCII', Payload: `q${j}` }, { signal: ac.signal })
+      .then((a) => void outcomes.push(`answer ${a.status}`), (e: Error) => void outcomes.push(e.name)));
+    if (j % BATCH === BATCH - 1) await until(() => api.held > j, 30_000);
+  }
+  t.ok(await until(() => api.held === n, 30_000), `${n} held`);
+  ac.abort();
+  await Promise.all(pending);
+  t.same([...new Set(outcomes)], ['AbortError'], 'every caller left');
+  t.ok(await until(() => fdCount() <= fd0, 10_000), `the callers' sockets closed on both ends while still held (fds ${fd0}, now ${fdCount()})`);
+  t.equal(api.held, n, 'still held (their tracking numbers stay reserved until the timeout)');
+  clock.advance(TIMEOUT_SEC * 1000);
+  await settle();
+  t.equal(api.held, 0, 'nothing held after the timeout');
+  t.equal(daemon.internals.tracker.size, 0, 'tracker empty');
+  const discarded = logs.find('http-answer-discarded').length;
+  t.equal(discarded, n, 'each answer discarded once (logged at debug)');
+  t.equal(logs.lines.filter((l) => l.level >= 50).length, 0, 'no error logged');
+  await agent.close();
+  t.ok(fdCount() <= fd0, `fd count at baseline (${fd0}, now ${fdCount()})`);
+  t.comment(`held callers gone: ${JSON.stringify({ n, discarded, fd0, fd1: fdCount() })}`);
+});
