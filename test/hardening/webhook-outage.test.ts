@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { createServer } from 'node:http';
 import { ManualClock } from '../../src/clock.js';
 import { Format, ResponseCode, ToT, encodeDatagram, type Transmission } from '../../src/protocol/index.js';
 import { testConfig } from '../helpers/config.js';
@@ -7,7 +8,7 @@ import { settle } from '../helpers/http.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { size, tick, until, watchCrashes } from '../helpers/stress.js';
 import { UdpSender } from '../helpers/udp-sender.js';
-import { WebhookReceiver, type Hit } from '../helpers/webhook-receiver.js';
+import { WebhookReceiver, refusedUrl, type Hit } from '../helpers/webhook-receiver.js';
 import { DEFAULT_TELEMETRY_LIMITS } from '../../src/webhooks/queued-webhook.js';
 
 const HOOK_TIMEOUT_SEC = 5;
@@ -181,4 +182,44 @@ t.test('a stalled telemetry endpoint does not starve the request webhook on the 
   clock.advance(HOOK_TIMEOUT_SEC * 1000);
   await settle(20);
   t.comment(`stalled telemetry: ${JSON.stringify({ telemetryHanging: stalled.length, requestAnswered: answered, requestSuccess: await posts('request', 'success'), requestTimeout: await posts('request', 'timeout') })}`);
+});
+
+t.test('telemetry webhook refusing connections, then listening again on the same port: every item delivered once', async (t) => {
+  const clock = new ManualClock();
+  const url = new URL(await refusedUrl());
+  const dev = device('refused-dev');
+  const config = testConfig(t, { udp: { enabled: true, maxDatagramsPerSecPerToken: 1e9 }, central: { webhooks: { telemetry: url.href, timeoutSec: HOOK_TIMEOUT_SEC } } });
+  const d = await startDaemon(t, config, [dev], { clock, logLevel: 'warn' });
+  const obj = (await RawClient.open(d.port, dev.uid, dev.key)).client;
+  t.teardown(() => obj.close());
+  const token = (await obj.nextOf(ToT.TOKEN)).token;
+  const posts = (outcome: string) => d.daemon.internals.metrics.value('iotsocket_webhook_posts_total', { hook: 'telemetry', outcome });
+  const n = size(100, 2_000);
+  const udp = await UdpSender.open(t);
+  for (let i = 0; i < n; i++) {
+    await udp.send(d.daemon.addresses!.udp!.port, encodeDatagram(token, ascii(`s${i}`)));
+    if (i % 500 === 499) await reach(() => posts('connection-error'), i - 1_000);
+  }
+  t.ok(await reach(() => posts('connection-error'), n), `first attempt of all ${n}: connection refused`);
+  const delivered = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const p = JSON.parse(Buffer.concat(chunks).toString()).Payload as string;
+      delivered.set(p, (delivered.get(p) ?? 0) + 1);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(Number(url.port), '127.0.0.1', resolve); });
+  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  clock.advance(500); // every first retry is due within 250–500 ms
+  t.ok(await reach(() => posts('success'), n), `all ${n} delivered once the endpoint listens again`);
+  await settle(50);
+  const dup = [...delivered.values()].filter((c) => c > 1).length;
+  t.equal(delivered.size, n, `${n} distinct items`);
+  t.equal(dup, 0, '0 duplicates');
+  t.equal(d.daemon.internals.webhooks!.telemetryHeld, 0, 'queue empty');
+  t.equal(await d.daemon.internals.metrics.value('iotsocket_webhook_queue_dropped_total'), 0, 'nothing dropped');
+  t.comment(`webhook refusing, then back: ${JSON.stringify({ items: n, connectionErrors: await posts('connection-error'), delivered: delivered.size, duplicates: dup })}`);
 });
