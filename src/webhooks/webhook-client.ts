@@ -27,7 +27,7 @@ export interface WebhookClientOptions {
   readonly ca?: string | Buffer;
   readonly clock: Clock;
   readonly metrics: Metrics;
-  /** Upper bound of sockets per origin. */
+  /** Upper bound of sockets per hook and origin. */
   readonly connectionsPerOrigin?: number;
   /** Answers larger than this are refused (a webhook answer holds at most one payload). */
   readonly maxAnswerBytes?: number;
@@ -37,8 +37,10 @@ const TIMEOUT = Symbol('timeout');
 const CLOSED = Symbol('closed');
 
 /**
- * POSTs JSON to webhook URLs over one keep-alive undici Pool per origin (never a connection
- * per call). Deadlines follow the injected clock. No logging here: callers know the context.
+ * POSTs JSON to webhook URLs over one keep-alive undici Pool per hook and origin (never a
+ * connection per call). A pool per hook: a telemetry backlog on a stalled endpoint holds
+ * every connection of its pool, and must not leave object requests waiting behind it.
+ * Deadlines follow the injected clock. No logging here: callers know the context.
  */
 export class WebhookClient {
   readonly #opts: WebhookClientOptions;
@@ -61,7 +63,7 @@ export class WebhookClient {
     const timer = clock.setTimeout(() => ac.abort(TIMEOUT), timeoutMs);
     this.#inFlight.add(ac);
     const started = clock.now();
-    const result = await this.#send(this.#pool(url), url, body, readAnswer, ac.signal).finally(() => {
+    const result = await this.#send(this.#pool(hook, url), url, body, readAnswer, ac.signal).finally(() => {
       clock.clearTimeout(timer);
       this.#inFlight.delete(ac);
     });
@@ -102,8 +104,9 @@ export class WebhookClient {
     }
   }
 
-  #pool(url: URL): Pool {
-    let pool = this.#pools.get(url.origin);
+  #pool(hook: HookName, url: URL): Pool {
+    const key = `${hook} ${url.origin}`;
+    let pool = this.#pools.get(key);
     if (!pool) {
       const ca = this.#opts.ca;
       pool = new Pool(url.origin, {
@@ -111,7 +114,7 @@ export class WebhookClient {
         keepAliveTimeout: 10_000,
         connect: ca ? { ca: [...rootCertificates, ca.toString()] } : undefined,
       });
-      this.#pools.set(url.origin, pool);
+      this.#pools.set(key, pool);
     }
     return pool;
   }

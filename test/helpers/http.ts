@@ -41,11 +41,11 @@ export async function call(base: string, path: string, body?: unknown, opts: Cal
 export async function startHttpDaemon(
   t: { teardown(fn: () => unknown): void },
   devices: Device[],
-  opts: { over?: Record<string, any>; clock?: Clock; config?: Config; scheme?: 'http' | 'https'; connect?: Record<string, unknown> } = {},
+  opts: { over?: Record<string, any>; clock?: Clock; config?: Config; scheme?: 'http' | 'https'; connect?: Record<string, unknown>; logLevel?: string } = {},
 ) {
   const over = opts.over ?? {};
   const config = opts.config ?? testConfig(t, { ...over, http: { enabled: true, ...over.http } });
-  const d = await startDaemon(t, config, devices, { clock: opts.clock });
+  const d = await startDaemon(t, config, devices, { clock: opts.clock, logLevel: opts.logLevel });
   const http = d.daemon.addresses!.http!;
   const base = `${opts.scheme ?? 'http'}://127.0.0.1:${http.port}`;
   const agent = new Agent({ connect: opts.connect });

@@ -1,4 +1,6 @@
 import { readdirSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** `IOTS_STRESS=1` (npm run test:stress) runs the hardening tests at full size; `npm test` runs them reduced. */
 export const STRESS = process.env.IOTS_STRESS === '1';
@@ -53,4 +55,21 @@ export function watchCrashes(t: { teardown(fn: () => void): void }): { readonly 
     process.off('unhandledRejection', onErr);
   });
   return { get count() { return errors.length; }, errors };
+}
+
+let gcFn: (() => void) | undefined;
+/** A full GC before a memory reading (V8's gc exposed at run time, so no node flag is needed). */
+export function forceGc(): void {
+  if (!gcFn) {
+    setFlagsFromString('--expose-gc');
+    gcFn = runInNewContext('gc') as () => void;
+  }
+  gcFn();
+}
+
+/** Heap and RSS in bytes after a forced GC. */
+export function memory(): { heap: number; rss: number } {
+  forceGc();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, rss: m.rss };
 }

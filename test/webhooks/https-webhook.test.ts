@@ -34,7 +34,7 @@ t.test('HTTPS webhooks with a custom CA: request and telemetry delivered', async
   const hit = await rx.next();
   const tm = hit.path === '/tm' ? hit : await rx.next();
   t.same(tm.body, { UID: dev.uid, Payload: 'tm', Format: 'ASCII' });
-  t.equal(rx.connections, 1, 'request and telemetry share the one pool of their origin');
+  t.equal(rx.connections, 2, 'one keep-alive connection per hook: request and telemetry have a pool each');
 });
 
 t.test('an HTTPS webhook whose certificate is not trusted is never used (→ 0x01)', async (t) => {
