@@ -9,7 +9,7 @@ export interface RequestWebhookDeps {
   readonly tracker: RequestTracker;
   readonly log: Logger;
   readonly timeoutMs: number;
-  /** The webhook answered after the request was already settled (tracker timeout, shutdown). */
+  /** The webhook answered (2xx) after the request was already settled (tracker timeout, shutdown). */
   late(uid: string, tracking: number): void;
 }
 
@@ -45,7 +45,11 @@ export class RequestWebhook {
   async #post(p: PendingRequest, body: string): Promise<void> {
     const { client, tracker, log } = this.#d;
     const r = await client.post('request', this.#url, body, this.#d.timeoutMs, true);
-    if (p.settled) return this.#d.late(p.uid, p.tracking);
+    if (p.settled) {
+      // Settled meanwhile (tracker timeout, shutdown): only an answer that did come is late.
+      if (r.outcome === 'success') this.#d.late(p.uid, p.tracking);
+      return;
+    }
     if (r.outcome === 'timeout') return tracker.fail(p, ResponseCode.TIMEOUT, 'webhook-timeout');
     const answer = r.outcome === 'success' ? parseWebhookAnswer(r.text ?? '') : undefined;
     if (answer instanceof JsonPayloadError || answer === undefined) {

@@ -122,6 +122,19 @@ t.test('the tracker timeout fires first → 0xA1 once; the late webhook answer i
   t.equal((await obj.next()).type, ToT.PONG, 'the late answer never reached the object');
 });
 
+t.test('the tracker timeout fires first, then the webhook times out with no answer: nothing is counted late', async (t) => {
+  const hook = await WebhookReceiver.start(t);
+  hook.answer = () => {};
+  const { obj, clock, daemon, posts } = await setup(t, hook.url(), { tcp: { requestTimeoutSec: 2 } });
+  obj.send({ type: ToT.REQUEST, tracking: 9, payload: p('x') });
+  await hook.next();
+  clock.advance(2_000);
+  t.same((await obj.nextOf(ToT.RESPONSE)).code, ResponseCode.TIMEOUT, '0xA1 at the tracker timeout');
+  clock.advance(3_000); // the webhook's own 5 s deadline
+  await until(async () => (await posts('timeout')) === 1, 'the webhook timeout to be counted');
+  t.equal(await daemon.internals.metrics.value('iotsocket_late_responses_total', { direction: 'up' }), 0, 'no answer came, so no late response');
+});
+
 t.test('a payload with no JSON form is answered 0x01 without a POST', async (t) => {
   const hook = await WebhookReceiver.start(t);
   const { ask } = await setup(t, hook.url());
