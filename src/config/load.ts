@@ -7,6 +7,7 @@ import { schemaIssues } from './ajv-issues.js';
 import { planFirstStart, type FirstStartStep } from './bootstrap.js';
 import { compileConfigValidator, configSchema, type RawConfig, type RawTls } from './schema.js';
 import { readYamlSource } from './yaml-source.js';
+import { decodeWebhookSecret } from '../webhooks/webhook-signature.js';
 import type { Config, TlsFiles } from './types.js';
 
 export type { ConfigIssue } from '../errors.js';
@@ -158,11 +159,15 @@ export function finishConfig(draft: ConfigDraft, opts: { mode?: 'load' | 'check'
     const problem = fileProblem(ca);
     if (problem) issue('central.webhooks.ca', problem);
   }
+  const secretText = r.central.webhooks.secret;
+  const secret = secretText === undefined ? undefined : decodeWebhookSecret(secretText);
+  if (typeof secret === 'string') issue('central.webhooks.secret', secret);
   if (r.http.enabled && r.http.port !== 0 && r.http.port === r.tcp.port && r.http.host === r.tcp.host) {
     issue('http.port', `same address as tcp.port (${r.tcp.host}:${r.tcp.port})`);
   }
   if (errors.length > 0 || authKey === undefined) return { errors, warnings };
   const { authKey: _hex, authKeyFile: _file, ...central } = r.central;
+  const { secret: _secretText, ...webhooks } = central.webhooks;
   const config: Config = {
     baseDir: draft.baseDir,
     keepSessionSec: r.keepSessionSec,
@@ -170,7 +175,7 @@ export function finishConfig(draft: ConfigDraft, opts: { mode?: 'load' | 'check'
     udp: r.udp,
     http: { ...r.http, tls: httpTls },
     ...(r.admin ? { admin: { host: r.admin.host, port: r.admin.port, ...(adminTls ? { tls: adminTls } : {}) } } : {}),
-    central: { ...central, authKey },
+    central: { ...central, webhooks: Buffer.isBuffer(secret) ? { ...webhooks, secret } : webhooks, authKey },
     groups: r.groups,
     acl: r.acl,
     buffers: r.buffers,

@@ -97,6 +97,8 @@ export const configSchema = {
           presence: httpUrl,
           timeoutSec: { ...positiveSec, default: 5 },
           ca: filePath,
+          // Standard Webhooks `whsec_<base64>`; its form is checked in load.ts (the message names the rule).
+          secret: { type: 'string', minLength: 1 },
         }),
       },
     },
@@ -153,7 +155,7 @@ export interface RawConfig {
   central: {
     authKey?: string;
     authKeyFile?: string;
-    webhooks: { request?: string; telemetry?: string; presence?: string; timeoutSec: number; ca?: string };
+    webhooks: { request?: string; telemetry?: string; presence?: string; timeoutSec: number; ca?: string; secret?: string };
   };
   groups: Record<string, { telemetry: boolean; telemetryTokenExpMin: number }>;
   acl: { file: string };

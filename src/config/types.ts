@@ -56,6 +56,8 @@ export interface Config {
       readonly presence?: string;
       readonly timeoutSec: number;
       readonly ca?: string;
+      /** Standard Webhooks signing key: the bytes of `whsec_<base64>`. When set, every webhook is signed. */
+      readonly secret?: Buffer;
     };
   };
   readonly groups: Readonly<Record<string, GroupConfig>>;
