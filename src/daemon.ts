@@ -8,7 +8,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createLogger } from './observability/logger.js';
 import { openFilesLimit } from './observability/fd-limit.js';
-import { HttpServer, OpsApi, createHttpSide, type HttpSide } from './http/index.js';
+import { HttpServer, OpsApi, createHttpSide, httpLimits, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
 import { watchFile } from './registry/acl-watch.js';
@@ -165,7 +165,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   const http = config.http.enabled
     ? createHttpSide(config, { router, acl, log: log.child({ component: 'http' }), ops: config.admin ? undefined : ops })
     : undefined;
-  const adminServer = config.admin ? new HttpServer({ ...config.admin, maxWaitSec: 0 }, ops) : undefined;
+  const adminServer = config.admin ? new HttpServer({ ...config.admin, limits: httpLimits(config) }, ops) : undefined;
   collectGauges(metrics, sessions, tracker);
 
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));

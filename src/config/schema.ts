@@ -77,6 +77,14 @@ export const configSchema = {
       tls,
       maxBodyBytes: { ...positiveInt, default: 524288 },
       maxWaitSec: { ...positiveSec, default: 30 },
+      headersTimeoutSec: { ...positiveSec, default: 10 },
+      // No default here: load.ts derives it from maxWaitSec when absent, and checks it when set.
+      requestTimeoutSec: positiveSec,
+      keepAliveTimeoutSec: { ...positiveSec, default: 5 },
+      maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 16384 },
+      // 2 at least: an /acl body is an array of objects.
+      maxJsonDepth: { type: 'integer', minimum: 2, maximum: 1000, default: 32 },
+      maxHeldRequests: { ...positiveInt, default: 10000 },
     }),
     // Absent: no admin listener (health, metrics and admin share the HTTP one), so no default.
     admin: {
@@ -150,7 +158,20 @@ export interface RawConfig {
     redirect?: { host: string; port: number };
   };
   udp: { enabled: boolean; host: string; port: number; maxDatagramBytes: number; maxDatagramsPerSecPerToken: number };
-  http: { enabled: boolean; host: string; port: number; tls?: RawTls; maxBodyBytes: number; maxWaitSec: number };
+  http: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    tls?: RawTls;
+    maxBodyBytes: number;
+    maxWaitSec: number;
+    headersTimeoutSec: number;
+    requestTimeoutSec?: number;
+    keepAliveTimeoutSec: number;
+    maxHeaderBytes: number;
+    maxJsonDepth: number;
+    maxHeldRequests: number;
+  };
   admin?: { host: string; port: number; tls?: RawTls };
   central: {
     authKey?: string;

@@ -173,3 +173,14 @@ t.test('central.webhooks.secret: whsec_ + base64 of 24-64 bytes, decoded; anythi
   const env = parse(`central: { authKey: ${KEY} }\n`, { IOTSOCKET_CENTRAL__WEBHOOKS__SECRET: `whsec_${key.toString('base64')}` });
   t.ok(env.config!.central.webhooks.secret!.equals(key), 'settable from the environment (kept as text)');
 });
+
+t.test('http.requestTimeoutSec: absent, max(30, maxWaitSec + 10); set, it must exceed maxWaitSec and cover headersTimeoutSec', async (t) => {
+  const http = (yaml: string) => parse(`central: { authKey: ${KEY} }\nhttp:\n${yaml}`);
+  t.equal(http('  maxWaitSec: 5\n').config!.http.requestTimeoutSec, 30, 'at least 30 s');
+  t.equal(http('  maxWaitSec: 300\n').config!.http.requestTimeoutSec, 310, 'above the longest hold');
+  t.equal(http('  maxWaitSec: 5\n  headersTimeoutSec: 60\n').config!.http.requestTimeoutSec, 60, 'never below the headers timeout');
+  t.equal(http('  maxWaitSec: 30\n  requestTimeoutSec: 31\n').config!.http.requestTimeoutSec, 31, 'explicit, above maxWaitSec: kept as is');
+  t.match(http('  maxWaitSec: 30\n  requestTimeoutSec: 30\n').errors, [{ path: 'http.requestTimeoutSec', line: 4, message: /greater than http\.maxWaitSec \(30\)/ }]);
+  t.match(http('  maxWaitSec: 1\n  headersTimeoutSec: 10\n  requestTimeoutSec: 5\n').errors, [{ path: 'http.requestTimeoutSec', line: 5, message: /at least http\.headersTimeoutSec \(10\)/ }]);
+  t.match(http('  maxJsonDepth: 1\n  maxHeaderBytes: 100\n').errors, [{ path: 'http.maxJsonDepth', line: 3 }, { path: 'http.maxHeaderBytes', line: 4 }], 'bounds of the other limits');
+});
