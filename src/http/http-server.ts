@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { TlsFiles } from '../config/types.js';
 import { listenOn } from '../servers/listen.js';
@@ -73,12 +74,28 @@ export class HttpServer {
     const settings = this.settings;
     const tls = this.#opts.tls;
     const server: Server = tls
-      ? createHttpsServer({ ...settings, cert: readFileSync(tls.cert), key: readFileSync(tls.key), minVersion: 'TLSv1.2' }, this.#api.handle)
+      ? createHttpsServer({ ...settings, ...readTls(tls) }, this.#api.handle)
       : createHttpServer(settings, this.#api.handle);
     server.keepAliveTimeout = settings.keepAliveTimeout;
     server.on('clientError', clientErrorListener(settings.maxHeaderSize));
     this.#server = server;
     return listenOn(server, this.#opts.host, this.#opts.port);
+  }
+
+  /**
+   * SIGHUP: re-reads the certificate and key (at `files`, the paths of the reloaded config)
+   * for the TLS handshakes to come. Connections already open, held requests included, keep
+   * the context they started with. Throws, leaving the current context in place, when a
+   * file cannot be read or cert and key do not form a valid pair. False: not an HTTPS server.
+   */
+  reloadTls(files: TlsFiles): boolean {
+    const server = this.#server;
+    if (!(server instanceof HttpsServer)) return false;
+    const options = readTls(files);
+    // Built first on its own: setSecureContext overwrites the server's key/cert fields before it can fail.
+    createSecureContext(options);
+    server.setSecureContext(options);
+    return true;
   }
 
   /**
@@ -109,4 +126,9 @@ export class HttpServer {
     if (server.listening) void this.close(0);
     server.closeAllConnections();
   }
+}
+
+/** TLS options of the HTTPS listener, files read now (TLS 1.2 at least). */
+function readTls(files: TlsFiles): SecureContextOptions {
+  return { cert: readFileSync(files.cert), key: readFileSync(files.key), minVersion: 'TLSv1.2' };
 }
