@@ -6,12 +6,15 @@ export interface TimerHandle {
 export interface Clock {
   /** Milliseconds, monotonic. */
   now(): number;
+  /** Wall-clock milliseconds since the Unix epoch: only for timestamps sent to others, never for deadlines. */
+  epochMs(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle | undefined): void;
 }
 
 export const systemClock: Clock = Object.freeze({
   now: () => performance.now(),
+  epochMs: () => Date.now(),
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const t = setTimeout(fn, ms);
     t.unref?.();
@@ -27,9 +30,19 @@ export class ManualClock implements Clock {
   #now = 0;
   #seq = 0;
   readonly #timers = new Map<number, { at: number; fn: () => void }>();
+  readonly #epochStartMs: number;
+
+  /** `epochStartMs`: the wall-clock time at now() = 0; fixed by default so tests never read the real date. */
+  constructor(epochStartMs = Date.UTC(2026, 0, 1)) {
+    this.#epochStartMs = epochStartMs;
+  }
 
   now(): number {
     return this.#now;
+  }
+
+  epochMs(): number {
+    return this.#epochStartMs + this.#now;
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {

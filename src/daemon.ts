@@ -5,10 +5,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
-import type { Config } from './config/types.js';
+import type { Config, TlsFiles } from './config/types.js';
 import { createLogger } from './observability/logger.js';
 import { openFilesLimit } from './observability/fd-limit.js';
-import { HttpServer, OpsApi, createHttpSide, type HttpSide } from './http/index.js';
+import { HttpServer, OpsApi, createHttpSide, httpLimits, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
 import { watchFile } from './registry/acl-watch.js';
@@ -59,6 +59,8 @@ export interface ReloadResult {
   readonly applied: string[];
   /** Changed keys that only take effect after a restart. */
   readonly restartNeeded: string[];
+  /** HTTP(S) listeners whose certificate could not be re-read ('http.tls', 'admin.tls'): they keep the previous one. */
+  readonly tlsFailed: string[];
   readonly aclReloaded: boolean;
 }
 
@@ -165,7 +167,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   const http = config.http.enabled
     ? createHttpSide(config, { router, acl, log: log.child({ component: 'http' }), ops: config.admin ? undefined : ops })
     : undefined;
-  const adminServer = config.admin ? new HttpServer({ ...config.admin, maxWaitSec: 0 }, ops) : undefined;
+  const adminServer = config.admin ? new HttpServer({ ...config.admin, limits: httpLimits(config) }, ops) : undefined;
   collectGauges(metrics, sessions, tracker);
 
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
@@ -243,12 +245,30 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     const plan = planReload(current, next);
     const aclReloaded = await reloadAcl('reload');
     // TLS files are re-read even when their paths did not change: that is how a renewed certificate is picked up.
+    // The HTTP(S) listeners first: a bad file there is logged and skipped, where the TCP one throws.
+    const tlsFailed = [
+      ...reloadHttpsListener('http', http?.server, current.http.tls && next.http.tls),
+      ...reloadHttpsListener('admin', adminServer, current.admin?.tls && next.admin?.tls),
+    ];
     if (next.tcp.tls) secureContext = loadSecureContext(next.tcp.tls);
     if (next.log.level !== log.level) log.level = next.log.level;
     current = next;
-    const result = { applied: plan.reload, restartNeeded: plan.restart, aclReloaded };
+    const result = { applied: plan.reload, restartNeeded: plan.restart, aclReloaded, tlsFailed };
     log.info({ event: 'reloaded', ...result }, plan.restart.length ? 'reloaded; some changes need a restart' : 'reloaded');
     return result;
+  }
+
+  /** New certificate for an HTTPS listener that has one (TLS turned on or off needs a restart); [key] when it failed. */
+  function reloadHttpsListener(name: 'http' | 'admin', server: HttpServer | undefined, files: TlsFiles | undefined): string[] {
+    if (!server || !files) return [];
+    try {
+      server.reloadTls(files);
+      log.info({ event: 'tls-reloaded', listener: name, cert: files.cert }, `${name} certificate re-read`);
+      return [];
+    } catch (err) {
+      log.error({ event: 'tls-reload-failed', listener: name, cert: files.cert, err: (err as Error).message }, `${name} certificate not reloaded; the previous one stays`);
+      return [`${name}.tls`];
+    }
   }
 
   function close(): Promise<void> {

@@ -50,7 +50,10 @@ export function benchConfig(o: BenchConfigOptions): WireConfig {
       maxTransmissionBytes: 1 << 20, pingIdleSec: 0,
     },
     udp: { enabled: false, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100 },
-    http: { enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30 },
+    http: {
+      enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30,
+      headersTimeoutSec: 10, requestTimeoutSec: 40, keepAliveTimeoutSec: 5, maxHeaderBytes: 16384, maxJsonDepth: 32, maxHeldRequests: 10000,
+    },
     central: { authKey: BENCH_CENTRAL_KEY.toString('hex'), webhooks: { timeoutSec: 5 } },
     groups: { [BENCH_GROUP]: { telemetry: false, telemetryTokenExpMin: 0 } },
     acl: { file: aclFile },

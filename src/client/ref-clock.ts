@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from '../clock.js';
  */
 export const refClock: Clock = Object.freeze({
   now: () => performance.now(),
+  epochMs: () => Date.now(),
   setTimeout(fn: () => void, ms: number): TimerHandle {
     return { id: setTimeout(fn, ms) };
   },

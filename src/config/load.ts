@@ -7,6 +7,7 @@ import { schemaIssues } from './ajv-issues.js';
 import { planFirstStart, type FirstStartStep } from './bootstrap.js';
 import { compileConfigValidator, configSchema, type RawConfig, type RawTls } from './schema.js';
 import { readYamlSource } from './yaml-source.js';
+import { decodeWebhookSecret } from '../webhooks/webhook-signature.js';
 import type { Config, TlsFiles } from './types.js';
 
 export type { ConfigIssue } from '../errors.js';
@@ -130,6 +131,26 @@ function tlsFiles(keyPath: 'tcp.tls' | 'http.tls' | 'admin.tls', t: RawTls | und
   return { cert: t.cert, key: t.key };
 }
 
+/** Seconds a whole request may take to arrive when http.requestTimeoutSec is absent (the old fixed rule). */
+const REQUEST_TIMEOUT_FLOOR_SEC = 30;
+/** Headroom above maxWaitSec in that default, for the body to arrive. */
+const REQUEST_TIMEOUT_MARGIN_SEC = 10;
+
+/**
+ * http.requestTimeoutSec. Node stops that timer once a request's body is in, so a held
+ * /request is not under it today; keeping it above maxWaitSec still means no Node release
+ * that counts the answer too can cut a held exchange. Absent: max(30, maxWaitSec + 10).
+ */
+function httpRequestTimeoutSec(h: RawConfig['http'], issue: (p: string, m: string) => void): number {
+  if (h.requestTimeoutSec === undefined) return Math.max(REQUEST_TIMEOUT_FLOOR_SEC, h.maxWaitSec + REQUEST_TIMEOUT_MARGIN_SEC, h.headersTimeoutSec);
+  if (h.requestTimeoutSec <= h.maxWaitSec) {
+    issue('http.requestTimeoutSec', `must be greater than http.maxWaitSec (${h.maxWaitSec}): a held /request may wait that long (leave it out for max(30, maxWaitSec + 10))`);
+  } else if (h.requestTimeoutSec < h.headersTimeoutSec) {
+    issue('http.requestTimeoutSec', `must be at least http.headersTimeoutSec (${h.headersTimeoutSec}): the headers are part of the request`);
+  }
+  return h.requestTimeoutSec;
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value !== 'object' || value === null || Buffer.isBuffer(value)) return value; // typed arrays cannot be frozen
   for (const v of Object.values(value)) deepFreeze(v);
@@ -158,19 +179,24 @@ export function finishConfig(draft: ConfigDraft, opts: { mode?: 'load' | 'check'
     const problem = fileProblem(ca);
     if (problem) issue('central.webhooks.ca', problem);
   }
+  const secretText = r.central.webhooks.secret;
+  const secret = secretText === undefined ? undefined : decodeWebhookSecret(secretText);
+  if (typeof secret === 'string') issue('central.webhooks.secret', secret);
+  const requestTimeoutSec = httpRequestTimeoutSec(r.http, issue);
   if (r.http.enabled && r.http.port !== 0 && r.http.port === r.tcp.port && r.http.host === r.tcp.host) {
     issue('http.port', `same address as tcp.port (${r.tcp.host}:${r.tcp.port})`);
   }
   if (errors.length > 0 || authKey === undefined) return { errors, warnings };
   const { authKey: _hex, authKeyFile: _file, ...central } = r.central;
+  const { secret: _secretText, ...webhooks } = central.webhooks;
   const config: Config = {
     baseDir: draft.baseDir,
     keepSessionSec: r.keepSessionSec,
     tcp: { ...r.tcp, tls: tcpTls },
     udp: r.udp,
-    http: { ...r.http, tls: httpTls },
+    http: { ...r.http, requestTimeoutSec, tls: httpTls },
     ...(r.admin ? { admin: { host: r.admin.host, port: r.admin.port, ...(adminTls ? { tls: adminTls } : {}) } } : {}),
-    central: { ...central, authKey },
+    central: { ...central, webhooks: Buffer.isBuffer(secret) ? { ...webhooks, secret } : webhooks, authKey },
     groups: r.groups,
     acl: r.acl,
     buffers: r.buffers,

@@ -1,10 +1,12 @@
 import type { Config } from './types.js';
 
 /**
- * Keys SIGHUP applies to a running daemon; any other change (the HTTP certificate and the ACL
- * file's path included) is reported as needing a restart. The ACL file itself is always re-read.
+ * Keys SIGHUP applies to a running daemon; any other change (the ACL file's path included) is
+ * reported as needing a restart. The ACL file and every certificate are always re-read. An
+ * HTTP or admin listener can take new certificate files but cannot switch between HTTP and
+ * HTTPS, so `http.tls` / `admin.tls` added or removed needs a restart.
  */
-export const RELOADABLE = ['tcp.tls', 'log.level'] as const;
+export const RELOADABLE = ['tcp.tls', 'http.tls.cert', 'http.tls.key', 'admin.tls.cert', 'admin.tls.key', 'log.level'] as const;
 
 /** Dotted key paths whose values differ between two configs (Buffers compared by bytes). */
 export function changedKeys(a: unknown, b: unknown, prefix = ''): string[] {

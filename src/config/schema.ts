@@ -77,6 +77,14 @@ export const configSchema = {
       tls,
       maxBodyBytes: { ...positiveInt, default: 524288 },
       maxWaitSec: { ...positiveSec, default: 30 },
+      headersTimeoutSec: { ...positiveSec, default: 10 },
+      // No default here: load.ts derives it from maxWaitSec when absent, and checks it when set.
+      requestTimeoutSec: positiveSec,
+      keepAliveTimeoutSec: { ...positiveSec, default: 5 },
+      maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 16384 },
+      // 2 at least: an /acl body is an array of objects.
+      maxJsonDepth: { type: 'integer', minimum: 2, maximum: 1000, default: 32 },
+      maxHeldRequests: { ...positiveInt, default: 10000 },
     }),
     // Absent: no admin listener (health, metrics and admin share the HTTP one), so no default.
     admin: {
@@ -97,6 +105,8 @@ export const configSchema = {
           presence: httpUrl,
           timeoutSec: { ...positiveSec, default: 5 },
           ca: filePath,
+          // Standard Webhooks `whsec_<base64>`; its form is checked in load.ts (the message names the rule).
+          secret: { type: 'string', minLength: 1 },
         }),
       },
     },
@@ -148,12 +158,25 @@ export interface RawConfig {
     redirect?: { host: string; port: number };
   };
   udp: { enabled: boolean; host: string; port: number; maxDatagramBytes: number; maxDatagramsPerSecPerToken: number };
-  http: { enabled: boolean; host: string; port: number; tls?: RawTls; maxBodyBytes: number; maxWaitSec: number };
+  http: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    tls?: RawTls;
+    maxBodyBytes: number;
+    maxWaitSec: number;
+    headersTimeoutSec: number;
+    requestTimeoutSec?: number;
+    keepAliveTimeoutSec: number;
+    maxHeaderBytes: number;
+    maxJsonDepth: number;
+    maxHeldRequests: number;
+  };
   admin?: { host: string; port: number; tls?: RawTls };
   central: {
     authKey?: string;
     authKeyFile?: string;
-    webhooks: { request?: string; telemetry?: string; presence?: string; timeoutSec: number; ca?: string };
+    webhooks: { request?: string; telemetry?: string; presence?: string; timeoutSec: number; ca?: string; secret?: string };
   };
   groups: Record<string, { telemetry: boolean; telemetryTokenExpMin: number }>;
   acl: { file: string };

@@ -43,6 +43,18 @@ export interface Config {
     readonly tls?: TlsFiles;
     readonly maxBodyBytes: number;
     readonly maxWaitSec: number;
+    /** Time for a request's headers to arrive; then 408. Shared by the admin listener. */
+    readonly headersTimeoutSec: number;
+    /** Time for a whole request (headers and body) to arrive; then 408. Always above maxWaitSec. */
+    readonly requestTimeoutSec: number;
+    /** An idle keep-alive connection is closed after this long. */
+    readonly keepAliveTimeoutSec: number;
+    /** Request line and headers together; beyond, 431. */
+    readonly maxHeaderBytes: number;
+    /** Nesting of arrays and objects in a body; deeper, 400. */
+    readonly maxJsonDepth: number;
+    /** /request calls held open at once; beyond, 503. */
+    readonly maxHeldRequests: number;
   };
   /** When set, health, metrics and the admin API move here, off the public HTTP listener. */
   readonly admin?: { readonly host: string; readonly port: number; readonly tls?: TlsFiles };
@@ -56,6 +68,8 @@ export interface Config {
       readonly presence?: string;
       readonly timeoutSec: number;
       readonly ca?: string;
+      /** Standard Webhooks signing key: the bytes of `whsec_<base64>`. When set, every webhook is signed. */
+      readonly secret?: Buffer;
     };
   };
   readonly groups: Readonly<Record<string, GroupConfig>>;

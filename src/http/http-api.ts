@@ -14,7 +14,6 @@ import { BodyValidators } from './schemas.js';
 export const ROUTES = Object.freeze({ '/request': 'POST', '/acl': 'POST' } as const);
 type Route = keyof typeof ROUTES;
 
-export const DEFAULT_MAX_HELD_REQUESTS = 10_000;
 
 export interface AclReplacer {
   replace(entries: readonly AclEntry[]): Promise<unknown>;
@@ -28,8 +27,10 @@ export interface HttpApiOptions {
   readonly defaultTimeoutSec: number;
   /** Cap on `Timeout` (http.maxWaitSec). */
   readonly maxWaitSec: number;
-  /** Cap on requests held open at once; beyond it, 503. */
-  readonly maxHeldRequests?: number;
+  /** Nesting allowed in a body (http.maxJsonDepth); deeper, 400. */
+  readonly maxJsonDepth: number;
+  /** Cap on requests held open at once (http.maxHeldRequests); beyond it, 503. */
+  readonly maxHeldRequests: number;
 }
 
 /**
@@ -52,7 +53,7 @@ export class HttpApi {
     this.#auth = new BearerAuth(opts.authKey);
     this.#acl = deps.acl;
     this.#held = new HeldRequests(deps.router, {
-      defaultTimeoutSec: opts.defaultTimeoutSec, maxWaitSec: opts.maxWaitSec, maxHeld: opts.maxHeldRequests ?? DEFAULT_MAX_HELD_REQUESTS,
+      defaultTimeoutSec: opts.defaultTimeoutSec, maxWaitSec: opts.maxWaitSec, maxHeld: opts.maxHeldRequests,
     }, deps.log, () => this.#closing);
   }
 
@@ -86,7 +87,7 @@ export class HttpApi {
     }
     this.#auth.check(req.headers.authorization);
     checkJsonContentType(req);
-    const body = parseJsonBody(await readBody(req, this.#opts.maxBodyBytes));
+    const body = parseJsonBody(await readBody(req, this.#opts.maxBodyBytes), this.#opts.maxJsonDepth);
     this.#refuseIfClosing(); // close may have started while the body arrived
     if (route === '/request') return this.#held.start(this.#validators.request(body), res);
     await this.#replaceAcl(this.#validators.acl(body), res);

@@ -1,16 +1,27 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { TlsFiles } from '../config/types.js';
 import { listenOn } from '../servers/listen.js';
+import { clientErrorListener } from './client-error.js';
 import type { RequestListener } from 'node:http';
+
+/** Node's per-server limits, from the `http:` section (the admin listener shares them). */
+export interface HttpServerLimits {
+  readonly headersTimeoutSec: number;
+  /** load.ts keeps it above http.maxWaitSec, so a held /request is never cut by it. */
+  readonly requestTimeoutSec: number;
+  readonly keepAliveTimeoutSec: number;
+  readonly maxHeaderBytes: number;
+}
 
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly tls?: TlsFiles;
-  readonly maxWaitSec: number;
+  readonly limits: HttpServerLimits;
 }
 
 export interface HttpServerSettings {
@@ -18,15 +29,23 @@ export interface HttpServerSettings {
   readonly requestTimeout: number;
   readonly keepAliveTimeout: number;
   readonly maxHeaderSize: number;
+  readonly connectionsCheckingInterval: number;
 }
 
 /**
- * Node's limits for the API server. `requestTimeout` (time to receive a whole request) is
- * kept above the longest a request may be held, so a slow client's timer can never cut a
- * held exchange short, whatever Node version decides when that timer stops.
+ * The limits as Node's server options, in ms. Node enforces the headers and request
+ * timeouts only when it sweeps its connections, every `connectionsCheckingInterval` (30 s
+ * by default, which would let a 10 s headers timeout run to 40 s): sweep at a tenth of the
+ * shorter timeout, at most once a second.
  */
-export function httpServerSettings(maxWaitSec: number): HttpServerSettings {
-  return { headersTimeout: 10_000, requestTimeout: Math.max(30_000, (maxWaitSec + 10) * 1000), keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 };
+export function httpServerSettings(l: HttpServerLimits): HttpServerSettings {
+  const headersTimeout = l.headersTimeoutSec * 1000;
+  const requestTimeout = l.requestTimeoutSec * 1000;
+  const sweep = Math.min(1000, Math.max(10, Math.min(headersTimeout, requestTimeout) / 10));
+  return {
+    headersTimeout, requestTimeout, keepAliveTimeout: l.keepAliveTimeoutSec * 1000, maxHeaderSize: l.maxHeaderBytes,
+    connectionsCheckingInterval: Math.round(sweep),
+  };
 }
 
 /** Carries the HTTP API over node:http, or node:https when `tls` is set (TLS 1.2 at least). */
@@ -42,7 +61,7 @@ export class HttpServer {
   }
 
   get settings(): HttpServerSettings {
-    return httpServerSettings(this.#opts.maxWaitSec);
+    return httpServerSettings(this.#opts.limits);
   }
 
   /** The node server, once listening (tests read its limits). */
@@ -55,16 +74,28 @@ export class HttpServer {
     const settings = this.settings;
     const tls = this.#opts.tls;
     const server: Server = tls
-      ? createHttpsServer({ ...settings, cert: readFileSync(tls.cert), key: readFileSync(tls.key), minVersion: 'TLSv1.2' }, this.#api.handle)
+      ? createHttpsServer({ ...settings, ...readTls(tls) }, this.#api.handle)
       : createHttpServer(settings, this.#api.handle);
     server.keepAliveTimeout = settings.keepAliveTimeout;
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      // Malformed requests and header overflows get Node's minimal answer; nothing else to do.
-      if (socket.writable && err.code !== 'ECONNRESET') socket.end(err.code === 'HPE_HEADER_OVERFLOW' ? 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    server.on('clientError', clientErrorListener(settings.maxHeaderSize));
     this.#server = server;
     return listenOn(server, this.#opts.host, this.#opts.port);
+  }
+
+  /**
+   * SIGHUP: re-reads the certificate and key (at `files`, the paths of the reloaded config)
+   * for the TLS handshakes to come. Connections already open, held requests included, keep
+   * the context they started with. Throws, leaving the current context in place, when a
+   * file cannot be read or cert and key do not form a valid pair. False: not an HTTPS server.
+   */
+  reloadTls(files: TlsFiles): boolean {
+    const server = this.#server;
+    if (!(server instanceof HttpsServer)) return false;
+    const options = readTls(files);
+    // Built first on its own: setSecureContext overwrites the server's key/cert fields before it can fail.
+    createSecureContext(options);
+    server.setSecureContext(options);
+    return true;
   }
 
   /**
@@ -95,4 +126,9 @@ export class HttpServer {
     if (server.listening) void this.close(0);
     server.closeAllConnections();
   }
+}
+
+/** TLS options of the HTTPS listener, files read now (TLS 1.2 at least). */
+function readTls(files: TlsFiles): SecureContextOptions {
+  return { cert: readFileSync(files.cert), key: readFileSync(files.key), minVersion: 'TLSv1.2' };
 }

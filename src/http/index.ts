@@ -2,12 +2,12 @@ import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { HttpApi, type AclReplacer } from './http-api.js';
-import { HttpServer } from './http-server.js';
+import { HttpServer, type HttpServerLimits } from './http-server.js';
 import type { CentralRequester } from './request-route.js';
 import type { OpsApi } from './ops-api.js';
 
-export { HttpApi, ROUTES, DEFAULT_MAX_HELD_REQUESTS, type AclReplacer, type HttpApiOptions } from './http-api.js';
-export { HttpServer, httpServerSettings, type HttpServerSettings } from './http-server.js';
+export { HttpApi, ROUTES, type AclReplacer, type HttpApiOptions } from './http-api.js';
+export { HttpServer, httpServerSettings, type HttpServerLimits, type HttpServerSettings } from './http-server.js';
 export { HttpApiError, HTTP_ERROR_STATUS, type HttpErrorCode } from './errors.js';
 export type { CentralRequester } from './request-route.js';
 export { OpsApi, OPS_ROUTES, type OpsDeps } from './ops-api.js';
@@ -22,16 +22,27 @@ export interface HttpSide {
  * Builds the API from the (trusted) config; nothing listens until `server.listen()`. With
  * `ops`, the same listener also answers health, metrics and the admin API.
  */
-export function createHttpSide(config: Config, deps: { router: CentralRequester; acl: AclReplacer; log: Logger; maxHeldRequests?: number; ops?: OpsApi }): HttpSide {
+export function createHttpSide(config: Config, deps: { router: CentralRequester; acl: AclReplacer; log: Logger; ops?: OpsApi }): HttpSide {
+  const h = config.http;
   const api = new HttpApi({
     authKey: config.central.authKey,
-    maxBodyBytes: config.http.maxBodyBytes,
+    maxBodyBytes: h.maxBodyBytes,
     defaultTimeoutSec: config.tcp.requestTimeoutSec,
-    maxWaitSec: config.http.maxWaitSec,
-    maxHeldRequests: deps.maxHeldRequests,
+    maxWaitSec: h.maxWaitSec,
+    maxJsonDepth: h.maxJsonDepth,
+    maxHeldRequests: h.maxHeldRequests,
   }, deps);
   const ops = deps.ops;
   const handler = ops ? { handle: ((req, res) => (ops.owns(req) ? ops.handle(req, res) : api.handle(req, res))) as RequestListener } : api;
-  const server = new HttpServer({ host: config.http.host, port: config.http.port, tls: config.http.tls, maxWaitSec: config.http.maxWaitSec }, handler);
+  const server = new HttpServer({ host: h.host, port: h.port, tls: h.tls, limits: httpLimits(config) }, handler);
   return { api, server };
+}
+
+/**
+ * Node's limits from the `http:` section. The admin listener uses the same: its routes read
+ * no body and hold nothing, so maxJsonDepth and maxHeldRequests have nothing to bound there.
+ */
+export function httpLimits(config: Config): HttpServerLimits {
+  const { headersTimeoutSec, requestTimeoutSec, keepAliveTimeoutSec, maxHeaderBytes } = config.http;
+  return { headersTimeoutSec, requestTimeoutSec, keepAliveTimeoutSec, maxHeaderBytes };
 }

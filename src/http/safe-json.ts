@@ -1,7 +1,5 @@
 import { HttpApiError } from './errors.js';
 
-export const MAX_JSON_DEPTH = 32;
-
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 // A forbidden key is either spelled plainly or hidden behind a \u escape: only then walk the value.
 const MAY_HOLD_FORBIDDEN_KEY = /__proto__|constructor|\\u/;
@@ -12,7 +10,7 @@ const MAY_HOLD_FORBIDDEN_KEY = /__proto__|constructor|\\u/;
  * and prototype-poisoning keys with secure-json-parse's rules: any `__proto__` key, and a
  * `constructor` key whose value is an object with a `prototype` key.
  */
-export function parseJsonBody(body: Buffer, maxDepth = MAX_JSON_DEPTH): unknown {
+export function parseJsonBody(body: Buffer, maxDepth: number): unknown {
   let text: string;
   try {
     text = strictUtf8.decode(body);

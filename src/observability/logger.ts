@@ -7,6 +7,7 @@ export const REDACT_PATHS = [
   '*.*.authKey', '*.*.key', '*.*.mac', '*.*.token',
   'req.headers.authorization', 'request.headers.authorization', 'headers.authorization',
   'config.central.authKey', 'central.authKey',
+  'config.central.webhooks.secret', 'central.webhooks.secret', 'webhooks.secret',
 ] as const;
 
 export const REDACTED = '[redacted]';

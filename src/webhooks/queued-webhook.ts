@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { PostResult, WebhookClient } from './webhook-client.js';
+import type { PostResult, WebhookClient, WebhookMessage } from './webhook-client.js';
 
 export interface TelemetryQueueLimits {
   /** Items held at once: queued, being posted, or waiting to retry. */
@@ -32,7 +32,8 @@ export interface QueuedWebhookDeps {
 
 interface Item {
   readonly uid: string;
-  readonly body: string;
+  /** Built (and signed) once: every retry resends the same webhook-id and signature. */
+  readonly msg: WebhookMessage;
   attempt: number;
 }
 
@@ -78,7 +79,7 @@ export class QueuedWebhook {
       return this.#drop('queue-full', uid);
     }
     this.#hold(body.length);
-    this.#queue.push({ uid, body, attempt: 0 });
+    this.#queue.push({ uid, msg: this.#d.client.message(body), attempt: 0 });
     this.#pump();
     return true;
   }
@@ -105,7 +106,7 @@ export class QueuedWebhook {
 
   async #attempt(item: Item): Promise<void> {
     item.attempt++;
-    const r = await this.#d.client.post(this.#hook, this.#url, item.body, this.#d.timeoutMs, false);
+    const r = await this.#d.client.post(this.#hook, this.#url, item.msg, this.#d.timeoutMs, false);
     this.#active--;
     if (r.outcome === 'success') this.#release(item);
     else if (this.#closed || r.outcome === 'closed') this.#release(item, 'shutdown');
@@ -135,7 +136,7 @@ export class QueuedWebhook {
 
   #release(item: Item, dropped?: QueueDropReason, r?: PostResult): void {
     this.#held--;
-    this.#heldBytes -= item.body.length;
+    this.#heldBytes -= item.msg.body.length;
     this.#d.metrics.webhookQueued.labels(this.#hook).set(this.#held);
     if (dropped) this.#drop(dropped, item.uid, r && `${r.outcome} ${r.status ?? r.errorCode ?? ''}`.trim());
   }

@@ -44,7 +44,7 @@ export class RequestWebhook {
 
   async #post(p: PendingRequest, body: string): Promise<void> {
     const { client, tracker, log } = this.#d;
-    const r = await client.post('request', this.#url, body, this.#d.timeoutMs, true);
+    const r = await client.post('request', this.#url, client.message(body), this.#d.timeoutMs, true);
     if (p.settled) {
       // Settled meanwhile (tracker timeout, shutdown): only an answer that did come is late.
       if (r.outcome === 'success') this.#d.late(p.uid, p.tracking);

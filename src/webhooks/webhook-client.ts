@@ -5,6 +5,7 @@ import { IotsError } from '../errors.js';
 import { JsonPayloadError, payloadToJson } from '../protocol/json-payload.js';
 import type { Payload } from '../protocol/index.js';
 import type { Metrics } from '../observability/metrics.js';
+import { WebhookSigner } from './webhook-signature.js';
 
 export type HookName = 'request' | 'telemetry' | 'presence';
 
@@ -20,9 +21,17 @@ export interface PostResult {
   readonly errorCode?: string;
 }
 
+/** One message ready to POST, as often as it takes: its headers (signature included) are fixed. */
+export interface WebhookMessage {
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
 export interface WebhookClientOptions {
   /** The central auth key: sent as `Authorization: Bearer <hex>` (PROTOCOL §8). */
   readonly authKey: Buffer;
+  /** Standard Webhooks key (central.webhooks.secret, decoded): when set, every message is also signed. */
+  readonly signingKey?: Buffer;
   /** Extra trusted CA (PEM), added to Node's roots. Certificates are always verified. */
   readonly ca?: string | Buffer;
   readonly clock: Clock;
@@ -46,24 +55,32 @@ export class WebhookClient {
   readonly #opts: WebhookClientOptions;
   readonly #pools = new Map<string, Pool>();
   readonly #inFlight = new Set<AbortController>();
-  readonly #authorization: string;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #signer: WebhookSigner | undefined;
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
 
   constructor(opts: WebhookClientOptions) {
     this.#opts = opts;
-    this.#authorization = `Bearer ${opts.authKey.toString('hex')}`;
+    this.#headers = Object.freeze({ 'content-type': 'application/json', authorization: `Bearer ${opts.authKey.toString('hex')}` });
+    this.#signer = opts.signingKey ? new WebhookSigner(opts.signingKey, opts.clock) : undefined;
   }
 
-  /** POSTs `body` as JSON; never throws. `readAnswer`: also return the 2xx body as text. */
-  async post(hook: HookName, url: URL, body: string, timeoutMs: number, readAnswer: boolean): Promise<PostResult> {
+  /** A new message (a new webhook-id and timestamp when signing); post it, and repost it on retry. */
+  message(body: string): WebhookMessage {
+    const headers = this.#signer ? { ...this.#headers, ...this.#signer.sign(body) } : this.#headers;
+    return { body, headers };
+  }
+
+  /** POSTs a message as JSON; never throws. `readAnswer`: also return the 2xx body as text. */
+  async post(hook: HookName, url: URL, msg: WebhookMessage, timeoutMs: number, readAnswer: boolean): Promise<PostResult> {
     if (this.#closing || this.#destroying) return { outcome: 'closed' };
     const { clock, metrics } = this.#opts;
     const ac = new AbortController();
     const timer = clock.setTimeout(() => ac.abort(TIMEOUT), timeoutMs);
     this.#inFlight.add(ac);
     const started = clock.now();
-    const result = await this.#send(this.#pool(hook, url), url, body, readAnswer, ac.signal).finally(() => {
+    const result = await this.#send(this.#pool(hook, url), url, msg, readAnswer, ac.signal).finally(() => {
       clock.clearTimeout(timer);
       this.#inFlight.delete(ac);
     });
@@ -82,15 +99,9 @@ export class WebhookClient {
     return this.#destroying ?? this.#shutdown('destroy');
   }
 
-  async #send(pool: Pool, url: URL, body: string, readAnswer: boolean, signal: AbortSignal): Promise<PostResult> {
+  async #send(pool: Pool, url: URL, msg: WebhookMessage, readAnswer: boolean, signal: AbortSignal): Promise<PostResult> {
     try {
-      const res = await pool.request({
-        method: 'POST',
-        path: url.pathname + url.search,
-        headers: { 'content-type': 'application/json', authorization: this.#authorization },
-        body,
-        signal,
-      });
+      const res = await pool.request({ method: 'POST', path: url.pathname + url.search, headers: msg.headers, body: msg.body, signal });
       const status = res.statusCode;
       if (status < 200 || status > 299 || !readAnswer) {
         await res.body.dump();

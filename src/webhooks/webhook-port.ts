@@ -71,7 +71,7 @@ export class WebhookPort implements CentralWebhookPort {
       }
     }
     const { clock, log, metrics, tracker } = this.#deps;
-    const client = new WebhookClient({ authKey, ca, clock, metrics });
+    const client = new WebhookClient({ authKey, signingKey: webhooks.secret, ca, clock, metrics });
     const timeoutMs = webhooks.timeoutSec * 1000;
     this.#client = client;
     if (this.#requestUrl) this.#request = new RequestWebhook(this.#requestUrl, { client, tracker, log, timeoutMs, late: this.#deps.late });

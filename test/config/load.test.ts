@@ -149,3 +149,38 @@ t.test('loadConfigFile throws a coded ConfigError carrying every issue', async (
   const c = await loadConfigFile(join(dir, 'ok.yaml'), { baseDir: dir, env: { IOTSOCKET_TCP__PORT: '0' } });
   t.equal(c.tcp.port, 0);
 });
+
+t.test('central.webhooks.secret: whsec_ + base64 of 24-64 bytes, decoded; anything else is refused at its line', async (t) => {
+  const key = Buffer.alloc(32, 7);
+  const ok = parse(`central:\n  authKey: ${KEY}\n  webhooks:\n    secret: whsec_${key.toString('base64')}\n`);
+  t.same(ok.errors, []);
+  t.ok(ok.config!.central.webhooks.secret!.equals(key), 'the base64 part decoded to bytes');
+  t.ok(Object.isFrozen(ok.config!.central.webhooks), 'frozen with the rest');
+  const cases: Array<[string, string, RegExp]> = [
+    ['no prefix', key.toString('base64'), /must start with "whsec_"/],
+    ['not base64', 'whsec_not*base64!', /standard base64/],
+    ['base64url', `whsec_${Buffer.alloc(24, 0xfb).toString('base64url')}`, /standard base64/],
+    ['too short', `whsec_${Buffer.alloc(16).toString('base64')}`, /24-64 bytes, not 16/],
+    ['too long', `whsec_${Buffer.alloc(65).toString('base64')}`, /not 65/],
+    ['empty after prefix', 'whsec_', /standard base64/],
+  ];
+  for (const [name, secret, message] of cases) {
+    const res = parse(`central:\n  authKey: ${KEY}\n  webhooks:\n    secret: "${secret}"\n`);
+    t.match(res.errors, [{ path: 'central.webhooks.secret', line: 4, message }], name);
+    t.equal(res.config, undefined, `${name}: no config`);
+    t.notMatch(JSON.stringify(res.errors), secret.slice(6) || 'x'.repeat(99), `${name}: the message does not echo the secret`);
+  }
+  const env = parse(`central: { authKey: ${KEY} }\n`, { IOTSOCKET_CENTRAL__WEBHOOKS__SECRET: `whsec_${key.toString('base64')}` });
+  t.ok(env.config!.central.webhooks.secret!.equals(key), 'settable from the environment (kept as text)');
+});
+
+t.test('http.requestTimeoutSec: absent, max(30, maxWaitSec + 10); set, it must exceed maxWaitSec and cover headersTimeoutSec', async (t) => {
+  const http = (yaml: string) => parse(`central: { authKey: ${KEY} }\nhttp:\n${yaml}`);
+  t.equal(http('  maxWaitSec: 5\n').config!.http.requestTimeoutSec, 30, 'at least 30 s');
+  t.equal(http('  maxWaitSec: 300\n').config!.http.requestTimeoutSec, 310, 'above the longest hold');
+  t.equal(http('  maxWaitSec: 5\n  headersTimeoutSec: 60\n').config!.http.requestTimeoutSec, 60, 'never below the headers timeout');
+  t.equal(http('  maxWaitSec: 30\n  requestTimeoutSec: 31\n').config!.http.requestTimeoutSec, 31, 'explicit, above maxWaitSec: kept as is');
+  t.match(http('  maxWaitSec: 30\n  requestTimeoutSec: 30\n').errors, [{ path: 'http.requestTimeoutSec', line: 4, message: /greater than http\.maxWaitSec \(30\)/ }]);
+  t.match(http('  maxWaitSec: 1\n  headersTimeoutSec: 10\n  requestTimeoutSec: 5\n').errors, [{ path: 'http.requestTimeoutSec', line: 5, message: /at least http\.headersTimeoutSec \(10\)/ }]);
+  t.match(http('  maxJsonDepth: 1\n  maxHeaderBytes: 100\n').errors, [{ path: 'http.maxJsonDepth', line: 3 }, { path: 'http.maxHeaderBytes', line: 4 }], 'bounds of the other limits');
+});

@@ -2,7 +2,7 @@ import t from 'tap';
 import { planReload } from '../../src/config/reload-plan.js';
 import { testConfig } from '../helpers/config.js';
 
-t.test('SIGHUP plan: TCP TLS files and log level apply; everything else needs a restart', async (t) => {
+t.test('SIGHUP plan: TLS files and log level apply; everything else needs a restart', async (t) => {
   const a = testConfig(t);
   const b = {
     ...a,
@@ -13,7 +13,17 @@ t.test('SIGHUP plan: TCP TLS files and log level apply; everything else needs a 
     central: { ...a.central, authKey: Buffer.alloc(16, 1) },
   };
   const plan = planReload(a, b);
-  t.same(plan.reload.sort(), ['log.level', 'tcp.tls'], 'TLS turned on: one key');
-  t.same(plan.restart.sort(), ['acl.file', 'central.authKey', 'http.tls', 'tcp.port']);
+  t.same(plan.reload.sort(), ['log.level', 'tcp.tls'], 'TCP TLS turned on: one key');
+  t.same(plan.restart.sort(), ['acl.file', 'central.authKey', 'http.tls', 'tcp.port'], 'HTTP TLS turned on: HTTP cannot become HTTPS in place');
   t.same(planReload(a, a), { reload: [], restart: [] }, 'no change, nothing to say');
+});
+
+t.test('SIGHUP plan: new certificate paths for an HTTPS or admin listener apply; turning TLS off needs a restart', async (t) => {
+  const base = testConfig(t);
+  const a = { ...base, http: { ...base.http, tls: { cert: '/h.crt', key: '/h.key' } }, admin: { host: '127.0.0.1', port: 0, tls: { cert: '/a.crt', key: '/a.key' } } };
+  const moved = { ...a, http: { ...a.http, tls: { cert: '/new/h.crt', key: '/new/h.key' } }, admin: { ...a.admin, tls: { cert: '/new/a.crt', key: '/a.key' } } };
+  t.same(planReload(a, moved), { reload: ['http.tls.cert', 'http.tls.key', 'admin.tls.cert'], restart: [] });
+  const { tls: _h, ...httpPlain } = a.http;
+  const off = { ...a, http: httpPlain, admin: { host: '127.0.0.1', port: 0 } };
+  t.same(planReload(a, off), { reload: [], restart: ['http.tls', 'admin.tls'] });
 });

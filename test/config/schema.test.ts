@@ -21,7 +21,10 @@ t.test('a minimal config gets every default (pinned)', async (t) => {
       pingIdleSec: 60,
     },
     udp: { enabled: true, host: '127.0.0.1', port: 50505, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100 },
-    http: { enabled: true, host: '127.0.0.1', port: 8080, maxBodyBytes: 524288, maxWaitSec: 30 },
+    http: {
+      enabled: true, host: '127.0.0.1', port: 8080, maxBodyBytes: 524288, maxWaitSec: 30,
+      headersTimeoutSec: 10, requestTimeoutSec: 40, keepAliveTimeoutSec: 5, maxHeaderBytes: 16384, maxJsonDepth: 32, maxHeldRequests: 10000,
+    },
     central: { webhooks: { timeoutSec: 5 }, authKey: Buffer.from(KEY, 'hex') },
     groups: {},
     acl: { file: '/srv/iots/data/acl.json' },

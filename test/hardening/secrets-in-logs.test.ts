@@ -11,6 +11,7 @@ import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { LogSink, device } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { size, sleep } from '../helpers/stress.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /** A manual handshake that keeps the MAC it sent, so the test can look for it in the logs. */
 async function handshake(port: number, uid: string, key: Buffer, macs: Buffer[]): Promise<RawClient> {
@@ -28,7 +29,14 @@ async function handshake(port: number, uid: string, key: Buffer, macs: Buffer[])
 t.test('secrets never reach the logs, even at level trace', async (t) => {
   const rounds = size(3, 30);
   // The ban starts with the last failure, so every earlier attempt goes as far as the MAC check.
-  const config = testConfig(t, { limits: { authFailuresPerMinute: rounds * 3, authBanSec: 60 }, log: { level: 'trace' } });
+  // Presence webhooks signed with a Standard Webhooks secret: every session event posts one.
+  const rx = await WebhookReceiver.start(t);
+  rx.answer = (h) => h.reply(rx.hits.length % 2 === 0 ? 500 : 200, {}); // some retries too
+  const webhookSecret = Buffer.from('whsec test secret, 32 bytes long');
+  const config = testConfig(t, {
+    limits: { authFailuresPerMinute: rounds * 3, authBanSec: 60 }, log: { level: 'trace' },
+    central: { webhooks: { presence: rx.url('/presence'), secret: webhookSecret } },
+  });
   const devs = [device('sec-1'), device('sec-2', 'Stations'), device('sec-4')];
   writeFileSync(config.acl.file, formatAclJson(devs));
   const sink = new LogSink();
@@ -66,9 +74,10 @@ t.test('secrets never reach the logs, even at level trace', async (t) => {
   obj.write(Buffer.concat([Buffer.from([0x70]), devs[0]!.key])); // unknown ToT followed by key bytes
   await sleep(100);
   await d.close();
+  t.ok(rx.hits.length > 0 && rx.hits.every((h) => typeof h.headers['webhook-signature'] === 'string'), 'signed webhooks were sent');
 
   const secrets: Array<[string, Buffer]> = [
-    ['central key', CENTRAL_KEY], ...devs.map((x) => [`key of ${x.uid}`, x.key] as [string, Buffer]), ['new ACL key', newKey],
+    ['central key', CENTRAL_KEY], ['webhook secret', webhookSecret], ...devs.map((x) => [`key of ${x.uid}`, x.key] as [string, Buffer]), ['new ACL key', newKey],
     ...macs.map((m, i) => [`MAC #${i}`, m] as [string, Buffer]), ...tokens.map((k, i) => [`token #${i}`, k] as [string, Buffer]),
   ];
   const forms = (b: Buffer) => [b.toString('hex'), b.toString('hex').toUpperCase(), b.toString('base64'), [...b].join(',')];
@@ -76,6 +85,6 @@ t.test('secrets never reach the logs, even at level trace', async (t) => {
   for (const line of sink.raw) for (const [name, b] of secrets) if (forms(b).some((f) => line.includes(f))) leaks.push(`${name} in: ${line.slice(0, 200)}`);
   const events = new Set(sink.lines.map((l) => l.event));
   for (const e of ['ip-banned', 'handshake-refused', 'protocol-error', 'acl-replaced', 'acl-rejected', 'session-started']) t.ok(events.has(e), `exercised: ${e}`);
-  t.same(leaks, [], 'no key, MAC or token (hex, HEX, base64 or byte list) in any log line');
+  t.same(leaks, [], 'no key, MAC, token or webhook secret (hex, HEX, base64 or byte list) in any log line');
   t.comment(`secrets: ${sink.raw.length} log lines at trace, ${secrets.length} secrets checked (${macs.length} MACs, ${tokens.length} tokens), ${leaks.length} leaks`);
 });

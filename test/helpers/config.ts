@@ -16,7 +16,10 @@ export function testConfig(t: { teardown(fn: () => void): void }, over: DeepPart
     keepSessionSec: 60,
     tcp: { host: '127.0.0.1', port: 0, requestTimeoutSec: 10, handshakeTimeoutSec: 10, maxConnections: 1000, maxTransmissionBytes: 1 << 20, pingIdleSec: 0 },
     udp: { enabled: false, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100 },
-    http: { enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30 },
+    http: {
+      enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30,
+      headersTimeoutSec: 10, requestTimeoutSec: 40, keepAliveTimeoutSec: 5, maxHeaderBytes: 16384, maxJsonDepth: 32, maxHeldRequests: 10000,
+    },
     central: { authKey: CENTRAL_KEY, webhooks: { timeoutSec: 5 } },
     groups: { Devices: { telemetry: true, telemetryTokenExpMin: 60 }, Stations: { telemetry: false, telemetryTokenExpMin: 0 } },
     acl: { file: join(dir, 'acl.json') },

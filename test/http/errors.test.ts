@@ -8,7 +8,8 @@ import { CENTRAL_KEY } from '../helpers/config.js';
 import { device } from '../helpers/daemon.js';
 import { RawHttp, call, head, startHttpDaemon } from '../helpers/http.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { ToT } from '../../src/protocol/index.js';
+import { Format, ToT } from '../../src/protocol/index.js';
+import { ManualClock } from '../../src/clock.js';
 
 const dev = device('dev-1');
 const ok = { UID: 'nobody', Format: 'ASCII', Payload: 'x' };
@@ -164,7 +165,7 @@ t.test('503 while shutting down; held requests are settled; the listener closes'
 t.test('503 beyond the cap on held requests', async (t) => {
   const origins: ResponseTarget[] = [];
   const router = { centralRequest: (_u: string, _t: number, _p: unknown, origin: ResponseTarget) => { origins.push(origin); return 1; } };
-  const api = new HttpApi({ authKey: CENTRAL_KEY, maxBodyBytes: 4096, defaultTimeoutSec: 10, maxWaitSec: 30, maxHeldRequests: 2 },
+  const api = new HttpApi({ authKey: CENTRAL_KEY, maxBodyBytes: 4096, defaultTimeoutSec: 10, maxWaitSec: 30, maxJsonDepth: 32, maxHeldRequests: 2 },
     { router, acl: { replace: async () => undefined }, log: pino({ level: 'silent' }) });
   const server = createServer(api.handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -188,4 +189,68 @@ t.test('503 beyond the cap on held requests', async (t) => {
 
 t.test('every error code has one status', async (t) => {
   for (const [code, status] of Object.entries(HTTP_ERROR_STATUS)) t.ok(code.startsWith('ERR_IOTS_') && status >= 400 && status < 600, code);
+});
+
+t.test('http: timeouts from the config: 408 with a JSON body; a held /request outlives requestTimeoutSec; idle keep-alive closed', async (t) => {
+  const clock = new ManualClock(); // the held request's own deadline never comes: only Node's timers run
+  const http = { headersTimeoutSec: 0.2, requestTimeoutSec: 0.4, maxWaitSec: 0.3, keepAliveTimeoutSec: 0.2 };
+  const d = await startHttpDaemon(t, [dev], { over: { http }, clock });
+  const obj = (await RawClient.open(d.port, dev.uid, dev.key)).client;
+  t.teardown(() => obj.close());
+  const body = JSON.stringify({ UID: dev.uid, Format: 'ASCII', Payload: 'h' });
+  const held = await RawHttp.connect(d.httpPort);
+  t.teardown(() => held.close());
+  held.write(head('/request', { 'content-length': body.length }) + body);
+  const req = await obj.nextOf(ToT.REQUEST);
+
+  const noHeaders = await RawHttp.connect(d.httpPort);
+  t.teardown(() => noHeaders.close());
+  noHeaders.write('POST /request HTTP/1.1\r\nhost: 127.0.0.1\r\n');
+  const slowBody = await RawHttp.connect(d.httpPort);
+  t.teardown(() => slowBody.close());
+  slowBody.write(head('/request', { 'content-length': body.length }) + body.slice(0, 5));
+  for (const [name, c] of [['headers not complete within http.headersTimeoutSec', noHeaders], ['body not complete within http.requestTimeoutSec', slowBody]] as const) {
+    const text = await c.untilClosed();
+    t.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n/, `${name}: 408`);
+    t.match(text, /connection: close/i);
+    t.same(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).error, 'ERR_IOTS_HTTP_REQUEST_TIMEOUT', `${name}: JSON body`);
+  }
+  t.equal(held.text, '', 'the held request is still open after both timeouts fired');
+  obj.send({ type: ToT.RESPONSE, tracking: req.tracking, code: 0, payload: { format: Format.ASCII, options: 0, data: Buffer.from('late but fine') } });
+  await held.waitFor('late but fine');
+  t.match(held.text, /^HTTP\/1\.1 200 /, 'and completes with the object\'s answer');
+  await held.untilClosed(); // idle for http.keepAliveTimeoutSec after its answer: closed by the server
+  t.pass('the idle keep-alive connection was closed');
+});
+
+t.test('http: size, depth and held-request limits from the config: 431 / 400 / 503 with JSON bodies; the admin listener shares them', async (t) => {
+  const http = { maxHeaderBytes: 1024, maxJsonDepth: 4, maxHeldRequests: 1 };
+  const d = await startHttpDaemon(t, [dev], { over: { http, admin: { host: '127.0.0.1', port: 0 } }, clock: new ManualClock() });
+  const bodyOf = (text: string) => JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+  for (const [where, port, line] of [['API', d.httpPort, 'POST /request'], ['admin', d.daemon.addresses!.admin!.port, 'GET /healthz']] as const) {
+    const big = await RawHttp.connect(port);
+    t.teardown(() => big.close());
+    big.write(`${line} HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(1100)}\r\n\r\n`);
+    const text = await big.untilClosed();
+    t.match(text, /^HTTP\/1\.1 431 /, `${where}: headers over http.maxHeaderBytes: 431`);
+    t.match(bodyOf(text), { error: 'ERR_IOTS_HTTP_HEADERS_TOO_LARGE', message: /1024 bytes \(http\.maxHeaderBytes\)/ });
+    const garbage = await RawHttp.connect(port);
+    t.teardown(() => garbage.close());
+    garbage.write('NOT HTTP AT ALL\r\n\r\n');
+    const bad = await garbage.untilClosed();
+    t.match(bad, /^HTTP\/1\.1 400 /, `${where}: a malformed request: 400`);
+    t.equal(bodyOf(bad).error, 'ERR_IOTS_HTTP_MALFORMED');
+  }
+  const deep = await d.post('/request', { ...ok, Format: 'JSON', Payload: nest(4) });
+  t.same([deep.status, deep.json.error, deep.json.message], [400, 'ERR_IOTS_HTTP_BAD_JSON', 'body: JSON nested deeper than 4 levels'], 'http.maxJsonDepth');
+  t.equal((await d.post('/request', { ...ok, Format: 'JSON', Payload: nest(3) })).status, 200, 'exactly the depth is accepted');
+
+  const obj = (await RawClient.open(d.port, dev.uid, dev.key)).client;
+  t.teardown(() => obj.close());
+  const first = d.post('/request', { UID: dev.uid, Format: 'ASCII', Payload: 'h' });
+  const req = await obj.nextOf(ToT.REQUEST);
+  const over = await d.post('/request', { UID: dev.uid, Format: 'ASCII', Payload: 'h' });
+  t.same([over.status, over.json.error, over.headers['retry-after']], [503, 'ERR_IOTS_HTTP_OVERLOADED', '1'], 'http.maxHeldRequests: the second held request is refused');
+  obj.send({ type: ToT.RESPONSE, tracking: req.tracking, code: 0, payload: { format: Format.ASCII, options: 0, data: Buffer.from('a') } });
+  t.equal((await first).json.Code, 0);
 });

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { jsonDepth, parseJsonBody } from '../../src/http/safe-json.js';
 
-const parse = (s: string | Buffer) => parseJsonBody(Buffer.isBuffer(s) ? s : Buffer.from(s));
+const parse = (s: string | Buffer) => parseJsonBody(Buffer.isBuffer(s) ? s : Buffer.from(s), 32);
 const refused = (t: Test, s: string | Buffer, name: string) => t.throws(() => parse(s), { code: 'ERR_IOTS_HTTP_BAD_JSON' }, name);
 
 t.test('jsonDepth counts nesting outside strings', async (t) => {
