@@ -245,12 +245,12 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     const plan = planReload(current, next);
     const aclReloaded = await reloadAcl('reload');
     // TLS files are re-read even when their paths did not change: that is how a renewed certificate is picked up.
-    // The HTTP(S) listeners first: a bad file there is logged and skipped, where the TCP one throws.
+    // A bad file on one listener is logged and reported; that listener keeps its certificate.
     const tlsFailed = [
-      ...reloadHttpsListener('http', http?.server, current.http.tls && next.http.tls),
-      ...reloadHttpsListener('admin', adminServer, current.admin?.tls && next.admin?.tls),
+      ...reloadTls('tcp', next.tcp.tls, (files) => { secureContext = loadSecureContext(files); }),
+      ...reloadTls('http', current.http.tls && next.http.tls, (files) => http?.server?.reloadTls(files)),
+      ...reloadTls('admin', current.admin?.tls && next.admin?.tls, (files) => adminServer?.reloadTls(files)),
     ];
-    if (next.tcp.tls) secureContext = loadSecureContext(next.tcp.tls);
     if (next.log.level !== log.level) log.level = next.log.level;
     current = next;
     const result = { applied: plan.reload, restartNeeded: plan.restart, aclReloaded, tlsFailed };
@@ -258,11 +258,11 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     return result;
   }
 
-  /** New certificate for an HTTPS listener that has one (TLS turned on or off needs a restart); [key] when it failed. */
-  function reloadHttpsListener(name: 'http' | 'admin', server: HttpServer | undefined, files: TlsFiles | undefined): string[] {
-    if (!server || !files) return [];
+  /** Applies a listener's re-read certificate (TLS turned on or off needs a restart); [key] when it failed. */
+  function reloadTls(name: 'tcp' | 'http' | 'admin', files: TlsFiles | undefined, apply: (files: TlsFiles) => void): string[] {
+    if (!files) return [];
     try {
-      server.reloadTls(files);
+      apply(files);
       log.info({ event: 'tls-reloaded', listener: name, cert: files.cert }, `${name} certificate re-read`);
       return [];
     } catch (err) {

@@ -29,7 +29,7 @@ export class RawClient {
   }
 
   /** Full handshake: initiation, optional TLS, challenge, auth. Returns the auth byte. */
-  static async open(port: number, uid: string, key: Buffer, opts: { tls?: { ca: string }; maxLength?: number } = {}): Promise<{ client: RawClient; accepted: boolean }> {
+  static async open(port: number, uid: string, key: Buffer, opts: { tls?: { ca: string | string[] }; maxLength?: number } = {}): Promise<{ client: RawClient; accepted: boolean }> {
     const c = await RawClient.connect(port);
     c.write(encodeInitiation({ tls: Boolean(opts.tls), version: 1, options: 0, maxTransmissionLength: opts.maxLength ?? 0 }));
     const answer = await c.readAnswer();
@@ -70,7 +70,7 @@ export class RawClient {
     }
   }
 
-  async startTls(ca: string): Promise<void> {
+  async startTls(ca: string | string[]): Promise<void> {
     this.socket.removeAllListeners('data');
     this.socket.removeAllListeners('close');
     const tls = tlsConnect({ socket: this.socket, ca, servername: 'localhost' });
