@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config, TlsFiles } from './config/types.js';
 import { createLogger } from './observability/logger.js';
-import { openFilesLimit } from './observability/fd-limit.js';
+import { descriptorsNeeded, openFilesLimit } from './observability/fd-limit.js';
 import { HttpServer, OpsApi, createHttpSide, httpLimits, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
@@ -198,9 +198,10 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   async function start(): Promise<BoundAddresses> {
     await mkdir(dirname(config.acl.file), { recursive: true });
     const fdLimit = openFilesLimit();
-    if (fdLimit !== undefined && fdLimit < config.tcp.maxConnections + FD_HEADROOM) {
-      log.warn({ event: 'fd-limit-low', limit: fdLimit, maxConnections: config.tcp.maxConnections },
-        `open-file limit ${fdLimit} is below tcp.maxConnections + ${FD_HEADROOM}: raise it (LimitNOFILE= in systemd, ulimit -n) or lower tcp.maxConnections`);
+    const fds = descriptorsNeeded(config);
+    if (fdLimit !== undefined && fdLimit < fds.total) {
+      log.warn({ event: 'fd-limit-low', limit: fdLimit, needed: fds, maxConnections: config.tcp.maxConnections },
+        `open-file limit ${fdLimit} is below the ${fds.total} descriptors this config may use (tcp.maxConnections ${fds.tcp} + http.maxHeldRequests ${fds.http} + webhook pools ${fds.webhooks} + ${fds.base}): raise it (LimitNOFILE= in systemd, ulimit -n) or lower those keys`);
     }
     await acl.load();
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
@@ -319,8 +320,6 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 
 const SHUTDOWN_GRACE_MS = 2_000;
 /** Descriptors the daemon needs besides its sessions (listeners, files, webhook pools). */
-const FD_HEADROOM = 100;
-
 /** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight. */
 function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker): void {
   metrics.sources = {

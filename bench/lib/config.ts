@@ -54,7 +54,7 @@ export function benchConfig(o: BenchConfigOptions): WireConfig {
       enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30,
       headersTimeoutSec: 10, requestTimeoutSec: 40, keepAliveTimeoutSec: 5, maxHeaderBytes: 16384, maxJsonDepth: 32, maxHeldRequests: 10000,
     },
-    central: { authKey: BENCH_CENTRAL_KEY.toString('hex'), webhooks: { timeoutSec: 5 } },
+    central: { authKey: BENCH_CENTRAL_KEY.toString('hex'), webhooks: { timeoutSec: 5, queueMaxItems: 10000, queueMaxBytes: 64 << 20, concurrency: 64, maxAttempts: 5, retryBaseSec: 0.5, retryMaxSec: 30 } },
     groups: { [BENCH_GROUP]: { telemetry: false, telemetryTokenExpMin: 0 } },
     acl: { file: aclFile },
     buffers: { maxPerSession: 1000, maxBytesPerSession: 1 << 20, maxTotalBytes: 1 << 28 },

@@ -105,6 +105,13 @@ export const configSchema = {
           presence: httpUrl,
           timeoutSec: { ...positiveSec, default: 5 },
           ca: filePath,
+          // The telemetry and presence queues (each its own): what is held while the central is slow or down.
+          queueMaxItems: { ...positiveInt, default: 10000 },
+          queueMaxBytes: { ...positiveInt, default: 67108864 },
+          concurrency: { ...positiveInt, default: 64 },
+          maxAttempts: { ...positiveInt, default: 5 },
+          retryBaseSec: { ...positiveSec, default: 0.5 },
+          retryMaxSec: { ...positiveSec, default: 30 },
           // Standard Webhooks `whsec_<base64>`; its form is checked in load.ts (the message names the rule).
           secret: { type: 'string', minLength: 1 },
         }),
@@ -176,7 +183,10 @@ export interface RawConfig {
   central: {
     authKey?: string;
     authKeyFile?: string;
-    webhooks: { request?: string; telemetry?: string; presence?: string; timeoutSec: number; ca?: string; secret?: string };
+    webhooks: {
+      request?: string; telemetry?: string; presence?: string; timeoutSec: number; ca?: string; secret?: string;
+      queueMaxItems: number; queueMaxBytes: number; concurrency: number; maxAttempts: number; retryBaseSec: number; retryMaxSec: number;
+    };
   };
   groups: Record<string, { telemetry: boolean; telemetryTokenExpMin: number }>;
   acl: { file: string };

@@ -68,6 +68,15 @@ export interface Config {
       readonly presence?: string;
       readonly timeoutSec: number;
       readonly ca?: string;
+      /** Per queue (telemetry, presence): items and JSON bytes held at once; beyond, dropped and counted (queue-full). */
+      readonly queueMaxItems: number;
+      readonly queueMaxBytes: number;
+      /** POSTs in flight at once per queue, and connections per hook and origin. */
+      readonly concurrency: number;
+      /** Attempts per queued item, the first included; retries back off from retryBaseSec up to retryMaxSec (jittered). */
+      readonly maxAttempts: number;
+      readonly retryBaseSec: number;
+      readonly retryMaxSec: number;
       /** Standard Webhooks signing key: the bytes of `whsec_<base64>`. When set, every webhook is signed. */
       readonly secret?: Buffer;
     };

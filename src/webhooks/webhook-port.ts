@@ -7,7 +7,7 @@ import { ResponseCode, type Payload } from '../protocol/index.js';
 import type { PendingRequest, RequestTracker } from '../routing/request-tracker.js';
 import type { CentralWebhookPort } from '../routing/router.js';
 import { RequestWebhook } from './request-webhook.js';
-import { DEFAULT_TELEMETRY_LIMITS, QueuedWebhook, type TelemetryQueueLimits } from './queued-webhook.js';
+import { QueuedWebhook, type TelemetryQueueLimits } from './queued-webhook.js';
 import { JsonPayloadError } from '../protocol/json-payload.js';
 import { WebhookClient, WebhookConfigError, parseWebhookUrl, webhookBody } from './webhook-client.js';
 
@@ -20,7 +20,6 @@ export interface WebhookPortDeps {
   readonly tracker: RequestTracker;
   /** The webhook answered a request that was already settled. */
   late(uid: string, tracking: number): void;
-  readonly telemetryLimits?: TelemetryQueueLimits;
 }
 
 /**
@@ -71,11 +70,11 @@ export class WebhookPort implements CentralWebhookPort {
       }
     }
     const { clock, log, metrics, tracker } = this.#deps;
-    const client = new WebhookClient({ authKey, signingKey: webhooks.secret, ca, clock, metrics });
+    const client = new WebhookClient({ authKey, signingKey: webhooks.secret, ca, clock, metrics, connectionsPerOrigin: webhooks.concurrency });
     const timeoutMs = webhooks.timeoutSec * 1000;
     this.#client = client;
     if (this.#requestUrl) this.#request = new RequestWebhook(this.#requestUrl, { client, tracker, log, timeoutMs, late: this.#deps.late });
-    const limits = this.#deps.telemetryLimits ?? DEFAULT_TELEMETRY_LIMITS;
+    const limits = queueLimits(webhooks);
     const queued = { client, clock, log, metrics, timeoutMs };
     if (this.#telemetryUrl) this.#telemetry = new QueuedWebhook('telemetry', this.#telemetryUrl, queued, limits);
     if (this.#presenceUrl) this.#presence = new QueuedWebhook('presence', this.#presenceUrl, queued, limits);
@@ -126,4 +125,12 @@ export class WebhookPort implements CentralWebhookPort {
     this.#telemetry?.close();
     this.#presence?.close();
   }
+}
+
+/** The queue bounds from `central.webhooks.*`. */
+function queueLimits(w: Config['central']['webhooks']): TelemetryQueueLimits {
+  return {
+    maxQueued: w.queueMaxItems, maxQueuedBytes: w.queueMaxBytes, concurrency: w.concurrency,
+    maxAttempts: w.maxAttempts, backoffBaseMs: w.retryBaseSec * 1000, backoffMaxMs: w.retryMaxSec * 1000,
+  };
 }

@@ -25,7 +25,10 @@ t.test('a minimal config gets every default (pinned)', async (t) => {
       enabled: true, host: '127.0.0.1', port: 8080, maxBodyBytes: 524288, maxWaitSec: 30,
       headersTimeoutSec: 10, requestTimeoutSec: 40, keepAliveTimeoutSec: 5, maxHeaderBytes: 16384, maxJsonDepth: 32, maxHeldRequests: 10000,
     },
-    central: { webhooks: { timeoutSec: 5 }, authKey: Buffer.from(KEY, 'hex') },
+    central: {
+      webhooks: { timeoutSec: 5, queueMaxItems: 10000, queueMaxBytes: 67108864, concurrency: 64, maxAttempts: 5, retryBaseSec: 0.5, retryMaxSec: 30 },
+      authKey: Buffer.from(KEY, 'hex'),
+    },
     groups: {},
     acl: { file: '/srv/iots/data/acl.json' },
     buffers: { maxPerSession: 1000, maxBytesPerSession: 1048576, maxTotalBytes: 268435456 },

@@ -9,7 +9,6 @@ import { RawClient } from '../helpers/raw-client.js';
 import { size, tick, until, watchCrashes } from '../helpers/stress.js';
 import { UdpSender } from '../helpers/udp-sender.js';
 import { WebhookReceiver, refusedUrl, type Hit } from '../helpers/webhook-receiver.js';
-import { DEFAULT_TELEMETRY_LIMITS } from '../../src/webhooks/queued-webhook.js';
 
 const HOOK_TIMEOUT_SEC = 5;
 const ascii = (s: string) => ({ format: Format.ASCII, options: 0, data: Buffer.from(s) });
@@ -18,14 +17,14 @@ const ascii = (s: string) => ({ format: Format.ASCII, options: 0, data: Buffer.f
  * A daemon with the request and telemetry webhooks on one real local receiver, UDP on, no
  * central TCP session, and one connected telemetry object. The receiver answers as `mode` says.
  */
-async function setup(t: Test) {
+async function setup(t: Test, webhooks: Record<string, number> = {}) {
   const clock = new ManualClock();
   const rx = await WebhookReceiver.start(t);
   const dev = device('outage-dev');
   // The per-token rate limit counts ManualClock seconds, which barely pass here: raised so the flood is not rate-limited.
   const config = testConfig(t, {
     udp: { enabled: true, maxDatagramsPerSecPerToken: 1e9 },
-    central: { webhooks: { request: rx.url('/request'), telemetry: rx.url('/telemetry'), timeoutSec: HOOK_TIMEOUT_SEC } },
+    central: { webhooks: { request: rx.url('/request'), telemetry: rx.url('/telemetry'), timeoutSec: HOOK_TIMEOUT_SEC, ...webhooks } },
   });
   const d = await startDaemon(t, config, [dev], { clock, logLevel: 'warn' });
   const obj = (await RawClient.open(d.port, dev.uid, dev.key)).client;
@@ -54,12 +53,12 @@ async function reach(f: () => Promise<number>, want: number, ms = 30_000): Promi
 
 t.test('telemetry webhook down (500), then back: retried with backoff in the bounded queue, delivered once, overflow counted', async (t) => {
   const crashes = watchCrashes(t);
-  const s = await setup(t);
+  // central.webhooks.queueMaxItems: 200 reduced, the default 10 000 full; either way some datagrams do not fit.
+  const bound = size(200, 10_000);
+  const s = await setup(t, { queueMaxItems: bound });
   const { clock, rx, posts, queueDropped, metrics } = s;
-  const bound = DEFAULT_TELEMETRY_LIMITS.maxQueued; // not configurable at daemon level
-  // Reduced: within the bound (its overflow is covered by test/webhooks/queued-webhook.test.ts); full: 2 000 over it.
-  const n = size(300, bound + 2_000);
-  const cap = Math.min(n, bound);
+  const n = bound + size(100, 2_000);
+  const cap = bound;
   let up = false;
   const delivered = new Map<string, number>(); // payload → 200 answers
   rx.answer = (h: Hit) => {
@@ -171,9 +170,9 @@ t.test('a stalled telemetry endpoint does not starve the request webhook on the 
     h.reply(200, { Code: ResponseCode.VALID, Payload: 'ok', Format: 'ASCII' });
   };
   const udp = await UdpSender.open(t);
-  const n = DEFAULT_TELEMETRY_LIMITS.concurrency + 50;
+  const n = s.config.central.webhooks.concurrency + 50;
   for (let i = 0; i < n; i++) await udp.send(s.udpPort, encodeDatagram(s.token, ascii(`s${i}`)));
-  t.ok(await until(() => stalled.length === DEFAULT_TELEMETRY_LIMITS.concurrency, 10_000), `${stalled.length} telemetry POSTs hanging (the queue's concurrency)`);
+  t.ok(await until(() => stalled.length === s.config.central.webhooks.concurrency, 10_000), `${stalled.length} telemetry POSTs hanging (the queue's concurrency)`);
   obj.send({ type: ToT.REQUEST, tracking: 1, payload: ascii('q') });
   // No clock move: the webhook timeout cannot be what answers it.
   const answered = await until(() => responses.has(1), 5_000);

@@ -20,7 +20,7 @@ export function testConfig(t: { teardown(fn: () => void): void }, over: DeepPart
       enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30,
       headersTimeoutSec: 10, requestTimeoutSec: 40, keepAliveTimeoutSec: 5, maxHeaderBytes: 16384, maxJsonDepth: 32, maxHeldRequests: 10000,
     },
-    central: { authKey: CENTRAL_KEY, webhooks: { timeoutSec: 5 } },
+    central: { authKey: CENTRAL_KEY, webhooks: { timeoutSec: 5, queueMaxItems: 10000, queueMaxBytes: 64 << 20, concurrency: 64, maxAttempts: 5, retryBaseSec: 0.5, retryMaxSec: 30 } },
     groups: { Devices: { telemetry: true, telemetryTokenExpMin: 60 }, Stations: { telemetry: false, telemetryTokenExpMin: 0 } },
     acl: { file: join(dir, 'acl.json') },
     buffers: { maxPerSession: 1000, maxBytesPerSession: 1 << 20, maxTotalBytes: 1 << 28 },

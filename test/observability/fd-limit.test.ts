@@ -1,6 +1,6 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { openFilesLimit } from '../../src/observability/fd-limit.js';
+import { descriptorsNeeded, openFilesLimit } from '../../src/observability/fd-limit.js';
 import { testConfig } from '../helpers/config.js';
 import { startDaemon } from '../helpers/daemon.js';
 
@@ -22,4 +22,25 @@ t.test('the daemon warns at start when the limit cannot hold tcp.maxConnections'
   }
   const d = await startDaemon(t, testConfig(t, { tcp: { maxConnections: limit + 1 } }));
   t.match(d.logs.find('fd-limit-low')[0], { limit, maxConnections: limit + 1 });
+});
+
+t.test('descriptors needed: TCP sessions, held HTTP requests, webhook pools and a base', async (t) => {
+  const plain = testConfig(t, { tcp: { maxConnections: 1000 } });
+  t.same(descriptorsNeeded(plain), { total: 1100, tcp: 1000, http: 0, webhooks: 0, base: 100 }, 'HTTP off, no webhooks');
+  const full = testConfig(t, {
+    tcp: { maxConnections: 100_000 },
+    http: { enabled: true, maxHeldRequests: 10_000 },
+    central: { webhooks: { request: 'http://127.0.0.1:1/r', telemetry: 'http://127.0.0.1:1/t', concurrency: 64 } },
+  });
+  t.same(descriptorsNeeded(full), { total: 110_228, tcp: 100_000, http: 10_000, webhooks: 128, base: 100 }, 'HTTP on, two webhooks');
+});
+
+t.test('the daemon warns when held HTTP requests push the need past the limit, even with few TCP sessions', async (t) => {
+  const limit = openFilesLimit();
+  if (limit === undefined) {
+    t.comment('no /proc/self/limits on this platform');
+    return;
+  }
+  const d = await startDaemon(t, testConfig(t, { tcp: { maxConnections: 10 }, http: { enabled: true, maxHeldRequests: limit } }));
+  t.match(d.logs.find('fd-limit-low')[0], { limit, needed: { tcp: 10, http: limit } });
 });

@@ -22,7 +22,7 @@ t.test('HTTPS webhooks with a custom CA: request and telemetry delivered', async
   const config = testConfig(t, { udp: { enabled: true } });
   const ca = join(config.baseDir, 'central-ca.pem');
   writeFileSync(ca, pair.cert);
-  const d = await startDaemon(t, { ...config, central: { ...config.central, webhooks: { request: rx.url('/req'), telemetry: rx.url('/tm'), timeoutSec: 5, ca } } }, [dev], { clock: new ManualClock() });
+  const d = await startDaemon(t, { ...config, central: { ...config.central, webhooks: { ...config.central.webhooks, request: rx.url('/req'), telemetry: rx.url('/tm'), timeoutSec: 5, ca } } }, [dev], { clock: new ManualClock() });
   const obj = (await RawClient.open(d.port, dev.uid, dev.key)).client;
   t.teardown(() => obj.close());
   const token = (await obj.nextOf(ToT.TOKEN)).token;
