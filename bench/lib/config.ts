@@ -49,7 +49,7 @@ export function benchConfig(o: BenchConfigOptions): WireConfig {
       host: '127.0.0.1', port: 0, tls, requestTimeoutSec: 30, handshakeTimeoutSec: 30, maxConnections: 150_000,
       maxTransmissionBytes: 1 << 20, pingIdleSec: 0,
     },
-    udp: { enabled: false, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100 },
+    udp: { enabled: false, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100, recvBufferBytes: 4 << 20 },
     http: { enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30 },
     central: { authKey: BENCH_CENTRAL_KEY.toString('hex'), webhooks: { timeoutSec: 5 } },
     groups: { [BENCH_GROUP]: { telemetry: false, telemetryTokenExpMin: 0 } },

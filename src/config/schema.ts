@@ -70,6 +70,8 @@ export const configSchema = {
       // PROTOCOL §7: a datagram is at least token (8) + payload header (3).
       maxDatagramBytes: { type: 'integer', minimum: 11, maximum: 65507, default: 4096 },
       maxDatagramsPerSecPerToken: { ...positiveInt, default: 100 },
+      // SO_RCVBUF asked for; the kernel caps it at net.core.rmem_max.
+      recvBufferBytes: { ...positiveInt, default: 4194304 },
     }),
     http: section({
       enabled: { type: 'boolean', default: true },
@@ -147,7 +149,7 @@ export interface RawConfig {
     pingIdleSec: number;
     redirect?: { host: string; port: number };
   };
-  udp: { enabled: boolean; host: string; port: number; maxDatagramBytes: number; maxDatagramsPerSecPerToken: number };
+  udp: { enabled: boolean; host: string; port: number; maxDatagramBytes: number; maxDatagramsPerSecPerToken: number; recvBufferBytes: number };
   http: { enabled: boolean; host: string; port: number; tls?: RawTls; maxBodyBytes: number; maxWaitSec: number };
   admin?: { host: string; port: number; tls?: RawTls };
   central: {

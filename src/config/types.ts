@@ -35,6 +35,8 @@ export interface Config {
     readonly maxDatagramBytes: number;
     /** Datagrams per second accepted per telemetry token; the excess is dropped. Default 100. */
     readonly maxDatagramsPerSecPerToken: number;
+    /** Kernel receive buffer asked for the UDP socket (SO_RCVBUF), so bursts survive a busy event loop; capped by net.core.rmem_max. Default 4 MiB. */
+    readonly recvBufferBytes: number;
   };
   readonly http: {
     readonly enabled: boolean;

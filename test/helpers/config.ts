@@ -15,7 +15,7 @@ export function testConfig(t: { teardown(fn: () => void): void }, over: DeepPart
     baseDir: dir,
     keepSessionSec: 60,
     tcp: { host: '127.0.0.1', port: 0, requestTimeoutSec: 10, handshakeTimeoutSec: 10, maxConnections: 1000, maxTransmissionBytes: 1 << 20, pingIdleSec: 0 },
-    udp: { enabled: false, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100 },
+    udp: { enabled: false, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100, recvBufferBytes: 1 << 20 },
     http: { enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30 },
     central: { authKey: CENTRAL_KEY, webhooks: { timeoutSec: 5 } },
     groups: { Devices: { telemetry: true, telemetryTokenExpMin: 60 }, Stations: { telemetry: false, telemetryTokenExpMin: 0 } },
