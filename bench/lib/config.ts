@@ -25,7 +25,16 @@ export interface BenchConfigOptions {
   readonly objects: number;
   readonly tls?: { cert: string; key: string };
   readonly maxInFlight?: number;
+  /** Turn on the HTTP API (http-rr). */
+  readonly http?: boolean;
+  /** Turn on UDP telemetry (udp, udp-webhook): the bench group gets tokens, the per-token cap and receive buffer are raised. */
+  readonly udp?: { readonly maxPerSecPerToken: number; readonly recvBufferBytes: number };
+  /** central.webhooks.telemetry (udp-webhook). */
+  readonly telemetryWebhook?: string;
 }
+
+/** What a sysadmin would set for the udp scenarios' load: 32 MiB asked (the kernel caps it at net.core.rmem_max). */
+export const BENCH_UDP_RECV_BUFFER_BYTES = 32 << 20;
 
 /**
  * A complete daemon config for benchmarks: loopback, port 0, silent log, limits opened up
@@ -49,10 +58,13 @@ export function benchConfig(o: BenchConfigOptions): WireConfig {
       host: '127.0.0.1', port: 0, tls, requestTimeoutSec: 30, handshakeTimeoutSec: 30, maxConnections: 150_000,
       maxTransmissionBytes: 1 << 20, pingIdleSec: 0,
     },
-    udp: { enabled: false, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100, recvBufferBytes: 4 << 20 },
-    http: { enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30 },
-    central: { authKey: BENCH_CENTRAL_KEY.toString('hex'), webhooks: { timeoutSec: 5 } },
-    groups: { [BENCH_GROUP]: { telemetry: false, telemetryTokenExpMin: 0 } },
+    udp: {
+      enabled: o.udp !== undefined, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096,
+      maxDatagramsPerSecPerToken: o.udp?.maxPerSecPerToken ?? 100, recvBufferBytes: o.udp?.recvBufferBytes ?? 4 << 20,
+    },
+    http: { enabled: o.http === true, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30 },
+    central: { authKey: BENCH_CENTRAL_KEY.toString('hex'), webhooks: { timeoutSec: 5, ...(o.telemetryWebhook ? { telemetry: o.telemetryWebhook } : {}) } },
+    groups: { [BENCH_GROUP]: { telemetry: o.udp !== undefined, telemetryTokenExpMin: 0 } },
     acl: { file: aclFile },
     buffers: { maxPerSession: 1000, maxBytesPerSession: 1 << 20, maxTotalBytes: 1 << 28 },
     limits: {
