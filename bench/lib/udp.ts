@@ -13,6 +13,8 @@ export interface UdpSizes {
   readonly durationMs: number;
   readonly payloadBytes: number;
   readonly rounds: number;
+  /** A first, unmeasured round at the same rate on the fresh daemon (JIT, webhook pool); 0: none. */
+  readonly warmupMs: number;
 }
 
 /** Where delivered telemetry is counted: the central's session or the webhook receiver. */

@@ -16,9 +16,9 @@ const POOL_CONNECTIONS = 64;
 
 function sizes(o: ScenarioOptions): UdpSizes {
   const base = { objects: 10, senderProcs: 1, rate: 10_000, payloadBytes: 32 };
-  if (o.smoke) return { ...base, objects: 2, rate: 1_000, durationMs: 200, rounds: 1 };
-  if (o.quick) return { ...base, durationMs: 1_000, rounds: 3 };
-  return { ...base, durationMs: 5_000, rounds: 3 };
+  if (o.smoke) return { ...base, objects: 2, rate: 1_000, durationMs: 200, rounds: 1, warmupMs: 0 };
+  if (o.quick) return { ...base, durationMs: 1_000, rounds: 3, warmupMs: 500 };
+  return { ...base, durationMs: 5_000, rounds: 3, warmupMs: 1_000 };
 }
 
 interface ReceiverCount {
@@ -44,18 +44,23 @@ export async function udpWebhook(o: ScenarioOptions): Promise<Row[]> {
     }), { cpuProfDir: o.cpuProfDir });
     const rounds: UdpRoundResult[] = [];
     const connections: number[] = [];
-    for (let r = 0; r < s.rounds; r++) {
+    let warm: UdpRoundResult | undefined;
+    for (let r = s.warmupMs > 0 ? -1 : 0; r < s.rounds; r++) {
       // Retries back off from 500 ms: let a slow tail settle for 2 s.
-      const res = await udpRound(daemon, s, { count: async () => (await count()).posts }, 2_000);
+      const res = await udpRound(daemon, r < 0 ? { ...s, durationMs: s.warmupMs } : s, { count: async () => (await count()).posts }, 2_000);
       const c = await count();
+      o.log(`${describeUdpRound(r < 0 ? 'udp-webhook warm-up' : 'udp-webhook', res)}; receiver: ${c.posts} POSTs over ${c.connections} connections since the daemon started, ${c.bad} bad bodies`);
+      if (r < 0) {
+        warm = res;
+        continue;
+      }
       connections.push(c.connections);
-      o.log(`${describeUdpRound('udp-webhook', res)}; receiver: ${c.posts} POSTs over ${c.connections} connections since the daemon started, ${c.bad} bad bodies`);
       rounds.push(res);
     }
     o.log(`udp-webhook daemon counters: ${describeCounters(await daemon.counters())}`);
     const note = `${s.objects} objects in ${s.senderProcs} sender process(es), no central session, 1 receiver process`;
     return [
-      ...udpRows('udp-webhook', s, rounds, note),
+      ...udpRows('udp-webhook', s, rounds, note, warm),
       makeRow('udp-webhook/connections', 'connections since start', connections, { kind: 'abs<=', value: POOL_CONNECTIONS }, undefined,
         `receiver's 'connection' events after each round, for ${rounds.reduce((n, r) => n + r.delivered, 0)} POSTs in all; at most ${POOL_CONNECTIONS} (the pool's size) = reused`),
     ];
