@@ -16,6 +16,9 @@ async function main(): Promise<void> {
       gc?.();
       gc?.();
       toParent({ type: 'mem', usage: process.memoryUsage(), connections: daemon.internals.host.connectionCount, gc: gc !== undefined });
+    } else if (m.type === 'cpu') {
+      const u = process.cpuUsage();
+      toParent({ type: 'cpu', micros: u.user + u.system });
     } else if (m.type === 'counters') {
       // Telemetry and webhook counters, so a round can say where datagrams went.
       void daemon.internals.metrics.registry.getMetricsAsJSON().then((all) => toParent({

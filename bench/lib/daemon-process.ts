@@ -11,6 +11,8 @@ export interface DaemonProcess {
   readonly fdLimit: number;
   /** process.memoryUsage() after two forced GCs, and the daemon's open connection count. */
   memory(): Promise<{ usage: NodeJS.MemoryUsage; connections: number }>;
+  /** CPU time (user + system) the daemon process has used so far, in µs. */
+  cpuMicros(): Promise<number>;
   /** Non-zero telemetry and webhook counters, by metric and labels. */
   counters(): Promise<DaemonCounter[]>;
   stop(): Promise<void>;
@@ -49,6 +51,10 @@ export async function startDaemonProcess(config: WireConfig, opts: DaemonProcess
       child.send({ type: 'mem' });
       const m = await child.next<{ type: 'mem'; usage: NodeJS.MemoryUsage; connections: number }>('mem', 30_000);
       return { usage: m.usage, connections: m.connections };
+    },
+    async cpuMicros() {
+      child.send({ type: 'cpu' });
+      return (await child.next<{ type: 'cpu'; micros: number }>('cpu', 10_000)).micros;
     },
     async counters() {
       child.send({ type: 'counters' });

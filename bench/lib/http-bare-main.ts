@@ -27,6 +27,10 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   process.on('message', (m: Msg) => {
+    if (m.type === 'cpu') {
+      const u = process.cpuUsage();
+      return toParent({ type: 'cpu', micros: u.user + u.system });
+    }
     if (m.type !== 'stop') return;
     server.closeAllConnections();
     server.close(() => {

@@ -30,6 +30,8 @@ export interface HttpLoadResult {
   /** Answers that were not `200 {"Code": 0}` with the payload echoed, and failed requests. */
   readonly errors: number;
   readonly firstError?: string;
+  /** Requests answered in the whole round, warm-up included. */
+  readonly answered: number;
 }
 
 const a = childPayload<HttpLoadArgs>();
@@ -45,6 +47,7 @@ async function run(): Promise<HttpLoadResult> {
   const lat = new Reservoir();
   let sent = 0;
   let completed = 0;
+  let answered = 0;
   let errors = 0;
   let firstError: string | undefined;
   const start = performance.now();
@@ -67,6 +70,7 @@ async function run(): Promise<HttpLoadResult> {
         errors++;
         firstError ??= err instanceof Error ? err.message : String(err);
       }
+      answered++;
       const t1 = performance.now();
       if (t0 >= measureStart && t1 <= measureEnd) {
         completed++;
@@ -77,7 +81,7 @@ async function run(): Promise<HttpLoadResult> {
   };
   await Promise.all(Array.from({ length: a.clients }, (_, i) => client(a.firstClient + i)));
   await pool.close();
-  return { type: 'result', completed, perSec: completed / (a.measureMs / 1000), p50: quantile(lat.values, 0.5), p99: quantile(lat.values, 0.99), errors, firstError };
+  return { type: 'result', completed, perSec: completed / (a.measureMs / 1000), p50: quantile(lat.values, 0.5), p99: quantile(lat.values, 0.99), errors, firstError, answered };
 }
 
 async function main(): Promise<void> {

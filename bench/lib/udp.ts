@@ -31,6 +31,8 @@ export interface UdpRoundResult {
   /** Drops counted by the kernel on the daemon's UDP socket (/proc/net/udp), this round. */
   readonly kernelDrops: number;
   readonly sendErrors: number;
+  /** Daemon CPU time (user + system) per datagram sent, µs: steadier than rates on a shared machine. */
+  readonly cpuPerDatagram: number;
 }
 
 /** The kernel's drop count for the UDP socket bound to 127.0.0.1:`port`; NaN when unreadable. */
@@ -73,6 +75,7 @@ export async function udpRound(daemon: DaemonProcess, s: UdpSizes, sink: Telemet
     await Promise.all(senders.map((c) => c.next('ready', 30_000)));
     const before = await sink.count();
     const dropsBefore = await kernelDrops(daemon.udpPort!);
+    const cpuBefore = await daemon.cpuMicros();
     for (const c of senders) c.send({ type: 'go' });
     const rs = await Promise.all(senders.map((c) => c.next<UdpSenderResult>('sent', s.durationMs * 3 + 10_000)));
     const sent = rs.reduce((n, r) => n + r.sent, 0);
@@ -86,6 +89,7 @@ export async function udpRound(daemon: DaemonProcess, s: UdpSizes, sink: Telemet
       if (delivered !== last) [last, stillSince] = [delivered, performance.now()];
     }
     return {
+      cpuPerDatagram: ((await daemon.cpuMicros()) - cpuBefore) / sent,
       sent, delivered, sendRate: sent / (Math.max(...rs.map((r) => r.ms)) / 1000),
       kernelDrops: (await kernelDrops(daemon.udpPort!)) - dropsBefore, sendErrors: rs.reduce((n, r) => n + r.sendErrors, 0),
     };
@@ -95,5 +99,5 @@ export async function udpRound(daemon: DaemonProcess, s: UdpSizes, sink: Telemet
 }
 
 export function describeUdpRound(label: string, r: UdpRoundResult): string {
-  return `${label}: sent ${r.sent} at ${Math.round(r.sendRate)}/s, delivered ${r.delivered} (${((100 * r.delivered) / r.sent).toFixed(2)} %), kernel drops ${r.kernelDrops}, send errors ${r.sendErrors}`;
+  return `${label}: sent ${r.sent} at ${Math.round(r.sendRate)}/s, delivered ${r.delivered} (${((100 * r.delivered) / r.sent).toFixed(2)} %), kernel drops ${r.kernelDrops}, send errors ${r.sendErrors}, daemon CPU ${r.cpuPerDatagram.toFixed(2)} µs/datagram`;
 }

@@ -36,9 +36,11 @@ interface RoundResult {
   readonly p99: number;
   readonly errors: number;
   readonly firstError?: string;
+  /** CPU (user + system) of the server process (daemon or bare) per answered request, µs. */
+  readonly cpuPerRequest: number;
 }
 
-async function loadRound(s: HttpSizes, port: number): Promise<RoundResult> {
+async function loadRound(s: HttpSizes, port: number, cpuMicros: () => Promise<number>): Promise<RoundResult> {
   const per = Math.ceil(s.clients / s.loadProcs);
   const children: Child[] = [];
   try {
@@ -50,12 +52,15 @@ async function loadRound(s: HttpSizes, port: number): Promise<RoundResult> {
       children.push(new Child(libScript('http-load-main'), args, { name: `http-load-${p}` }));
     }
     await Promise.all(children.map((c) => c.next('ready', 30_000)));
+    const cpu0 = await cpuMicros();
     for (const c of children) c.send({ type: 'go' });
     const rs = await Promise.all(children.map((c) => c.next<HttpLoadResult>('result', s.warmupMs + s.measureMs + 30_000)));
+    const cpu = (await cpuMicros()) - cpu0;
     // Latency quantiles: the worst process's (they run the same loop over the same connections' server).
     return {
       perSec: rs.reduce((n, r) => n + r.perSec, 0), p50: Math.max(...rs.map((r) => r.p50)), p99: Math.max(...rs.map((r) => r.p99)),
       errors: rs.reduce((n, r) => n + r.errors, 0), firstError: rs.find((r) => r.firstError)?.firstError,
+      cpuPerRequest: cpu / Math.max(1, rs.reduce((n, r) => n + r.answered, 0)),
     };
   } finally {
     await Promise.all(children.map((c) => c.stop(5_000)));
@@ -63,7 +68,7 @@ async function loadRound(s: HttpSizes, port: number): Promise<RoundResult> {
 }
 
 function describe(label: string, r: RoundResult): string {
-  return `${label}: ${Math.round(r.perSec)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ''}`;
+  return `${label}: ${Math.round(r.perSec)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, server CPU ${r.cpuPerRequest.toFixed(1)} µs/request, errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ''}`;
 }
 
 export async function httpRr(o: ScenarioOptions): Promise<Row[]> {
@@ -75,18 +80,22 @@ export async function httpRr(o: ScenarioOptions): Promise<Row[]> {
     mode: 'daemon', host: '127.0.0.1', port: daemon.port, indices: Array.from({ length: s.objects }, (_, i) => i), maxMs: lifeMs,
   }, { name: 'objects' });
   const bare = new Child(libScript('http-bare-main'), {}, { name: 'http-bare' });
+  const bareCpu = async (): Promise<number> => {
+    bare.send({ type: 'cpu' });
+    return (await bare.next<{ type: 'cpu'; micros: number }>('cpu', 10_000)).micros;
+  };
   try {
     await objects.next('ready', 30_000);
     const { port: barePort } = await bare.next<{ type: 'ready'; port: number }>('ready', 20_000);
     const { a, b } = await interleave(
       s.rounds,
       async () => {
-        const r = await loadRound(s, daemon.httpPort!);
+        const r = await loadRound(s, daemon.httpPort!, () => daemon.cpuMicros());
         o.log(describe('http-rr daemon', r));
         return r;
       },
       async () => {
-        const r = await loadRound(s, barePort);
+        const r = await loadRound(s, barePort, bareCpu);
         o.log(describe('http-rr bare  ', r));
         return r;
       },
@@ -96,6 +105,8 @@ export async function httpRr(o: ScenarioOptions): Promise<Row[]> {
     return [
       makeRow('http-rr', 'requests/s', a.map((r) => r.perSec), { kind: 'ratio>=', value: 0.5 }, b.map((r) => r.perSec), note),
       makeRow('http-rr/p99', 'ms', a.map((r) => r.p99), { kind: 'report' }, b.map((r) => r.p99)),
+      makeRow('http-rr/server-cpu', 'µs per request', a.map((r) => r.cpuPerRequest), { kind: 'report' }, b.map((r) => r.cpuPerRequest),
+        'user + system CPU of the daemon (baseline: the bare server) per answered request; the daemon also pays the object hop'),
     ];
   } finally {
     await Promise.all([daemon.stop(), objects.stop(), bare.stop()]);

@@ -32,6 +32,7 @@ export function udpRows(name: string, s: UdpSizes, rs: readonly UdpRoundResult[]
       `${note}${rateShort ? `; the senders reached only ${Math.round(Math.min(...rs.map((r) => r.sendRate)))}/s of ${s.rate}/s in some round` : ''}`),
     makeRow(`${name}/send-rate`, 'datagrams/s', rs.map((r) => r.sendRate), { kind: 'report' }),
     makeRow(`${name}/kernel-drops`, 'datagrams', rs.map((r) => r.kernelDrops), { kind: 'report' }),
+    makeRow(`${name}/daemon-cpu`, 'µs per datagram', rs.map((r) => r.cpuPerDatagram), { kind: 'report' }, undefined, 'user + system CPU of the daemon process over the round, settle included'),
   ];
 }
 
