@@ -29,6 +29,8 @@ export interface WebhookClientOptions {
   readonly metrics: Metrics;
   /** Upper bound of sockets per origin. */
   readonly connectionsPerOrigin?: number;
+  /** Fire-and-forget POSTs (telemetry, presence) sent on one socket before its first answer. Default 4. */
+  readonly pipelining?: number;
   /** Answers larger than this are refused (a webhook answer holds at most one payload). */
   readonly maxAnswerBytes?: number;
 }
@@ -88,6 +90,11 @@ export class WebhookClient {
         headers: { 'content-type': 'application/json', authorization: this.#authorization },
         body,
         signal,
+        // Hooks whose answer is not read are delivered at least once (the queue retries) and
+        // answered at once, so undici may pipeline them (it needs both flags); request
+        // webhooks stay one per socket at a time.
+        idempotent: !readAnswer,
+        blocking: readAnswer,
       });
       const status = res.statusCode;
       if (status < 200 || status > 299 || !readAnswer) {
@@ -108,6 +115,7 @@ export class WebhookClient {
       const ca = this.#opts.ca;
       pool = new Pool(url.origin, {
         connections: this.#opts.connectionsPerOrigin ?? 64,
+        pipelining: this.#opts.pipelining ?? 4,
         keepAliveTimeout: 10_000,
         connect: ca ? { ca: [...rootCertificates, ca.toString()] } : undefined,
       });
