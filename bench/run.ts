@@ -4,10 +4,13 @@
  * To add a scenario: one file in bench/scenarios/ exporting a Scenario, one line below.
  */
 import { codec } from './scenarios/codec.js';
+import { httpRr } from './scenarios/http-rr.js';
 import { sessions } from './scenarios/sessions.js';
 import { tcpRr } from './scenarios/tcp-rr.js';
 import { tcpRrLatency } from './scenarios/tcp-rr-latency.js';
 import { tcpRrTls } from './scenarios/tcp-rr-tls.js';
+import { udp } from './scenarios/udp.js';
+import { udpWebhook } from './scenarios/udp-webhook.js';
 import type { Row } from './lib/report.js';
 import { parseArgs, printRows, type Scenario } from './lib/scenario.js';
 
@@ -16,6 +19,9 @@ const SCENARIOS: ReadonlyArray<readonly [string, Scenario]> = [
   ['tcp-rr', tcpRr],
   ['tcp-rr-latency', tcpRrLatency],
   ['tcp-rr-tls', tcpRrTls],
+  ['http-rr', httpRr],
+  ['udp', udp],
+  ['udp-webhook', udpWebhook],
   ['sessions', sessions],
   // TODO (bench/README.md): http-rr, udp, udp-webhook once the HTTP API and UDP server are merged.
 ];

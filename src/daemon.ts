@@ -188,7 +188,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
         if (log.isLevelEnabled('debug')) log.debug({ event: 'telemetry-dropped', reason, peer: `${peer.address}:${peer.port}`, uid }, 'telemetry datagram dropped');
       },
     });
-    return new UdpServer((msg, peer) => intake.receive(msg, peer), { recvBufferSize: UDP_RECV_BUFFER_BYTES });
+    return new UdpServer((msg, peer) => intake.receive(msg, peer), { recvBufferSize: config.udp.recvBufferBytes });
   }
 
   let addresses: BoundAddresses | undefined;
@@ -328,9 +328,6 @@ function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: Requ
     inFlight: () => tracker.size,
   };
 }
-/** Asked of the kernel for the UDP socket, so telemetry bursts survive a busy event loop. */
-const UDP_RECV_BUFFER_BYTES = 4 << 20;
-
 function loadSecureContext(files: { cert: string; key: string }): SecureContext {
   return createSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key), minVersion: 'TLSv1.2' });
 }

@@ -25,7 +25,20 @@ export interface BenchConfigOptions {
   readonly objects: number;
   readonly tls?: { cert: string; key: string };
   readonly maxInFlight?: number;
+  /** Turn on the HTTP API (http-rr). */
+  readonly http?: boolean;
+  /** Turn on UDP telemetry (udp, udp-webhook): the bench group gets tokens, the per-token cap and receive buffer are raised. */
+  readonly udp?: { readonly maxPerSecPerToken: number; readonly recvBufferBytes: number };
+  /** central.webhooks.telemetry (udp-webhook). */
+  readonly telemetryWebhook?: string;
 }
+
+/**
+ * SO_RCVBUF asked for the udp scenarios: 128 MiB. A small datagram costs ~832 bytes of
+ * buffer (skb truesize), so this holds about 3 s of 100 000/s while the daemon is descheduled
+ * on a shared machine. The kernel caps it at net.core.rmem_max (the scenario logs the grant).
+ */
+export const BENCH_UDP_RECV_BUFFER_BYTES = 128 << 20;
 
 /**
  * A complete daemon config for benchmarks: loopback, port 0, silent log, limits opened up
@@ -49,13 +62,22 @@ export function benchConfig(o: BenchConfigOptions): WireConfig {
       host: '127.0.0.1', port: 0, tls, requestTimeoutSec: 30, handshakeTimeoutSec: 30, maxConnections: 150_000,
       maxTransmissionBytes: 1 << 20, pingIdleSec: 0,
     },
-    udp: { enabled: false, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100 },
+    udp: {
+      enabled: o.udp !== undefined, host: '127.0.0.1', port: 0, maxDatagramBytes: 4096,
+      maxDatagramsPerSecPerToken: o.udp?.maxPerSecPerToken ?? 100, recvBufferBytes: o.udp?.recvBufferBytes ?? 4 << 20,
+    },
     http: {
-      enabled: false, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30,
+      enabled: o.http === true, host: '127.0.0.1', port: 0, maxBodyBytes: 524288, maxWaitSec: 30,
       headersTimeoutSec: 10, requestTimeoutSec: 40, keepAliveTimeoutSec: 5, maxHeaderBytes: 16384, maxJsonDepth: 32, maxHeldRequests: 10000,
     },
-    central: { authKey: BENCH_CENTRAL_KEY.toString('hex'), webhooks: { timeoutSec: 5, queueMaxItems: 10000, queueMaxBytes: 64 << 20, concurrency: 64, maxAttempts: 5, retryBaseSec: 0.5, retryMaxSec: 30 } },
-    groups: { [BENCH_GROUP]: { telemetry: false, telemetryTokenExpMin: 0 } },
+    central: {
+      authKey: BENCH_CENTRAL_KEY.toString('hex'),
+      webhooks: {
+        timeoutSec: 5, queueMaxItems: 10000, queueMaxBytes: 64 << 20, connections: 64, maxAttempts: 5, retryBaseSec: 0.5, retryMaxSec: 30,
+        ...(o.telemetryWebhook ? { telemetry: o.telemetryWebhook } : {}),
+      },
+    },
+    groups: { [BENCH_GROUP]: { telemetry: o.udp !== undefined, telemetryTokenExpMin: 0 } },
     acl: { file: aclFile },
     buffers: { maxPerSession: 1000, maxBytesPerSession: 1 << 20, maxTotalBytes: 1 << 28 },
     limits: {

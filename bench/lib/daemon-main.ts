@@ -16,6 +16,15 @@ async function main(): Promise<void> {
       gc?.();
       gc?.();
       toParent({ type: 'mem', usage: process.memoryUsage(), connections: daemon.internals.host.connectionCount, gc: gc !== undefined });
+    } else if (m.type === 'cpu') {
+      const u = process.cpuUsage();
+      toParent({ type: 'cpu', micros: u.user + u.system });
+    } else if (m.type === 'counters') {
+      // Telemetry and webhook counters, so a round can say where datagrams went.
+      void daemon.internals.metrics.registry.getMetricsAsJSON().then((all) => toParent({
+        type: 'counters',
+        metrics: all.filter((x) => /telemetry|webhook/.test(x.name)).map((x) => ({ name: x.name, values: x.values.filter((v) => v.value !== 0).map((v) => ({ labels: v.labels, value: v.value })) })),
+      }));
     } else if (m.type === 'stop') {
       void daemon.close().finally(() => {
         toParent({ type: 'stopped' });
@@ -25,7 +34,9 @@ async function main(): Promise<void> {
       });
     }
   });
-  toParent({ type: 'ready', port: addr.tcp.port, fdLimit: await fdLimit(), pid: process.pid });
+  toParent({
+    type: 'ready', port: addr.tcp.port, httpPort: addr.http?.port, udpPort: addr.udp?.port, fdLimit: await fdLimit(), pid: process.pid,
+  });
 }
 
 main().catch(failChild);

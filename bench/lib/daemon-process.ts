@@ -3,12 +3,24 @@ import type { WireConfig } from './config.js';
 
 export interface DaemonProcess {
   readonly port: number;
+  /** When the config turns them on. */
+  readonly httpPort?: number;
+  readonly udpPort?: number;
   readonly pid: number;
   /** Soft RLIMIT_NOFILE the daemon got. */
   readonly fdLimit: number;
   /** process.memoryUsage() after two forced GCs, and the daemon's open connection count. */
   memory(): Promise<{ usage: NodeJS.MemoryUsage; connections: number }>;
+  /** CPU time (user + system) the daemon process has used so far, in µs. */
+  cpuMicros(): Promise<number>;
+  /** Non-zero telemetry and webhook counters, by metric and labels. */
+  counters(): Promise<DaemonCounter[]>;
   stop(): Promise<void>;
+}
+
+export interface DaemonCounter {
+  readonly name: string;
+  readonly values: ReadonlyArray<{ readonly labels: Readonly<Record<string, string | number>>; readonly value: number }>;
 }
 
 export interface DaemonProcessOptions {
@@ -24,19 +36,29 @@ export async function startDaemonProcess(config: WireConfig, opts: DaemonProcess
   const child = new Child(libScript('daemon-main'), config, { execArgv, fdLimit: opts.fdLimit, name: 'daemon' });
   let ready;
   try {
-    ready = await child.next<{ type: 'ready'; port: number; fdLimit: number; pid: number }>('ready', 20_000);
+    ready = await child.next<{ type: 'ready'; port: number; httpPort?: number; udpPort?: number; fdLimit: number; pid: number }>('ready', 20_000);
   } catch (err) {
     child.proc.kill('SIGKILL');
     throw err;
   }
   return {
     port: ready.port,
+    httpPort: ready.httpPort,
+    udpPort: ready.udpPort,
     pid: ready.pid,
     fdLimit: ready.fdLimit,
     async memory() {
       child.send({ type: 'mem' });
       const m = await child.next<{ type: 'mem'; usage: NodeJS.MemoryUsage; connections: number }>('mem', 30_000);
       return { usage: m.usage, connections: m.connections };
+    },
+    async cpuMicros() {
+      child.send({ type: 'cpu' });
+      return (await child.next<{ type: 'cpu'; micros: number }>('cpu', 10_000)).micros;
+    },
+    async counters() {
+      child.send({ type: 'counters' });
+      return (await child.next<{ type: 'counters'; metrics: DaemonCounter[] }>('counters', 30_000)).metrics;
     },
     stop: () => child.stop(15_000),
   };

@@ -70,6 +70,8 @@ export const configSchema = {
       // PROTOCOL §7: a datagram is at least token (8) + payload header (3).
       maxDatagramBytes: { type: 'integer', minimum: 11, maximum: 65507, default: 4096 },
       maxDatagramsPerSecPerToken: { ...positiveInt, default: 100 },
+      // SO_RCVBUF asked for; the kernel caps it at net.core.rmem_max.
+      recvBufferBytes: { ...positiveInt, default: 4194304 },
     }),
     http: section({
       enabled: { type: 'boolean', default: true },
@@ -108,7 +110,7 @@ export const configSchema = {
           // The telemetry and presence queues (each its own): what is held while the central is slow or down.
           queueMaxItems: { ...positiveInt, default: 10000 },
           queueMaxBytes: { ...positiveInt, default: 67108864 },
-          concurrency: { ...positiveInt, default: 64 },
+          connections: { ...positiveInt, default: 64 },
           maxAttempts: { ...positiveInt, default: 5 },
           retryBaseSec: { ...positiveSec, default: 0.5 },
           retryMaxSec: { ...positiveSec, default: 30 },
@@ -164,7 +166,7 @@ export interface RawConfig {
     pingIdleSec: number;
     redirect?: { host: string; port: number };
   };
-  udp: { enabled: boolean; host: string; port: number; maxDatagramBytes: number; maxDatagramsPerSecPerToken: number };
+  udp: { enabled: boolean; host: string; port: number; maxDatagramBytes: number; maxDatagramsPerSecPerToken: number; recvBufferBytes: number };
   http: {
     enabled: boolean;
     host: string;
@@ -185,7 +187,7 @@ export interface RawConfig {
     authKeyFile?: string;
     webhooks: {
       request?: string; telemetry?: string; presence?: string; timeoutSec: number; ca?: string; secret?: string;
-      queueMaxItems: number; queueMaxBytes: number; concurrency: number; maxAttempts: number; retryBaseSec: number; retryMaxSec: number;
+      queueMaxItems: number; queueMaxBytes: number; connections: number; maxAttempts: number; retryBaseSec: number; retryMaxSec: number;
     };
   };
   groups: Record<string, { telemetry: boolean; telemetryTokenExpMin: number }>;

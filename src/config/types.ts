@@ -35,6 +35,8 @@ export interface Config {
     readonly maxDatagramBytes: number;
     /** Datagrams per second accepted per telemetry token; the excess is dropped. Default 100. */
     readonly maxDatagramsPerSecPerToken: number;
+    /** Kernel receive buffer asked for the UDP socket (SO_RCVBUF), so bursts survive a busy event loop; capped by net.core.rmem_max. Default 4 MiB. */
+    readonly recvBufferBytes: number;
   };
   readonly http: {
     readonly enabled: boolean;
@@ -71,8 +73,8 @@ export interface Config {
       /** Per queue (telemetry, presence): items and JSON bytes held at once; beyond, dropped and counted (queue-full). */
       readonly queueMaxItems: number;
       readonly queueMaxBytes: number;
-      /** POSTs in flight at once per queue, and connections per hook and origin. */
-      readonly concurrency: number;
+      /** Sockets per hook and origin; a queue keeps up to 4 POSTs pipelined on each. */
+      readonly connections: number;
       /** Attempts per queued item, the first included; retries back off from retryBaseSec up to retryMaxSec (jittered). */
       readonly maxAttempts: number;
       readonly retryBaseSec: number;

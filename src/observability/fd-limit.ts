@@ -22,7 +22,7 @@ const FD_BASE = 100;
 /**
  * Descriptors the daemon may hold at once under `config`: one per TCP session, one per held
  * HTTP request (each is an open connection), the webhook pools (one per hook and origin,
- * `concurrency` sockets each), and a base. What `LimitNOFILE` must cover.
+ * `connections` sockets each), and a base. What `LimitNOFILE` must cover.
  */
 export function descriptorsNeeded(config: Config): { total: number; tcp: number; http: number; webhooks: number; base: number } {
   const w = config.central.webhooks;
@@ -30,7 +30,7 @@ export function descriptorsNeeded(config: Config): { total: number; tcp: number;
   const parts = {
     tcp: config.tcp.maxConnections,
     http: config.http.enabled ? config.http.maxHeldRequests : 0,
-    webhooks: hooks * w.concurrency,
+    webhooks: hooks * w.connections,
     base: FD_BASE,
   };
   return { total: parts.tcp + parts.http + parts.webhooks + parts.base, ...parts };

@@ -45,7 +45,7 @@ export interface ConnectionHooks {
 
 /**
  * An authenticated connection: the only session-layer code that touches a socket after the
- * handshake. Outgoing transmissions are queued and written once per tick in one buffer.
+ * handshake. Outgoing transmissions are queued and written once per loop turn in one buffer.
  */
 export class Connection implements SessionLink {
   readonly peer: string;
@@ -156,7 +156,11 @@ export class Connection implements SessionLink {
     }
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    process.nextTick(this.#flush);
+    // After the poll phase, not after each callback: everything this connection is given by
+    // one loop turn (a read of many transmissions, a burst of UDP datagrams routed to the
+    // central, reads from several objects) goes out in one write. With nextTick, every
+    // datagram cost its own write syscall.
+    setImmediate(this.#flush);
   }
 
   /**

@@ -8,7 +8,7 @@ export interface TelemetryQueueLimits {
   readonly maxQueued: number;
   /** Bytes of JSON bodies held at once (a BINARY payload is ~4 bytes of JSON per byte). */
   readonly maxQueuedBytes: number;
-  /** POSTs in flight at once. */
+  /** POSTs in flight at once (default 256: the client's 64 connections × pipelining 4). */
   readonly concurrency: number;
   /** Attempts per item, the first included. */
   readonly maxAttempts: number;
@@ -17,7 +17,7 @@ export interface TelemetryQueueLimits {
 }
 
 export const DEFAULT_TELEMETRY_LIMITS: TelemetryQueueLimits = Object.freeze({
-  maxQueued: 10_000, maxQueuedBytes: 64 << 20, concurrency: 64, maxAttempts: 5, backoffBaseMs: 500, backoffMaxMs: 30_000,
+  maxQueued: 10_000, maxQueuedBytes: 64 << 20, concurrency: 256, maxAttempts: 5, backoffBaseMs: 500, backoffMaxMs: 30_000,
 });
 
 export type QueueDropReason = 'queue-full' | 'gave-up' | 'rejected' | 'unconvertible' | 'shutdown';

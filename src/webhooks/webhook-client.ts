@@ -42,6 +42,9 @@ export interface WebhookClientOptions {
   readonly maxAnswerBytes?: number;
 }
 
+/** Fire-and-forget POSTs (telemetry, presence) sent on one socket before its first answer. */
+export const WEBHOOK_PIPELINING = 4;
+
 const TIMEOUT = Symbol('timeout');
 const CLOSED = Symbol('closed');
 
@@ -101,7 +104,18 @@ export class WebhookClient {
 
   async #send(pool: Pool, url: URL, msg: WebhookMessage, readAnswer: boolean, signal: AbortSignal): Promise<PostResult> {
     try {
-      const res = await pool.request({ method: 'POST', path: url.pathname + url.search, headers: msg.headers, body: msg.body, signal });
+      const res = await pool.request({
+        method: 'POST',
+        path: url.pathname + url.search,
+        headers: msg.headers,
+        body: msg.body,
+        signal,
+        // Hooks whose answer is not read are delivered at least once (the queue retries) and
+        // answered at once, so undici may pipeline them (it needs both flags); request
+        // webhooks stay one per socket at a time.
+        idempotent: !readAnswer,
+        blocking: readAnswer,
+      });
       const status = res.statusCode;
       if (status < 200 || status > 299 || !readAnswer) {
         await res.body.dump();
@@ -122,6 +136,7 @@ export class WebhookClient {
       const ca = this.#opts.ca;
       pool = new Pool(url.origin, {
         connections: this.#opts.connectionsPerOrigin ?? 64,
+        pipelining: WEBHOOK_PIPELINING,
         keepAliveTimeout: 10_000,
         connect: ca ? { ca: [...rootCertificates, ca.toString()] } : undefined,
       });

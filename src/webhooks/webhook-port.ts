@@ -9,7 +9,7 @@ import type { CentralWebhookPort } from '../routing/router.js';
 import { RequestWebhook } from './request-webhook.js';
 import { QueuedWebhook, type TelemetryQueueLimits } from './queued-webhook.js';
 import { JsonPayloadError } from '../protocol/json-payload.js';
-import { WebhookClient, WebhookConfigError, parseWebhookUrl, webhookBody } from './webhook-client.js';
+import { WEBHOOK_PIPELINING, WebhookClient, WebhookConfigError, parseWebhookUrl, webhookBody } from './webhook-client.js';
 
 export type PresenceEvent = 'started' | 'resumed' | 'kept' | 'ended' | 'expired' | 'refused';
 
@@ -70,7 +70,7 @@ export class WebhookPort implements CentralWebhookPort {
       }
     }
     const { clock, log, metrics, tracker } = this.#deps;
-    const client = new WebhookClient({ authKey, signingKey: webhooks.secret, ca, clock, metrics, connectionsPerOrigin: webhooks.concurrency });
+    const client = new WebhookClient({ authKey, signingKey: webhooks.secret, ca, clock, metrics, connectionsPerOrigin: webhooks.connections });
     const timeoutMs = webhooks.timeoutSec * 1000;
     this.#client = client;
     if (this.#requestUrl) this.#request = new RequestWebhook(this.#requestUrl, { client, tracker, log, timeoutMs, late: this.#deps.late });
@@ -127,10 +127,10 @@ export class WebhookPort implements CentralWebhookPort {
   }
 }
 
-/** The queue bounds from `central.webhooks.*`. */
+/** The queue bounds from `central.webhooks.*`: as many POSTs in flight as the pool's sockets can pipeline. */
 function queueLimits(w: Config['central']['webhooks']): TelemetryQueueLimits {
   return {
-    maxQueued: w.queueMaxItems, maxQueuedBytes: w.queueMaxBytes, concurrency: w.concurrency,
+    maxQueued: w.queueMaxItems, maxQueuedBytes: w.queueMaxBytes, concurrency: w.connections * WEBHOOK_PIPELINING,
     maxAttempts: w.maxAttempts, backoffBaseMs: w.retryBaseSec * 1000, backoffMaxMs: w.retryMaxSec * 1000,
   };
 }

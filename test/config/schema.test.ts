@@ -20,13 +20,13 @@ t.test('a minimal config gets every default (pinned)', async (t) => {
       maxTransmissionBytes: 1048576,
       pingIdleSec: 60,
     },
-    udp: { enabled: true, host: '127.0.0.1', port: 50505, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100 },
+    udp: { enabled: true, host: '127.0.0.1', port: 50505, maxDatagramBytes: 4096, maxDatagramsPerSecPerToken: 100, recvBufferBytes: 4194304 },
     http: {
       enabled: true, host: '127.0.0.1', port: 8080, maxBodyBytes: 524288, maxWaitSec: 30,
       headersTimeoutSec: 10, requestTimeoutSec: 40, keepAliveTimeoutSec: 5, maxHeaderBytes: 16384, maxJsonDepth: 32, maxHeldRequests: 10000,
     },
     central: {
-      webhooks: { timeoutSec: 5, queueMaxItems: 10000, queueMaxBytes: 67108864, concurrency: 64, maxAttempts: 5, retryBaseSec: 0.5, retryMaxSec: 30 },
+      webhooks: { timeoutSec: 5, queueMaxItems: 10000, queueMaxBytes: 67108864, connections: 64, maxAttempts: 5, retryBaseSec: 0.5, retryMaxSec: 30 },
       authKey: Buffer.from(KEY, 'hex'),
     },
     groups: {},
@@ -78,6 +78,7 @@ t.test('range rules', async (t) => {
     ['http: { maxBodyBytes: 0 }', 'http.maxBodyBytes'],
     ['buffers: { maxTotalBytes: -5 }', 'buffers.maxTotalBytes'],
     ['udp: { maxDatagramBytes: 10 }', 'udp.maxDatagramBytes'],
+    ['udp: { recvBufferBytes: 0 }', 'udp.recvBufferBytes'],
     ['groups: { ABCDEFGHIJKLMNOPQ: {} }', 'groups.ABCDEFGHIJKLMNOPQ'],
     ['groups: { "ééééééééé": {} }', 'groups.ééééééééé'],
     ['central: { authKey: 00112233445566778899AABBCCDDEEF }', 'central.authKey'],

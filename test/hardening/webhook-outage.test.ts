@@ -170,9 +170,9 @@ t.test('a stalled telemetry endpoint does not starve the request webhook on the 
     h.reply(200, { Code: ResponseCode.VALID, Payload: 'ok', Format: 'ASCII' });
   };
   const udp = await UdpSender.open(t);
-  const n = s.config.central.webhooks.concurrency + 50;
+  const n = s.config.central.webhooks.connections + 50;
   for (let i = 0; i < n; i++) await udp.send(s.udpPort, encodeDatagram(s.token, ascii(`s${i}`)));
-  t.ok(await until(() => stalled.length === s.config.central.webhooks.concurrency, 10_000), `${stalled.length} telemetry POSTs hanging (the queue's concurrency)`);
+  t.ok(await until(() => stalled.length === s.config.central.webhooks.connections, 10_000), `${stalled.length} telemetry POSTs hanging (the queue's concurrency)`);
   obj.send({ type: ToT.REQUEST, tracking: 1, payload: ascii('q') });
   // No clock move: the webhook timeout cannot be what answers it.
   const answered = await until(() => responses.has(1), 5_000);

@@ -30,7 +30,7 @@ t.test('descriptors needed: TCP sessions, held HTTP requests, webhook pools and 
   const full = testConfig(t, {
     tcp: { maxConnections: 100_000 },
     http: { enabled: true, maxHeldRequests: 10_000 },
-    central: { webhooks: { request: 'http://127.0.0.1:1/r', telemetry: 'http://127.0.0.1:1/t', concurrency: 64 } },
+    central: { webhooks: { request: 'http://127.0.0.1:1/r', telemetry: 'http://127.0.0.1:1/t', connections: 64 } },
   });
   t.same(descriptorsNeeded(full), { total: 110_228, tcp: 100_000, http: 10_000, webhooks: 128, base: 100 }, 'HTTP on, two webhooks');
 });

@@ -131,3 +131,14 @@ t.test('close() drops what is held (counted as shutdown), is idempotent, and ref
   t.notOk(hook.enqueue('dev-1', tb('dev-1', 'c')));
   t.equal(await dropped('shutdown'), 3);
 });
+
+t.test('telemetry POSTs are pipelined: several in flight on one keep-alive connection', async (t) => {
+  const rx = await WebhookReceiver.start(t);
+  rx.answer = () => {}; // hold every answer
+  const { hook } = setup(t, rx.url(), { concurrency: 4 }, 1);
+  for (let i = 0; i < 4; i++) hook.enqueue('dev-1', tb('dev-1', `p${i}`));
+  await until(() => rx.hits.length === 4, '4 POSTs at the receiver before any answer');
+  t.equal(rx.connections, 1, 'over the one connection of the pool');
+  for (const h of rx.hits) h.reply(200, {});
+  await until(() => hook.held === 0, 'all delivered once answered');
+});
