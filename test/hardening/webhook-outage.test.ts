@@ -8,6 +8,7 @@ import { settle } from '../helpers/http.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { size, tick, until, watchCrashes } from '../helpers/stress.js';
 import { UdpSender } from '../helpers/udp-sender.js';
+import { WEBHOOK_PIPELINING } from '../../src/webhooks/webhook-client.js';
 import { WebhookReceiver, refusedUrl, type Hit } from '../helpers/webhook-receiver.js';
 
 const HOOK_TIMEOUT_SEC = 5;
@@ -170,9 +171,12 @@ t.test('a stalled telemetry endpoint does not starve the request webhook on the 
     h.reply(200, { Code: ResponseCode.VALID, Payload: 'ok', Format: 'ASCII' });
   };
   const udp = await UdpSender.open(t);
-  const n = s.config.central.webhooks.connections + 50;
+  const inFlight = s.config.central.webhooks.connections * WEBHOOK_PIPELINING; // the queue's bound on POSTs in flight
+  const n = inFlight + 50;
   for (let i = 0; i < n; i++) await udp.send(s.udpPort, encodeDatagram(s.token, ascii(`s${i}`)));
-  t.ok(await until(() => stalled.length === s.config.central.webhooks.connections, 10_000), `${stalled.length} telemetry POSTs hanging (the queue's concurrency)`);
+  t.ok(await until(() => stalled.length === inFlight, 10_000), `${stalled.length} telemetry POSTs hanging (the queue's ${inFlight} in flight)`);
+  await settle(20);
+  t.equal(stalled.length, inFlight, `no more than ${inFlight} before the webhook timeout; the other 50 wait in the queue`);
   obj.send({ type: ToT.REQUEST, tracking: 1, payload: ascii('q') });
   // No clock move: the webhook timeout cannot be what answers it.
   const answered = await until(() => responses.has(1), 5_000);
@@ -180,7 +184,7 @@ t.test('a stalled telemetry endpoint does not starve the request webhook on the 
   t.same(responses.get(1), [ResponseCode.VALID], 'the object got the central\'s 0x00, not 0xA1');
   clock.advance(HOOK_TIMEOUT_SEC * 1000);
   await settle(20);
-  t.comment(`stalled telemetry: ${JSON.stringify({ telemetryHanging: stalled.length, requestAnswered: answered, requestSuccess: await posts('request', 'success'), requestTimeout: await posts('request', 'timeout') })}`);
+  t.comment(`stalled telemetry: ${JSON.stringify({ inFlight, hitsAfterTimeout: stalled.length, requestAnswered: answered, requestSuccess: await posts('request', 'success'), requestTimeout: await posts('request', 'timeout') })}`);
 });
 
 t.test('telemetry webhook refusing connections, then listening again on the same port: every item delivered once', async (t) => {
