@@ -1,5 +1,8 @@
-/** Child process: one concentrator from a JSON config; reports its port and, on request, its memory. */
+/** Child process: one concentrator from a JSON config; reports its port and, on request, its memory and CPU time. */
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { createConcentrator } from '../../src/daemon.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { childPayload, failChild, fdLimit, lifeline, toParent, type Msg } from './child.js';
 import { fromWire, type WireConfig } from './config.js';
 
@@ -8,7 +11,9 @@ const gc = (globalThis as { gc?: () => void }).gc;
 async function main(): Promise<void> {
   lifeline(2 * 60 * 60_000);
   const config = fromWire(childPayload<WireConfig>());
-  const daemon = createConcentrator(config);
+  // The daemon's own log (info: a line per session) goes to a file, as to journald, not into the bench's stdout.
+  const destination = pino.destination({ dest: join(config.baseDir, 'daemon.log'), sync: true });
+  const daemon = createConcentrator(config, { logger: createLogger({ level: config.log.level, destination }) });
   const addr = await daemon.start();
   process.on('message', (m: Msg) => {
     if (m.type === 'mem') {
@@ -16,6 +21,8 @@ async function main(): Promise<void> {
       gc?.();
       gc?.();
       toParent({ type: 'mem', usage: process.memoryUsage(), connections: daemon.internals.host.connectionCount, gc: gc !== undefined });
+    } else if (m.type === 'cpu') {
+      toParent({ type: 'cpu', usage: process.cpuUsage() });
     } else if (m.type === 'stop') {
       void daemon.close().finally(() => {
         toParent({ type: 'stopped' });

@@ -8,6 +8,8 @@ export interface DaemonProcess {
   readonly fdLimit: number;
   /** process.memoryUsage() after two forced GCs, and the daemon's open connection count. */
   memory(): Promise<{ usage: NodeJS.MemoryUsage; connections: number }>;
+  /** The daemon's process.cpuUsage() (user + system µs since it started). */
+  cpu(): Promise<NodeJS.CpuUsage>;
   stop(): Promise<void>;
 }
 
@@ -37,6 +39,10 @@ export async function startDaemonProcess(config: WireConfig, opts: DaemonProcess
       child.send({ type: 'mem' });
       const m = await child.next<{ type: 'mem'; usage: NodeJS.MemoryUsage; connections: number }>('mem', 30_000);
       return { usage: m.usage, connections: m.connections };
+    },
+    async cpu() {
+      child.send({ type: 'cpu' });
+      return (await child.next<{ type: 'cpu'; usage: NodeJS.CpuUsage }>('cpu', 30_000)).usage;
     },
     stop: () => child.stop(15_000),
   };

@@ -17,6 +17,9 @@ interface LoadArgs {
   readonly to: number;
   readonly localAddresses: readonly string[];
   readonly concurrency: number;
+  /** No new session is started after this long in the opening phase. */
+  readonly openMs: number;
+  /** Hard lifetime of the process. */
   readonly maxMs: number;
 }
 
@@ -36,14 +39,16 @@ function command(type: string): Promise<void> {
   });
 }
 
-async function openAll(): Promise<{ opened: number; failed: number; firstError?: string; ms: number }> {
+/** What one load process did in the opening phase; `cpuMs` (user + system) shows whether it saturated its core. */
+async function openAll(): Promise<{ opened: number; failed: number; firstError?: string; ms: number; cpuMs: number }> {
   // One context for every connection: building one per connect would parse the CA each time.
   const secureContext = a.ca ? tls.createSecureContext({ ca: a.ca }) : undefined;
   let next = a.from;
   let failed = 0;
   let firstError: string | undefined;
   const t0 = performance.now();
-  const deadline = t0 + a.maxMs * 0.6;
+  const cpu0 = process.cpuUsage();
+  const deadline = t0 + a.openMs;
   const worker = async (): Promise<void> => {
     while (next < a.to && performance.now() < deadline) {
       const i = next++;
@@ -62,7 +67,8 @@ async function openAll(): Promise<{ opened: number; failed: number; firstError?:
     }
   };
   await Promise.all(Array.from({ length: a.concurrency }, worker));
-  return { opened: sockets.length, failed, firstError, ms: performance.now() - t0 };
+  const cpu = process.cpuUsage(cpu0);
+  return { opened: sockets.length, failed, firstError, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 function pingAll(timeoutMs: number): Promise<number> {

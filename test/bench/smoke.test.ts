@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { codec } from '../../bench/scenarios/codec.js';
+import { sessions } from '../../bench/scenarios/sessions.js';
 import { tcpRr } from '../../bench/scenarios/tcp-rr.js';
 import type { Row } from '../../bench/lib/report.js';
 
@@ -27,4 +28,11 @@ t.test('one tiny tcp-rr round against the daemon child and the relay child', asy
   const rr = rows.find((r) => r.scenario === 'tcp-rr')!;
   t.ok(rr.baseline !== null && rr.baseline > 0, 'the relay baseline reported');
   t.equal(rr.note, undefined, 'every request answered 0x00');
+});
+
+t.test('one tiny sessions round of each kind, with the CPU of both sides reported', async (t) => {
+  const rows = await sessions(opts);
+  reportsNumbers(t, rows, ['sessions/plain/established', 'sessions/plain/handshakes', 'sessions/plain/daemon-cpu', 'sessions/plain/load-cpu', 'sessions/tls/handshakes', 'sessions/tls/load-cpu']);
+  t.equal(rows.find((r) => r.scenario === 'sessions/plain/answering')?.met, true, 'every plain session answered its Ping');
+  t.equal(rows.find((r) => r.scenario === 'sessions/tls/answering')?.met, true, 'every TLS session answered its Ping');
 });
