@@ -99,7 +99,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   }, deps.store ?? new MemorySessionStore());
 
   function sessionEvent(s: Session, event: 'started' | 'resumed' | 'kept' | 'ended', extra: { reason?: string; replayed?: number } = {}): void {
-    metrics.sessionEvents.labels(s.kind, event).inc();
+    metrics.countSessionEvent(s.kind, event);
     log.info({ event: `session-${event}`, uid: s.uid, kind: s.kind, peer: s.peer, tls: s.tls, ...extra }, `session ${event}`);
     if (s.kind === 'object') webhooks?.presence(s.uid, event === 'ended' && extra.reason === 'expired' ? 'expired' : event, extra.reason, new Date());
   }

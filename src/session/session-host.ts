@@ -104,7 +104,7 @@ export class SessionHost {
       (err: unknown) => {
         this.#handshaking.delete(socket);
         const reason = err instanceof HandshakeError ? err.reason : 'closed';
-        d.metrics.handshakes.labels('refused', reason).inc();
+        d.metrics.countHandshake('refused', reason);
         const uid = err instanceof HandshakeError ? err.uid : undefined;
         d.log.info({ event: 'handshake-refused', peer, reason, uid }, 'handshake refused');
         if (uid) d.onRefused(uid, reason);
@@ -135,7 +135,7 @@ export class SessionHost {
   #bind(socket: Socket, peer: string, uid: string, cred: Credentials, init: Initiation, tls: boolean): void {
     const d = this.#d;
     if (tls) socket.on('error', () => {}); // the TLS layer's errors end in 'close' too; the raw socket is tracked
-    d.metrics.handshakes.labels('accepted', cred.kind).inc();
+    d.metrics.countHandshake('accepted', cred.kind);
     const conn = new Connection(socket, {
       peer, tls, clock: d.clock,
       maxTransmissionLength: init.maxTransmissionLength,
