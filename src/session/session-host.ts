@@ -15,7 +15,8 @@ import type { Router } from '../routing/router.js';
 import { Connection } from './connection.js';
 import { dispatch, type TransmissionHandlers } from './dispatcher.js';
 import { AdmissionGuard } from './admission-guard.js';
-import { HandshakeError, runHandshake, type Credentials, type HandshakeFailure } from './handshake.js';
+import { ChallengePool } from './challenge-pool.js';
+import { HandshakeError, runHandshake, type Credentials, type HandshakeDeps, type HandshakeFailure } from './handshake.js';
 
 export interface SessionHostDeps {
   readonly config: Config;
@@ -43,12 +44,23 @@ export class SessionHost {
   /** Sockets still in the handshake: they have no session to close, only a socket to end. */
   readonly #handshaking = new Set<Socket>();
   readonly #guard: AdmissionGuard;
+  /** The same for every handshake: built once, not per accepted socket. */
+  readonly #handshake: HandshakeDeps;
   #draining = false;
 
   constructor(deps: SessionHostDeps) {
     this.#d = deps;
     const l = deps.config.limits;
     this.#guard = new AdmissionGuard(deps.clock, { failuresPerMinute: l.authFailuresPerMinute, banSec: l.authBanSec, acceptPerSec: l.acceptPerSec });
+    const challenges = new ChallengePool();
+    this.#handshake = {
+      clock: deps.clock,
+      timeoutMs: deps.config.tcp.handshakeTimeoutSec * 1000,
+      secureContext: deps.secureContext,
+      admission: (i, socket) => this.#admission(i, socket.remoteAddress ?? ''),
+      credentials: (uid) => this.#credentials(uid),
+      challenge: () => challenges.next(),
+    };
   }
 
   get connectionCount(): number {
@@ -90,13 +102,7 @@ export class SessionHost {
     socket.setNoDelay(true);
     this.#handshaking.add(socket);
     const d = this.#d;
-    runHandshake(socket, {
-      clock: d.clock,
-      timeoutMs: d.config.tcp.handshakeTimeoutSec * 1000,
-      secureContext: d.secureContext,
-      admission: (i) => this.#admission(i, ip),
-      credentials: (uid) => this.#credentials(uid),
-    }).then(
+    runHandshake(socket, this.#handshake).then(
       (r) => {
         this.#handshaking.delete(socket);
         this.#bind(r.socket, peer, r.uid, r.credentials, r.initiation, r.tls);
