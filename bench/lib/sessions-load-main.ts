@@ -1,14 +1,15 @@
 /**
  * Load child for the sessions scenario: opens object sessions [from, to) with bounded
- * concurrency over several loopback source addresses, then on command pings every one
- * (the concentrator answers Pong itself) and closes them all with Close 0x01.
+ * concurrency over several loopback source addresses (leanHandshake, not the SDK: the
+ * load side's CPU is what limits the figures), then on command pings every one (the
+ * concentrator answers Pong itself) and closes them all with Close 0x01.
  */
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { openSession } from '../../src/client/index.js';
 import { childPayload, failChild, lifeline, toParent, type Msg } from './child.js';
 import { objectKey, objectUid } from './config.js';
 import { CLOSE_MAINTENANCE } from './connect.js';
+import { leanHandshake } from './lean-handshake.js';
 
 interface LoadArgs {
   readonly port: number;
@@ -53,13 +54,9 @@ async function openAll(): Promise<{ opened: number; failed: number; firstError?:
     while (next < a.to && performance.now() < deadline) {
       const i = next++;
       try {
-        const s = await openSession({
-          host: '127.0.0.1', port: a.port, uid: objectUid(i), key: objectKey(i),
-          tls: secureContext ? { secureContext } : false, localAddress: a.localAddresses[i % a.localAddresses.length],
-          handshakeTimeoutMs: 30_000, followRedirect: false,
-        });
-        s.socket.on('error', () => {});
-        sockets.push(s.socket);
+        const s = await leanHandshake({ port: a.port, uid: objectUid(i), key: objectKey(i), localAddress: a.localAddresses[i % a.localAddresses.length]!, secureContext });
+        s.on('error', () => {});
+        sockets.push(s);
       } catch (err) {
         failed++;
         firstError ??= err instanceof Error ? `${(err as { code?: string }).code ?? ''} ${err.message}` : String(err);
