@@ -1,6 +1,4 @@
 import t from 'tap';
-import { createHmac } from 'node:crypto';
-import fc from 'fast-check';
 import { computeMac, verifyMac } from '../../src/protocol/index.js';
 
 // RFC 4231 test cases 1 (short key), 2 (key shorter than the digest) and 6 (key longer than a block).
@@ -15,15 +13,6 @@ const VECTORS = [
 
 t.test('computeMac is HMAC-SHA256: RFC 4231 vectors', async (t) => {
   for (const v of VECTORS) t.equal(computeMac(v.key, v.data).toString('hex'), v.mac);
-});
-
-t.test('computeMac equals createHmac for any key and challenge', async (t) => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 64 }), (k, c) => {
-    const key = Buffer.from(k);
-    const challenge = Buffer.from(c);
-    return computeMac(key, challenge).equals(createHmac('sha256', key).update(challenge).digest());
-  }));
-  t.pass();
 });
 
 t.test('verifyMac accepts the right MAC only', async (t) => {
