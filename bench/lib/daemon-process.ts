@@ -8,8 +8,8 @@ export interface DaemonProcess {
   readonly fdLimit: number;
   /** process.memoryUsage() after two forced GCs, and the daemon's open connection count. */
   memory(): Promise<{ usage: NodeJS.MemoryUsage; connections: number }>;
-  /** The daemon's process.cpuUsage() (user + system µs since it started). */
-  cpu(): Promise<NodeJS.CpuUsage>;
+  /** The daemon's process.cpuUsage() (user + system µs since it started), and how many GCs memory() forced. */
+  cpu(): Promise<NodeJS.CpuUsage & { forcedGcs: number }>;
   stop(): Promise<void>;
 }
 
@@ -42,7 +42,8 @@ export async function startDaemonProcess(config: WireConfig, opts: DaemonProcess
     },
     async cpu() {
       child.send({ type: 'cpu' });
-      return (await child.next<{ type: 'cpu'; usage: NodeJS.CpuUsage }>('cpu', 30_000)).usage;
+      const m = await child.next<{ type: 'cpu'; usage: NodeJS.CpuUsage; forcedGcs: number }>('cpu', 30_000);
+      return { ...m.usage, forcedGcs: m.forcedGcs };
     },
     stop: () => child.stop(15_000),
   };

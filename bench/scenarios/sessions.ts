@@ -32,18 +32,26 @@ interface PhaseRound {
   readonly firstError?: string;
 }
 
-/** A fresh daemon per round: RSS freed by an earlier round would otherwise be reused and hide the cost. */
+/**
+ * A fresh daemon per round: RSS freed by an earlier round would otherwise be reused and hide
+ * the cost. The RSS before the sessions is read from a reference daemon with the same config,
+ * idle, after two forced GCs: forcing them in the measured daemon leaves V8's heap sizing
+ * conservative (2.3x the mark-compacts over a 12 000-session TLS round, 1.75x the daemon's
+ * CPU per handshake), so they are forced there only once the sessions are open.
+ */
 async function freshRound(dir: string, objects: number, certs: { cert: string; key: string }, n: number, procs: number, tls: boolean, o: ScenarioOptions): Promise<PhaseRound> {
-  const daemon = await startDaemonProcess(benchConfig({ dir, objects, tls: certs }), { cpuProfDir: o.cpuProfDir });
+  const config = benchConfig({ dir, objects, tls: certs });
+  const reference = await startDaemonProcess(config);
+  const before = await reference.memory().finally(() => reference.stop());
+  const daemon = await startDaemonProcess(config, { cpuProfDir: o.cpuProfDir });
   try {
-    return await phaseRound(daemon, n, procs, tls ? certs.cert : undefined, o);
+    return await phaseRound(daemon, before, n, procs, tls ? certs.cert : undefined, o);
   } finally {
     await daemon.stop();
   }
 }
 
-async function phaseRound(daemon: DaemonProcess, n: number, procs: number, ca: string | undefined, o: ScenarioOptions): Promise<PhaseRound> {
-  const before = await daemon.memory();
+async function phaseRound(daemon: DaemonProcess, before: { usage: NodeJS.MemoryUsage }, n: number, procs: number, ca: string | undefined, o: ScenarioOptions): Promise<PhaseRound> {
   const per = Math.ceil(n / procs);
   const maxMs = OPEN_MS + 90_000;
   const children = Array.from({ length: procs }, (_, p) => new Child(libScript('sessions-load-main'), {
@@ -75,7 +83,7 @@ async function phaseRound(daemon: DaemonProcess, n: number, procs: number, ca: s
       firstError: opened.find((r) => r.firstError)?.firstError,
     };
     o.log(`sessions ${ca ? 'tls  ' : 'plain'}: ${r.opened}/${n} opened (${r.failed} failed${r.firstError ? `: ${r.firstError}` : ''}), ${r.answered} answered, `
-      + `${Math.round(r.perSec)} handshakes/s in ${(ms / 1000).toFixed(1)} s (cpu: daemon ${r.daemonCpu.toFixed(0)}%, load ${r.loadCpu.map((c) => `${c.toFixed(0)}%`).join(' + ')}; `
+      + `${Math.round(r.perSec)} handshakes/s in ${(ms / 1000).toFixed(1)} s (forced GCs before opening: ${cpu0.forcedGcs}; cpu: daemon ${r.daemonCpu.toFixed(0)}%, load ${r.loadCpu.map((c) => `${c.toFixed(0)}%`).join(' + ')}; `
       + `per handshake: daemon ${perHandshakeUs(r.daemonCpu, r.perSec)} µs, load ${perHandshakeUs(r.loadCpu.reduce((a, b) => a + b, 0), r.perSec)} µs), `
       + `${r.kibPerSession.toFixed(2)} KiB RSS/session `
       + `(rss ${(before.usage.rss / 2 ** 20).toFixed(0)} -> ${(after.usage.rss / 2 ** 20).toFixed(0)} MiB, heap ${(before.usage.heapUsed / 2 ** 20).toFixed(0)} -> ${(after.usage.heapUsed / 2 ** 20).toFixed(0)} MiB, ${after.connections} connections)`);

@@ -31,7 +31,12 @@ t.test('one tiny tcp-rr round against the daemon child and the relay child', asy
 });
 
 t.test('one tiny sessions round of each kind, with the CPU of both sides reported', async (t) => {
-  const rows = await sessions(opts);
+  const lines: string[] = [];
+  const rows = await sessions({ ...opts, log: (m: string) => lines.push(m) });
+  const rounds = lines.filter((l) => l.startsWith('sessions '));
+  t.equal(rounds.length, 2, 'one plain and one TLS round logged');
+  // The RSS baseline must not come from forced GCs in the measured daemon: they slow its handshakes.
+  for (const l of rounds) t.match(l, /forced GCs before opening: 0;/, 'no forced GC in the measured daemon before its opening phase');
   reportsNumbers(t, rows, ['sessions/plain/established', 'sessions/plain/handshakes', 'sessions/plain/daemon-cpu', 'sessions/plain/load-cpu', 'sessions/tls/handshakes', 'sessions/tls/load-cpu']);
   t.equal(rows.find((r) => r.scenario === 'sessions/plain/answering')?.met, true, 'every plain session answered its Ping');
   t.equal(rows.find((r) => r.scenario === 'sessions/tls/answering')?.met, true, 'every TLS session answered its Ping');
