@@ -1,24 +1,31 @@
-/** Child process: one concentrator from a JSON config; reports its port and, on request, its memory. */
+/** Child process: one concentrator from a JSON config; reports its port and, on request, its memory and CPU time. */
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { createConcentrator } from '../../src/daemon.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { childPayload, failChild, fdLimit, lifeline, toParent, type Msg } from './child.js';
 import { fromWire, type WireConfig } from './config.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
+/** Forced GCs leave V8's heap sizing conservative for a long while: a phase measured after them is slowed. */
+let forcedGcs = 0;
 
 async function main(): Promise<void> {
   lifeline(2 * 60 * 60_000);
   const config = fromWire(childPayload<WireConfig>());
-  const daemon = createConcentrator(config);
+  // The daemon's own log (info: a line per session) goes to a file, as to journald, not into the bench's stdout.
+  const destination = pino.destination({ dest: join(config.baseDir, 'daemon.log'), sync: true });
+  const daemon = createConcentrator(config, { logger: createLogger({ level: config.log.level, destination }) });
   const addr = await daemon.start();
   process.on('message', (m: Msg) => {
     if (m.type === 'mem') {
       // Two passes: the first frees, the second lets finalisers' memory go too.
       gc?.();
       gc?.();
+      forcedGcs += 2;
       toParent({ type: 'mem', usage: process.memoryUsage(), connections: daemon.internals.host.connectionCount, gc: gc !== undefined });
     } else if (m.type === 'cpu') {
-      const u = process.cpuUsage();
-      toParent({ type: 'cpu', micros: u.user + u.system });
+      toParent({ type: 'cpu', usage: process.cpuUsage(), forcedGcs });
     } else if (m.type === 'counters') {
       // Telemetry and webhook counters, so a round can say where datagrams went.
       void daemon.internals.metrics.registry.getMetricsAsJSON().then((all) => toParent({

@@ -13,6 +13,8 @@ export interface DaemonProcess {
   memory(): Promise<{ usage: NodeJS.MemoryUsage; connections: number }>;
   /** CPU time (user + system) the daemon process has used so far, in µs. */
   cpuMicros(): Promise<number>;
+  /** The daemon's process.cpuUsage() (user + system µs since it started), and how many GCs memory() forced. */
+  cpu(): Promise<NodeJS.CpuUsage & { forcedGcs: number }>;
   /** Non-zero telemetry and webhook counters, by metric and labels. */
   counters(): Promise<DaemonCounter[]>;
   stop(): Promise<void>;
@@ -41,6 +43,11 @@ export async function startDaemonProcess(config: WireConfig, opts: DaemonProcess
     child.proc.kill('SIGKILL');
     throw err;
   }
+  const cpu = async () => {
+    child.send({ type: 'cpu' });
+    const m = await child.next<{ type: 'cpu'; usage: NodeJS.CpuUsage; forcedGcs: number }>('cpu', 30_000);
+    return { ...m.usage, forcedGcs: m.forcedGcs };
+  };
   return {
     port: ready.port,
     httpPort: ready.httpPort,
@@ -52,9 +59,10 @@ export async function startDaemonProcess(config: WireConfig, opts: DaemonProcess
       const m = await child.next<{ type: 'mem'; usage: NodeJS.MemoryUsage; connections: number }>('mem', 30_000);
       return { usage: m.usage, connections: m.connections };
     },
+    cpu,
     async cpuMicros() {
-      child.send({ type: 'cpu' });
-      return (await child.next<{ type: 'cpu'; micros: number }>('cpu', 10_000)).micros;
+      const u = await cpu();
+      return u.user + u.system;
     },
     async counters() {
       child.send({ type: 'counters' });

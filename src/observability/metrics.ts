@@ -29,7 +29,12 @@ function flushInto<L extends string>(counter: Counter<L>, counts: Iterable<reado
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly handshakes = new Counter({ name: 'iotsocket_handshakes_total', help: 'TCP handshakes by result and reason', labelNames: ['result', 'reason'] as const, registers: [this.registry] });
+  readonly #handshakeCounts = new Map<string, LocalCount>();
+  /** Per handshake: counted locally (see countHandshake), flushed on read. */
+  readonly handshakes: Counter<'result' | 'reason'> = new Counter({
+    name: 'iotsocket_handshakes_total', help: 'TCP handshakes by result and reason', labelNames: ['result', 'reason'] as const, registers: [this.registry],
+    collect: (): void => flushInto(this.handshakes, pairs(this.#handshakeCounts, 'result', 'reason')),
+  });
   /** Local counts for the per-transmission path, indexed by ToT. */
   readonly inByTot: LocalCount[] = [];
   readonly outByTot: LocalCount[] = [];
@@ -58,15 +63,17 @@ export class Metrics {
   readonly refusedRequests = new Counter({ name: 'iotsocket_requests_refused_total', help: 'Requests answered by the concentrator instead of forwarded, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly dropped = new Counter({ name: 'iotsocket_transmissions_dropped_total', help: 'Transmissions with no origin to answer that could not be delivered', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly protocolErrors = new Counter({ name: 'iotsocket_protocol_errors_total', help: 'Sessions closed for a protocol error', labelNames: ['kind'] as const, registers: [this.registry] });
-  readonly sessionEvents = new Counter({ name: 'iotsocket_session_events_total', help: 'Session lifecycle events', labelNames: ['kind', 'event'] as const, registers: [this.registry] });
+  readonly #sessionEventCounts = new Map<string, LocalCount>();
+  /** Per session start and end: counted locally (see countSessionEvent), flushed on read. */
+  readonly sessionEvents: Counter<'kind' | 'event'> = new Counter({
+    name: 'iotsocket_session_events_total', help: 'Session lifecycle events', labelNames: ['kind', 'event'] as const, registers: [this.registry],
+    collect: (): void => flushInto(this.sessionEvents, pairs(this.#sessionEventCounts, 'kind', 'event')),
+  });
   readonly #telemetryCounts = new Map<string, LocalCount>();
   /** Per datagram: counted locally (see countTelemetry), flushed on read. */
   readonly telemetry: Counter<'result' | 'reason'> = new Counter({
     name: 'iotsocket_telemetry_datagrams_total', help: 'UDP telemetry datagrams by result and reason', labelNames: ['result', 'reason'] as const, registers: [this.registry],
-    collect: (): void => flushInto(this.telemetry, [...this.#telemetryCounts].map(([k, c]) => {
-      const [result, reason] = k.split('|') as [string, string];
-      return [{ result, reason }, c] as const;
-    })),
+    collect: (): void => flushInto(this.telemetry, pairs(this.#telemetryCounts, 'result', 'reason')),
   });
   readonly webhookPosts = new Counter({ name: 'iotsocket_webhook_posts_total', help: 'Webhook POST attempts by hook and outcome', labelNames: ['hook', 'outcome'] as const, registers: [this.registry] });
   readonly webhookDuration = new Histogram({
@@ -107,10 +114,17 @@ export class Metrics {
 
   /** Counts a UDP datagram (iotsocket_telemetry_datagrams_total) without touching prom-client. */
   countTelemetry(result: 'accepted' | 'dropped', reason: string): void {
-    const key = `${result}|${reason}`;
-    let c = this.#telemetryCounts.get(key);
-    if (!c) this.#telemetryCounts.set(key, (c = new LocalCount()));
-    c.inc();
+    countPair(this.#telemetryCounts, result, reason);
+  }
+
+  /** Counts a handshake (iotsocket_handshakes_total): 'accepted' with the kind, or 'refused' with the reason. */
+  countHandshake(result: 'accepted' | 'refused', reason: string): void {
+    countPair(this.#handshakeCounts, result, reason);
+  }
+
+  /** Counts a session lifecycle event (iotsocket_session_events_total). */
+  countSessionEvent(kind: string, event: string): void {
+    countPair(this.#sessionEventCounts, kind, event);
   }
 
   /** Reads a counter's current value (tests, admin views). */
@@ -120,6 +134,21 @@ export class Metrics {
     const hit = m.values.filter((v) => Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val));
     return hit.reduce((a, v) => a + v.value, 0);
   }
+}
+
+/** Local counts keyed by two label values joined with '|' (no label value here contains one). */
+function countPair(counts: Map<string, LocalCount>, a: string, b: string): void {
+  const key = `${a}|${b}`;
+  let c = counts.get(key);
+  if (!c) counts.set(key, (c = new LocalCount()));
+  c.inc();
+}
+
+function pairs<A extends string, B extends string>(counts: Map<string, LocalCount>, a: A, b: B): Array<readonly [Record<A | B, string>, LocalCount]> {
+  return [...counts].map(([k, c]) => {
+    const i = k.indexOf('|');
+    return [{ [a]: k.slice(0, i), [b]: k.slice(i + 1) } as Record<A | B, string>, c] as const;
+  });
 }
 
 function byTot(counts: readonly LocalCount[]): Array<readonly [{ type: string }, LocalCount]> {

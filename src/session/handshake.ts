@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Clock } from '../clock.js';
@@ -27,7 +26,9 @@ export interface HandshakeDeps {
   /** TLS material; undefined: a client asking for TLS is refused with OK=0. */
   secureContext(): SecureContext | undefined;
   /** OK, or a refusal / redirect with its reason (load, draining, banned IP). Asked after the initiation is read. */
-  admission(initiation: Initiation): InitiationAnswer & { readonly reason?: HandshakeFailure };
+  admission(initiation: Initiation, socket: Socket): InitiationAnswer & { readonly reason?: HandshakeFailure };
+  /** A fresh 16-byte challenge (PROTOCOL §3 step 4). */
+  challenge(): Buffer;
   /** Credentials for a UID: the central for '', an ACL entry for an object. */
   credentials(uid: string): Credentials | undefined;
 }
@@ -86,20 +87,23 @@ async function steps(raw: Socket, deps: HandshakeDeps, setSocket: (s: Socket) =>
   if (initiation.version !== PROTOCOL_VERSION) refuse('bad-version');
   const context = initiation.tls ? deps.secureContext() : undefined;
   if (initiation.tls && !context) refuse('tls-unavailable');
-  const answer = deps.admission(initiation);
+  const answer = deps.admission(initiation, raw);
   if (!answer.ok) refuse(answer.reason ?? 'admission', answer);
   if (!initiation.tls && first.extra) return failProtocol(raw, 'early-bytes');
-  raw.write(encodeInitiationAnswer(answer));
-
+  const answerBytes = encodeInitiationAnswer(answer);
+  const challenge = deps.challenge();
   let socket: Socket = raw;
   if (initiation.tls) {
+    raw.write(answerBytes);
     // Bytes that came with the initiation belong to the TLS layer (a ClientHello), never to us.
     if (first.extra) raw.unshift(first.extra);
     socket = await upgradeToTls(raw, context!);
     setSocket(socket);
+    socket.write(challenge);
+  } else {
+    // Nothing from the client comes between the answer and the challenge (§3 steps 2, 4): one write.
+    raw.write(Buffer.concat([answerBytes, challenge], answerBytes.length + CHALLENGE_LENGTH));
   }
-  const challenge = randomBytes(CHALLENGE_LENGTH);
-  socket.write(challenge);
   const auth = await readExact(socket, AUTH_ANSWER_LENGTH);
   if (auth.extra) return failProtocol(socket, 'early-bytes'); // nothing may follow before acceptance
   let uid: string;

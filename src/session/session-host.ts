@@ -15,7 +15,8 @@ import type { Router } from '../routing/router.js';
 import { Connection } from './connection.js';
 import { dispatch, type TransmissionHandlers } from './dispatcher.js';
 import { AdmissionGuard } from './admission-guard.js';
-import { HandshakeError, runHandshake, type Credentials, type HandshakeFailure } from './handshake.js';
+import { ChallengePool } from './challenge-pool.js';
+import { HandshakeError, runHandshake, type Credentials, type HandshakeDeps, type HandshakeFailure } from './handshake.js';
 
 export interface SessionHostDeps {
   readonly config: Config;
@@ -43,12 +44,23 @@ export class SessionHost {
   /** Sockets still in the handshake: they have no session to close, only a socket to end. */
   readonly #handshaking = new Set<Socket>();
   readonly #guard: AdmissionGuard;
+  /** The same for every handshake: built once, not per accepted socket. */
+  readonly #handshake: HandshakeDeps;
   #draining = false;
 
   constructor(deps: SessionHostDeps) {
     this.#d = deps;
     const l = deps.config.limits;
     this.#guard = new AdmissionGuard(deps.clock, { failuresPerMinute: l.authFailuresPerMinute, banSec: l.authBanSec, acceptPerSec: l.acceptPerSec });
+    const challenges = new ChallengePool();
+    this.#handshake = {
+      clock: deps.clock,
+      timeoutMs: deps.config.tcp.handshakeTimeoutSec * 1000,
+      secureContext: deps.secureContext,
+      admission: (i, socket) => this.#admission(i, socket.remoteAddress ?? ''),
+      credentials: (uid) => this.#credentials(uid),
+      challenge: () => challenges.next(),
+    };
   }
 
   get connectionCount(): number {
@@ -90,13 +102,7 @@ export class SessionHost {
     socket.setNoDelay(true);
     this.#handshaking.add(socket);
     const d = this.#d;
-    runHandshake(socket, {
-      clock: d.clock,
-      timeoutMs: d.config.tcp.handshakeTimeoutSec * 1000,
-      secureContext: d.secureContext,
-      admission: (i) => this.#admission(i, ip),
-      credentials: (uid) => this.#credentials(uid),
-    }).then(
+    runHandshake(socket, this.#handshake).then(
       (r) => {
         this.#handshaking.delete(socket);
         this.#bind(r.socket, peer, r.uid, r.credentials, r.initiation, r.tls);
@@ -104,7 +110,7 @@ export class SessionHost {
       (err: unknown) => {
         this.#handshaking.delete(socket);
         const reason = err instanceof HandshakeError ? err.reason : 'closed';
-        d.metrics.handshakes.labels('refused', reason).inc();
+        d.metrics.countHandshake('refused', reason);
         const uid = err instanceof HandshakeError ? err.uid : undefined;
         d.log.info({ event: 'handshake-refused', peer, reason, uid }, 'handshake refused');
         if (uid) d.onRefused(uid, reason);
@@ -135,7 +141,7 @@ export class SessionHost {
   #bind(socket: Socket, peer: string, uid: string, cred: Credentials, init: Initiation, tls: boolean): void {
     const d = this.#d;
     if (tls) socket.on('error', () => {}); // the TLS layer's errors end in 'close' too; the raw socket is tracked
-    d.metrics.handshakes.labels('accepted', cred.kind).inc();
+    d.metrics.countHandshake('accepted', cred.kind);
     const conn = new Connection(socket, {
       peer, tls, clock: d.clock,
       maxTransmissionLength: init.maxTransmissionLength,

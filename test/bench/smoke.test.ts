@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { codec } from '../../bench/scenarios/codec.js';
 import { httpRr } from '../../bench/scenarios/http-rr.js';
+import { sessions } from '../../bench/scenarios/sessions.js';
 import { tcpRr } from '../../bench/scenarios/tcp-rr.js';
 import { udp } from '../../bench/scenarios/udp.js';
 import { udpWebhook } from '../../bench/scenarios/udp-webhook.js';
@@ -50,4 +51,16 @@ t.test('one tiny udp round: datagrams counted at the central as identified telem
 t.test('one tiny udp-webhook round: datagrams counted at the webhook receiver, connections counted', async (t) => {
   const rows = await udpWebhook(opts);
   reportsNumbers(t, rows, ['udp-webhook', 'udp-webhook/connections']);
+});
+
+t.test('one tiny sessions round of each kind, with the CPU of both sides reported', async (t) => {
+  const lines: string[] = [];
+  const rows = await sessions({ ...opts, log: (m: string) => lines.push(m) });
+  const rounds = lines.filter((l) => l.startsWith('sessions '));
+  t.equal(rounds.length, 2, 'one plain and one TLS round logged');
+  // The RSS baseline must not come from forced GCs in the measured daemon: they slow its handshakes.
+  for (const l of rounds) t.match(l, /forced GCs before opening: 0;/, 'no forced GC in the measured daemon before its opening phase');
+  reportsNumbers(t, rows, ['sessions/plain/established', 'sessions/plain/handshakes', 'sessions/plain/daemon-cpu', 'sessions/plain/load-cpu', 'sessions/tls/handshakes', 'sessions/tls/load-cpu']);
+  t.equal(rows.find((r) => r.scenario === 'sessions/plain/answering')?.met, true, 'every plain session answered its Ping');
+  t.equal(rows.find((r) => r.scenario === 'sessions/tls/answering')?.met, true, 'every TLS session answered its Ping');
 });
