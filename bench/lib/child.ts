@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -133,4 +135,18 @@ export function lifeline(maxMs: number): void {
     toParent({ type: 'error', message: `hard time limit of ${maxMs} ms reached` });
     setTimeout(() => process.exit(2), 100).unref();
   }, maxMs).unref();
+}
+
+/** An HTTP child's life: listen on 127.0.0.1:0, hand the parent's messages to `onMessage`, close on 'stop', report ready. */
+export async function serveHttpChild(server: Server, onMessage: (m: Msg) => void): Promise<void> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.on('message', (m: Msg) => {
+    if (m.type !== 'stop') return onMessage(m);
+    server.closeAllConnections();
+    server.close(() => {
+      process.disconnect?.();
+      process.exit(0);
+    });
+  });
+  toParent({ type: 'ready', port: (server.address() as AddressInfo).port });
 }

@@ -5,8 +5,7 @@
  * routing, validation, tracking or an object behind it.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { failChild, lifeline, toParent, type Msg } from './child.js';
+import { failChild, lifeline, serveHttpChild, toParent, type Msg } from './child.js';
 
 async function main(): Promise<void> {
   lifeline(2 * 60 * 60_000);
@@ -25,20 +24,11 @@ async function main(): Promise<void> {
       res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) }).end(text);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  process.on('message', (m: Msg) => {
-    if (m.type === 'cpu') {
-      const u = process.cpuUsage();
-      return toParent({ type: 'cpu', micros: u.user + u.system });
-    }
-    if (m.type !== 'stop') return;
-    server.closeAllConnections();
-    server.close(() => {
-      process.disconnect?.();
-      process.exit(0);
-    });
+  await serveHttpChild(server, (m: Msg) => {
+    if (m.type !== 'cpu') return;
+    const u = process.cpuUsage();
+    toParent({ type: 'cpu', micros: u.user + u.system });
   });
-  toParent({ type: 'ready', port: (server.address() as AddressInfo).port });
 }
 
 main().catch(failChild);

@@ -5,8 +5,7 @@
  * a keep-alive pool that number stays at the pool's size, not at the POST count.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { failChild, lifeline, toParent, type Msg } from './child.js';
+import { failChild, lifeline, serveHttpChild, toParent, type Msg } from './child.js';
 
 async function main(): Promise<void> {
   lifeline(2 * 60 * 60_000);
@@ -28,18 +27,9 @@ async function main(): Promise<void> {
     });
   });
   server.on('connection', () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  process.on('message', (m: Msg) => {
+  await serveHttpChild(server, (m: Msg) => {
     if (m.type === 'count') toParent({ type: 'count', posts, bad, connections });
-    else if (m.type === 'stop') {
-      server.closeAllConnections();
-      server.close(() => {
-        process.disconnect?.();
-        process.exit(0);
-      });
-    }
   });
-  toParent({ type: 'ready', port: (server.address() as AddressInfo).port });
 }
 
 main().catch(failChild);
