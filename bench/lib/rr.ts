@@ -60,7 +60,7 @@ export interface RrSizes {
 /** The sizes (10 objects, 32-byte payloads); quick and smoke only shorten the windows. */
 export function rrSizes(o: { quick: boolean; smoke?: boolean }): RrSizes {
   if (o.smoke) return { objects: 2, payloadBytes: 32, warmupMs: 50, measureMs: 200, rounds: 1, maxRequests: 5_000 };
-  if (o.quick) return { objects: 10, payloadBytes: 32, warmupMs: 200, measureMs: 700, rounds: 3, maxRequests: 5_000_000 };
+  if (o.quick) return { objects: 10, payloadBytes: 32, warmupMs: 200, measureMs: 450, rounds: 3, maxRequests: 5_000_000 };
   return { objects: 10, payloadBytes: 32, warmupMs: 500, measureMs: 3_000, rounds: 5, maxRequests: 50_000_000 };
 }
 

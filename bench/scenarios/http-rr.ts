@@ -25,7 +25,7 @@ interface HttpSizes {
 function sizes(o: ScenarioOptions): HttpSizes {
   const base = { objects: 10, clients: 32, loadProcs: 2, payloadBytes: 32 };
   if (o.smoke) return { ...base, objects: 2, clients: 4, loadProcs: 1, warmupMs: 50, measureMs: 200, rounds: 1, maxRequests: 2_000 };
-  if (o.quick) return { ...base, warmupMs: 200, measureMs: 700, rounds: 3, maxRequests: 1_000_000 };
+  if (o.quick) return { ...base, warmupMs: 200, measureMs: 450, rounds: 3, maxRequests: 1_000_000 };
   return { ...base, warmupMs: 500, measureMs: 2_500, rounds: 5, maxRequests: 10_000_000 };
 }
 
