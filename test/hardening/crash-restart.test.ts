@@ -9,13 +9,17 @@ import { CENTRAL_KEY } from '../helpers/config.js';
 import { device } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { size, sleep, until } from '../helpers/stress.js';
+import { BEARER } from '../helpers/http.js';
+import { request } from 'undici';
 
 const key = (e: AclEntry[]) => e.map((x) => `${x.group}/${x.uid}/${x.key.toString('hex')}`).sort().join('|');
 
-t.test('kill -9 with kept sessions and ACL writes under way: the ACL file is whole, restart is clean, devices re-authenticate', async (t) => {
+t.test('kill -9 with kept sessions, held HTTP requests and ACL writes under way: the ACL file is whole, restart is clean, devices re-authenticate', async (t) => {
   ensureBuilt();
   const base = Array.from({ length: 4 }, (_, i) => device(`base-${i}`, 'Stations'));
-  const dir = t.testdir(cliFiles(base));
+  const files = cliFiles(base);
+  files['c.yaml'] = files['c.yaml'].replace('http: { enabled: false }', 'http: { enabled: true, port: 0 }');
+  const dir = t.testdir(files);
   const aclPath = join(dir, 'data/acl.json');
   const initialText = readFileSync(aclPath, 'utf8');
   const cycles = size(3, 12);
@@ -26,7 +30,9 @@ t.test('kill -9 with kept sessions and ACL writes under way: the ACL file is who
   for (let cycle = 0; cycle < cycles; cycle++) {
     const run = spawnCli(['start', '-c', 'c.yaml'], { cwd: dir });
     t.teardown(() => void run.child.kill('SIGKILL'));
-    const port = portOf(await run.waitForLog(isListening));
+    const listening = await run.waitForLog(isListening);
+    const port = portOf(listening);
+    const httpPort = (listening.http as { port: number }).port;
     // The ACL as it stands after the last crash: base devices authenticate again.
     const current = (parseAclJson(readFileSync(aclPath, 'utf8')) as { entries: AclEntry[] }).entries;
     const central = (await RawClient.open(port, '', CENTRAL_KEY)).client;
@@ -41,6 +47,12 @@ t.test('kill -9 with kept sessions and ACL writes under way: the ACL file is who
     for (let i = 0; i < 3; i++) central.send({ type: ToT.REQUEST, uid: base[0]!.uid, tracking: i, payload: { format: Format.ASCII, options: 0, data: Buffer.from('buffered') } });
     central.send({ type: ToT.REQUEST, uid: base[1]!.uid, tracking: 9, payload: { format: Format.ASCII, options: 0, data: Buffer.from('in flight') } });
     await reauth[1]!.client.nextOf(ToT.REQUEST);
+    // And a POST /request held open, to a connected device that does not answer.
+    const held = request(`http://127.0.0.1:${httpPort}/request`, {
+      method: 'POST', headers: { authorization: BEARER, 'content-type': 'application/json' },
+      body: JSON.stringify({ UID: base[2]!.uid, Format: 'ASCII', Payload: 'held', Timeout: 30 }),
+    }).then((r) => `HTTP ${r.statusCode}`, (err: { code?: string }) => `error ${err.code ?? 'unknown'}`);
+    await reauth[2]!.client.nextOf(ToT.REQUEST);
 
     // A burst of ACL replacements; the daemon is killed while they are being written.
     for (let v = 0; v < burst; v++) {
@@ -55,6 +67,8 @@ t.test('kill -9 with kept sessions and ACL writes under way: the ACL file is who
     t.equal(exit.signal, 'SIGKILL', 'killed');
     await until(() => central.closed, 2000);
     t.equal(central.received.filter((x) => x.type === ToT.RESPONSE).length, 0, 'in-flight and buffered requests got no answer: that state died with the process');
+    const heldEnd = await held;
+    t.match(heldEnd, /^error /, `the held HTTP request ends with a connection error, not an answer (${heldEnd})`);
 
     const text = readFileSync(aclPath, 'utf8');
     const parsed = parseAclJson(text);
