@@ -59,7 +59,7 @@ export interface ReloadResult {
   readonly applied: string[];
   /** Changed keys that only take effect after a restart. */
   readonly restartNeeded: string[];
-  /** HTTP(S) listeners whose certificate could not be re-read ('http.tls', 'admin.tls'): they keep the previous one. */
+  /** Listeners whose certificate could not be re-read ('tcp.tls', 'http.tls', 'admin.tls'): they keep the previous one. */
   readonly tlsFailed: string[];
   readonly aclReloaded: boolean;
 }
@@ -322,7 +322,6 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 }
 
 const SHUTDOWN_GRACE_MS = 2_000;
-/** Descriptors the daemon needs besides its sessions (listeners, files, webhook pools). */
 /** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight. */
 function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker): void {
   metrics.sources = {

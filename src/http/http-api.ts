@@ -14,7 +14,6 @@ import { BodyValidators } from './schemas.js';
 export const ROUTES = Object.freeze({ '/request': 'POST', '/acl': 'POST' } as const);
 type Route = keyof typeof ROUTES;
 
-
 export interface AclReplacer {
   replace(entries: readonly AclEntry[]): Promise<unknown>;
 }
