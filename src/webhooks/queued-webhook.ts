@@ -1,14 +1,15 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { PostResult, WebhookClient, WebhookMessage } from './webhook-client.js';
+import type { Config } from '../config/types.js';
+import { WEBHOOK_PIPELINING, type PostResult, type WebhookClient, type WebhookMessage } from './webhook-client.js';
 
 export interface TelemetryQueueLimits {
   /** Items held at once: queued, being posted, or waiting to retry. */
   readonly maxQueued: number;
   /** Bytes of JSON bodies held at once (a BINARY payload is ~4 bytes of JSON per byte). */
   readonly maxQueuedBytes: number;
-  /** POSTs in flight at once (default 256: the client's 64 connections × pipelining 4). */
+  /** POSTs in flight at once: the pool's sockets × the pipelining on each. */
   readonly concurrency: number;
   /** Attempts per item, the first included. */
   readonly maxAttempts: number;
@@ -16,9 +17,13 @@ export interface TelemetryQueueLimits {
   readonly backoffMaxMs: number;
 }
 
-export const DEFAULT_TELEMETRY_LIMITS: TelemetryQueueLimits = Object.freeze({
-  maxQueued: 10_000, maxQueuedBytes: 64 << 20, concurrency: 256, maxAttempts: 5, backoffBaseMs: 500, backoffMaxMs: 30_000,
-});
+/** The bounds from `central.webhooks.*` (their defaults live in the config schema only). */
+export function queueLimits(w: Config['central']['webhooks']): TelemetryQueueLimits {
+  return {
+    maxQueued: w.queueMaxItems, maxQueuedBytes: w.queueMaxBytes, concurrency: w.connections * WEBHOOK_PIPELINING,
+    maxAttempts: w.maxAttempts, backoffBaseMs: w.retryBaseSec * 1000, backoffMaxMs: w.retryMaxSec * 1000,
+  };
+}
 
 export type QueueDropReason = 'queue-full' | 'gave-up' | 'rejected' | 'unconvertible' | 'shutdown';
 
@@ -60,7 +65,7 @@ export class QueuedWebhook {
   #active = 0;
   #closed = false;
 
-  constructor(hook: QueuedHook, url: URL, deps: QueuedWebhookDeps, limits: TelemetryQueueLimits = DEFAULT_TELEMETRY_LIMITS) {
+  constructor(hook: QueuedHook, url: URL, deps: QueuedWebhookDeps, limits: TelemetryQueueLimits) {
     this.#hook = hook;
     this.#url = url;
     this.#d = deps;

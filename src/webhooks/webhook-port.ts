@@ -7,9 +7,9 @@ import { ResponseCode, type Payload } from '../protocol/index.js';
 import type { PendingRequest, RequestTracker } from '../routing/request-tracker.js';
 import type { CentralWebhookPort } from '../routing/router.js';
 import { RequestWebhook } from './request-webhook.js';
-import { QueuedWebhook, type TelemetryQueueLimits } from './queued-webhook.js';
+import { QueuedWebhook, queueLimits } from './queued-webhook.js';
 import { JsonPayloadError } from '../protocol/json-payload.js';
-import { WEBHOOK_PIPELINING, WebhookClient, WebhookConfigError, parseWebhookUrl, webhookBody } from './webhook-client.js';
+import { WebhookClient, WebhookConfigError, parseWebhookUrl, webhookBody } from './webhook-client.js';
 
 export type PresenceEvent = 'started' | 'resumed' | 'kept' | 'ended' | 'expired' | 'refused';
 
@@ -125,12 +125,4 @@ export class WebhookPort implements CentralWebhookPort {
     this.#telemetry?.close();
     this.#presence?.close();
   }
-}
-
-/** The queue bounds from `central.webhooks.*`: as many POSTs in flight as the pool's sockets can pipeline. */
-function queueLimits(w: Config['central']['webhooks']): TelemetryQueueLimits {
-  return {
-    maxQueued: w.queueMaxItems, maxQueuedBytes: w.queueMaxBytes, concurrency: w.connections * WEBHOOK_PIPELINING,
-    maxAttempts: w.maxAttempts, backoffBaseMs: w.retryBaseSec * 1000, backoffMaxMs: w.retryMaxSec * 1000,
-  };
 }

@@ -2,9 +2,9 @@ import t, { type Test } from 'tap';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/clock.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { DEFAULT_TELEMETRY_LIMITS, QueuedWebhook, type TelemetryQueueLimits } from '../../src/webhooks/queued-webhook.js';
+import { QueuedWebhook, queueLimits, type TelemetryQueueLimits } from '../../src/webhooks/queued-webhook.js';
 import { WebhookClient } from '../../src/webhooks/webhook-client.js';
-import { CENTRAL_KEY } from '../helpers/config.js';
+import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { until } from '../helpers/until.js';
 import { WebhookReceiver, refusedUrl } from '../helpers/webhook-receiver.js';
 
@@ -16,7 +16,7 @@ function setup(t: Test, url: string, limits: Partial<TelemetryQueueLimits> = {},
   const clock = new ManualClock();
   const metrics = new Metrics();
   const client = new WebhookClient({ authKey: CENTRAL_KEY, clock, metrics, connectionsPerOrigin });
-  const hook = new QueuedWebhook('telemetry', new URL(url), { client, clock, metrics, log: pino({ level: 'silent' }), timeoutMs: 5_000 }, { ...DEFAULT_TELEMETRY_LIMITS, ...limits });
+  const hook = new QueuedWebhook('telemetry', new URL(url), { client, clock, metrics, log: pino({ level: 'silent' }), timeoutMs: 5_000 }, { ...queueLimits(testConfig(t).central.webhooks), ...limits });
   t.teardown(() => { hook.close(); return client.close(); });
   const dropped = (reason: string) => metrics.value('iotsocket_webhook_queue_dropped_total', { hook: 'telemetry', reason });
   const posts = (outcome: string) => metrics.value('iotsocket_webhook_posts_total', { hook: 'telemetry', outcome });

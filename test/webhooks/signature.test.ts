@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { ManualClock } from '../../src/clock.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { Format, ToT, encodeDatagram } from '../../src/protocol/index.js';
-import { DEFAULT_TELEMETRY_LIMITS, QueuedWebhook } from '../../src/webhooks/queued-webhook.js';
+import { QueuedWebhook, queueLimits } from '../../src/webhooks/queued-webhook.js';
 import { WebhookClient } from '../../src/webhooks/webhook-client.js';
 import { WebhookSigner, decodeWebhookSecret, webhookSignature } from '../../src/webhooks/webhook-signature.js';
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
@@ -49,7 +49,7 @@ function queued(t: Test, url: string, signingKey?: Buffer) {
   const clock = new ManualClock(EPOCH);
   const metrics = new Metrics();
   const client = new WebhookClient({ authKey: CENTRAL_KEY, signingKey, clock, metrics });
-  const hook = new QueuedWebhook('telemetry', new URL(url), { client, clock, metrics, log: pino({ level: 'silent' }), timeoutMs: 5_000 }, { ...DEFAULT_TELEMETRY_LIMITS, backoffBaseMs: 1_000 });
+  const hook = new QueuedWebhook('telemetry', new URL(url), { client, clock, metrics, log: pino({ level: 'silent' }), timeoutMs: 5_000 }, { ...queueLimits(testConfig(t).central.webhooks), backoffBaseMs: 1_000 });
   t.teardown(() => { hook.close(); return client.close(); });
   return { clock, hook, posts: (outcome: string) => metrics.value('iotsocket_webhook_posts_total', { hook: 'telemetry', outcome }) };
 }
