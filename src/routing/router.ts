@@ -12,9 +12,13 @@ export interface CentralWebhookPort {
   readonly handlesTelemetry: boolean;
 }
 
+/** Why a request was answered instead of forwarded (also the HTTP `Reason`). */
+export type RefusalReason = Exclude<Delivery, 'sent' | 'buffered'>
+  | 'in-progress' | 'not-in-acl' | 'tracking-exhausted' | 'no-central' | 'object-in-flight-limit' | 'target-in-flight-limit';
+
 export interface RouterCounters {
   lateResponse(dir: 'down' | 'up', uid: string, tracking: number): void;
-  refused(reason: Delivery | 'in-progress' | 'not-in-acl' | 'tracking-exhausted' | 'no-central' | 'object-in-flight-limit' | 'target-in-flight-limit'): void;
+  refused(reason: RefusalReason): void;
   telemetryDropped(reason: string): void;
 }
 
@@ -135,7 +139,7 @@ export class Router {
     return 'dropped';
   }
 
-  #refuse(p: PendingRequest, why: Delivery | 'no-central'): void {
+  #refuse(p: PendingRequest, why: RefusalReason): void {
     this.#counters.refused(why);
     this.#tracker.fail(p, ResponseCode.NOT_FOUND, why);
   }
