@@ -13,7 +13,7 @@ import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
 import { watchFile } from './registry/acl-watch.js';
 import { CloseCode, ResponseCode, ToT } from './protocol/index.js';
-import { AclService } from './registry/acl-service.js';
+import { AclService, type AclWriter } from './registry/acl-service.js';
 import { MemorySessionStore, type Session, type SessionStore } from './registry/session.js';
 import { SessionManager } from './registry/session-manager.js';
 import { TokenRegistry } from './registry/token-registry.js';
@@ -31,6 +31,8 @@ export interface ConcentratorDeps {
   readonly logger?: Logger;
   readonly store?: SessionStore;
   readonly metrics?: Metrics;
+  /** Persists the ACL; default: the atomic file writer (tests inject a slow one). */
+  readonly aclWriter?: AclWriter;
 }
 
 export interface BoundAddresses {
@@ -115,7 +117,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       const s = sessions.get(uid);
       if (s) sessions.end(s, 'revoked', CloseCode.MAINTENANCE);
     },
-  });
+  }, deps.aclWriter);
 
   const hooks = config.central.webhooks;
   const webhooks = hooks.request || hooks.telemetry || hooks.presence ? new WebhookPort(config.central, {

@@ -141,6 +141,15 @@ export class Connection implements SessionLink {
     this.#graceTimer = this.#opts.clock.setTimeout(() => this.#socket.destroy(), this.#opts.closeGraceMs);
   }
 
+  /** Stops reading from the peer (its sends back up in TCP) until resumeReading(). */
+  pauseReading(): void {
+    this.#socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.#socket.destroyed) this.#socket.resume();
+  }
+
   /** Drops the connection without a Close (peer is dead or unresponsive). */
   destroy(reason: string): void {
     if (!this.#closing) this.#reason = reason;

@@ -29,8 +29,11 @@ export interface HandshakeDeps {
   admission(initiation: Initiation, socket: Socket): InitiationAnswer & { readonly reason?: HandshakeFailure };
   /** A fresh 16-byte challenge (PROTOCOL §3 step 4). */
   challenge(): Buffer;
-  /** Credentials for a UID: the central for '', an ACL entry for an object. */
-  credentials(uid: string): Credentials | undefined;
+  /**
+   * Credentials for a UID: the central for '', an ACL entry for an object. A promise while an
+   * ACL change is being persisted: the verdict waits for the ACL in force after it.
+   */
+  credentials(uid: string): Credentials | undefined | Promise<Credentials | undefined>;
 }
 
 export interface HandshakeResult {
@@ -114,7 +117,8 @@ async function steps(raw: Socket, deps: HandshakeDeps, setSocket: (s: Socket) =>
     if (err instanceof ProtocolError) return failProtocol(socket, 'bad-uid');
     throw err;
   }
-  const credentials = deps.credentials(uid);
+  let credentials = deps.credentials(uid);
+  if (credentials instanceof Promise) credentials = await credentials;
   if (!credentials) return refuseAuth(socket, 'unknown-uid', uid);
   if (!verifyMac(credentials.key, challenge, mac)) return refuseAuth(socket, 'bad-mac', uid);
   socket.write(ACCEPT);

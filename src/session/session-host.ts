@@ -16,6 +16,7 @@ import { Connection } from './connection.js';
 import { dispatch, type TransmissionHandlers } from './dispatcher.js';
 import { AdmissionGuard } from './admission-guard.js';
 import { ChallengePool } from './challenge-pool.js';
+import { OrderedIntake } from './ordered-intake.js';
 import { HandshakeError, runHandshake, type Credentials, type HandshakeDeps, type HandshakeFailure } from './handshake.js';
 
 export interface SessionHostDeps {
@@ -47,6 +48,7 @@ export class SessionHost {
   /** The same for every handshake: built once, not per accepted socket. */
   readonly #handshake: HandshakeDeps;
   #draining = false;
+  #awaitingAcl = 0;
 
   constructor(deps: SessionHostDeps) {
     this.#d = deps;
@@ -61,6 +63,11 @@ export class SessionHost {
       credentials: (uid) => this.#credentials(uid),
       challenge: () => challenges.next(),
     };
+  }
+
+  /** Handshakes whose verdict waits for an ACL change to be persisted and enforced. */
+  get handshakesAwaitingAcl(): number {
+    return this.#awaitingAcl;
   }
 
   get connectionCount(): number {
@@ -132,8 +139,20 @@ export class SessionHost {
     return { ...REFUSE, reason: load };
   }
 
-  #credentials(uid: string): Credentials | undefined {
+  #credentials(uid: string): Credentials | undefined | Promise<Credentials | undefined> {
     if (uid === CENTRAL_UID) return { kind: 'central', group: '', key: this.#d.config.central.authKey };
+    const acl = this.#d.acl;
+    // An ACL change asked before this answer arrived may add, re-key or remove this UID: decide
+    // on the ACL in force after it, neither early (not yet persisted) nor wrongly (the old one).
+    if (acl.queued === 0) return this.#objectCredentials(uid);
+    this.#awaitingAcl++;
+    return acl.settled().then(() => {
+      this.#awaitingAcl--;
+      return this.#objectCredentials(uid);
+    });
+  }
+
+  #objectCredentials(uid: string): Credentials | undefined {
     const rec = this.#d.acl.current.get(uid);
     return rec && { kind: 'object', group: rec.group, key: rec.key };
   }
@@ -155,16 +174,19 @@ export class SessionHost {
     });
     if (this.#draining) return conn.close(0x01, 'draining');
     const session = d.sessions.attach(uid, cred.kind, cred.group, conn);
-    const handlers = this.#handlers(session, conn);
+    const intake = new OrderedIntake((t) => {
+      const violation = dispatch(cred.kind, t, handlers);
+      if (violation === undefined) return;
+      d.metrics.protocolErrors.labels(cred.kind).inc();
+      d.log.warn({ event: 'protocol-error', uid, peer, violation }, 'protocol error: closing with 0x00');
+      conn.close(CloseCode.PROTOCOL_ERROR, 'protocol-error');
+      d.sessions.detach(session, conn, false, 'protocol-error'); // PROTOCOL §6: ends at once
+    }, conn);
+    const handlers = this.#handlers(session, conn, intake);
     conn.start({
       onTransmission: (t: Transmission) => {
         d.metrics.inByTot[t.type]?.inc();
-        const violation = dispatch(cred.kind, t, handlers);
-        if (violation === undefined) return;
-        d.metrics.protocolErrors.labels(cred.kind).inc();
-        d.log.warn({ event: 'protocol-error', uid, peer, violation }, 'protocol error: closing with 0x00');
-        conn.close(CloseCode.PROTOCOL_ERROR, 'protocol-error');
-        d.sessions.detach(session, conn, false, 'protocol-error'); // PROTOCOL §6: ends at once
+        intake.push(t);
       },
       onProtocolError: (err) => {
         d.metrics.protocolErrors.labels(cred.kind).inc();
@@ -197,19 +219,21 @@ export class SessionHost {
     this.#d.log.warn({ event: 'peer-not-reading', uid: session.uid, unsent: unsent.length, requestsLeftToTimeout: requests }, 'peer stopped reading: disconnected');
   }
 
-  #handlers(session: Session, conn: Connection): TransmissionHandlers {
+  #handlers(session: Session, conn: Connection, intake: OrderedIntake): TransmissionHandlers {
     const { router, acl, log, metrics } = this.#d;
     const uid = session.uid;
     return {
       acl: (t) => {
-        acl.replace(t.entries).then(
+        const applied = acl.replace(t.entries).then(
           (next) => { metrics.aclUpdates.labels('tcp', 'applied').inc(); log.info({ event: 'acl-replaced', source: 'tcp', entries: next.size }, 'ACL replaced'); },
           (err: unknown) => {
             metrics.aclUpdates.labels('tcp', 'rejected').inc();
             if (err instanceof AclRejectedError) log.error({ event: 'acl-rejected', source: 'tcp', problems: err.problems }, 'ACL from the central rejected; the previous ACL stays');
-            else log.error({ event: 'acl-write-failed', err: String(err) }, 'ACL applied but could not be persisted');
+            else log.error({ event: 'acl-write-failed', source: 'tcp', err: String(err) }, 'ACL not applied: it could not be persisted; the previous ACL stays');
           },
         );
+        // What the central sends next is answered only once this ACL is in force (or refused).
+        intake.holdUntil(applied);
       },
       ping: () => conn.send({ type: ToT.PONG }),
       pong: () => {},

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Clock } from '../../src/clock.js';
 import type { Config } from '../../src/config/types.js';
-import { createConcentrator, type Concentrator } from '../../src/daemon.js';
+import { createConcentrator, type Concentrator, type ConcentratorDeps } from '../../src/daemon.js';
 import { formatAclJson } from '../../src/registry/acl-file.js';
 
 export interface Device {
@@ -41,12 +41,12 @@ export async function startDaemon(
   t: { teardown(fn: () => unknown): void },
   config: Config,
   devices: Device[] = [],
-  opts: { clock?: Clock; logLevel?: string } = {},
+  opts: { clock?: Clock; logLevel?: string; deps?: ConcentratorDeps } = {},
 ): Promise<{ daemon: Concentrator; port: number; logs: LogSink; config: Config }> {
   writeFileSync(config.acl.file, formatAclJson(devices));
   const logs = new LogSink();
   const logger = pino({ level: opts.logLevel ?? 'debug' }, logs);
-  const daemon = createConcentrator(config, { logger, clock: opts.clock });
+  const daemon = createConcentrator(config, { ...opts.deps, logger, clock: opts.clock });
   t.teardown(() => daemon.close());
   const addrs = await daemon.start();
   return { daemon, port: addrs.tcp.port, logs, config };

@@ -4,6 +4,7 @@ import type { Clock } from '../../src/clock.js';
 import type { Config } from '../../src/config/types.js';
 import { CENTRAL_KEY, testConfig } from './config.js';
 import { startDaemon, type Device } from './daemon.js';
+import type { ConcentratorDeps } from '../../src/daemon.js';
 
 export const BEARER = `Bearer ${CENTRAL_KEY.toString('hex')}`;
 
@@ -41,11 +42,11 @@ export async function call(base: string, path: string, body?: unknown, opts: Cal
 export async function startHttpDaemon(
   t: { teardown(fn: () => unknown): void },
   devices: Device[],
-  opts: { over?: Record<string, any>; clock?: Clock; config?: Config; scheme?: 'http' | 'https'; connect?: Record<string, unknown>; logLevel?: string } = {},
+  opts: { over?: Record<string, any>; clock?: Clock; deps?: ConcentratorDeps; config?: Config; scheme?: 'http' | 'https'; connect?: Record<string, unknown>; logLevel?: string } = {},
 ) {
   const over = opts.over ?? {};
   const config = opts.config ?? testConfig(t, { ...over, http: { enabled: true, ...over.http } });
-  const d = await startDaemon(t, config, devices, { clock: opts.clock, logLevel: opts.logLevel });
+  const d = await startDaemon(t, config, devices, { clock: opts.clock, logLevel: opts.logLevel, deps: opts.deps });
   const http = d.daemon.addresses!.http!;
   const base = `${opts.scheme ?? 'http'}://127.0.0.1:${http.port}`;
   const agent = new Agent({ connect: opts.connect });
