@@ -7,7 +7,7 @@ import { schemaIssues } from './ajv-issues.js';
 import { planFirstStart, type FirstStartStep } from './bootstrap.js';
 import { compileConfigValidator, configSchema, type RawConfig, type RawTls } from './schema.js';
 import { readYamlSource } from './yaml-source.js';
-import { decodeWebhookSecret } from '../webhooks/webhook-signature.js';
+import { decodeWebhookSecret } from './webhook-secret.js';
 import type { Config, TlsFiles } from './types.js';
 
 export type { ConfigIssue } from '../errors.js';

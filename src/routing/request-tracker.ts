@@ -1,15 +1,10 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import { Format, ResponseCode, type Payload } from '../protocol/index.js';
-import type { RefusalReason } from './router.js';
+import type { GeneratedReason } from './reasons.js';
+
+export type { GeneratedReason } from './reasons.js';
 
 export const EMPTY_PAYLOAD: Payload = Object.freeze({ format: Format.BINARY, options: 0, data: Buffer.alloc(0) });
-
-/**
- * Why the concentrator answered a request itself: a routing refusal (not in the ACL, no
- * session, a full buffer...), the timeout, a buffered request dropped with its session,
- * shutdown, or a failed request webhook. The HTTP API shows it as `Reason`.
- */
-export type GeneratedReason = RefusalReason | 'timeout' | 'session-ended' | 'shutdown' | 'webhook-error' | 'webhook-timeout';
 
 /** Who gets the one response a request ends with. `reason`: set when the concentrator generated the code. */
 export interface ResponseTarget {

@@ -1,7 +1,10 @@
 import type { Acl } from '../registry/acl.js';
-import type { Delivery, SessionManager } from '../registry/session-manager.js';
+import type { SessionManager } from '../registry/session-manager.js';
 import { CENTRAL_UID, ResponseCode, ToT, type Payload } from '../protocol/index.js';
 import { EMPTY_PAYLOAD, allocateTracking, type PendingRequest, type RequestTracker, type ResponseTarget } from './request-tracker.js';
+import type { RefusalReason } from './reasons.js';
+
+export type { GeneratedReason, RefusalReason } from './reasons.js';
 
 /** The central's non-TCP side (request webhook). The TCP central is a session like any other. */
 export interface CentralWebhookPort {
@@ -11,10 +14,6 @@ export interface CentralWebhookPort {
   readonly handlesRequests: boolean;
   readonly handlesTelemetry: boolean;
 }
-
-/** Why a request was answered instead of forwarded (also the HTTP `Reason`). */
-export type RefusalReason = Exclude<Delivery, 'sent' | 'buffered'>
-  | 'in-progress' | 'not-in-acl' | 'tracking-exhausted' | 'no-central' | 'object-in-flight-limit' | 'target-in-flight-limit';
 
 export interface RouterCounters {
   lateResponse(dir: 'down' | 'up', uid: string, tracking: number): void;
