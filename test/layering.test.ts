@@ -14,12 +14,14 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   observability: ['.', 'config', 'protocol'],
   registry: ['.', 'protocol'],
   routing: ['.', 'protocol', 'registry'],
+  // The Redis engine implements the registry's ports; only the daemon picks it.
+  redis: ['.', 'protocol', 'registry'],
   servers: ['.'],
   session: ['.', 'protocol', 'config', 'observability', 'registry', 'routing'],
   webhooks: ['.', 'protocol', 'config', 'observability', 'routing'],
   http: ['.', 'protocol', 'config', 'observability', 'registry', 'routing', 'servers'],
   client: ['.', 'protocol'],
-  daemon: ['.', 'protocol', 'tls', 'config', 'observability', 'registry', 'routing', 'servers', 'session', 'webhooks', 'http'],
+  daemon: ['.', 'protocol', 'tls', 'config', 'observability', 'registry', 'redis', 'routing', 'servers', 'session', 'webhooks', 'http'],
   index: ['.', 'protocol', 'daemon', 'config'],
   cli: ['.', 'protocol', 'tls', 'config', 'observability', 'registry', 'client', 'daemon'],
 };

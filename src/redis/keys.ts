@@ -1,0 +1,37 @@
+/**
+ * Key names of the Redis engine. A UID goes into a key as hex (UIDs are 1–16 bytes of UTF-8 and
+ * may hold `{`, `}` or `:`), inside a hash tag, so that every key of one UID lands in one Redis
+ * Cluster slot and no script touches keys of two UIDs (CLUSTER.md): the fleet can be sharded later.
+ * Keys shared by the fleet (indexes) are written by separate commands, never inside a UID's script.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  static uidTag(uid: string): string {
+    return Buffer.from(uid, 'utf8').toString('hex');
+  }
+
+  static uidOf(tag: string): string {
+    return Buffer.from(tag, 'hex').toString('utf8');
+  }
+
+  /** Hash: one UID's directory entry. */
+  session(uid: string): string {
+    return `${this.prefix}s:{${RedisKeys.uidTag(uid)}}`;
+  }
+
+  /** Sorted set (score 0, by hex UID): every UID with an entry, for listing the fleet. */
+  get sessionIndex(): string {
+    return `${this.prefix}sessions`;
+  }
+
+  /** Sorted set (score: keptUntil): kept sessions, for the expiry sweep. */
+  get keptIndex(): string {
+    return `${this.prefix}kept`;
+  }
+
+  /** Set: the UIDs a node holds connected; owned by that node (reaped with it). */
+  heldBy(node: string): string {
+    return `${this.prefix}node:${node}:held`;
+  }
+}

@@ -1,0 +1,101 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/**
+ * A real redis-server (Debian's package) for one test, on a free loopback port in a temporary
+ * folder, AOF on (`appendfsync always`: a restart keeps what was acknowledged). It can be stopped
+ * and started again on the same port and folder (Redis restarts under traffic). Without the binary
+ * the test fails and says how to install it: it never skips silently.
+ */
+export class RedisServer {
+  readonly port: number;
+  readonly dir: string;
+  #child: ChildProcess | undefined;
+
+  private constructor(port: number, dir: string) {
+    this.port = port;
+    this.dir = dir;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(t: { teardown(fn: () => unknown): void }): Promise<RedisServer> {
+    const which = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+    if (which.error) throw new Error('redis-server is not installed: apt-get install -y redis-server (.ci/run installs it)');
+    const dir = mkdtempSync(join(tmpdir(), 'iots-redis-'));
+    const server = new RedisServer(await freePort(), dir);
+    t.teardown(async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await server.resume();
+    return server;
+  }
+
+  /** Starts (again) on the same port and folder, and waits until it answers PING. */
+  async resume(): Promise<void> {
+    if (this.#child) return;
+    const child = spawn('redis-server', [
+      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
+      '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no', '--loglevel', 'warning',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.#child = child;
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.once('exit', () => { if (this.#child === child) this.#child = undefined; });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (!this.#child) throw new Error(`redis-server exited at start: ${stderr.trim()}`);
+      if (await pings(this.port)) return;
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not answer PING within 10 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Stops the server (SIGKILL: what a crash does; AOF fsync-always keeps every acknowledged write). */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = undefined;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** A client for the test's own reads and setup; closed at teardown. */
+  client(t: { teardown(fn: () => unknown): void }): Redis {
+    const c = new Redis(this.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 });
+    t.teardown(() => c.disconnect());
+    return c;
+  }
+}
+
+async function pings(port: number): Promise<boolean> {
+  const c = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    return (await c.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    c.disconnect();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
