@@ -30,6 +30,11 @@ export class RedisKeys {
     return `${this.prefix}kept`;
   }
 
+  /** Stream: a node's inbox (packed batches of node-to-node messages). */
+  inbox(node: string): string {
+    return `${this.prefix}node:${node}:inbox`;
+  }
+
   /** Set: the UIDs a node holds connected; owned by that node (reaped with it). */
   heldBy(node: string): string {
     return `${this.prefix}node:${node}:held`;

@@ -3,7 +3,7 @@ import type { SessionDirectory, SessionInfo } from '../../src/registry/session-d
 
 /** Directories of several nodes over one shared backing (one process's memory, or one Redis). */
 export interface DirectoryFleet {
-  node(id: string): SessionDirectory;
+  node(id: string): Promise<SessionDirectory>;
 }
 
 const info = (over: Partial<SessionInfo> = {}): SessionInfo => ({ kind: 'object', group: 'Devices', peer: '127.0.0.1:5000', tls: false, maxTransmissionLength: 0, ...over });
@@ -14,7 +14,7 @@ const info = (over: Partial<SessionInfo> = {}): SessionInfo => ({ kind: 'object'
  */
 export function sessionDirectoryContract(t: Test, makeFleet: (t: Test) => Promise<DirectoryFleet>): void {
   t.test('a first claim has no previous entry; lookup shows it connected on its node', async (t) => {
-    const a = (await makeFleet(t)).node('a');
+    const a = await (await makeFleet(t)).node('a');
     const r = await a.claim('dev-1', info({ tls: true, maxTransmissionLength: 512, peer: '127.0.0.2:9' }), 1000);
     t.equal(r.previous, undefined);
     t.match(await a.lookup('dev-1'), {
@@ -26,7 +26,7 @@ export function sessionDirectoryContract(t: Test, makeFleet: (t: Test) => Promis
 
   t.test('a claim on another node takes over; the old claim is fenced', async (t) => {
     const fleet = await makeFleet(t);
-    const [a, b] = [fleet.node('a'), fleet.node('b')];
+    const [a, b] = await Promise.all([fleet.node('a'), fleet.node('b')]);
     const first = await a.claim('dev-1', info(), 1);
     const second = await b.claim('dev-1', info(), 2);
     t.match(second.previous, { node: 'a', claim: first.claim, state: 'connected' }, 'B learns whom to take over from');
@@ -40,7 +40,7 @@ export function sessionDirectoryContract(t: Test, makeFleet: (t: Test) => Promis
 
   t.test('keep, then resume elsewhere: the claim sees the kept entry', async (t) => {
     const fleet = await makeFleet(t);
-    const [a, b] = [fleet.node('a'), fleet.node('b')];
+    const [a, b] = await Promise.all([fleet.node('a'), fleet.node('b')]);
     const first = await a.claim('dev-1', info({ maxTransmissionLength: 300 }), 1);
     t.equal(await a.keep('dev-1', first.claim, 60_001, 1000), true);
     t.match(await b.lookup('dev-1'), { state: 'kept', keptUntil: 60_001, since: 1000, node: 'a', maxTransmissionLength: 300 });
@@ -53,7 +53,7 @@ export function sessionDirectoryContract(t: Test, makeFleet: (t: Test) => Promis
 
   t.test('end removes the entry once; of racing enders exactly one gets it', async (t) => {
     const fleet = await makeFleet(t);
-    const [a, b] = [fleet.node('a'), fleet.node('b')];
+    const [a, b] = await Promise.all([fleet.node('a'), fleet.node('b')]);
     const c = await a.claim('dev-1', info(), 1);
     await a.keep('dev-1', c.claim, 10, 5);
     const results = await Promise.all([a.end('dev-1', c.claim), b.end('dev-1', c.claim), b.end('dev-1', c.claim)]);
@@ -66,7 +66,7 @@ export function sessionDirectoryContract(t: Test, makeFleet: (t: Test) => Promis
   });
 
   t.test('expired lists only kept sessions whose time is up', async (t) => {
-    const a = (await makeFleet(t)).node('a');
+    const a = await (await makeFleet(t)).node('a');
     for (const [uid, until] of [['k1', 100], ['k2', 200], ['k3', 300]] as const) {
       const c = await a.claim(uid, info(), 0);
       await a.keep(uid, c.claim, until, 0);
@@ -79,7 +79,7 @@ export function sessionDirectoryContract(t: Test, makeFleet: (t: Test) => Promis
 
   t.test('list pages through the fleet in UID order, each entry once', async (t) => {
     const fleet = await makeFleet(t);
-    const [a, b] = [fleet.node('a'), fleet.node('b')];
+    const [a, b] = await Promise.all([fleet.node('a'), fleet.node('b')]);
     const uids = Array.from({ length: 25 }, (_, i) => `u-${String(i).padStart(2, '0')}`);
     for (const [i, u] of uids.entries()) await (i % 2 ? a : b).claim(u, info(), i);
     const seen: string[] = [];
@@ -97,7 +97,7 @@ export function sessionDirectoryContract(t: Test, makeFleet: (t: Test) => Promis
   });
 
   t.test('lookupMany answers in the order asked, missing ones undefined', async (t) => {
-    const a = (await makeFleet(t)).node('a');
+    const a = await (await makeFleet(t)).node('a');
     await a.claim('x', info(), 1);
     await a.claim('z', info({ kind: 'central', group: '' }), 1);
     const got = await a.lookupMany(['z', 'nope', 'x']);
@@ -107,7 +107,7 @@ export function sessionDirectoryContract(t: Test, makeFleet: (t: Test) => Promis
   });
 
   t.test('UIDs of any bytes: UTF-8, braces, colons, the central\'s empty UID', async (t) => {
-    const a = (await makeFleet(t)).node('a');
+    const a = await (await makeFleet(t)).node('a');
     const odd = ['{tag}', 'a:b:c', 'çà-日本', '', 'x'.repeat(16)];
     for (const u of odd) await a.claim(u, info(), 1);
     t.same((await a.lookupMany(odd)).map((e) => e?.uid), odd);
@@ -116,7 +116,7 @@ export function sessionDirectoryContract(t: Test, makeFleet: (t: Test) => Promis
 
   t.test('racing claims of one UID from two nodes leave one owner, and the loser is fenced', async (t) => {
     const fleet = await makeFleet(t);
-    const [a, b] = [fleet.node('a'), fleet.node('b')];
+    const [a, b] = await Promise.all([fleet.node('a'), fleet.node('b')]);
     const [ra, rb] = await Promise.all([a.claim('dev-1', info(), 1), b.claim('dev-1', info(), 1)]);
     const owner = await a.lookup('dev-1');
     const winner = owner!.claim === ra.claim ? ra : rb;

@@ -11,7 +11,7 @@ let fleets = 0;
 sessionDirectoryContract(t, async (t) => {
   const keys = new RedisKeys(`t${++fleets}:`);
   const clients = new Map<string, RedisSessionDirectory>();
-  return { node: (id) => clients.get(id) ?? clients.set(id, new RedisSessionDirectory(server.client(t), keys, id)).get(id)! };
+  return { node: async (id) => clients.get(id) ?? clients.set(id, new RedisSessionDirectory(server.client(t), keys, id)).get(id)! };
 });
 
 t.test('a kept entry carries a Redis expiry; a connected one is owned by its node', async (t) => {

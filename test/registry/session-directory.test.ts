@@ -4,5 +4,5 @@ import { sessionDirectoryContract } from '../contracts/session-directory.contrac
 
 sessionDirectoryContract(t, async () => {
   const backing = new MemoryDirectoryBacking();
-  return { node: (id) => new MemorySessionDirectory(id, backing) };
+  return { node: async (id) => new MemorySessionDirectory(id, backing) };
 });

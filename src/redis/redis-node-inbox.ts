@@ -1,0 +1,113 @@
+import type { Redis } from 'ioredis';
+import { packBatch, unpackBatch, type NodeInbox } from '../registry/node-inbox.js';
+import { RedisKeys } from './keys.js';
+
+export interface RedisInboxOptions {
+  /** Batches a stream keeps at most (XADD MAXLEN ~): a node that stops reading cannot grow Redis. */
+  readonly maxBatches: number;
+  /** An inbox nobody posts to for this long disappears (its node is gone): every key has an expiry. */
+  readonly idleTtlMs: number;
+  readonly blockMs: number;
+}
+
+const DEFAULTS: RedisInboxOptions = { maxBatches: 10_000, idleTtlMs: 120_000, blockMs: 1_000 };
+
+/**
+ * One Redis stream per node. A loop turn's messages to one node are one XADD (one field, the
+ * packed batch); the receiver reads with XREAD BLOCK on its own connection from the last entry
+ * it saw, and trims what it has read.
+ */
+export class RedisNodeInbox implements NodeInbox {
+  readonly node: string;
+  readonly #cmd: Redis;
+  readonly #blocking: Redis;
+  readonly #k: RedisKeys;
+  readonly #o: RedisInboxOptions;
+  #outbox = new Map<string, { msgs: Buffer[]; lost: Array<(() => void) | undefined> }>();
+  #scheduled = false;
+  #flushed: Promise<void> = Promise.resolve();
+  #closed = false;
+  #reading: Promise<void> | undefined;
+
+  constructor(cmd: Redis, blocking: Redis, keys: RedisKeys, node: string, opts: Partial<RedisInboxOptions> = {}) {
+    this.node = node;
+    this.#cmd = cmd;
+    this.#blocking = blocking;
+    this.#k = keys;
+    this.#o = { ...DEFAULTS, ...opts };
+  }
+
+  /** `lost`: called if the batch holding `msg` cannot be handed to Redis (it is down): answer its origin now. */
+  post(to: string, msg: Buffer, lost?: () => void): void {
+    let q = this.#outbox.get(to);
+    if (!q) this.#outbox.set(to, (q = { msgs: [], lost: [] }));
+    q.msgs.push(msg);
+    q.lost.push(lost);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    this.#flushed = new Promise((resolve, reject) => setImmediate(() => this.#send().then(resolve, reject)));
+    this.#flushed.catch(() => {}); // reported through `lost` and flush()
+  }
+
+  flush(): Promise<void> {
+    return this.#flushed;
+  }
+
+  async start(handler: (batch: Buffer[]) => void): Promise<void> {
+    const key = this.#k.inbox(this.node);
+    if (this.#blocking.status === 'wait') await this.#blocking.connect();
+    // From the newest entry at start: what was posted to an earlier incarnation is not ours.
+    const last = await this.#blocking.xrevrange(key, '+', '-', 'COUNT', 1);
+    let id = last[0]?.[0] ?? '0-0';
+    this.#reading = (async () => {
+      while (!this.#closed) {
+        let res: Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+        try {
+          res = (await this.#blocking.xreadBuffer('COUNT', 256, 'BLOCK', this.#o.blockMs, 'STREAMS', key, id)) as typeof res;
+        } catch {
+          if (this.#closed) return;
+          await new Promise((r) => setTimeout(r, 100)); // Redis away: the connection reconnects by itself
+          continue;
+        }
+        if (!res) continue;
+        for (const [, entries] of res) {
+          for (const [entryId, fields] of entries) {
+            id = entryId.toString();
+            const packed = fields[1];
+            if (packed) handler(unpackBatch(packed));
+          }
+        }
+        void this.#cmd.xtrim(key, 'MINID', id).catch(() => {});
+      }
+    })();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#blocking.disconnect();
+    await this.#reading;
+  }
+
+  async #send(): Promise<void> {
+    this.#scheduled = false;
+    const out = this.#outbox;
+    this.#outbox = new Map();
+    const p = this.#cmd.pipeline();
+    for (const [to, q] of out) {
+      const key = this.#k.inbox(to);
+      p.xadd(key, 'MAXLEN', '~', this.#o.maxBatches, '*', 'b', packBatch(q.msgs));
+      p.pexpire(key, this.#o.idleTtlMs);
+    }
+    let failure: unknown;
+    try {
+      const res = await p.exec();
+      for (const [err] of res ?? []) if (err) failure ??= err;
+    } catch (err) {
+      failure = err;
+    }
+    if (failure === undefined) return;
+    for (const q of out.values()) for (const f of q.lost) f?.();
+    throw failure;
+  }
+}

@@ -1,0 +1,69 @@
+import t from 'tap';
+import { commandConnection, blockingConnection } from '../../src/redis/connect.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import { RedisNodeInbox } from '../../src/redis/redis-node-inbox.js';
+import { nodeInboxContract } from '../contracts/node-inbox.contract.js';
+import { RedisServer } from '../helpers/redis.js';
+
+const server = await RedisServer.start(t);
+let fleets = 0;
+
+async function inbox(t: { teardown(fn: () => unknown): void }, keys: RedisKeys, id: string, opts = {}): Promise<RedisNodeInbox> {
+  const e = { url: server.url, commandTimeoutMs: 1000 };
+  const cmd = commandConnection(e, `test-${id}`);
+  cmd.on('error', () => {});
+  await cmd.connect();
+  const blocking = blockingConnection(e, `test-${id}-inbox`);
+  blocking.on('error', () => {});
+  const i = new RedisNodeInbox(cmd, blocking, keys, id, { blockMs: 200, ...opts });
+  t.teardown(async () => { await i.close(); cmd.disconnect(); });
+  return i;
+}
+
+nodeInboxContract(t, async (t) => {
+  const keys = new RedisKeys(`t${++fleets}:`);
+  const nodes = new Map<string, Promise<RedisNodeInbox>>();
+  return { node: (id) => nodes.get(id) ?? nodes.set(id, inbox(t, keys, id)).get(id)! };
+});
+
+t.test('one XADD per destination per loop turn, and the inbox key expires when idle', async (t) => {
+  const keys = new RedisKeys('cmds:');
+  const [a, b] = await Promise.all([inbox(t, keys, 'a'), inbox(t, keys, 'b')]);
+  const got: Buffer[] = [];
+  await b.start((batch) => got.push(...batch));
+  const probe = server.client(t);
+  const xadds = async () => Number(/cmdstat_xadd:calls=(\d+)/.exec(await probe.info('commandstats'))?.[1] ?? 0);
+  const before = await xadds();
+  for (let i = 0; i < 500; i++) a.post('b', Buffer.from('x'));
+  await a.flush();
+  t.equal(await xadds() - before, 1, '500 messages, 1 XADD');
+  const ttl = await probe.pttl(keys.inbox('b'));
+  t.ok(ttl > 0 && ttl <= 120_000, `the inbox has an expiry (${ttl} ms)`);
+});
+
+t.test('Redis down: a post fails at once and says so; back up: the inbox reads on by itself', async (t) => {
+  const keys = new RedisKeys('outage:');
+  const [a, b] = await Promise.all([inbox(t, keys, 'a'), inbox(t, keys, 'b')]);
+  const got: string[] = [];
+  await b.start((batch) => got.push(...batch.map(String)));
+  await server.stop();
+  let lost = 0;
+  const started = Date.now();
+  a.post('b', Buffer.from('while down'), () => lost++);
+  await t.rejects(a.flush(), 'flush rejects');
+  t.equal(lost, 1, 'the sender is told the message is lost');
+  t.ok(Date.now() - started < 1000, `failed fast (${Date.now() - started} ms)`);
+  await server.resume();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    a.post('b', Buffer.from('after'));
+    try { await a.flush(); break; } catch { /* the command connection is still reconnecting */ }
+    if (Date.now() > deadline) throw new Error('the sender did not reconnect within 10 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  while (!got.includes('after')) {
+    if (Date.now() > deadline) throw new Error(`the receiver did not read on after the restart; got ${JSON.stringify(got)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.notOk(got.includes('while down'));
+});
