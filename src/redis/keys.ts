@@ -20,6 +20,16 @@ export class RedisKeys {
     return `${this.prefix}s:{${RedisKeys.uidTag(uid)}}`;
   }
 
+  /** Stream: what is buffered for a kept session, in order. */
+  buffer(uid: string): string {
+    return `${this.prefix}b:{${RedisKeys.uidTag(uid)}}`;
+  }
+
+  /** String: the bytes held in that stream (its bound is checked in the append script). */
+  bufferBytes(uid: string): string {
+    return `${this.prefix}bb:{${RedisKeys.uidTag(uid)}}`;
+  }
+
   /** Sorted set (score 0, by hex UID): every UID with an entry, for listing the fleet. */
   get sessionIndex(): string {
     return `${this.prefix}sessions`;

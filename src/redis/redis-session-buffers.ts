@@ -1,0 +1,95 @@
+import type { Redis } from 'ioredis';
+import type { BufferRefusal } from '../registry/offline-buffer.js';
+import type { BufferBounds, BufferedEntry, SessionBuffers } from '../registry/session-buffers.js';
+import { RedisKeys } from './keys.js';
+
+// One stream per kept session ({uid} tag) and its byte count in a second key of the same tag:
+// the bounds are checked in the script that appends, so two nodes appending at once cannot
+// overshoot them.
+
+/** KEYS: stream, bytes. ARGV: maxCount, maxBytes, ttl, bytes, dir, tracking, node ('' for none). */
+const APPEND = `
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 'session-count' end
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if used + string.len(ARGV[4]) > tonumber(ARGV[2]) then return 'session-bytes' end
+if ARGV[7] == '' then
+  redis.call('XADD', KEYS[1], '*', 'b', ARGV[4])
+else
+  redis.call('XADD', KEYS[1], '*', 'b', ARGV[4], 'd', ARGV[5], 'k', ARGV[6], 'n', ARGV[7])
+end
+redis.call('INCRBY', KEYS[2], string.len(ARGV[4]))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return false`;
+
+/** KEYS: stream, bytes. Returns the entries and deletes both keys. */
+const TAKE = `
+local e = redis.call('XRANGE', KEYS[1], '-', '+')
+redis.call('DEL', KEYS[1], KEYS[2])
+return e`;
+
+/** KEYS: stream, bytes. ARGV: dir, tracking. 1 when a request was removed. */
+const REMOVE = `
+for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local f = e[2]
+  local d, k, b
+  for i = 1, #f, 2 do
+    if f[i] == 'd' then d = f[i + 1] elseif f[i] == 'k' then k = f[i + 1] elseif f[i] == 'b' then b = f[i + 1] end
+  end
+  if d == ARGV[1] and k == ARGV[2] then
+    redis.call('XDEL', KEYS[1], e[1])
+    redis.call('DECRBY', KEYS[2], string.len(b))
+    return 1
+  end
+end
+return 0`;
+
+type Scripted = Redis & {
+  iotsBufAppend(stream: string, bytes: string, ...argv: Array<string | Buffer>): Promise<string | null>;
+  iotsBufTakeBuffer(stream: string, bytes: string): Promise<Array<[Buffer, Buffer[]]>>;
+  iotsBufRemove(stream: string, bytes: string, dir: string, tracking: string): Promise<number>;
+};
+
+export class RedisSessionBuffers implements SessionBuffers {
+  readonly #r: Scripted;
+  readonly #k: RedisKeys;
+
+  constructor(redis: Redis, keys: RedisKeys) {
+    const r = redis as Scripted;
+    if (!r.iotsBufAppend) {
+      r.defineCommand('iotsBufAppend', { numberOfKeys: 2, lua: APPEND });
+      r.defineCommand('iotsBufTake', { numberOfKeys: 2, lua: TAKE });
+      r.defineCommand('iotsBufRemove', { numberOfKeys: 2, lua: REMOVE });
+    }
+    this.#r = r;
+    this.#k = keys;
+  }
+
+  async append(uid: string, entry: BufferedEntry, bounds: BufferBounds): Promise<BufferRefusal | undefined> {
+    const q = entry.request;
+    const refusal = await this.#r.iotsBufAppend(this.#k.buffer(uid), this.#k.bufferBytes(uid),
+      String(bounds.maxCount), String(bounds.maxBytes), String(Math.max(1, Math.ceil(bounds.ttlMs))), entry.bytes,
+      q?.dir ?? '', String(q?.tracking ?? ''), q?.node ?? '');
+    return refusal === null ? undefined : (refusal as BufferRefusal);
+  }
+
+  async take(uid: string): Promise<BufferedEntry[]> {
+    const raw = await this.#r.iotsBufTakeBuffer(this.#k.buffer(uid), this.#k.bufferBytes(uid));
+    return raw.map(([, fields]) => {
+      const f: Record<string, Buffer> = {};
+      for (let i = 0; i < fields.length; i += 2) f[fields[i]!.toString()] = fields[i + 1]!;
+      const bytes = f.b ?? Buffer.alloc(0);
+      if (!f.n) return { bytes };
+      return { bytes, request: { dir: f.d!.toString() === 'up' ? 'up' : 'down', tracking: Number(f.k!.toString()), node: f.n.toString() } };
+    });
+  }
+
+  async remove(uid: string, dir: 'down' | 'up', tracking: number): Promise<boolean> {
+    return (await this.#r.iotsBufRemove(this.#k.buffer(uid), this.#k.bufferBytes(uid), dir, String(tracking))) === 1;
+  }
+
+  async stats(uid: string): Promise<{ count: number; bytes: number }> {
+    const [count, bytes] = await Promise.all([this.#r.xlen(this.#k.buffer(uid)), this.#r.get(this.#k.bufferBytes(uid))]);
+    return { count, bytes: Number(bytes ?? 0) };
+  }
+}
