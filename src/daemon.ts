@@ -11,9 +11,9 @@ import { descriptorsNeeded, openFilesLimit } from './observability/fd-limit.js';
 import { HttpServer, OpsApi, createHttpSide, httpLimits, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
-import { watchFile } from './registry/acl-watch.js';
 import { CloseCode, ResponseCode, ToT } from './protocol/index.js';
-import { AclService, type AclWriter } from './registry/acl-service.js';
+import { AclService } from './registry/acl-service.js';
+import { FileAclStore, type AclWriter } from './registry/acl-store.js';
 import { MemorySessionStore, type Session, type SessionStore } from './registry/session.js';
 import { SessionManager } from './registry/session-manager.js';
 import { TokenRegistry } from './registry/token-registry.js';
@@ -111,13 +111,13 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     if (s.kind === 'object') webhooks?.presence(s.uid, event === 'ended' && extra.reason === 'expired' ? 'expired' : event, extra.reason, new Date());
   }
 
-  const acl = new AclService(config.acl.file, Object.keys(config.groups), {
+  const acl = new AclService(new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), {
     revoked: (uid) => {
       tokens.revoke(uid);
       const s = sessions.get(uid);
       if (s) sessions.end(s, 'revoked', CloseCode.MAINTENANCE);
     },
-  }, deps.aclWriter);
+  });
 
   const hooks = config.central.webhooks;
   const webhooks = hooks.request || hooks.telemetry || hooks.presence ? new WebhookPort(config.central, {
@@ -223,7 +223,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       log.info({ event: 'listening-admin', admin: `${a.address}:${a.port}`, tls: Boolean(config.admin?.tls) }, 'admin API listening');
     }
     // Edits of the ACL file (by `iotsocket acl` or by hand) apply without a signal.
-    stopWatching = watchFile(config.acl.file, () => reloadAcl('watch'));
+    stopWatching = acl.store.watch(() => void reloadAcl('watch'));
     log.info({
       event: 'listening', tcp: `${tcp.address}:${tcp.port}`, tls: Boolean(secureContext), acl: acl.current.size,
       udp: udp && `${udp.address}:${udp.port}`, udpRecvBuffer: udpServer?.recvBufferSize,

@@ -45,6 +45,20 @@ export class RedisKeys {
     return `${this.prefix}node:${node}:inbox`;
   }
 
+  /** Hash: the fleet's ACL, UID → [group, key hex]; with its version under one tag (one script replaces both). */
+  get aclEntries(): string {
+    return `${this.prefix}{acl}:entries`;
+  }
+
+  get aclVersion(): string {
+    return `${this.prefix}{acl}:version`;
+  }
+
+  /** Pub/sub channel: a new ACL version was written. */
+  get aclChannel(): string {
+    return `${this.prefix}acl-changed`;
+  }
+
   /** Set: the UIDs a node holds connected; owned by that node (reaped with it). */
   heldBy(node: string): string {
     return `${this.prefix}node:${node}:held`;

@@ -1,16 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import type { AclEntry } from '../protocol/index.js';
 import { Acl, describeAclProblems, type AclProblem } from './acl.js';
-import { AclFileWriter, formatAclJson, parseAclJson, removeStaleTemps } from './acl-file.js';
+import type { AclStore } from './acl-store.js';
+
+export type { AclWriter } from './acl-store.js';
 
 export interface AclServiceEvents {
   /** Each UID gone from the ACL, or whose key or group changed: end its session, revoke its tokens. */
   revoked(uid: string): void;
-}
-
-/** Persists a whole ACL durably; the default writes the file atomically (AclFileWriter). */
-export interface AclWriter {
-  write(entries: readonly AclEntry[]): Promise<void>;
 }
 
 export class AclRejectedError extends Error {
@@ -21,32 +17,35 @@ export class AclRejectedError extends Error {
 }
 
 /**
- * The live ACL: loaded from its file, replaced whole (TCP ACL transmission, HTTP /acl), persisted
- * atomically. Every change (replacement or file reload) runs in one queue, in the order asked, and
- * is enforced only once persisted; `settled()` lets a handshake or a central's next transmission
- * wait for the changes asked before it (issue 10: the ACL is in force before the next answer).
+ * The live ACL: read from its store (the file, or Redis for a cluster), replaced whole (TCP ACL
+ * transmission, HTTP /acl). Every change (replacement or reload) runs in one queue, in the order
+ * asked, and is enforced only once persisted; `beforeVerdict()` lets a handshake wait for the
+ * changes asked before it, and for a shared store, check it is not behind another node's change
+ * (issue 10 §1, CLUSTER.md guarantee 6: the ACL is in force before the next answer).
  */
 export class AclService {
   #acl: Acl = Acl.empty;
-  readonly #path: string;
+  /** The store version the applied ACL came from; undefined before the first load. */
+  #version: string | undefined;
+  readonly #store: AclStore;
   readonly #groups: ReadonlySet<string>;
-  readonly #writer: AclWriter;
   readonly #events: AclServiceEvents;
-  /** The file text last read or written, so our own writes are not "changes" to reload. */
-  #knownText: string | undefined;
   /** The tail of the change queue; never rejects. */
   #tail: Promise<void> = Promise.resolve();
   #queued = 0;
 
-  constructor(path: string, groups: Iterable<string>, events: AclServiceEvents, writer: AclWriter = new AclFileWriter(path)) {
-    this.#path = path;
+  constructor(store: AclStore, groups: Iterable<string>, events: AclServiceEvents) {
+    this.#store = store;
     this.#groups = new Set(groups);
-    this.#writer = writer;
     this.#events = events;
   }
 
   get current(): Acl {
     return this.#acl;
+  }
+
+  get store(): AclStore {
+    return this.#store;
   }
 
   /** Changes asked but not yet enforced or given up (being written, or waiting their turn). */
@@ -59,6 +58,17 @@ export class AclService {
     return this.#tail;
   }
 
+  /**
+   * What a handshake waits for before reading `current`: nothing (undefined) on a single node
+   * with no change queued; else the queued changes, and for a shared store a version check
+   * (a reload if another node replaced it). Never rejects: a store that cannot be read leaves
+   * the ACL in force.
+   */
+  beforeVerdict(): Promise<void> | undefined {
+    if (this.#store.shared) return this.#enqueue(() => this.#loadIfChanged()).then(() => {}, () => {});
+    return this.#queued === 0 ? undefined : this.#tail;
+  }
+
   #enqueue<T>(change: () => Promise<T>): Promise<T> {
     this.#queued++;
     const run = this.#tail.then(change).finally(() => { this.#queued--; });
@@ -67,35 +77,30 @@ export class AclService {
   }
 
   /**
-   * Loads the file (missing: empty ACL) and applies it whole. Throws, changing nothing, when
-   * it cannot be used. Returns undefined when the file holds what is already applied.
+   * Reads the store (a missing file is an empty ACL) and applies it whole. Throws, changing
+   * nothing, when it cannot be used. Returns undefined when it holds what is already applied.
    */
   load(): Promise<Acl | undefined> {
     return this.#enqueue(() => this.#load());
   }
 
+  async #loadIfChanged(): Promise<void> {
+    if ((await this.#store.version()) !== this.#version) await this.#load();
+  }
+
   async #load(): Promise<Acl | undefined> {
-    if (this.#knownText === undefined) await removeStaleTemps(this.#path); // first load: nothing of ours is writing yet
-    let text: string;
-    try {
-      text = await readFile(this.#path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`ACL file ${this.#path}: ${(err as Error).message}`);
-      text = '{}';
-    }
-    if (text === this.#knownText) return undefined;
-    const read = parseAclJson(text);
-    if ('error' in read) throw new Error(`ACL file ${this.#path}: ${read.error}`);
-    const next = Acl.from(read.entries, this.#groups);
-    if (Array.isArray(next)) throw new Error(`ACL file ${this.#path}: ${describeAclProblems(next)}`);
-    this.#knownText = text;
+    const snap = await this.#store.read();
+    if (snap.version === this.#version) return undefined;
+    const next = Acl.from(snap.entries, this.#groups);
+    if (Array.isArray(next)) throw new Error(`${this.#store.source}: ${describeAclProblems(next)}`);
+    this.#version = snap.version;
     this.#swap(next);
     return next;
   }
 
   /**
    * Replaces the whole ACL, or throws (AclRejectedError, or the write's error) and changes
-   * nothing. Persisted first, then applied: the file never lags behind what is enforced.
+   * nothing. Persisted first, then applied: the store never lags behind what is enforced.
    * Changes are queued, so concurrent replacements apply in call order. A rejected ACL is
    * refused at once (it never waits behind a write).
    */
@@ -103,8 +108,7 @@ export class AclService {
     const next = Acl.from(entries, this.#groups);
     if (Array.isArray(next)) return Promise.reject(new AclRejectedError(next));
     return this.#enqueue(async () => {
-      await this.#writer.write(next.entries());
-      this.#knownText = formatAclJson(next.entries());
+      this.#version = await this.#store.replace(next.entries());
       this.#swap(next);
       return next;
     });

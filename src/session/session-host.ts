@@ -141,12 +141,12 @@ export class SessionHost {
 
   #credentials(uid: string): Credentials | undefined | Promise<Credentials | undefined> {
     if (uid === CENTRAL_UID) return { kind: 'central', group: '', key: this.#d.config.central.authKey };
-    const acl = this.#d.acl;
     // An ACL change asked before this answer arrived may add, re-key or remove this UID: decide
     // on the ACL in force after it, neither early (not yet persisted) nor wrongly (the old one).
-    if (acl.queued === 0) return this.#objectCredentials(uid);
+    const wait = this.#d.acl.beforeVerdict();
+    if (!wait) return this.#objectCredentials(uid);
     this.#awaitingAcl++;
-    return acl.settled().then(() => {
+    return wait.then(() => {
       this.#awaitingAcl--;
       return this.#objectCredentials(uid);
     });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ToT, type AclEntry } from '../../src/protocol/index.js';
-import type { AclWriter } from '../../src/registry/acl-service.js';
+import type { AclWriter } from '../../src/registry/acl-store.js';
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { device, startDaemon, type Device } from '../helpers/daemon.js';
 import { startHttpDaemon } from '../helpers/http.js';
