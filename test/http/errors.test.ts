@@ -8,6 +8,7 @@ import { CENTRAL_KEY } from '../helpers/config.js';
 import { device } from '../helpers/daemon.js';
 import { RawHttp, call, head, startHttpDaemon } from '../helpers/http.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { until } from '../helpers/until.js';
 import { Format, ToT } from '../../src/protocol/index.js';
 import { ManualClock } from '../../src/clock.js';
 
@@ -219,8 +220,9 @@ t.test('http: timeouts from the config: 408 with a JSON body; a held /request ou
   obj.send({ type: ToT.RESPONSE, tracking: req.tracking, code: 0, payload: { format: Format.ASCII, options: 0, data: Buffer.from('late but fine') } });
   await held.waitFor('late but fine');
   t.match(held.text, /^HTTP\/1\.1 200 /, 'and completes with the object\'s answer');
-  await held.untilClosed(); // idle for http.keepAliveTimeoutSec after its answer: closed by the server
-  t.pass('the idle keep-alive connection was closed');
+  // Idle for http.keepAliveTimeoutSec (0.2 s, Node's timer) after its answer: closed by the server.
+  await until(() => held.socket.closed, 'the server to close the idle keep-alive connection', 3000);
+  t.equal(held.text.match(/^HTTP\/1\.1 /gm)?.length, 1, 'one answer on it, then the close');
 });
 
 t.test('http: size, depth and held-request limits from the config: 431 / 400 / 503 with JSON bodies; the admin listener shares them', async (t) => {

@@ -4,6 +4,11 @@ import { descriptorsNeeded, openFilesLimit } from '../../src/observability/fd-li
 import { testConfig } from '../helpers/config.js';
 import { startDaemon } from '../helpers/daemon.js';
 
+// The daemon reads the real limit (no seam to inject a file): where there is none to read, the
+// daemon-level tests are skipped, with the reason, rather than passing without a check.
+const LIMIT = openFilesLimit();
+const NO_LIMIT = LIMIT === undefined ? 'no finite soft open-file limit to read here (no /proc/self/limits, or unlimited)' : false;
+
 t.test('reads the soft open-file limit from a /proc/self/limits text', async (t) => {
   const dir = t.testdir({
     limits: 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 524288               files     \n',
@@ -14,12 +19,8 @@ t.test('reads the soft open-file limit from a /proc/self/limits text', async (t)
   t.equal(openFilesLimit(join(dir, 'missing')), undefined);
 });
 
-t.test('the daemon warns at start when the limit cannot hold tcp.maxConnections', async (t) => {
-  const limit = openFilesLimit();
-  if (limit === undefined) {
-    t.comment('no /proc/self/limits on this platform');
-    return;
-  }
+t.test('the daemon warns at start when the limit cannot hold tcp.maxConnections', { skip: NO_LIMIT }, async (t) => {
+  const limit = LIMIT!;
   const d = await startDaemon(t, testConfig(t, { tcp: { maxConnections: limit + 1 } }));
   t.match(d.logs.find('fd-limit-low')[0], { limit, maxConnections: limit + 1 });
 });
@@ -35,12 +36,20 @@ t.test('descriptors needed: TCP sessions, held HTTP requests, webhook pools and 
   t.same(descriptorsNeeded(full), { total: 110_228, tcp: 100_000, http: 10_000, webhooks: 128, base: 100 }, 'HTTP on, two webhooks');
 });
 
-t.test('the daemon warns when held HTTP requests push the need past the limit, even with few TCP sessions', async (t) => {
-  const limit = openFilesLimit();
-  if (limit === undefined) {
-    t.comment('no /proc/self/limits on this platform');
-    return;
-  }
+t.test('the daemon warns when held HTTP requests push the need past the limit, even with few TCP sessions', { skip: NO_LIMIT }, async (t) => {
+  const limit = LIMIT!;
   const d = await startDaemon(t, testConfig(t, { tcp: { maxConnections: 10 }, http: { enabled: true, maxHeldRequests: limit } }));
   t.match(d.logs.find('fd-limit-low')[0], { limit, needed: { tcp: 10, http: limit } });
+});
+
+const BASE = descriptorsNeeded(testConfig(t)).base;
+const BELOW_BASE = LIMIT !== undefined && LIMIT <= BASE + 1 ? `the soft limit (${LIMIT}) is below even the daemon's base need (${BASE})` : false;
+
+t.test('no warning when the limit holds what the config allows', { skip: NO_LIMIT || BELOW_BASE }, async (t) => {
+  const limit = LIMIT!;
+  const base = BASE;
+  const d = await startDaemon(t, testConfig(t, { tcp: { maxConnections: limit - base } }));
+  t.same(d.logs.find('fd-limit-low'), [], `limit ${limit}, need exactly ${limit}: no fd-limit-low line`);
+  const over = await startDaemon(t, testConfig(t, { tcp: { maxConnections: limit - base + 1 } }));
+  t.equal(over.logs.find('fd-limit-low').length, 1, 'one more connection allowed than fits: warned');
 });

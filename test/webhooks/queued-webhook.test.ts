@@ -60,12 +60,14 @@ t.test('given up after maxAttempts with exponential backoff; counted', async (t)
 });
 
 t.test('connection errors are retried too', async (t) => {
-  const { hook, clock, failedAndWaiting, dropped } = setup(t, await refusedUrl(), { maxAttempts: 2, backoffBaseMs: 10 });
+  const { hook, clock, failedAndWaiting, dropped, posts } = setup(t, await refusedUrl(), { maxAttempts: 2, backoffBaseMs: 10 });
   hook.enqueue('dev-1', tb('dev-1', 'x'));
   await failedAndWaiting('connection-error', 1);
   clock.advance(10);
   await until(async () => (await dropped('gave-up')) === 1, 'the give-up');
-  t.pass();
+  t.equal(await posts('connection-error'), 2, 'maxAttempts: 2 attempts, both connection errors');
+  t.equal(hook.held, 0, 'nothing held after the give-up');
+  t.equal(clock.pending, 0, 'no retry timer left');
 });
 
 t.test('a 4xx is not retried (rejected, counted)', async (t) => {
