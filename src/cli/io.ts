@@ -36,8 +36,12 @@ export function printIssues(io: CliIo, issues: readonly ConfigIssue[], file: str
   io.err(`${issues.length} configuration error${issues.length === 1 ? '' : 's'} in ${file}\n`);
 }
 
+/** Set by the single-executable bundle (scripts/build-sea.mjs), which has no package.json beside it. */
+declare const IOTSOCKET_BUNDLED_VERSION: string | undefined;
+
 /** The package version, found by walking up from this file (works from src/ and dist/src/). */
 export function packageVersion(): string {
+  if (typeof IOTSOCKET_BUNDLED_VERSION === 'string') return IOTSOCKET_BUNDLED_VERSION;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     try {

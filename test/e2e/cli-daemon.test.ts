@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Format, ResponseCode, ToT } from '../../src/protocol/index.js';
 import { formatAclJson } from '../../src/registry/acl-file.js';
 import { ensureBuilt, spawnCli } from '../helpers/cli.js';
+import { deviceRequestScenario } from '../helpers/cli-daemon.js';
 import { device } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -63,4 +64,10 @@ t.test('iotsocket start: a central and two objects exchange requests through the
   t.ok(lines.some((l) => l.event === 'session-started' && l.uid === a.uid && l.tls === true), 'session start logged with UID and TLS');
   t.ok(lines.some((l) => /development certificate/i.test(l.msg)), 'warned that the certificate is a development one');
   t.notOk(exit.stdout.toLowerCase().includes(centralKey.toString('hex')), 'central key never logged');
+});
+
+// The scenario test/e2e/sea.test.ts runs against the single binary, here through `node bin/iotsocket.js`.
+t.test('iotsocket start (node bin/iotsocket.js): a device over TCP answers a POST /request; SIGTERM exits 0', async (t) => {
+  ensureBuilt();
+  await deviceRequestScenario(t, { dir: t.testdir({}) });
 });

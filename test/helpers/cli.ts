@@ -48,8 +48,19 @@ export interface CliChild {
   readonly exited: Promise<CliRun>;
 }
 
-export function spawnCli(args: string[], opts: { cwd: string; env?: Record<string, string> }): CliChild {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+export interface CliOptions {
+  readonly cwd: string;
+  readonly env?: Record<string, string>;
+  /** What runs `iotsocket`: default this Node with bin/iotsocket.js; [SEA_BINARY] for the single executable. */
+  readonly command?: readonly string[];
+}
+
+/** `node bin/iotsocket.js`, the built CLI as npm's `iotsocket` runs it. */
+export const NODE_CLI: readonly string[] = [process.execPath, BIN];
+
+export function spawnCli(args: string[], opts: CliOptions): CliChild {
+  const [file, ...pre] = opts.command ?? NODE_CLI;
+  const child = spawn(file!, [...pre, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
@@ -82,6 +93,6 @@ export function spawnCli(args: string[], opts: { cwd: string; env?: Record<strin
   };
 }
 
-export function runCli(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<CliRun> {
+export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
   return spawnCli(args, opts).exited;
 }

@@ -1,0 +1,5 @@
+// Entry of the single executable (scripts/build-sea.mjs bundles it to CommonJS): the same
+// launcher as bin/iotsocket.js, but importing the sources, so the bundle needs no dist/.
+import { main } from './main.js';
+
+void main(process.argv).then((code) => { if (typeof code === 'number') process.exitCode = code; });
