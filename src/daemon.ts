@@ -94,9 +94,11 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     resumed: (s, replayed) => sessionEvent(s, 'resumed', { replayed }),
     kept: (s, reason) => sessionEvent(s, 'kept', { reason }),
     ended: (s, reason) => sessionEvent(s, 'ended', { reason }),
-    dropped: (uid, why) => {
+    dropped: (uid, why, type) => {
+      // Telemetry (a buffered datagram too large for the resuming central) counts with the other datagrams.
+      if (type === ToT.TELEMETRY) return metrics.countTelemetry('dropped', why);
       metrics.dropped.labels(why).inc();
-      log.warn({ event: 'dropped', uid, reason: why }, 'transmission dropped: no session or buffer full');
+      log.warn({ event: 'dropped', uid, reason: why }, 'transmission dropped: no session, buffer full or too large for the peer');
     },
   }, deps.store ?? new MemorySessionStore());
 
