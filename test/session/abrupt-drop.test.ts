@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { ManualClock } from '../../src/clock.js';
-import { Format, ToT, type Payload, type Transmission } from '../../src/protocol/index.js';
+import { CloseCode, Format, ResponseCode, ToT, encodeTransmission, type Payload, type Transmission } from '../../src/protocol/index.js';
 import type { Connection } from '../../src/session/connection.js';
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { device, startDaemon } from '../helpers/daemon.js';
@@ -77,3 +77,19 @@ for (const [name, drop] of drops) {
     t.equal(tracker.size, 0, 'no request left pending');
   });
 }
+
+t.test('a Close 0xA0 read with answers still queued for the central: they are buffered for its kept session, in order', async (t) => {
+  const { daemon, central, port } = await setup(t);
+  const { sessions } = daemon.internals;
+  // In one chunk: requests to a UID not in the ACL (answered 0xA0 at once, queued for the
+  // central), then the central's Close 0xA0. The queue is not flushed before the Close is read.
+  const requests = [1, 2, 3].map((i) => encodeTransmission({ type: ToT.REQUEST, uid: 'nobody', tracking: 100 + i, payload: p('?') }));
+  central.write(Buffer.concat([...requests, encodeTransmission({ type: ToT.CLOSE, code: CloseCode.SLEEP })]));
+  await until(() => sessions.get('')?.state === 'kept', 'the central session to be kept');
+  t.equal(sessions.get('')!.buffer.count, 3, 'the three answers are buffered');
+  const back = (await RawClient.open(port, '', CENTRAL_KEY)).client;
+  t.teardown(() => back.close());
+  const got = [];
+  for (let i = 0; i < 3; i++) got.push(await back.nextOf(ToT.RESPONSE));
+  t.same(got.map((r) => [r.uid, r.tracking, r.code]), [101, 102, 103].map((n) => ['nobody', n, ResponseCode.NOT_FOUND]), 'replayed in order on resume');
+});
