@@ -74,8 +74,8 @@ export class Connection implements SessionLink {
   #blocked = false;
   /** Our writes not yet completed: while one is, its callback will move a blocked queue on. */
   #pendingWrites = 0;
-  /** What each uncompleted or failed write carried, oldest first: handed back at close. */
-  #writes: Array<Array<Transmission | Buffer>> = [];
+  /** The bytes of each write not completed or failed, oldest first (the socket holds them anyway): handed back at close. */
+  #writes: Buffer[] = [];
   readonly #flush = () => this.#doFlush();
   /** Set when closed by a takeover: answers to requests this connection received still count. */
   #lateResponses = false;
@@ -201,12 +201,11 @@ export class Connection implements SessionLink {
         if (Buffer.isBuffer(item)) o += item.copy(buf, o);
         else o = writeTransmission(item, buf, o);
       }
-      const write = n === q.length ? q : q.slice(0, n);
       this.#queue = n === q.length ? [] : q.slice(n);
       this.#queuedBytes -= bytes;
       this.#pendingWrites++;
-      this.#writes.push(write);
-      this.#socket.write(buf, (err) => this.#onWritten(write, err));
+      this.#writes.push(buf);
+      this.#socket.write(buf, (err) => this.#onWritten(buf, err));
     }
     if (this.#queue.length === 0) return this.#unblock();
     if (!this.#blocked) {
@@ -232,7 +231,7 @@ export class Connection implements SessionLink {
    * A write reached the kernel: the peer is reading, so the deadline restarts and the queue
    * moves on. A failed one (the peer reset) never did: it stays listed, to be handed back.
    */
-  #onWritten(write: Array<Transmission | Buffer>, err: Error | null | undefined): void {
+  #onWritten(write: Buffer, err: Error | null | undefined): void {
     this.#pendingWrites--;
     const i = err ? -1 : this.#writes.indexOf(write);
     if (i >= 0) this.#writes.splice(i, 1);
@@ -307,7 +306,7 @@ export class Connection implements SessionLink {
     // reach the peer. Except after a drain timeout: a write stalled on a full kernel buffer was
     // partly taken, and the kernel may still deliver that part, so it is not sent twice.
     const writes = this.#reason === 'drain-timeout' ? [] : this.#writes;
-    const unsent = writes.flat().concat(this.#queue);
+    const unsent = [...writes, ...this.#queue];
     this.#writes = [];
     this.#queue = [];
     this.#queuedBytes = 0;

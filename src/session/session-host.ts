@@ -176,7 +176,7 @@ export class SessionHost {
         // PROTOCOL §6: unexpected drop or Close 0xA0/0xA1 keeps the session; 0x00–0x03 end it.
         const keep = code === undefined || closeKeepsSession(code);
         d.sessions.detach(session, conn, keep, info.reason);
-        if (info.unsent.length > 0) this.#rebuffer(session, info.unsent, info.reason);
+        if (info.unsent.length > 0) this.#reroute(session, info.unsent, info.reason);
       },
     });
     d.onAuthenticated(session, conn);
@@ -186,7 +186,7 @@ export class SessionHost {
    * What a closed connection never handed to the kernel is routed again, in order, as if it
    * arrived after the close: a kept session buffers it, an ended one answers requests 0xA0.
    */
-  #rebuffer(session: Session, unsent: ReadonlyArray<Transmission | Buffer>, reason: string): void {
+  #reroute(session: Session, unsent: ReadonlyArray<Transmission | Buffer>, reason: string): void {
     let n = 0;
     for (const item of unsent) {
       for (const t of Buffer.isBuffer(item) ? decodeTransmissions(item) : [item]) {
@@ -223,7 +223,7 @@ export class SessionHost {
         conn.noteCloseReceived(code);
         if (session.link !== conn) return;
         this.#d.sessions.detach(session, conn, closeKeepsSession(code), `peer-close-0x${code.toString(16)}`);
-        this.#rebuffer(session, conn.takeUnsent(), 'peer-close'); // now, ahead of anything routed to the kept session next
+        this.#reroute(session, conn.takeUnsent(), 'peer-close'); // now, ahead of anything routed to the kept session next
       },
     };
   }
