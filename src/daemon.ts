@@ -96,9 +96,11 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     resumed: (s, replayed) => sessionEvent(s, 'resumed', { replayed }),
     kept: (s, reason) => sessionEvent(s, 'kept', { reason }),
     ended: (s, reason) => sessionEvent(s, 'ended', { reason }),
-    dropped: (uid, why) => {
+    dropped: (uid, why, type) => {
+      // Telemetry (a buffered datagram too large for the resuming central) counts with the other datagrams.
+      if (type === ToT.TELEMETRY) return metrics.countTelemetry('dropped', why);
       metrics.dropped.labels(why).inc();
-      log.warn({ event: 'dropped', uid, reason: why }, 'transmission dropped: no session or buffer full');
+      log.warn({ event: 'dropped', uid, reason: why }, 'transmission dropped: no session, buffer full or too large for the peer');
     },
   }, deps.store ?? new MemorySessionStore());
 
@@ -151,16 +153,25 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     onRefused: (uid, reason) => webhooks?.presence(uid, 'refused', reason, new Date()),
   });
 
-  /** PROTOCOL §7: a token on every authentication of a telemetry group's object, renewed before expiry. */
+  /**
+   * PROTOCOL §7: a token on every authentication of a telemetry group's object, renewed before
+   * expiry. A full registry issues none (no live token is evicted): the object gets no ToT 5,
+   * keeps the tokens it has, and is tried again a minute later while connected.
+   */
   function issueToken(s: Session, conn: Connection): void {
     const group = config.groups[s.group];
     if (s.kind !== 'object' || !group?.telemetry) return;
     const lifetimeMs = group.telemetryTokenExpMin * 60_000;
-    const { token } = tokens.issue(s.uid, s.group, lifetimeMs);
-    conn.send({ type: ToT.TOKEN, token });
+    const issued = tokens.issue(s.uid, s.group, lifetimeMs);
+    if (issued) conn.send({ type: ToT.TOKEN, token: issued.token });
+    else {
+      metrics.tokensRefused.inc();
+      log.warn({ event: 'token-refused', uid: s.uid, tokens: tokens.size }, 'telemetry token registry full of live tokens: none issued');
+    }
     clock.clearTimeout(s.tokenTimer);
-    s.tokenTimer = lifetimeMs > 0
-      ? clock.setTimeout(() => { if (s.link === conn && s.state === 'connected') issueToken(s, conn); }, lifetimeMs * 0.8)
+    const nextMs = !issued ? TOKEN_RETRY_MS : lifetimeMs > 0 ? lifetimeMs * 0.8 : 0;
+    s.tokenTimer = nextMs > 0
+      ? clock.setTimeout(() => { if (s.link === conn && s.state === 'connected') issueToken(s, conn); }, nextMs)
       : undefined;
   }
 
@@ -173,7 +184,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     ? createHttpSide(config, { router, acl, log: log.child({ component: 'http' }), ops: config.admin ? undefined : ops })
     : undefined;
   const adminServer = config.admin ? new HttpServer({ ...config.admin, limits: httpLimits(config) }, ops) : undefined;
-  collectGauges(metrics, sessions, tracker);
+  collectGauges(metrics, sessions, tracker, tokens);
 
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
   let current = config;
@@ -324,12 +335,15 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 }
 
 const SHUTDOWN_GRACE_MS = 2_000;
-/** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight. */
-function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker): void {
+/** After a token was refused (full registry), the next try for that connected object. */
+const TOKEN_RETRY_MS = 60_000;
+/** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight, tokens. */
+function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker, tokens: TokenRegistry): void {
   metrics.sources = {
     sessions: () => sessions.store.values(),
     bufferedBytes: () => sessions.budget.used,
     inFlight: () => tracker.size,
+    tokens: () => tokens.size,
   };
 }
 function loadSecureContext(files: { cert: string; key: string }): SecureContext {

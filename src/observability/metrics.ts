@@ -84,7 +84,7 @@ export class Metrics {
   readonly webhookQueued = new Gauge({ name: 'iotsocket_webhook_queued', help: 'Items held for a queued webhook (queued, posting or waiting to retry)', labelNames: ['hook'] as const, registers: [this.registry] });
   readonly aclUpdates = new Counter({ name: 'iotsocket_acl_updates_total', help: 'ACL replacements by source and result', labelNames: ['source', 'result'] as const, registers: [this.registry] });
   /** What the scrape-time gauges read; the daemon sets it once wired. */
-  sources: { sessions(): Iterable<{ kind: string; state: string }>; bufferedBytes(): number; inFlight(): number } | undefined;
+  sources: { sessions(): Iterable<{ kind: string; state: string }>; bufferedBytes(): number; inFlight(): number; tokens?(): number } | undefined;
   readonly sessions = new Gauge({
     name: 'iotsocket_sessions', help: 'Sessions by kind and state', labelNames: ['kind', 'state'] as const, registers: [this.registry],
     collect: () => {
@@ -94,6 +94,8 @@ export class Metrics {
     },
   });
   readonly bufferedBytes = new Gauge({ name: 'iotsocket_buffered_bytes', help: 'Bytes held in offline buffers of kept sessions', registers: [this.registry], collect: () => { if (this.sources) this.bufferedBytes.set(this.sources.bufferedBytes()); } });
+  readonly tokens = new Gauge({ name: 'iotsocket_telemetry_tokens', help: 'Telemetry tokens held (at most two per UID; expired ones until purged)', registers: [this.registry], collect: () => { if (this.sources?.tokens) this.tokens.set(this.sources.tokens()); } });
+  readonly tokensRefused = new Counter({ name: 'iotsocket_telemetry_tokens_refused_total', help: 'Tokens not issued because the registry was full of live tokens (none is evicted)', registers: [this.registry] });
   readonly inFlight = new Gauge({ name: 'iotsocket_requests_in_flight', help: 'Tracked requests waiting for their response', registers: [this.registry], collect: () => { if (this.sources) this.inFlight.set(this.sources.inFlight()); } });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

@@ -7,8 +7,10 @@
 export interface BufferedRequest {
   /** True once its origin was answered (e.g. 0xA1): it is then never delivered late (PROTOCOL §6). */
   readonly settled: boolean;
-  /** The buffer is discarded without delivery (session ended or expired): answer the origin 0xA0. */
-  discard(): void;
+  /** Set by the buffer that holds it, called when it settles: what is answered leaves the buffer at once. */
+  unbuffer: (() => void) | undefined;
+  /** Dropped undelivered (session ended or expired, or too large for the resuming connection): answer the origin 0xA0. */
+  discard(reason?: 'session-ended' | 'too-large'): void;
 }
 
 export interface BufferedItem {
@@ -53,22 +55,24 @@ export class OfflineBuffer {
     return this.#bytes;
   }
 
-  /** Adds at the end, or says which bound refused it. */
-  push(item: BufferedItem): BufferRefusal | undefined {
+  /**
+   * Adds at the end, or says which bound refused it. `share` (0–1] caps the part of the
+   * session's bounds this item may fill (telemetry must not crowd out requests).
+   */
+  push(item: BufferedItem, share = 1): BufferRefusal | undefined {
     const n = item.bytes.length;
-    if (this.#items.length >= this.maxCount) return 'session-count';
-    if (this.#bytes + n > this.maxBytes) return 'session-bytes';
+    if (this.#items.length >= this.maxCount * share) return 'session-count';
+    if (this.#bytes + n > this.maxBytes * share) return 'session-bytes';
     if (!this.budget.tryTake(n)) return 'global-bytes';
     this.#items.push(item);
     this.#bytes += n;
+    if (item.request) item.request.unbuffer = () => this.#remove(item);
     return undefined;
   }
 
-  /** Empties the buffer and returns the bytes still worth sending, in order. */
-  drain(): Buffer[] {
-    const out: Buffer[] = [];
-    for (const it of this.#takeAll()) if (!it.request?.settled) out.push(it.bytes);
-    return out;
+  /** Empties the buffer and returns what is still worth sending, in order. */
+  drain(): BufferedItem[] {
+    return this.#takeAll().filter((it) => !it.request?.settled);
   }
 
   /** Empties the buffer without delivery; each item's origin is told (0xA0). */
@@ -78,8 +82,18 @@ export class OfflineBuffer {
     return items.length;
   }
 
+  /** A request answered while buffered (0xA1): it would never be delivered, so it no longer counts. */
+  #remove(item: BufferedItem): void {
+    const i = this.#items.indexOf(item);
+    if (i < 0) return;
+    this.#items.splice(i, 1);
+    this.#bytes -= item.bytes.length;
+    this.budget.give(item.bytes.length);
+  }
+
   #takeAll(): BufferedItem[] {
     const items = this.#items;
+    for (const it of items) if (it.request) it.request.unbuffer = undefined;
     this.budget.give(this.#bytes);
     this.#items = [];
     this.#bytes = 0;

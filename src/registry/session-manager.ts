@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
-import { CloseCode, encodeTransmission, transmissionLength, type Transmission } from '../protocol/index.js';
-import { BufferBudget, OfflineBuffer, type BufferRefusal, type BufferedRequest } from './offline-buffer.js';
+import { CloseCode, ToT, encodeTransmission, transmissionLength, type Transmission } from '../protocol/index.js';
+import { BufferBudget, OfflineBuffer, type BufferRefusal, type BufferedItem, type BufferedRequest } from './offline-buffer.js';
 import { MemorySessionStore, Session, type SessionKind, type SessionLink, type SessionStore } from './session.js';
 
 export type EndReason = 'closed' | 'expired' | 'revoked' | 'admin' | 'shutdown' | 'protocol-error';
@@ -10,9 +10,12 @@ export interface SessionEvents {
   resumed(s: Session, replayed: number): void;
   kept(s: Session, reason: string): void;
   ended(s: Session, reason: EndReason): void;
-  /** A transmission that could not be buffered and has no origin to answer (e.g. a response). */
-  dropped(uid: string, why: BufferRefusal | 'no-session'): void;
+  /** A transmission with no origin to answer (a response, telemetry) that could not be delivered; `type`: its ToT. */
+  dropped(uid: string, why: BufferRefusal | 'no-session' | 'too-large', type: number): void;
 }
+
+/** The part of a kept session's buffer bounds that telemetry may fill. */
+const TELEMETRY_SHARE = 0.5;
 
 /** What became of a transmission addressed to a session. */
 export type Delivery = 'sent' | 'buffered' | 'no-session' | 'too-large' | BufferRefusal;
@@ -67,10 +70,28 @@ export class SessionManager {
     existing.tls = link.tls;
     // Takeover (PROTOCOL §3 step 7): the newer connection wins; the session goes on with it.
     if (old && old !== link) old.close(CloseCode.FREEING_RESOURCES, 'taken-over', true);
-    const replay = existing.buffer.drain();
-    for (const bytes of replay) link.sendBytes(bytes);
-    this.#events.resumed(existing, replay.length);
+    const replayed = this.#replay(existing, link);
+    this.#events.resumed(existing, replayed);
     return existing;
+  }
+
+  /** The kept buffer, in order; what exceeds the new connection's maximum (PROTOCOL §3) is never written. */
+  #replay(s: Session, link: SessionLink): number {
+    const max = link.maxTransmissionLength;
+    let n = 0;
+    for (const item of s.buffer.drain()) {
+      if (max > 0 && item.bytes.length > max) this.#tooLargeToReplay(s.uid, item);
+      else {
+        link.sendBytes(item.bytes);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  #tooLargeToReplay(uid: string, item: BufferedItem): void {
+    if (item.request) item.request.discard('too-large'); // its origin gets 0xA0
+    else this.#events.dropped(uid, 'too-large', item.bytes[0]! >> 4);
   }
 
   /** The connection `link` is gone. Keep the session (unexpected drop, Close 0xA0/0xA1) or end it. */
@@ -103,24 +124,27 @@ export class SessionManager {
    * buffered Request to its tracking entry; without it (responses) a refusal is counted as dropped.
    */
   deliver(uid: string, t: Transmission, request?: BufferedRequest): Delivery {
+    const d = this.offer(uid, t, request);
+    if (!request && d !== 'sent' && d !== 'buffered') this.#events.dropped(uid, d, t.type);
+    return d;
+  }
+
+  /**
+   * `deliver` that leaves a refusal to its caller. Nothing larger than the session's announced
+   * maximum is sent or buffered (PROTOCOL §3). Telemetry may fill only half a kept buffer, so
+   * that a burst of datagrams never makes requests to a briefly absent central refused.
+   */
+  offer(uid: string, t: Transmission, request?: BufferedRequest): Delivery {
     const s = this.store.get(uid);
-    if (!s || s.state === 'ended') {
-      if (!request) this.#events.dropped(uid, 'no-session');
-      return 'no-session';
-    }
+    if (!s || s.state === 'ended') return 'no-session';
     const max = s.maxTransmissionLength;
     if (max > 0 && transmissionLength(t) > max) return 'too-large';
     if (s.link) {
       s.link.send(t);
       return 'sent';
     }
-    const bytes = encodeTransmission(t);
-    const refusal = s.buffer.push({ bytes, request });
-    if (refusal) {
-      if (!request) this.#events.dropped(uid, refusal);
-      return refusal;
-    }
-    return 'buffered';
+    const refusal = s.buffer.push({ bytes: encodeTransmission(t), request }, t.type === ToT.TELEMETRY ? TELEMETRY_SHARE : 1);
+    return refusal ?? 'buffered';
   }
 
   /** Ends every session (shutdown): Close `code` to the connected ones. */

@@ -18,6 +18,7 @@ export type Direction = 'down' | 'up';
 export class PendingRequest {
   settled = false;
   timer: TimerHandle | undefined;
+  unbuffer: (() => void) | undefined;
   constructor(
     readonly tracker: RequestTracker,
     readonly dir: Direction,
@@ -28,8 +29,8 @@ export class PendingRequest {
   ) {}
 
   /** Dropped from a kept session's buffer undelivered: PROTOCOL §6 answers the origin 0xA0. */
-  discard(): void {
-    this.tracker.fail(this, ResponseCode.NOT_FOUND, 'session-ended');
+  discard(reason: 'session-ended' | 'too-large' = 'session-ended'): void {
+    this.tracker.fail(this, ResponseCode.NOT_FOUND, reason);
   }
 }
 
@@ -62,6 +63,11 @@ export class RequestTracker {
 
   has(dir: Direction, uid: string, tracking: number): boolean {
     return this.#tables[dir].get(uid)?.has(tracking) ?? false;
+  }
+
+  /** The unsettled request with that key, if any. */
+  pending(dir: Direction, uid: string, tracking: number): PendingRequest | undefined {
+    return this.#tables[dir].get(uid)?.get(tracking);
   }
 
   /** Starts tracking, or returns undefined when that tracking number is in flight (0xA2). */
@@ -100,6 +106,8 @@ export class RequestTracker {
   #settle(p: PendingRequest, code: number, payload: Payload, generated: boolean, reason: GeneratedReason | undefined): void {
     p.settled = true;
     this.#clock.clearTimeout(p.timer);
+    p.unbuffer?.(); // PROTOCOL §6: an answered request is never delivered late, so it leaves its buffer now
+    p.unbuffer = undefined;
     const table = this.#tables[p.dir];
     const perUid = table.get(p.uid);
     if (perUid?.get(p.tracking) === p) {

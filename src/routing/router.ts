@@ -1,6 +1,6 @@
 import type { Acl } from '../registry/acl.js';
 import type { SessionManager } from '../registry/session-manager.js';
-import { CENTRAL_UID, ResponseCode, ToT, type Payload } from '../protocol/index.js';
+import { CENTRAL_UID, ResponseCode, ToT, type Payload, type Transmission } from '../protocol/index.js';
 import { EMPTY_PAYLOAD, allocateTracking, type PendingRequest, type RequestTracker, type ResponseTarget } from './request-tracker.js';
 import type { RefusalReason } from './reasons.js';
 
@@ -122,20 +122,50 @@ export class Router {
     if (!this.#tracker.complete('up', uid, tracking, code, payload)) this.#counters.lateResponse('up', uid, tracking);
   }
 
-  /** Valid UDP telemetry (PROTOCOL §7): the connected central session, else the telemetry webhook. Says where it went. */
+  /**
+   * Valid UDP telemetry (PROTOCOL §7): the central's session, else the telemetry webhook. Says
+   * where it went. While the central is kept and no webhook takes telemetry, it is buffered
+   * for the central like its responses; more than the central's announced maximum is dropped.
+   */
   telemetry(uid: string, payload: Payload): 'central' | 'webhook' | 'dropped' {
     const central = this.#sessions.get(CENTRAL_UID);
-    if (central?.link) {
-      central.link.send({ type: ToT.TELEMETRY, uid, payload });
-      return 'central';
-    }
     const hook = this.#opts.webhook;
+    if (central && (central.link || !hook?.handlesTelemetry)) {
+      const d = this.#sessions.offer(CENTRAL_UID, { type: ToT.TELEMETRY, uid, payload });
+      if (d === 'sent' || d === 'buffered') return 'central';
+      this.#counters.telemetryDropped(d);
+      return 'dropped';
+    }
     if (hook?.handlesTelemetry) {
       hook.forwardTelemetry(uid, payload);
       return 'webhook';
     }
     this.#counters.telemetryDropped('no-central');
     return 'dropped';
+  }
+
+  /**
+   * A transmission queued for `sessionUid`'s connection that never reached its socket (it
+   * closed first, or the write failed): routed again as if it arrived now, so a kept session
+   * buffers it behind nothing newer. A request already answered (0xA1) is not sent again.
+   */
+  redeliver(sessionUid: string, t: Transmission): void {
+    switch (t.type) {
+      case ToT.RESPONSE:
+        void this.#sessions.deliver(sessionUid, t);
+        return;
+      case ToT.TELEMETRY:
+        void this.telemetry(t.uid!, t.payload);
+        return;
+      case ToT.REQUEST: {
+        const p = sessionUid === CENTRAL_UID ? this.#tracker.pending('up', t.uid!, t.tracking) : this.#tracker.pending('down', sessionUid, t.tracking);
+        if (!p) return;
+        const d = this.#sessions.deliver(sessionUid, t, p);
+        if (d !== 'sent' && d !== 'buffered') this.#refuse(p, d);
+        return;
+      }
+      default: // Ping, Pong, Token, Close: they belonged to that connection only
+    }
   }
 
   #refuse(p: PendingRequest, why: RefusalReason): void {

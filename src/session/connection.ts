@@ -32,7 +32,10 @@ export interface ClosedInfo {
   readonly sent?: number;
   /** Why the connection went: 'peer-close', 'socket-end', 'error', 'idle', 'protocol-error', 'drain-timeout'... */
   readonly reason: string;
-  /** What was queued but never handed to the socket (a peer that stopped reading). */
+  /**
+   * What never reached the kernel, in order: writes that failed, what was still queued (a peer
+   * that stopped reading, a socket gone before the flush) and what was sent while closing.
+   */
   readonly unsent: ReadonlyArray<Transmission | Buffer>;
 }
 
@@ -71,9 +74,9 @@ export class Connection implements SessionLink {
   #blocked = false;
   /** Our writes not yet completed: while one is, its callback will move a blocked queue on. */
   #pendingWrites = 0;
-  #unsent: Array<Transmission | Buffer> = [];
+  /** The bytes of each write not completed or failed, oldest first (the socket holds them anyway): handed back at close. */
+  #writes: Buffer[] = [];
   readonly #flush = () => this.#doFlush();
-  readonly #written = () => this.#onWritten();
   /** Set when closed by a takeover: answers to requests this connection received still count. */
   #lateResponses = false;
   readonly #emit = (t: Transmission) => {
@@ -108,7 +111,7 @@ export class Connection implements SessionLink {
   }
 
   send(t: Transmission): void {
-    if (this.#closing) return;
+    if (this.#closing) return this.#late(t);
     this.#opts.sentCounters?.[t.type]?.inc();
     this.#queue.push(t);
     this.#queuedBytes += transmissionLength(t);
@@ -116,11 +119,16 @@ export class Connection implements SessionLink {
   }
 
   sendBytes(bytes: Buffer): void {
-    if (this.#closing) return;
+    if (this.#closing) return this.#late(bytes);
     this.#opts.sentCounters?.[bytes[0]! >> 4]?.inc();
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
     this.#schedule();
+  }
+
+  /** Sent while closing, before the close is reported (e.g. the idle check destroyed it): handed back with the rest. */
+  #late(item: Transmission | Buffer): void {
+    if (this.#hooks) this.#queue.push(item);
   }
 
   /**
@@ -148,6 +156,14 @@ export class Connection implements SessionLink {
 
   resumeReading(): void {
     if (!this.#socket.destroyed) this.#socket.resume();
+  }
+
+  /** Empties the queue and returns it, for the session to route elsewhere (the peer closed first). */
+  takeUnsent(): Array<Transmission | Buffer> {
+    const q = this.#queue;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    return q;
   }
 
   /** Drops the connection without a Close (peer is dead or unresponsive). */
@@ -197,7 +213,8 @@ export class Connection implements SessionLink {
       this.#queue = n === q.length ? [] : q.slice(n);
       this.#queuedBytes -= bytes;
       this.#pendingWrites++;
-      this.#socket.write(buf, this.#written);
+      this.#writes.push(buf);
+      this.#socket.write(buf, (err) => this.#onWritten(buf, err));
     }
     if (this.#queue.length === 0) return this.#unblock();
     if (!this.#blocked) {
@@ -219,9 +236,14 @@ export class Connection implements SessionLink {
     return [n, bytes];
   }
 
-  /** A write reached the kernel: the peer is reading, so the deadline restarts and the queue moves on. */
-  #onWritten(): void {
+  /**
+   * A write reached the kernel: the peer is reading, so the deadline restarts and the queue
+   * moves on. A failed one (the peer reset) never did: it stays listed, to be handed back.
+   */
+  #onWritten(write: Buffer, err: Error | null | undefined): void {
     this.#pendingWrites--;
+    const i = err ? -1 : this.#writes.indexOf(write);
+    if (i >= 0) this.#writes.splice(i, 1);
     if (!this.#blocked || this.#closing) return;
     this.#opts.clock.clearTimeout(this.#drainTimer);
     this.#drainTimer = this.#opts.clock.setTimeout(() => this.#stall(), this.#opts.drainTimeoutMs);
@@ -235,12 +257,9 @@ export class Connection implements SessionLink {
     this.#drainTimer = undefined;
   }
 
-  /** A peer that does not read: drop it; what never reached the socket is handed back. */
+  /** A peer that does not read: drop it; what never reached the socket is handed back at close. */
   #stall(): void {
     if (this.#closing) return;
-    this.#unsent = this.#queue;
-    this.#queue = [];
-    this.#queuedBytes = 0;
     this.destroy('drain-timeout');
   }
 
@@ -292,7 +311,15 @@ export class Connection implements SessionLink {
     this.#closing = true;
     const hooks = this.#hooks;
     this.#hooks = undefined;
-    hooks?.onClosed({ received: this.#received, sent: this.#sent, reason: this.#reason, unsent: this.#unsent });
+    // A write that failed (the peer reset: the kernel refused it) or never completed did not
+    // reach the peer. Except after a drain timeout: a write stalled on a full kernel buffer was
+    // partly taken, and the kernel may still deliver that part, so it is not sent twice.
+    const writes = this.#reason === 'drain-timeout' ? [] : this.#writes;
+    const unsent = [...writes, ...this.#queue];
+    this.#writes = [];
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    hooks?.onClosed({ received: this.#received, sent: this.#sent, reason: this.#reason, unsent });
   }
 
   /** One timer per connection, re-armed per idle period rather than per chunk. */

@@ -198,25 +198,27 @@ export class SessionHost {
         // PROTOCOL §6: unexpected drop or Close 0xA0/0xA1 keeps the session; 0x00–0x03 end it.
         const keep = code === undefined || closeKeepsSession(code);
         d.sessions.detach(session, conn, keep, info.reason);
-        if (info.unsent.length > 0) this.#rebuffer(session, info.unsent);
+        if (info.unsent.length > 0) this.#reroute(session, info.unsent, info.reason);
       },
     });
     d.onAuthenticated(session, conn);
   }
 
   /**
-   * What a non-reading peer never got: responses go back to its (now kept) session's buffer;
-   * requests are left to their tracking entries, whose timeout answers the origin 0xA1.
+   * What a closed connection never handed to the kernel is routed again, in order, as if it
+   * arrived after the close: a kept session buffers it, an ended one answers requests 0xA0.
    */
-  #rebuffer(session: Session, unsent: ReadonlyArray<Transmission | Buffer>): void {
-    let requests = 0;
+  #reroute(session: Session, unsent: ReadonlyArray<Transmission | Buffer>, reason: string): void {
+    let n = 0;
     for (const item of unsent) {
       for (const t of Buffer.isBuffer(item) ? decodeTransmissions(item) : [item]) {
-        if (t.type === ToT.RESPONSE) this.#d.sessions.deliver(session.uid, t);
-        else if (t.type === ToT.REQUEST) requests++;
+        this.#d.router.redeliver(session.uid, t);
+        n++;
       }
     }
-    this.#d.log.warn({ event: 'peer-not-reading', uid: session.uid, unsent: unsent.length, requestsLeftToTimeout: requests }, 'peer stopped reading: disconnected');
+    if (n === 0) return;
+    if (reason === 'drain-timeout') this.#d.log.warn({ event: 'peer-not-reading', uid: session.uid, unsent: n }, 'peer stopped reading: disconnected');
+    else this.#d.log.info({ event: 'unsent-rerouted', uid: session.uid, unsent: n, reason }, 'connection gone before its queue was written: rerouted');
   }
 
   #handlers(session: Session, conn: Connection, intake: OrderedIntake): TransmissionHandlers {
@@ -243,7 +245,9 @@ export class SessionHost {
       centralResponse: (t) => router.centralResponse(t.uid, t.tracking, t.code, t.payload),
       close: (code) => {
         conn.noteCloseReceived(code);
-        session.link === conn && this.#d.sessions.detach(session, conn, closeKeepsSession(code), `peer-close-0x${code.toString(16)}`);
+        if (session.link !== conn) return;
+        this.#d.sessions.detach(session, conn, closeKeepsSession(code), `peer-close-0x${code.toString(16)}`);
+        this.#reroute(session, conn.takeUnsent(), 'peer-close'); // now, ahead of anything routed to the kept session next
       },
     };
   }
