@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 /** Secrets never reach a log line: auth keys, MACs, tokens and Authorization headers. */
 export const REDACT_PATHS = [
@@ -20,6 +21,32 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream | NodeJS.WritableStream;
   /** Fields on every line; pid and hostname by default. */
   readonly base?: Record<string, unknown>;
+  /** Human-readable lines (pino-pretty) instead of JSON lines. */
+  readonly pretty?: boolean;
+}
+
+/**
+ * `--pretty` / `--no-pretty` first, then `log.pretty`, else pretty only for a person at a
+ * terminal: a pipe, a file or journald gets JSON lines, one object each.
+ */
+export function choosePretty(flag: boolean | undefined, configured: boolean | undefined, stdoutIsTTY: boolean): boolean {
+  return flag ?? configured ?? stdoutIsTTY;
+}
+
+/**
+ * pino-pretty as a stream in this thread, not a worker-thread transport: a transport loads
+ * its target by module name at run time, which a bundled single binary cannot do. Synchronous
+ * writes, like the JSON destination, so the last lines before an exit are not lost. One line
+ * per entry; the fields follow the message.
+ */
+function prettyStream(destination: DestinationStream | NodeJS.WritableStream | undefined): DestinationStream {
+  return pretty({
+    sync: true,
+    singleLine: true,
+    translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    ...(destination ? { destination } : { destination: 1 }),
+  });
 }
 
 /** A pino logger with redaction; one per daemon instance. */
@@ -31,6 +58,6 @@ export function createLogger(opts: LoggerOptions): Logger {
       redact: { paths: [...REDACT_PATHS], censor: REDACTED },
       serializers: { err: pino.stdSerializers.err },
     },
-    (opts.destination ?? pino.destination({ dest: 1, sync: true })) as DestinationStream,
+    opts.pretty ? prettyStream(opts.destination) : ((opts.destination ?? pino.destination({ dest: 1, sync: true })) as DestinationStream),
   );
 }
