@@ -105,7 +105,7 @@ async function loadSessions() {
   const page = await api('GET', '/sessions?' + q);
   view.next = page.next;
   fill($('sessions'), page.sessions.map((s) => row([
-    s.UID, s.Group, s.Kind, s.State, s.Peer, s.TLS ? 'yes' : 'no', new Date(s.Since).toLocaleString(), s.Buffered, s.Node,
+    s.Kind === 'central' ? el('span', '(central)', 'muted') : s.UID, s.Group, s.Kind, s.State, s.Peer, s.TLS ? 'yes' : 'no', new Date(s.Since).toLocaleString(), s.Buffered, s.Node,
     button('Kick', () => kick(s.UID)),
   ])), 'no session' + (view.uid || view.group ? ' matches the filter' : ''), 10);
   $('prev').disabled = view.back.length === 0;
