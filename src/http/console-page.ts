@@ -59,7 +59,12 @@ function wrap(node) {
   return td;
 }
 
-function fill(tbody, rows, empty, columns) {
+/** Replaces the rows only when the data changed, so a button is not swapped out under the pointer by a poll. */
+function fill(tbody, data, toRow, empty, columns) {
+  const signature = JSON.stringify([data, empty]);
+  if (tbody.dataset.signature === signature) return;
+  tbody.dataset.signature = signature;
+  const rows = data.map(toRow);
   if (rows.length === 0) {
     const td = el('td', empty, 'muted');
     td.colSpan = columns;
@@ -104,10 +109,10 @@ async function loadSessions() {
   if (view.group) q.set('group', view.group);
   const page = await api('GET', '/sessions?' + q);
   view.next = page.next;
-  fill($('sessions'), page.sessions.map((s) => row([
+  fill($('sessions'), page.sessions, (s) => row([
     s.Kind === 'central' ? el('span', '(central)', 'muted') : s.UID, s.Group, s.Kind, s.State, s.Peer, s.TLS ? 'yes' : 'no', new Date(s.Since).toLocaleString(), s.Buffered, s.Node,
     button('Kick', () => kick(s.UID)),
-  ])), 'no session' + (view.uid || view.group ? ' matches the filter' : ''), 10);
+  ]), 'no session' + (view.uid || view.group ? ' matches the filter' : ''), 10);
   $('prev').disabled = view.back.length === 0;
   $('next').disabled = view.next === null;
   $('page').textContent = 'page ' + (view.back.length + 1);
@@ -121,7 +126,7 @@ async function kick(uid) {
 
 async function loadBans() {
   const { bans } = await api('GET', '/admin/bans');
-  fill($('bans'), bans.map((b) => row([b.IP, new Date(b.Until).toLocaleString(), button('Lift', () => lift(b.IP))])), 'no IP is banned', 3);
+  fill($('bans'), bans, (b) => row([b.IP, new Date(b.Until).toLocaleString(), button('Lift', () => lift(b.IP))]), 'no IP is banned', 3);
 }
 
 async function lift(ip) {
@@ -133,7 +138,7 @@ async function lift(ip) {
 async function loadAcl() {
   const entries = await api('GET', '/acl');
   $('acl-count').textContent = '(' + entries.length + ')';
-  fill($('acl'), entries.map((e) => row([e.UID, e.GroupName])), 'the ACL is empty', 2);
+  fill($('acl'), entries, (e) => row([e.UID, e.GroupName]), 'the ACL is empty', 2);
 }
 
 /** Prometheus text to [{ name, labels, value }]: only what the console reads. */
@@ -178,11 +183,11 @@ async function loadRates() {
     if (s.name === 'iotsocket_telemetry_datagrams_total' && s.labels.result === 'dropped') refusals.push(['telemetry', s.labels.reason, s.value]);
   }
   refusals.sort((a, b) => b[2] - a[2]);
-  fill($('refusals'), refusals.map(([kind, reason, n]) => {
+  fill($('refusals'), refusals, ([kind, reason, n]) => {
     const tr = row([kind, reason]);
     tr.append(el('td', n, 'num'));
     return tr;
-  }), 'nothing refused yet', 3);
+  }, 'nothing refused yet', 3);
 }
 
 async function refresh() {

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { choosePretty } from '../../src/observability/logger.js';
@@ -7,7 +7,7 @@ import { BIN, cleanEnv, ensureBuilt } from '../helpers/cli.js';
 const CONFIG = 'tcp: { port: 0 }\nudp: { enabled: false }\nhttp: { enabled: false }\ncentral: { authKey: 00112233445566778899AABBCCDDEEFF }\n';
 
 /** Runs `iotsocket start` (stdout a pipe, not a terminal) until its "concentrator started" line; returns the lines so far. */
-async function startLines(t: Tap.Test, args: string[], yaml = CONFIG): Promise<string[]> {
+async function startLines(t: Test, args: string[], yaml = CONFIG): Promise<string[]> {
   const dir = t.testdir({ 'c.yaml': yaml });
   const child = spawn(process.execPath, [BIN, 'start', '-c', 'c.yaml', ...args], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void child.kill('SIGKILL'));

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { RawClient } from '../helpers/raw-client.js';
 const CHROMIUM = '/usr/bin/chromium';
 const WAIT_MS = 15_000;
 
-async function launch(t: Tap.Test): Promise<Browser> {
+async function launch(t: Test): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'iots-chromium-'));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -43,15 +43,30 @@ async function waitForRows(page: Page, tbody: string, what: string, ok: (rows: s
   }
 }
 
-/** Clicks the button in the row whose first cell is `first` (a real mouse click, through puppeteer). */
+/**
+ * Clicks the button in the row whose first cell is `first` (a real mouse click, through
+ * puppeteer). The page redraws a table only when its data changed, but a poll landing between
+ * finding the button and clicking it can still replace it: then find it again (3 tries).
+ */
 async function clickInRow(page: Page, tbody: string, first: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await clickOnce(page, tbody, first);
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+async function clickOnce(page: Page, tbody: string, first: string): Promise<void> {
   const button = await page.evaluateHandle((id, text) => {
-    const tr = [...document.querySelectorAll<HTMLTableRowElement>(`#${id} tr`)].find((r) => r.cells[0]?.textContent === text);
+    const doc = (globalThis as any).document;
+    const tr = [...doc.querySelectorAll(`#${id} tr`)].find((r: any) => r.cells[0]?.textContent === text) as any;
     return tr?.querySelector('button') ?? null;
   }, tbody, first);
   const el = button.asElement();
   if (!el) throw new Error(`no button in the #${tbody} row of ${first}`);
-  await (el as import('puppeteer-core').ElementHandle<HTMLButtonElement>).click();
+  await el.click();
 }
 
 t.test('the web console in a real headless Chromium: lists a connected device, kicks it, lifts a ban', async (t) => {
@@ -88,8 +103,9 @@ t.test('the web console in a real headless Chromium: lists a connected device, k
   const listed = await waitForRows(page, 'sessions', 'both devices listed', (r) => r.some((x) => x.startsWith('dev-kick | Devices | object | connected | 127.0.0.1:')) && r.some((x) => x.startsWith('<b>x</b>&amp; |')));
   t.ok(listed.length >= 2, 'sessions listed');
   t.equal(await page.$$eval('#sessions b', (b) => b.length), 0, 'the UID with markup is text, not an element');
-  t.equal(await page.evaluate(() => sessionStorage.getItem('iotsocket.console.key')), CENTRAL_KEY.toString('hex'), 'key kept in sessionStorage');
-  t.equal(await page.$eval('#key', (i) => (i as HTMLInputElement).value), '', 'and cleared from the field');
+  // Runs in the page: the test's tsconfig has no DOM library, so its globals are reached through globalThis.
+  t.equal(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('iotsocket.console.key')), CENTRAL_KEY.toString('hex'), 'key kept in sessionStorage');
+  t.equal(await page.$eval('#key', (i) => (i as any).value), '', 'and cleared from the field');
   const bans = await waitForRows(page, 'bans', 'the ban listed', (r) => r.some((x) => x.startsWith('127.0.0.1 |')));
   t.equal(bans.length, 1);
   const refusals = await waitForRows(page, 'refusals', 'refusals by reason', (r) => r.some((x) => x === 'handshake | bad-mac | 15'));
