@@ -80,7 +80,7 @@ export interface Concentrator {
 /** Wires the modules together; importing this file does nothing. */
 export function createConcentrator(config: Config, deps: ConcentratorDeps = {}): Concentrator {
   const clock = deps.clock ?? systemClock;
-  const log = deps.logger ?? createLogger({ level: config.log.level, pretty: config.log.pretty === true });
+  const log = deps.logger ?? createLogger({ level: config.log.level });
   const metrics = deps.metrics ?? new Metrics({ defaultMetrics: true });
   const tokens = new TokenRegistry(clock, Math.max(10_000, config.tcp.maxConnections * 3));
 

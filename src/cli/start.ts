@@ -87,7 +87,10 @@ export async function runStart(opts: { config: string; pretty?: boolean }, io: C
     return ExitCode.CONFIG;
   }
   const { level, pretty } = first.draft.raw.log;
-  const logger = createLogger({ level, pretty: choosePretty(opts.pretty, pretty, process.stdout.isTTY === true) });
+  const destination = choosePretty(opts.pretty, pretty, process.stdout.isTTY === true)
+    ? (await import('../observability/pretty-stream.js')).prettyStream()
+    : undefined;
+  const logger = createLogger({ level, destination });
   for (const w of first.warnings) logger.warn(w);
   try {
     // Before the final load: it creates the files the final load then reads.

@@ -116,7 +116,7 @@ export interface Config {
   };
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-    /** Human-readable lines (pino-pretty) instead of JSON; absent: pretty when stdout is a terminal. */
+    /** `iotsocket start`: human-readable lines (pino-pretty) instead of JSON; absent: pretty when stdout is a terminal. An embedding program passes its own logger. */
     readonly pretty?: boolean;
   };
 }

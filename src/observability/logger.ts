@@ -1,5 +1,4 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 /** Secrets never reach a log line: auth keys, MACs, tokens and Authorization headers. */
 export const REDACT_PATHS = [
@@ -21,8 +20,6 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream | NodeJS.WritableStream;
   /** Fields on every line; pid and hostname by default. */
   readonly base?: Record<string, unknown>;
-  /** Human-readable lines (pino-pretty) instead of JSON lines. */
-  readonly pretty?: boolean;
 }
 
 /**
@@ -31,22 +28,6 @@ export interface LoggerOptions {
  */
 export function choosePretty(flag: boolean | undefined, configured: boolean | undefined, stdoutIsTTY: boolean): boolean {
   return flag ?? configured ?? stdoutIsTTY;
-}
-
-/**
- * pino-pretty as a stream in this thread, not a worker-thread transport: a transport loads
- * its target by module name at run time, which a bundled single binary cannot do. Synchronous
- * writes, like the JSON destination, so the last lines before an exit are not lost. One line
- * per entry; the fields follow the message.
- */
-function prettyStream(destination: DestinationStream | NodeJS.WritableStream | undefined): DestinationStream {
-  return pretty({
-    sync: true,
-    singleLine: true,
-    translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
-    ignore: 'pid,hostname',
-    ...(destination ? { destination } : { destination: 1 }),
-  });
 }
 
 /** A pino logger with redaction; one per daemon instance. */
@@ -58,6 +39,6 @@ export function createLogger(opts: LoggerOptions): Logger {
       redact: { paths: [...REDACT_PATHS], censor: REDACTED },
       serializers: { err: pino.stdSerializers.err },
     },
-    opts.pretty ? prettyStream(opts.destination) : ((opts.destination ?? pino.destination({ dest: 1, sync: true })) as DestinationStream),
+    (opts.destination ?? pino.destination({ dest: 1, sync: true })) as DestinationStream,
   );
 }

@@ -64,11 +64,12 @@ t.test('choosePretty: flag, then the config key, then whether stdout is a termin
 
 t.test('pretty lines are redacted like JSON ones', async (t) => {
   const { createLogger } = await import('../../src/observability/logger.js');
+  const { prettyStream } = await import('../../src/observability/pretty-stream.js');
   const { PassThrough } = await import('node:stream');
   const sink = new PassThrough();
   let text = '';
   sink.on('data', (c: Buffer) => (text += c.toString()));
-  const log = createLogger({ level: 'info', pretty: true, destination: sink });
+  const log = createLogger({ level: 'info', destination: prettyStream(sink) });
   log.info({ event: 'x', authKey: 'deadbeefdeadbeefdeadbeefdeadbeef', headers: { authorization: 'Bearer 00' } }, 'hello');
   log.flush();
   await new Promise((r) => setImmediate(r));
