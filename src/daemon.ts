@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { hostname } from 'node:os';
 import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
@@ -177,6 +178,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 
   const ops = new OpsApi({
     authKey: config.central.authKey, sessions, acl: () => acl.current, metrics, clock, log: log.child({ component: 'admin' }),
+    bans: host.admission, node: hostname(), console: config.adminConsole === true,
     ready: () => addresses !== undefined && closing === undefined && !destroyed,
   });
   // Health, metrics and admin share the public HTTP listener unless an admin listener is configured.

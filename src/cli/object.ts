@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ObjectClient, json, type Payload } from '../client/index.js';
+import { ClientError, ClientErrorCode, ObjectClient, json, type Payload } from '../client/index.js';
 import { CloseCode, FORMAT_NAMES, Format } from '../protocol/index.js';
 import { ExitCode, type CliIo } from './io.js';
 import { parseHostPort, parseKey, parsePositive } from './args.js';
@@ -23,6 +23,17 @@ function describe(p: Payload): unknown {
 }
 
 /**
+ * The SDK's message, and for a refusal at initiation (OK=0) what it usually means: the SDK
+ * cannot know why, but an operator reading this line needs somewhere to look.
+ */
+function explain(err: Error): string {
+  if (!(err instanceof ClientError) || err.code !== ClientErrorCode.REFUSED || err.redirect) return err.message;
+  return 'refused at initiation (OK=0): this usually means the concentrator banned this IP after too many failed authentications '
+    + '(its log says "banned <ip> until <time>"; list and lift bans with GET /admin/bans and DELETE /admin/bans/{ip}), '
+    + 'or it is full or shutting down';
+}
+
+/**
  * A device simulator: authenticates, answers requests (echo, or code 0 with an empty payload),
  * optionally sends JSON telemetry over UDP, reconnects with backoff, prints one JSON line per event.
  */
@@ -39,11 +50,11 @@ export async function runObject(o: ObjectOptions, io: CliIo): Promise<number> {
   client.on('connected', (a) => line({ event: 'connected', ...a }));
   client.on('close', (e) => line({ event: 'disconnected', code: e.code, remote: e.remote, willReconnect: e.willReconnect }));
   client.on('token', () => line({ event: 'token' }));
-  client.on('error', (err) => line({ event: 'error', code: err.code, message: err.message }));
+  client.on('error', (err) => line({ event: 'error', code: err.code, message: explain(err) }));
   try {
     await client.connect();
   } catch (err) {
-    io.err(`iotsocket object: ${(err as Error).message}\n`);
+    io.err(`iotsocket object: ${explain(err as Error)}\n`);
     return ExitCode.RUNTIME;
   }
   let sent = 0;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { prepareFirstStart } from '../config/bootstrap.js';
 import { finishConfig, readConfigDraft } from '../config/load.js';
-import { createLogger } from '../observability/logger.js';
+import { choosePretty, createLogger } from '../observability/logger.js';
 import { DEFAULT_CONFIG, ExitCode, printIssues, readConfigText, type CliIo } from './io.js';
 import type { Config } from '../config/types.js';
 import type { ReloadResult } from '../daemon.js';
@@ -78,7 +78,7 @@ function untilSignal(c: Running, logger: Logger, io: CliIo, configFile: string):
 }
 
 /** Bootstrap (first start), load the config, start the daemon and run until a signal. */
-export async function runStart(opts: { config: string }, io: CliIo): Promise<number> {
+export async function runStart(opts: { config: string; pretty?: boolean }, io: CliIo): Promise<number> {
   const text = await readConfigText(opts.config, io);
   if (text === undefined) return ExitCode.CONFIG;
   const first = readConfigDraft(text, { file: opts.config, baseDir: io.cwd, env: io.env });
@@ -86,7 +86,11 @@ export async function runStart(opts: { config: string }, io: CliIo): Promise<num
     printIssues(io, first.errors, opts.config);
     return ExitCode.CONFIG;
   }
-  const logger = createLogger({ level: first.draft.raw.log.level });
+  const { level, pretty } = first.draft.raw.log;
+  const destination = choosePretty(opts.pretty, pretty, process.stdout.isTTY === true)
+    ? (await import('../observability/pretty-stream.js')).prettyStream()
+    : undefined;
+  const logger = createLogger({ level, destination });
   for (const w of first.warnings) logger.warn(w);
   try {
     // Before the final load: it creates the files the final load then reads.
@@ -121,5 +125,7 @@ export function registerStart(program: Command, io: CliIo, done: (code: number) 
     .command('start')
     .description('run the concentrator (first start creates the auth key file and a dev certificate if configured)')
     .option('-c, --config <file>', 'YAML config file (relative paths inside resolve against the current directory)', DEFAULT_CONFIG)
-    .action(async (opts: { config: string }) => done(await runStart(opts, io)));
+    .option('--pretty', 'human-readable log lines (default when stdout is a terminal, or log.pretty)')
+    .option('--no-pretty', 'JSON log lines, one object each, even on a terminal')
+    .action(async (opts: { config: string; pretty?: boolean }) => done(await runStart(opts, io)));
 }

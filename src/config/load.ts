@@ -173,7 +173,12 @@ export function finishConfig(draft: ConfigDraft, opts: { mode?: 'load' | 'check'
   const authKey = keyDeferred ? undefined : readAuthKey(draft, issue, warnings);
   const tcpTls = tlsFiles('tcp.tls', r.tcp.tls, deferred, issue);
   const httpTls = r.http.enabled ? tlsFiles('http.tls', r.http.tls, deferred, issue) : undefined;
-  const adminTls = r.admin ? tlsFiles('admin.tls', r.admin.tls, deferred, issue) : undefined;
+  const adminPort = r.admin?.port;
+  const adminTls = adminPort !== undefined ? tlsFiles('admin.tls', r.admin!.tls, deferred, issue) : undefined;
+  if (r.admin && adminPort === undefined && r.admin.tls) issue('admin.tls', 'needs admin.port: without it there is no admin listener to carry TLS');
+  if (r.admin?.console && adminPort === undefined && !r.http.enabled) {
+    issue('admin.console', 'needs a listener for the admin routes: set admin.port, or http.enabled: true');
+  }
   const ca = r.central.webhooks.ca;
   if (ca !== undefined) {
     const problem = fileProblem(ca);
@@ -195,7 +200,8 @@ export function finishConfig(draft: ConfigDraft, opts: { mode?: 'load' | 'check'
     tcp: { ...r.tcp, tls: tcpTls },
     udp: r.udp,
     http: { ...r.http, requestTimeoutSec, tls: httpTls },
-    ...(r.admin ? { admin: { host: r.admin.host, port: r.admin.port, ...(adminTls ? { tls: adminTls } : {}) } } : {}),
+    ...(adminPort !== undefined ? { admin: { host: r.admin!.host, port: adminPort, ...(adminTls ? { tls: adminTls } : {}) } } : {}),
+    ...(r.admin?.console ? { adminConsole: true } : {}),
     central: { ...central, webhooks: Buffer.isBuffer(secret) ? { ...webhooks, secret } : webhooks, authKey },
     groups: r.groups,
     acl: r.acl,

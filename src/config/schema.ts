@@ -88,12 +88,11 @@ export const configSchema = {
       maxJsonDepth: { type: 'integer', minimum: 2, maximum: 1000, default: 32 },
       maxHeldRequests: { ...positiveInt, default: 10000 },
     }),
-    // Absent: no admin listener (health, metrics and admin share the HTTP one), so no default.
+    // Absent, or without a port: no admin listener (health, metrics and admin share the HTTP one), so no default.
     admin: {
       type: 'object',
       additionalProperties: false,
-      required: ['port'],
-      properties: { host: { ...host, default: '127.0.0.1' }, port, tls },
+      properties: { host: { ...host, default: '127.0.0.1' }, port, tls, console: { type: 'boolean', default: false } },
     },
     central: {
       type: 'object',
@@ -142,7 +141,8 @@ export const configSchema = {
       authBanSec: { type: 'number', minimum: 0, default: 300 },
       acceptPerSec: { ...positiveInt, default: 1000 },
     }),
-    log: section({ level: { enum: LOG_LEVELS, default: 'info' } }),
+    // No default: absent means "pretty when stdout is a terminal", decided by `iotsocket start`.
+    log: section({ level: { enum: LOG_LEVELS, default: 'info' }, pretty: { type: 'boolean' } }),
   },
 } as const;
 
@@ -181,7 +181,7 @@ export interface RawConfig {
     maxJsonDepth: number;
     maxHeldRequests: number;
   };
-  admin?: { host: string; port: number; tls?: RawTls };
+  admin?: { host: string; port?: number; tls?: RawTls; console: boolean };
   central: {
     authKey?: string;
     authKeyFile?: string;
@@ -203,7 +203,7 @@ export interface RawConfig {
     authBanSec: number;
     acceptPerSec: number;
   };
-  log: { level: (typeof LOG_LEVELS)[number] };
+  log: { level: (typeof LOG_LEVELS)[number]; pretty?: boolean };
 }
 
 function isHttpUrl(value: string): boolean {

@@ -60,6 +60,11 @@ export interface Config {
   };
   /** When set, health, metrics and the admin API move here, off the public HTTP listener. */
   readonly admin?: { readonly host: string; readonly port: number; readonly tls?: TlsFiles };
+  /**
+   * `admin.console`: the web console at /console, on the admin listener, or on the HTTP
+   * listener with the other admin routes when there is no admin listener. Off when absent.
+   */
+  readonly adminConsole?: boolean;
   readonly central: {
     /** 16 bytes; from `authKey` (hex) or `authKeyFile`. */
     readonly authKey: Buffer;
@@ -109,5 +114,9 @@ export interface Config {
     /** New TCP connections accepted per second; beyond, OK=0 (or the redirect rule). */
     readonly acceptPerSec: number;
   };
-  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly log: {
+    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /** `iotsocket start`: human-readable lines (pino-pretty) instead of JSON; absent: pretty when stdout is a terminal. An embedding program passes its own logger. */
+    readonly pretty?: boolean;
+  };
 }

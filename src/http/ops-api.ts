@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -6,7 +7,9 @@ import type { Acl } from '../registry/acl.js';
 import type { Session } from '../registry/session.js';
 import type { SessionManager } from '../registry/session-manager.js';
 import { CloseCode } from '../protocol/index.js';
+import type { Ban } from '../session/admission-guard.js';
 import { BearerAuth } from './auth.js';
+import { sendConsole } from './console.js';
 import { HttpApiError } from './errors.js';
 import { sendError, sendJson } from './reply.js';
 
@@ -14,9 +17,12 @@ import { sendError, sendJson } from './reply.js';
 export const OPS_ROUTES = Object.freeze({
   '/healthz': ['GET'], '/readyz': ['GET'], '/metrics': ['GET'],
   '/sessions': ['GET'], '/sessions/{uid}': ['GET', 'DELETE'], '/acl': ['GET'],
+  '/admin/bans': ['GET'], '/admin/bans/{ip}': ['DELETE'], '/console': ['GET'],
 } as const);
 
-const PUBLIC = new Set(['/healthz', '/readyz', '/metrics']);
+/** No Bearer: nothing secret. The console page holds no data; it asks the admin routes with the key typed into it. */
+const PUBLIC = new Set(['/healthz', '/readyz', '/metrics', '/console']);
+const PARAM_ROUTES = [['/sessions/', '/sessions/{uid}'], ['/admin/bans/', '/admin/bans/{ip}']] as const;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 
@@ -27,6 +33,12 @@ export interface OpsDeps {
   readonly metrics: Metrics;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Failed-authentication bans (src/session/admission-guard.ts). */
+  readonly bans: { bans(): Ban[]; lift(ip: string): boolean };
+  /** This concentrator's name in session views: one node today, the holder of each session once clustered. */
+  readonly node: string;
+  /** `admin.console`: serve the web console at /console. */
+  readonly console: boolean;
   /** Listeners bound, ACL loaded, not draining. */
   ready(): boolean;
 }
@@ -45,7 +57,8 @@ export class OpsApi {
   owns(req: IncomingMessage): boolean {
     const path = (req.url ?? '').split('?')[0]!;
     if (path === '/acl') return req.method === 'GET';
-    return PUBLIC.has(path) || path === '/sessions' || path.startsWith('/sessions/');
+    if (path === '/console') return this.#d.console;
+    return PUBLIC.has(path) || path === '/sessions' || path.startsWith('/sessions/') || path === '/admin/bans' || path.startsWith('/admin/bans/');
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -60,9 +73,9 @@ export class OpsApi {
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
-    const route = path.startsWith('/sessions/') ? '/sessions/{uid}' : path;
+    const route = PARAM_ROUTES.find(([prefix]) => path.startsWith(prefix))?.[1] ?? path;
     const methods = (OPS_ROUTES as Record<string, readonly string[]>)[route];
-    if (!methods) throw new HttpApiError('ERR_IOTS_HTTP_NOT_FOUND', `${JSON.stringify(path)}: no such URI`);
+    if (!methods || (route === '/console' && !this.#d.console)) throw new HttpApiError('ERR_IOTS_HTTP_NOT_FOUND', `${JSON.stringify(path)}: no such URI`);
     if (!methods.includes(req.method ?? '')) {
       throw new HttpApiError('ERR_IOTS_HTTP_METHOD_NOT_ALLOWED', `${req.method ?? ''} ${route}: method not allowed; use ${methods.join(', ')}`, { headers: { Allow: methods.join(', ') } });
     }
@@ -73,7 +86,10 @@ export class OpsApi {
       case '/metrics': return this.#metrics(res);
       case '/acl': return sendJson(res, 200, this.#d.acl().entries().map((e) => ({ UID: e.uid, GroupName: e.group })));
       case '/sessions': return this.#list(url, res);
-      default: return this.#one(decodeURIComponent(path.slice('/sessions/'.length)), req.method!, res);
+      case '/admin/bans': return sendJson(res, 200, { bans: this.#d.bans.bans().map((b) => ({ IP: b.ip, Until: b.until })) });
+      case '/admin/bans/{ip}': return this.#lift(param(path, '/admin/bans/'), res);
+      case '/console': return sendConsole(res);
+      default: return this.#one(param(path, '/sessions/'), req.method!, res);
     }
   }
 
@@ -83,13 +99,27 @@ export class OpsApi {
     res.writeHead(200, { 'Content-Type': registry.contentType, 'Content-Length': Buffer.byteLength(text) }).end(text);
   }
 
-  /** Sorted by UID; `cursor` is the last UID of the previous page, so pages stay stable while sessions come and go. */
+  #lift(ip: string, res: ServerResponse): void {
+    if (isIP(ip) === 0) throw new HttpApiError('ERR_IOTS_HTTP_BAD_FIELD', `ip: ${JSON.stringify(ip)} is not an IPv4 or IPv6 address`);
+    if (!this.#d.bans.lift(ip)) throw new HttpApiError('ERR_IOTS_HTTP_NOT_FOUND', `ip ${JSON.stringify(ip)}: not banned`);
+    this.#d.log.info({ event: 'ban-lifted', ip }, `ban on ${ip} lifted through the admin API`);
+    sendJson(res, 204, undefined);
+  }
+
+  /**
+   * Sorted by UID; `cursor` is the last UID of the previous page, so pages stay stable while
+   * sessions come and go. `uid` keeps the UIDs that contain it, `group` one group.
+   */
   #list(url: URL, res: ServerResponse): void {
     const limitText = url.searchParams.get('limit');
     const limit = limitText === null ? DEFAULT_PAGE : Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new HttpApiError('ERR_IOTS_HTTP_BAD_FIELD', `limit: must be an integer from 1 to ${MAX_PAGE}`);
     const cursor = url.searchParams.get('cursor');
-    const all = [...this.#d.sessions.store.values()].filter((s) => cursor === null || s.uid > cursor).sort((a, b) => (a.uid < b.uid ? -1 : 1));
+    const uid = url.searchParams.get('uid') || null;
+    const group = url.searchParams.get('group') || null;
+    const all = [...this.#d.sessions.store.values()]
+      .filter((s) => (cursor === null || s.uid > cursor) && (uid === null || s.uid.includes(uid)) && (group === null || s.group === group))
+      .sort((a, b) => (a.uid < b.uid ? -1 : 1));
     const page = all.slice(0, limit);
     sendJson(res, 200, { sessions: page.map((s) => this.#view(s)), next: all.length > limit ? page[page.length - 1]!.uid : null });
   }
@@ -105,6 +135,16 @@ export class OpsApi {
 
   #view(s: Session) {
     const since = new Date(Date.now() - (this.#d.clock.now() - s.since)).toISOString();
-    return { UID: s.uid, Kind: s.kind, Group: s.group, Peer: s.peer, TLS: s.tls, State: s.state, Since: since, Buffered: s.buffer.count };
+    return { UID: s.uid, Kind: s.kind, Group: s.group, Peer: s.peer, TLS: s.tls, State: s.state, Since: since, Buffered: s.buffer.count, Node: this.#d.node };
+  }
+}
+
+/** The path parameter after `prefix`; a malformed %-escape is the caller's error, not a 500. */
+function param(path: string, prefix: string): string {
+  const raw = path.slice(prefix.length);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpApiError('ERR_IOTS_HTTP_BAD_FIELD', `${JSON.stringify(raw)}: malformed percent-encoding in the path`);
   }
 }

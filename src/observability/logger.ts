@@ -22,6 +22,14 @@ export interface LoggerOptions {
   readonly base?: Record<string, unknown>;
 }
 
+/**
+ * `--pretty` / `--no-pretty` first, then `log.pretty`, else pretty only for a person at a
+ * terminal: a pipe, a file or journald gets JSON lines, one object each.
+ */
+export function choosePretty(flag: boolean | undefined, configured: boolean | undefined, stdoutIsTTY: boolean): boolean {
+  return flag ?? configured ?? stdoutIsTTY;
+}
+
 /** A pino logger with redaction; one per daemon instance. */
 export function createLogger(opts: LoggerOptions): Logger {
   return pino(

@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 
@@ -5,6 +6,25 @@ interface IpRecord {
   windowStart: number;
   failures: number;
   bannedUntil: number;
+}
+
+/** One source IP refused at initiation until `until` (ISO 8601, wall clock). */
+export interface Ban {
+  readonly ip: string;
+  readonly until: string;
+}
+
+const MAPPED_V4 = '::ffff:';
+
+/**
+ * The forms one address takes in `socket.remoteAddress`: a dual-stack listener reports an
+ * IPv4 peer as `::ffff:a.b.c.d`, so lifting `127.0.0.1` must lift that one too.
+ */
+function addressForms(ip: string): string[] {
+  const lower = ip.toLowerCase();
+  if (isIPv4(ip)) return [ip, MAPPED_V4 + ip];
+  if (lower.startsWith(MAPPED_V4) && isIPv4(lower.slice(MAPPED_V4.length))) return [lower, lower.slice(MAPPED_V4.length)];
+  return [lower];
 }
 
 /**
@@ -41,12 +61,12 @@ export class AdmissionGuard {
   }
 
   isBanned(ip: string): boolean {
-    const r = this.#ips.get(ip);
+    const r = this.#ips.peek(ip);
     return r !== undefined && r.bannedUntil > this.#clock.now();
   }
 
-  /** Records a failed authentication; true when this one starts a ban. */
-  recordFailure(ip: string): boolean {
+  /** Records a failed authentication; the ban when this one starts it. */
+  recordFailure(ip: string): Ban | undefined {
     const now = this.#clock.now();
     let r = this.#ips.get(ip);
     if (!r || now - r.windowStart >= 60_000) {
@@ -54,10 +74,37 @@ export class AdmissionGuard {
       this.#ips.set(ip, r);
     }
     r.failures++;
-    if (r.failures >= this.#failuresPerMinute && r.bannedUntil <= now) {
+    if (this.#banMs > 0 && r.failures >= this.#failuresPerMinute && r.bannedUntil <= now) {
       r.bannedUntil = now + this.#banMs;
-      return true;
+      return this.#ban(ip, r);
     }
-    return false;
+    return undefined;
+  }
+
+  /** The bans in force, sorted by IP. Reading them does not refresh an IP's place in the LRU. */
+  bans(): Ban[] {
+    const now = this.#clock.now();
+    const out: Ban[] = [];
+    for (const [ip, r] of this.#ips.entries()) if (r.bannedUntil > now) out.push(this.#ban(ip, r));
+    return out.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+  }
+
+  /**
+   * Ends the ban on `ip` (in each form a socket may report it) and forgets its failures, so
+   * the next failure does not ban again at once. False when it was not banned.
+   */
+  lift(ip: string): boolean {
+    let lifted = false;
+    for (const form of addressForms(ip)) {
+      if (!this.isBanned(form)) continue;
+      this.#ips.delete(form);
+      lifted = true;
+    }
+    return lifted;
+  }
+
+  #ban(ip: string, r: IpRecord): Ban {
+    const epoch = this.#clock.epochMs() + (r.bannedUntil - this.#clock.now());
+    return { ip, until: new Date(epoch).toISOString() };
   }
 }

@@ -70,6 +70,11 @@ export class SessionHost {
     return this.#awaitingAcl;
   }
 
+  /** Failed-authentication bans, for the admin API. */
+  get admission(): AdmissionGuard {
+    return this.#guard;
+  }
+
   get connectionCount(): number {
     return this.#sockets.size;
   }
@@ -121,8 +126,11 @@ export class SessionHost {
         const uid = err instanceof HandshakeError ? err.uid : undefined;
         d.log.info({ event: 'handshake-refused', peer, reason, uid }, 'handshake refused');
         if (uid) d.onRefused(uid, reason);
-        if ((reason === 'bad-mac' || reason === 'unknown-uid') && this.#guard.recordFailure(ip)) {
-          d.log.warn({ event: 'ip-banned', ip, seconds: d.config.limits.authBanSec }, 'too many failed authentications: refusing this IP');
+        const ban = reason === 'bad-mac' || reason === 'unknown-uid' ? this.#guard.recordFailure(ip) : undefined;
+        if (ban) {
+          const { authFailuresPerMinute, authBanSec } = d.config.limits;
+          d.log.warn({ event: 'ip-banned', ip, until: ban.until, seconds: authBanSec },
+            `banned ${ip} until ${ban.until}: ${authFailuresPerMinute} failed authentications within a minute (lift it: DELETE /admin/bans/${ip})`);
         }
       },
     );
