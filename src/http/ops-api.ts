@@ -7,7 +7,6 @@ import type { Acl } from '../registry/acl.js';
 import type { Session } from '../registry/session.js';
 import type { SessionManager } from '../registry/session-manager.js';
 import { CloseCode } from '../protocol/index.js';
-import type { Ban } from '../session/admission-guard.js';
 import { BearerAuth } from './auth.js';
 import { sendConsole } from './console.js';
 import { HttpApiError } from './errors.js';
@@ -33,8 +32,8 @@ export interface OpsDeps {
   readonly metrics: Metrics;
   readonly clock: Clock;
   readonly log: Logger;
-  /** Failed-authentication bans (src/session/admission-guard.ts). */
-  readonly bans: { bans(): Ban[]; lift(ip: string): boolean };
+  /** Failed-authentication bans (the session layer's AdmissionGuard fits this shape). */
+  readonly bans: { bans(): Array<{ readonly ip: string; readonly until: string }>; lift(ip: string): boolean };
   /** This concentrator's name in session views: one node today, the holder of each session once clustered. */
   readonly node: string;
   /** `admin.console`: serve the web console at /console. */
