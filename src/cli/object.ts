@@ -28,7 +28,7 @@ function describe(p: Payload): unknown {
  */
 export async function runObject(o: ObjectOptions, io: CliIo): Promise<number> {
   const line = (obj: Record<string, unknown>) => io.out(`${JSON.stringify({ at: new Date().toISOString(), ...obj })}\n`);
-  const tls = o.tls ? { rejectUnauthorized: !o.insecure, ca: o.ca ? readFileSync(o.ca, 'utf8') : undefined, servername: o.connect.host } : undefined;
+  const tls = o.tls ? { rejectUnauthorized: !o.insecure, ca: o.ca ? readFileSync(o.ca, 'utf8') : undefined } : undefined;
   const client = new ObjectClient({
     ...o.connect, uid: o.uid, key: o.key, tls, reconnect: true, udp: o.udp,
     handler: (req) => {
