@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { Format, ToT } from '../../src/protocol/index.js';
-import { ConnectionTrace } from '../../src/session/transmission-trace.js';
+import { ConnectionTrace, describeTransmission } from '../../src/session/transmission-trace.js';
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { device, startDaemon } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -69,4 +69,15 @@ t.test('at info: no line is written and none is built; a reload to debug turns t
   await obj.nextOf(ToT.PONG);
   await until(() => d.logs.find('transmission').length >= 2, 'ping and pong traced after the reload');
   t.same(d.logs.find('transmission').map((l) => [l.dir, l.tot]), [['in', 'ping'], ['out', 'pong']], 'the connection opened at info is traced at debug');
+});
+
+t.test('describeTransmission: metadata only; an ACL is its entry count, a token its type, a Close its code', async (t) => {
+  const key = Buffer.alloc(16, 0xab);
+  const acl = describeTransmission({ type: ToT.ACL, entries: [{ group: 'Devices', uid: 'a', key }, { group: 'Devices', uid: 'b', key }] });
+  t.same(acl, { tot: 'acl', bytes: 1 + 4 + 2 * 48, entries: 2 });
+  t.same(describeTransmission({ type: ToT.TOKEN, token: Buffer.alloc(8, 0xcd) }), { tot: 'token', bytes: 9 });
+  t.same(describeTransmission({ type: ToT.CLOSE, code: 0xa1 }), { tot: 'close', bytes: 2, code: 0xa1 });
+  t.same(describeTransmission({ type: ToT.TELEMETRY, uid: 'd', payload: { format: Format.JSON, options: 0, data: Buffer.from('{"s":1}') } }),
+    { tot: 'telemetry', bytes: 1 + 16 + 3 + 7, rteUid: 'd', format: 'JSON', length: 7 });
+  t.same(describeTransmission({ type: ToT.PING }), { tot: 'ping', bytes: 1 });
 });
