@@ -95,6 +95,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   const sessions = new SessionManager(clock, { keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers }, {
     started: (s) => sessionEvent(s, 'started'),
     resumed: (s, replayed) => sessionEvent(s, 'resumed', { replayed }),
+    takenOver: (s, from, to) => sessionEvent(s, 'taken-over', { from, to }),
     kept: (s, reason) => sessionEvent(s, 'kept', { reason }),
     ended: (s, reason) => sessionEvent(s, 'ended', { reason }),
     dropped: (uid, why, type) => {
@@ -108,10 +109,15 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   // Lifecycle lines (two or more per session) hold only a UID, kind, peer address, TLS flag and
   // reason, never key material: they skip redaction, which costs pino ~10 µs a line (bench/README.md).
   const lifecycleLog = log.child({}, { redact: [] });
-  function sessionEvent(s: Session, event: 'started' | 'resumed' | 'kept' | 'ended', extra: { reason?: string; replayed?: number } = {}): void {
+  function sessionEvent(
+    s: Session, event: 'started' | 'resumed' | 'taken-over' | 'kept' | 'ended', extra: { reason?: string; replayed?: number; from?: string; to?: string } = {},
+  ): void {
     metrics.countSessionEvent(s.kind, event);
     lifecycleLog.info({ event: `session-${event}`, uid: s.uid, kind: s.kind, peer: s.peer, tls: s.tls, ...extra }, `session ${event}`);
-    if (s.kind === 'object') webhooks?.presence(s.uid, event === 'ended' && extra.reason === 'expired' ? 'expired' : event, extra.reason, new Date());
+    if (s.kind !== 'object') return;
+    // Presence keeps its vocabulary: for the central a takeover is the session going on (resumed), with the reason.
+    const presence = event === 'ended' && extra.reason === 'expired' ? 'expired' : event === 'taken-over' ? 'resumed' : event;
+    webhooks?.presence(s.uid, presence, event === 'taken-over' ? 'taken-over' : extra.reason, new Date());
   }
 
   const acl = new AclService(new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), {

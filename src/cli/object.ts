@@ -35,11 +35,12 @@ function explain(err: Error): string {
 
 /**
  * A device simulator: authenticates, answers requests (echo, or code 0 with an empty payload),
- * optionally sends JSON telemetry over UDP, reconnects with backoff, prints one JSON line per event.
+ * optionally sends JSON telemetry over UDP, reconnects with backoff (a growing one after each
+ * takeover, so two simulators sharing a UID do not evict each other in a loop), prints one JSON line per event.
  */
 export async function runObject(o: ObjectOptions, io: CliIo): Promise<number> {
   const line = (obj: Record<string, unknown>) => io.out(`${JSON.stringify({ at: new Date().toISOString(), ...obj })}\n`);
-  const tls = o.tls ? { rejectUnauthorized: !o.insecure, ca: o.ca ? readFileSync(o.ca, 'utf8') : undefined, servername: o.connect.host } : undefined;
+  const tls = o.tls ? { rejectUnauthorized: !o.insecure, ca: o.ca ? readFileSync(o.ca, 'utf8') : undefined } : undefined;
   const client = new ObjectClient({
     ...o.connect, uid: o.uid, key: o.key, tls, reconnect: true, udp: o.udp,
     handler: (req) => {
@@ -49,6 +50,8 @@ export async function runObject(o: ObjectOptions, io: CliIo): Promise<number> {
   });
   client.on('connected', (a) => line({ event: 'connected', ...a }));
   client.on('close', (e) => line({ event: 'disconnected', code: e.code, remote: e.remote, willReconnect: e.willReconnect }));
+  // After a takeover (Close 0xA1: another process uses this UID) the delay grows per takeover in a row.
+  client.on('reconnect', (e: { attempt: number; delayMs: number; takenOver?: boolean }) => line({ event: 'reconnect', ...e }));
   client.on('token', () => line({ event: 'token' }));
   client.on('error', (err) => line({ event: 'error', code: err.code, message: explain(err) }));
   try {

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { request as httpRequest } from 'undici';
 import { ExitCode, type CliIo } from './io.js';
 import { parseFormat, parsePositive } from './args.js';
+import { describeHttpFailure, parseHttpUrl, trustAgent, type HttpTrustOptions } from './http-target.js';
 
-interface RequestOptions {
+interface RequestOptions extends HttpTrustOptions {
   url: string;
   key: string;
   uid: string;
@@ -25,16 +26,18 @@ function payloadValue(text: string, format: RequestOptions['format']): unknown {
 /** One POST /request; prints the JSON answer. Exit 0 only for Code 0; 1 for another Code; 2 for HTTP or network failures. */
 export async function runRequest(o: RequestOptions, io: CliIo): Promise<number> {
   let body: string;
+  let dispatcher: ReturnType<typeof trustAgent>;
   try {
     body = JSON.stringify({ UID: o.uid, Format: o.format, Payload: payloadValue(o.payload, o.format), ...(o.timeout ? { Timeout: o.timeout } : {}) });
+    dispatcher = trustAgent(o);
   } catch (err) {
     io.err(`iotsocket request: ${(err as Error).message}\n`);
     return ExitCode.CONFIG;
   }
-  const url = new URL('/request', o.url.endsWith('/') ? o.url : `${o.url}/`);
+  const url = new URL('request', o.url.endsWith('/') ? o.url : `${o.url}/`);
   try {
     const res = await httpRequest(url, {
-      method: 'POST', body,
+      method: 'POST', body, dispatcher,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${o.key}` },
       headersTimeout: ((o.timeout ?? 30) + 10) * 1000,
     });
@@ -46,8 +49,10 @@ export async function runRequest(o: RequestOptions, io: CliIo): Promise<number> 
     io.out(`${text}\n`);
     return (JSON.parse(text) as { Code?: number }).Code === 0 ? ExitCode.OK : 1;
   } catch (err) {
-    io.err(`iotsocket request: ${(err as Error).message}\n`);
+    io.err(`iotsocket request: ${describeHttpFailure(err, url)}\n`);
     return ExitCode.RUNTIME;
+  } finally {
+    await dispatcher?.close();
   }
 }
 
@@ -55,11 +60,13 @@ export function registerRequest(program: Command, io: CliIo, done: (code: number
   program
     .command('request')
     .description('send one request to an object through the HTTP API and print the answer (exit 0 only for Code 0)')
-    .requiredOption('--url <url>', 'HTTP API base URL, e.g. http://127.0.0.1:8080')
+    .requiredOption('--url <url>', 'HTTP API base URL, e.g. http://127.0.0.1:8080', parseHttpUrl)
     .requiredOption('--key <hex>', 'the central auth key (Bearer)')
     .requiredOption('--uid <uid>', 'the target object UID')
     .requiredOption('--payload <json>', 'payload as JSON text (a bare word is accepted for ASCII/UTF8)')
     .option('--format <format>', 'JSON, ASCII, UTF8 or BINARY', parseFormat, 'JSON')
     .option('--timeout <sec>', 'seconds to wait for the object (capped by http.maxWaitSec)', parsePositive)
+    .option('--ca <file>', 'with https://: trust this CA / self-signed certificate (PEM)')
+    .option('--insecure', 'with https://: accept any certificate (development only)')
     .action(async (opts: RequestOptions) => done(await runRequest(opts, io)));
 }

@@ -7,6 +7,7 @@ import { normalizeKey, openSession } from './open-session.js';
 import { EMPTY_PAYLOAD, toPayload, type PayloadInput } from './payload-helpers.js';
 import { answerWith, type RequestHandler } from './request-serving.js';
 import { refClock } from './ref-clock.js';
+import { TakeoverBackoff } from './takeover-backoff.js';
 import { SessionClient, type IncomingRequest, type SessionEnd, type SessionSink } from './session-client.js';
 
 /** Options shared by ObjectClient and CentralClient. */
@@ -21,8 +22,15 @@ export interface BaseClientOptions {
   readonly handshakeTimeoutMs?: number;
   readonly localAddress?: string;
   readonly followRedirect?: boolean;
-  /** Reconnect after an unexpected drop, with exponential backoff and jitter (default 100 ms to 30 s). */
-  readonly reconnect?: boolean | { readonly minMs?: number; readonly maxMs?: number };
+  /**
+   * Reconnect after an unexpected drop, with exponential backoff and jitter (default 100 ms to 30 s).
+   * After a takeover (Close 0xA1: another connection holds our UID) the delay starts at
+   * `takeoverMinMs` (default 1 s, at most maxMs) and doubles per takeover in a row, until a session
+   * lasts maxMs. `random` (tests) replaces Math.random for the jitter.
+   */
+  readonly reconnect?: boolean | {
+    readonly minMs?: number; readonly maxMs?: number; readonly takeoverMinMs?: number; readonly random?: () => number;
+  };
   /** Timer source (request timeouts, handshake deadline, backoff). Default: ref'd system timers. */
   readonly clock?: Clock;
 }
@@ -52,7 +60,8 @@ export abstract class BaseClient extends EventEmitter {
   readonly #role: 'object' | 'central';
   readonly #key: Buffer;
   readonly #handler: RequestHandler<never> | undefined;
-  readonly #backoff: { minMs: number; maxMs: number } | undefined;
+  readonly #backoff: { minMs: number; maxMs: number; random: () => number } | undefined;
+  readonly #takeovers: TakeoverBackoff | undefined;
   #state: State = 'idle';
   #session: SessionClient | undefined;
   #attempt = 0;
@@ -67,8 +76,12 @@ export abstract class BaseClient extends EventEmitter {
     this.#key = normalizeKey(opts.key);
     this.#handler = handler;
     this.clock = opts.clock ?? refClock;
-    const r = opts.reconnect;
-    this.#backoff = r ? { minMs: (r === true ? undefined : r.minMs) ?? 100, maxMs: (r === true ? undefined : r.maxMs) ?? 30_000 } : undefined;
+    const r = opts.reconnect === true ? {} : opts.reconnect || undefined;
+    const b = r && { minMs: r.minMs ?? 100, maxMs: r.maxMs ?? 30_000, random: r.random ?? Math.random };
+    this.#backoff = b;
+    this.#takeovers = r && b && new TakeoverBackoff({
+      firstMs: Math.min(r.takeoverMinMs ?? 1000, b.maxMs), maxMs: b.maxMs, stableMs: b.maxMs, now: () => this.clock.now(), random: b.random,
+    });
   }
 
   /** True while an authenticated connection is open. */
@@ -147,6 +160,7 @@ export abstract class BaseClient extends EventEmitter {
     this.#session = session;
     this.#state = 'open';
     this.#attempt = 0;
+    this.#takeovers?.opened();
     this.emit('connected', { host: opened.host, port: opened.port });
     session.start();
   }
@@ -169,15 +183,19 @@ export abstract class BaseClient extends EventEmitter {
     if (this.#state === 'open') this.#state = retry ? 'backoff' : 'closed';
     this.emit('close', { ...end, willReconnect: retry } satisfies CloseEvent);
     if (end.error?.code === ClientErrorCode.PROTOCOL) this.#report(end.error);
-    if (retry) this.#scheduleReconnect();
+    if (!retry) return;
+    // PROTOCOL §3 step 7: 0xA1 from the concentrator to a connected session is a takeover.
+    if (end.remote && end.code === CloseCode.FREEING_RESOURCES) this.#scheduleReconnect(this.#takeovers!.takenOver());
+    else this.#scheduleReconnect();
   }
 
-  #scheduleReconnect(): void {
-    const { minMs, maxMs } = this.#backoff!;
+  /** `takeoverDelayMs`: set when the session was taken over (see TakeoverBackoff). */
+  #scheduleReconnect(takeoverDelayMs?: number): void {
+    const { minMs, maxMs, random } = this.#backoff!;
     this.#attempt++;
     const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(this.#attempt - 1, 30));
-    const delayMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-    this.emit('reconnect', { attempt: this.#attempt, delayMs });
+    const delayMs = takeoverDelayMs ?? Math.round(ceiling / 2 + random() * (ceiling / 2));
+    this.emit('reconnect', { attempt: this.#attempt, delayMs, ...(takeoverDelayMs !== undefined ? { takenOver: true } : {}) });
     this.#timer = this.clock.setTimeout(() => {
       this.#timer = undefined;
       this.#open().catch((err: unknown) => {

@@ -32,7 +32,7 @@ export interface CentralClientOptions extends BaseClientOptions {
  * tracking numbers are chosen per target UID.
  *
  * Events: 'connected', 'request' (RequestEvent with `uid`, only without a handler),
- * 'telemetry' ({ uid, payload }), 'close' (CloseEvent), 'reconnect', 'error' (only when listened to).
+ * 'telemetry' ({ uid, payload }), 'close' (CloseEvent), 'reconnect' ({ attempt, delayMs, takenOver? }), 'error' (only when listened to).
  */
 export class CentralClient extends BaseClient {
   constructor(opts: CentralClientOptions) {

@@ -28,7 +28,7 @@ export interface RequestOptions {
  *
  * Events: 'connected' ({ host, port }), 'token' (Buffer), 'request' (RequestEvent, only
  * without a handler), 'close' (CloseEvent, once per connection), 'reconnect'
- * ({ attempt, delayMs }), 'error' (ClientError; only emitted when listened to).
+ * ({ attempt, delayMs, takenOver? }), 'error' (ClientError; only emitted when listened to).
  */
 export class ObjectClient extends BaseClient {
   readonly #udp: { readonly host: string; readonly port: number };

@@ -142,9 +142,19 @@ const answerDecoder: Decoder<InitiationAnswer> = (buf) => {
   return { value: r.answer, length: r.length };
 };
 
+/**
+ * RFC 6066 allows only host names as SNI (Node warns DEP0123 for an IP). When the name to
+ * verify is an IP, no SNI is sent and `host`, which Node checks the certificate against when
+ * there is no servername, is that IP: the certificate must carry it as an IP SAN.
+ */
+function tlsIdentity(host: string, options: tls.ConnectionOptions): { host: string; servername?: string } {
+  const name = options.servername ?? options.host ?? host;
+  return net.isIP(name) === 0 ? { host: options.host ?? host, servername: name } : { host: name };
+}
+
 async function upgrade(socket: net.Socket, host: string, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
-  const servername = net.isIP(host) === 0 ? host : undefined;
-  const secure = tls.connect({ host, servername, ...options, socket });
+  const { servername: _, ...rest } = options;
+  const secure = tls.connect({ ...rest, ...tlsIdentity(host, options), socket });
   try {
     await once(secure, 'secureConnect');
   } catch (err) {

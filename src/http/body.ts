@@ -1,13 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpApiError } from './errors.js';
 
-/** PROTOCOL §8: bodies are JSON in UTF-8. Parameters other than charset=utf-8 are refused. */
+/**
+ * PROTOCOL §8: bodies are JSON in UTF-8. Parameters other than charset=utf-8 are refused.
+ * No Content-Type at all is read as JSON: centrals written against the first concentrator
+ * send none. A type that is present and not JSON (even an empty one) stays 415.
+ */
 export function checkJsonContentType(req: IncomingMessage): void {
   const raw = req.headers['content-type'];
-  const [type, ...params] = (raw ?? '').split(';').map((s) => s.trim().toLowerCase());
+  if (raw === undefined) return;
+  const [type, ...params] = raw.split(';').map((s) => s.trim().toLowerCase());
   const charsetOk = params.every((p) => p === '' || p === 'charset=utf-8' || p === 'charset="utf-8"');
   if (type !== 'application/json' || !charsetOk) {
-    throw new HttpApiError('ERR_IOTS_HTTP_MEDIA_TYPE', `Content-Type: must be application/json (UTF-8), not ${raw === undefined ? 'absent' : JSON.stringify(raw)}`);
+    throw new HttpApiError('ERR_IOTS_HTTP_MEDIA_TYPE', `Content-Type: must be application/json (UTF-8), not ${JSON.stringify(raw)}`);
   }
 }
 

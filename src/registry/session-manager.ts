@@ -8,6 +8,8 @@ export type EndReason = 'closed' | 'expired' | 'revoked' | 'admin' | 'shutdown' 
 export interface SessionEvents {
   started(s: Session): void;
   resumed(s: Session, replayed: number): void;
+  /** A newer connection authenticated with the UID of a connected session (PROTOCOL §3 step 7). */
+  takenOver(s: Session, from: string, to: string): void;
   kept(s: Session, reason: string): void;
   ended(s: Session, reason: EndReason): void;
   /** A transmission with no origin to answer (a response, telemetry) that could not be delivered; `type`: its ToT. */
@@ -59,6 +61,7 @@ export class SessionManager {
       return s;
     }
     const old = existing.link;
+    const oldPeer = existing.peer;
     this.#clock.clearTimeout(existing.keptTimer);
     existing.keptTimer = undefined;
     existing.state = 'connected';
@@ -69,9 +72,11 @@ export class SessionManager {
     existing.peer = link.peer;
     existing.tls = link.tls;
     // Takeover (PROTOCOL §3 step 7): the newer connection wins; the session goes on with it.
-    if (old && old !== link) old.close(CloseCode.FREEING_RESOURCES, 'taken-over', true);
+    const takenOver = old !== undefined && old !== link;
+    if (takenOver) old.close(CloseCode.FREEING_RESOURCES, 'taken-over', true);
     const replayed = this.#replay(existing, link);
-    this.#events.resumed(existing, replayed);
+    if (takenOver) this.#events.takenOver(existing, oldPeer, link.peer);
+    else this.#events.resumed(existing, replayed);
     return existing;
   }
 

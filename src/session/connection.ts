@@ -5,6 +5,7 @@ import {
   type Transmission,
 } from '../protocol/index.js';
 import type { SessionLink } from '../registry/session.js';
+import type { ConnectionTrace } from './transmission-trace.js';
 
 export interface ConnectionOptions {
   readonly peer: string;
@@ -23,6 +24,8 @@ export interface ConnectionOptions {
   readonly transmissionTimeoutMs: number;
   /** Per-ToT counters of what is sent (metrics), indexed by type. */
   readonly sentCounters?: ReadonlyArray<{ inc(): void } | undefined>;
+  /** Debug lines per transmission in and out; consulted only while `trace.enabled`. */
+  readonly trace?: ConnectionTrace;
 }
 
 export interface ClosedInfo {
@@ -79,8 +82,10 @@ export class Connection implements SessionLink {
   readonly #flush = () => this.#doFlush();
   /** Set when closed by a takeover: answers to requests this connection received still count. */
   #lateResponses = false;
+  readonly #trace: ConnectionTrace | undefined;
   readonly #emit = (t: Transmission) => {
     if (this.#closing && t.type !== ToT.RESPONSE) return;
+    if (this.#trace?.enabled) this.#trace.received(t);
     this.#hooks?.onTransmission(t);
   };
 
@@ -91,6 +96,7 @@ export class Connection implements SessionLink {
     this.tls = opts.tls;
     this.maxTransmissionLength = opts.maxTransmissionLength;
     this.#parser = new TransmissionParser(opts.maxTransmissionBytes);
+    this.#trace = opts.trace;
     this.#lastActivity = opts.clock.now();
   }
 
@@ -113,6 +119,7 @@ export class Connection implements SessionLink {
   send(t: Transmission): void {
     if (this.#closing) return this.#late(t);
     this.#opts.sentCounters?.[t.type]?.inc();
+    if (this.#trace?.enabled) this.#trace.sent(t);
     this.#queue.push(t);
     this.#queuedBytes += transmissionLength(t);
     this.#schedule();
@@ -121,6 +128,7 @@ export class Connection implements SessionLink {
   sendBytes(bytes: Buffer): void {
     if (this.#closing) return this.#late(bytes);
     this.#opts.sentCounters?.[bytes[0]! >> 4]?.inc();
+    if (this.#trace?.enabled) this.#trace.sent(bytes);
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
     this.#schedule();
@@ -138,6 +146,7 @@ export class Connection implements SessionLink {
   close(code: number, reason = 'closed-by-concentrator', acceptResponses = false): void {
     if (this.#closing) return;
     this.#lateResponses = acceptResponses;
+    if (this.#trace?.enabled) this.#trace.sent({ type: ToT.CLOSE, code });
     this.#queue.push({ type: ToT.CLOSE, code });
     this.#queuedBytes += 2;
     this.#sent = code;

@@ -18,6 +18,7 @@ import { AdmissionGuard } from './admission-guard.js';
 import { ChallengePool } from './challenge-pool.js';
 import { OrderedIntake } from './ordered-intake.js';
 import { HandshakeError, runHandshake, type Credentials, type HandshakeDeps, type HandshakeFailure } from './handshake.js';
+import { TransmissionTrace } from './transmission-trace.js';
 
 export interface SessionHostDeps {
   readonly config: Config;
@@ -47,6 +48,7 @@ export class SessionHost {
   readonly #guard: AdmissionGuard;
   /** The same for every handshake: built once, not per accepted socket. */
   readonly #handshake: HandshakeDeps;
+  readonly #trace: TransmissionTrace;
   #draining = false;
   #awaitingAcl = 0;
 
@@ -55,6 +57,7 @@ export class SessionHost {
     const l = deps.config.limits;
     this.#guard = new AdmissionGuard(deps.clock, { failuresPerMinute: l.authFailuresPerMinute, banSec: l.authBanSec, acceptPerSec: l.acceptPerSec });
     const challenges = new ChallengePool();
+    this.#trace = new TransmissionTrace(deps.log);
     this.#handshake = {
       clock: deps.clock,
       timeoutMs: deps.config.tcp.handshakeTimeoutSec * 1000,
@@ -99,8 +102,10 @@ export class SessionHost {
     });
   }
 
+  /** Destroys every socket; the last step of close() and destroy(). */
   destroyAll(): void {
     for (const s of this.#sockets) s.destroy();
+    this.#trace.dispose();
   }
 
   accept(socket: Socket): void {
@@ -179,6 +184,7 @@ export class SessionHost {
       drainTimeoutMs: d.config.limits.drainTimeoutSec * 1000,
       transmissionTimeoutMs: d.config.limits.transmissionTimeoutSec * 1000,
       sentCounters: d.metrics.outByTot,
+      trace: this.#trace.forConnection(uid, peer),
     });
     if (this.#draining) return conn.close(0x01, 'draining');
     const session = d.sessions.attach(uid, cred.kind, cred.group, conn);

@@ -110,11 +110,21 @@ t.test('404 unknown URI (a query string included), 405 wrong method, 415 not JSO
     const r = await post(path, undefined, { method });
     t.same([r.status, r.json.error, r.headers['allow']], [405, 'ERR_IOTS_HTTP_METHOD_NOT_ALLOWED', 'POST'], `${method} ${path}`);
   }
-  for (const ct of ['text/plain', null, 'application/json; charset=iso-8859-1', 'application/jsonx']) {
+  for (const ct of ['text/plain', '', 'application/json; charset=iso-8859-1', 'application/jsonx']) {
     const r = await post('/request', ok, { contentType: ct });
-    t.same([r.status, r.json.error], [415, 'ERR_IOTS_HTTP_MEDIA_TYPE'], String(ct));
+    t.same([r.status, r.json.error], [415, 'ERR_IOTS_HTTP_MEDIA_TYPE'], JSON.stringify(ct));
   }
   t.equal((await post('/request', ok, { contentType: 'Application/JSON; Charset=UTF-8' })).status, 200, 'type and charset are case-insensitive');
+});
+
+t.test('no Content-Type at all: the body is read as JSON (centrals written for the first concentrator send none)', async (t) => {
+  const { post } = await startHttpDaemon(t, [dev]);
+  const r = await post('/request', ok, { contentType: null });
+  t.same([r.status, r.json.Code], [200, 0xa0], '/request without Content-Type is routed');
+  const acl = await post('/acl', [{ GroupName: 'Devices', UID: 'dev-1', AuthKey: dev.key.toString('hex') }], { contentType: null });
+  t.equal(acl.status, 200, '/acl without Content-Type is applied');
+  const bad = await post('/request', undefined, { contentType: null, raw: 'UID=x' });
+  t.same([bad.status, bad.json.error], [400, 'ERR_IOTS_HTTP_BAD_JSON'], 'a body that is not JSON is still refused, as JSON');
 });
 
 t.test('413: a body over http.maxBodyBytes is refused without being buffered', async (t) => {
