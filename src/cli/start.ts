@@ -3,9 +3,11 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { prepareFirstStart } from '../config/bootstrap.js';
 import { finishConfig, readConfigDraft } from '../config/load.js';
+import { aclFileIssues } from './acl-file-issue.js';
 import { createLogger } from '../observability/logger.js';
 import { DEFAULT_CONFIG, ExitCode, printIssues, readConfigText, type CliIo } from './io.js';
 import type { Config } from '../config/types.js';
+import { IotsError } from '../errors.js';
 import type { ReloadResult } from '../daemon.js';
 
 /** After close() or destroy(), a process that still has open handles is ended this much later. */
@@ -96,8 +98,9 @@ export async function runStart(opts: { config: string }, io: CliIo): Promise<num
     return ExitCode.RUNTIME;
   }
   const done = finishConfig(first.draft);
-  if (!done.config) {
-    printIssues(io, done.errors, opts.config);
+  const errors = [...done.errors, ...(done.config ? await aclFileIssues(first.draft) : [])];
+  if (!done.config || errors.length > 0) {
+    printIssues(io, errors, opts.config);
     return ExitCode.CONFIG;
   }
   for (const w of done.warnings) logger.warn(w);
@@ -109,7 +112,9 @@ export async function runStart(opts: { config: string }, io: CliIo): Promise<num
     logger.info({ tcp: addrs.tcp, udp: addrs.udp, http: addrs.http }, `listening: ${describeAddresses({ ...addrs })}`);
   } catch (err) {
     io.err(`iotsocket: ${(err as Error).message}\n`);
-    logger.error({ err }, 'start failed');
+    // A coded error (port in use, cannot listen) is the whole story in that one line; only
+    // an unexpected failure is worth its stack in the log.
+    if (!(err instanceof IotsError)) logger.error({ err }, 'start failed');
     c.destroy();
     return ExitCode.RUNTIME;
   }

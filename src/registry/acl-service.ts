@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { AclEntry } from '../protocol/index.js';
 import { Acl, describeAclProblems, type AclProblem } from './acl.js';
-import { AclFileWriter, formatAclJson, parseAclJson, removeStaleTemps } from './acl-file.js';
+import { AclFileWriter, formatAclJson, removeStaleTemps } from './acl-file.js';
+import { checkAclText } from './acl-check.js';
 
 export interface AclServiceEvents {
   /** Each UID gone from the ACL, or whose key or group changed: end its session, revoke its tokens. */
@@ -50,13 +51,11 @@ export class AclService {
       text = '{}';
     }
     if (text === this.#knownText) return undefined;
-    const read = parseAclJson(text);
-    if ('error' in read) throw new Error(`ACL file ${this.#path}: ${read.error}`);
-    const next = Acl.from(read.entries, this.#groups);
-    if (Array.isArray(next)) throw new Error(`ACL file ${this.#path}: ${describeAclProblems(next)}`);
+    const checked = checkAclText(this.#path, text, this.#groups);
+    if ('error' in checked) throw new Error(checked.error);
     this.#knownText = text;
-    this.#swap(next);
-    return next;
+    this.#swap(checked.acl);
+    return checked.acl;
   }
 
   /**

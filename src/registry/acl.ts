@@ -9,6 +9,9 @@ export interface AclProblem {
   readonly index: number;
   readonly uid: string;
   readonly reason: 'unknown-group' | 'duplicate-uid' | 'invalid-uid' | 'invalid-key' | 'central-uid';
+  /** unknown-group: the group the entry names, and the config's groups, so the message can say both. */
+  readonly group?: string;
+  readonly knownGroups?: readonly string[];
 }
 
 /** An immutable ACL: UID → group and key. Replaced whole, never edited in place. */
@@ -28,11 +31,12 @@ export class Acl {
   static from(entries: readonly AclEntry[], groups: ReadonlySet<string>): Acl | AclProblem[] {
     const map = new Map<string, AclRecord>();
     const problems: AclProblem[] = [];
+    const knownGroups = [...groups];
     entries.forEach((e, index) => {
       const uid = e.uid;
       if (uid === CENTRAL_UID) problems.push({ index, uid, reason: 'central-uid' });
       else if (!isValidUid(uid)) problems.push({ index, uid, reason: 'invalid-uid' });
-      else if (!groups.has(e.group)) problems.push({ index, uid, reason: 'unknown-group' });
+      else if (!groups.has(e.group)) problems.push({ index, uid, reason: 'unknown-group', group: e.group, knownGroups });
       else if (e.key.length !== AUTH_KEY_LENGTH) problems.push({ index, uid, reason: 'invalid-key' });
       else if (map.has(uid)) problems.push({ index, uid, reason: 'duplicate-uid' });
       else map.set(uid, { group: e.group, key: Buffer.from(e.key) });
@@ -64,5 +68,11 @@ export class Acl {
 }
 
 export function describeAclProblems(problems: readonly AclProblem[]): string {
-  return problems.map((p) => `entry ${p.index} (UID ${JSON.stringify(p.uid)}): ${p.reason}`).join('; ');
+  return problems.map((p) => `entry ${p.index} (UID ${JSON.stringify(p.uid)}): ${p.reason}${problemDetail(p)}`).join('; ');
+}
+
+function problemDetail(p: AclProblem): string {
+  if (p.reason !== 'unknown-group' || p.group === undefined) return '';
+  const known = p.knownGroups?.length ? p.knownGroups.map((g) => JSON.stringify(g)).join(', ') : 'none';
+  return ` ${JSON.stringify(p.group)} (the config's groups: ${known})`;
 }
