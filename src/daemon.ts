@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config, TlsFiles } from './config/types.js';
 import { createLogger } from './observability/logger.js';
-import { descriptorsNeeded, openFilesLimit } from './observability/fd-limit.js';
+import { descriptorsNeeded, fdLimitAdvice, openFilesLimit } from './observability/fd-limit.js';
 import { HttpServer, OpsApi, createHttpSide, httpLimits, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
@@ -202,10 +202,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     await mkdir(dirname(config.acl.file), { recursive: true });
     const fdLimit = openFilesLimit();
     const fds = descriptorsNeeded(config);
-    if (fdLimit !== undefined && fdLimit < fds.total) {
-      log.warn({ event: 'fd-limit-low', limit: fdLimit, needed: fds, maxConnections: config.tcp.maxConnections },
-        `open-file limit ${fdLimit} is below the ${fds.total} descriptors this config may use (tcp.maxConnections ${fds.tcp} + http.maxHeldRequests ${fds.http} + webhook pools ${fds.webhooks} + ${fds.base}): raise it (LimitNOFILE= in systemd, ulimit -n) or lower those keys`);
-    }
+    const advice = fdLimitAdvice(fdLimit, fds);
+    if (advice) log.warn({ event: 'fd-limit-low', limit: fdLimit, needed: fds, maxConnections: config.tcp.maxConnections }, advice);
     await acl.load();
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
     await webhooks?.open();
