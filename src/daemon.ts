@@ -244,14 +244,16 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   }
 
   async function reload(next: Config = current): Promise<ReloadResult> {
-    const plan = planReload(current, next);
+    // `config` is what was started: restart-only keys compare with it (reload-plan.ts).
+    const plan = planReload(current, next, config);
     const aclReloaded = await reloadAcl('reload');
     // TLS files are re-read even when their paths did not change: that is how a renewed certificate is picked up.
     // A bad file on one listener is logged and reported; that listener keeps its certificate.
     const tlsFailed = [
       ...reloadTls('tcp', next.tcp.tls, (files) => { secureContext = loadSecureContext(files); }),
-      ...reloadTls('http', current.http.tls && next.http.tls, (files) => http?.server?.reloadTls(files)),
-      ...reloadTls('admin', current.admin?.tls && next.admin?.tls, (files) => adminServer?.reloadTls(files)),
+      // Whether a listener speaks TLS is fixed at start, whatever an earlier reload loaded.
+      ...reloadTls('http', config.http.tls && next.http.tls, (files) => http?.server?.reloadTls(files)),
+      ...reloadTls('admin', config.admin?.tls && next.admin?.tls, (files) => adminServer?.reloadTls(files)),
     ];
     if (next.log.level !== log.level) log.level = next.log.level;
     current = next;

@@ -37,7 +37,7 @@ async function reloadFromFile(c: Running, file: string, logger: Logger, io: CliI
       return;
     }
     const r = await c.reload(done.config);
-    if (r.restartNeeded.length) logger.warn({ event: 'restart-needed', keys: r.restartNeeded }, `SIGHUP: these changes need a restart: ${r.restartNeeded.join(', ')}`);
+    if (r.restartNeeded.length) logger.warn({ event: 'restart-needed', keys: r.restartNeeded }, `SIGHUP: not applied until a restart (changed since start): ${r.restartNeeded.join(', ')}`);
   } catch (err) {
     logger.error({ event: 'reload-failed', err: (err as Error).message }, 'SIGHUP: reload failed; nothing changed');
   }
