@@ -10,6 +10,9 @@ import type { Config } from '../config/types.js';
 import { IotsError } from '../errors.js';
 import type { ReloadResult } from '../daemon.js';
 
+/** A repeat of the first signal within this is the same Ctrl-C delivered twice, not a second signal. */
+const DUPLICATE_SIGNAL_MS = 1000;
+
 /** After close() or destroy(), a process that still has open handles is ended this much later. */
 const EXIT_GUARD_MS = 5000;
 
@@ -60,7 +63,16 @@ function untilSignal(c: Running, logger: Logger, io: CliIo, configFile: string):
       }, EXIT_GUARD_MS);
       guard.unref();
     };
+    let firstAt = 0;
+    let firstSignal: NodeJS.Signals | undefined;
     function onSignal(signal: NodeJS.Signals) {
+      // Ctrl-C under `npm start` arrives twice: from the terminal (the whole process group)
+      // and forwarded by npm. That is one keypress, not the "stop at once" second signal.
+      if (signals === 1 && signal === firstSignal && performance.now() - firstAt < DUPLICATE_SIGNAL_MS) {
+        logger.debug({ signal }, 'same signal again at once (terminal and npm both deliver Ctrl-C): still stopping gracefully');
+        return;
+      }
+      if (signals === 0) { firstAt = performance.now(); firstSignal = signal; }
       signals += 1;
       if (signals === 1) {
         logger.info({ signal }, 'shutting down (send the signal again to stop at once)');
