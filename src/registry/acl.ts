@@ -67,12 +67,10 @@ export class Acl {
   }
 }
 
+/** One line for every problem; the config's groups are named once, when a group is unknown. */
 export function describeAclProblems(problems: readonly AclProblem[]): string {
-  return problems.map((p) => `entry ${p.index} (UID ${JSON.stringify(p.uid)}): ${p.reason}${problemDetail(p)}`).join('; ');
-}
-
-function problemDetail(p: AclProblem): string {
-  if (p.reason !== 'unknown-group' || p.group === undefined) return '';
-  const known = p.knownGroups?.length ? p.knownGroups.map((g) => JSON.stringify(g)).join(', ') : 'none';
-  return ` ${JSON.stringify(p.group)} (the config's groups: ${known})`;
+  const lines = problems.map((p) => `entry ${p.index} (UID ${JSON.stringify(p.uid)}): ${p.reason}${p.group === undefined ? '' : ` ${JSON.stringify(p.group)}`}`);
+  const known = problems.find((p) => p.reason === 'unknown-group')?.knownGroups;
+  if (known) lines.push(`the config's groups: ${known.length ? known.map((g) => JSON.stringify(g)).join(', ') : 'none'}`);
+  return lines.join('; ');
 }

@@ -85,7 +85,7 @@ t.test('check-config validates the ACL file, with the message start gives', asyn
   const dir = t.testdir({ 'c.yaml': CONFIG, data: { 'acl.json': formatAclJson([dev, { uid: 'st', group: 'Nope', key: Buffer.alloc(16, 2) }]) } });
   const check = await cli(dir, 'check-config', '-c', 'c.yaml');
   t.equal(check.code, 1);
-  const line = `c.yaml:9: acl.file: ACL file ${join(dir, 'data/acl.json')}: entry 1 (UID "st"): unknown-group "Nope" (the config's groups: "Devices", "Stations")`;
+  const line = `c.yaml:9: acl.file: ACL file ${join(dir, 'data/acl.json')}: entry 1 (UID "st"): unknown-group "Nope"; the config's groups: "Devices", "Stations"`;
   t.equal(check.err.split('\n')[0], line);
   t.equal(check.out, '', 'no "config OK"');
   const start = await cli(dir, 'start', '-c', 'c.yaml');
