@@ -6,8 +6,8 @@ import type { Config } from '../config/types.js';
  * The soft limit on open files (Linux: /proc/self/limits), or undefined elsewhere. Running out
  * of descriptors is invisible to the daemon (libuv closes the pending clients itself), so the
  * start warns when the limit cannot hold what the config can use (descriptorsNeeded). Node
- * raises its soft limit to the hard one at startup, so this is in effect the hard limit:
- * `ulimit -n` in the starting shell cannot raise it, only the hard limit can.
+ * raises its soft limit to the hard one at startup, so this is in effect the hard limit: only
+ * raising that (root's `ulimit -n`, LimitNOFILE, docker --ulimit) gives the daemon more.
  */
 export function openFilesLimit(procLimits = '/proc/self/limits'): number | undefined {
   try {
@@ -90,6 +90,6 @@ export function fdLimitAdvice(limit: number | undefined, need: DescriptorNeed, e
   return `open-file limit ${limit} is below the ${need.total} descriptors this config can use: `
     + `tcp.maxConnections ${need.tcp} + http.maxHeldRequests ${need.http} + webhook pools ${need.webhooks} + ${need.base}${capped}. `
     + `Connections past the limit are dropped without an answer. Raise the hard limit to ${suggest}: LimitNOFILE=${suggest} in the systemd unit, `
-    + `docker run --ulimit nofile=${suggest}, or \`ulimit -Hn ${suggest}\` (as root, or in /etc/security/limits.conf) in the shell that starts it `
-    + `(Node raises the soft limit to the hard one itself); or lower those keys`;
+    + `docker run --ulimit nofile=${suggest}, or \`ulimit -n ${suggest}\` as root (or nofile in /etc/security/limits.conf) in the shell that starts it `
+    + `(Node already raises its soft limit to the hard one); or lower those keys`;
 }

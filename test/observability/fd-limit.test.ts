@@ -65,7 +65,7 @@ t.test('the shipped development config: no warning at 40 000 descriptors, and ad
   t.match(advice, 'tcp on loopback: at most the 28232 ephemeral ports');
   t.match(advice, 'LimitNOFILE=39000 in the systemd unit');
   t.match(advice, 'docker run --ulimit nofile=39000');
-  t.match(advice, '`ulimit -Hn 39000`');
+  t.match(advice, '`ulimit -n 39000` as root');
 });
 
 t.test('the daemon warns when held HTTP requests push the need past the limit, even with few TCP sessions', async (t) => {
