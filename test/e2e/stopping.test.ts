@@ -1,13 +1,14 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { connect, type AddressInfo } from 'node:net';
+import { cpSync, symlinkSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { cleanEnv, ensureBuilt, ROOT, spawnCli } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
 
 const KEY = '00112233445566778899AABBCCDDEEFF';
-/** Everything absolute or inline, so `npm start` (cwd: the repository) writes nothing there. */
+/** Everything absolute or inline, so `npm start` writes nothing beside the package. */
 const config = (dir: string) => `central: { authKey: ${KEY} }\ntcp: { port: 0 }\nudp: { enabled: false }\nhttp: { enabled: false }\n`
   + `acl: { file: ${join(dir, 'acl.json')} }\nlog: { level: info }\n`;
 
@@ -32,7 +33,12 @@ function refused(port: number): Promise<boolean> {
 // `sh -c "... && node ..."`, so the kill ended npm and sh and left the daemon holding its port.
 t.test('kill of the `npm start` pid stops the daemon gracefully and frees its port', async (t) => {
   const dir = t.testdir({ 'c.yaml': config(t.testdirName) });
-  const npm = spawn('npm', ['start', '--', '-c', join(dir, 'c.yaml')], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  // `npm start` builds: in a copy of the package, so this build never rewrites the dist/ that
+  // other test files run at the same time.
+  const pkg = join(dir, 'pkg');
+  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bench', 'bin']) cpSync(join(ROOT, f), join(pkg, f), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+  const npm = spawn('npm', ['start', '--', '-c', join(dir, 'c.yaml')], { cwd: pkg, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let daemonPid = 0;
   t.teardown(() => { npm.kill('SIGKILL'); if (daemonPid && alive(daemonPid)) process.kill(daemonPid, 'SIGKILL'); });
   const lines: Array<Record<string, unknown>> = [];
