@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { request as httpRequest } from 'undici';
 import { isValidUid } from '../protocol/index.js';
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseAclJson, writeAclFileAtomic } from '../registry/acl-file.js';
 import { checkAclFile } from '../registry/acl-check.js';
 import { Acl, describeAclProblems } from '../registry/acl.js';
