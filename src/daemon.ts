@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config, TlsFiles } from './config/types.js';
 import { createLogger } from './observability/logger.js';
-import { descriptorsNeeded, openFilesLimit } from './observability/fd-limit.js';
+import { descriptorsNeeded, fdLimitAdvice, openFilesLimit } from './observability/fd-limit.js';
 import { HttpServer, OpsApi, createHttpSide, httpLimits, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
@@ -223,10 +223,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     await mkdir(dirname(config.acl.file), { recursive: true });
     const fdLimit = openFilesLimit();
     const fds = descriptorsNeeded(config);
-    if (fdLimit !== undefined && fdLimit < fds.total) {
-      log.warn({ event: 'fd-limit-low', limit: fdLimit, needed: fds, maxConnections: config.tcp.maxConnections },
-        `open-file limit ${fdLimit} is below the ${fds.total} descriptors this config may use (tcp.maxConnections ${fds.tcp} + http.maxHeldRequests ${fds.http} + webhook pools ${fds.webhooks} + ${fds.base}): raise it (LimitNOFILE= in systemd, ulimit -n) or lower those keys`);
-    }
+    const advice = fdLimitAdvice(fdLimit, fds);
+    if (advice) log.warn({ event: 'fd-limit-low', limit: fdLimit, needed: fds, maxConnections: config.tcp.maxConnections }, advice);
     await acl.load();
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
     await webhooks?.open();
@@ -267,14 +265,16 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   }
 
   async function reload(next: Config = current): Promise<ReloadResult> {
-    const plan = planReload(current, next);
+    // `config` is what was started: restart-only keys compare with it (reload-plan.ts).
+    const plan = planReload(current, next, config);
     const aclReloaded = await reloadAcl('reload');
     // TLS files are re-read even when their paths did not change: that is how a renewed certificate is picked up.
     // A bad file on one listener is logged and reported; that listener keeps its certificate.
     const tlsFailed = [
       ...reloadTls('tcp', next.tcp.tls, (files) => { secureContext = loadSecureContext(files); }),
-      ...reloadTls('http', current.http.tls && next.http.tls, (files) => http?.server?.reloadTls(files)),
-      ...reloadTls('admin', current.admin?.tls && next.admin?.tls, (files) => adminServer?.reloadTls(files)),
+      // Whether a listener speaks TLS is fixed at start, whatever an earlier reload loaded.
+      ...reloadTls('http', config.http.tls && next.http.tls, (files) => http?.server?.reloadTls(files)),
+      ...reloadTls('admin', config.admin?.tls && next.admin?.tls, (files) => adminServer?.reloadTls(files)),
     ];
     if (next.log.level !== log.level) log.level = next.log.level;
     current = next;

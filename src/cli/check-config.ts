@@ -1,18 +1,24 @@
 import type { Command } from 'commander';
-import { parseConfig } from '../config/load.js';
+import { finishConfig, readConfigDraft } from '../config/load.js';
+import { aclFileIssues } from './acl-file-issue.js';
 import { DEFAULT_CONFIG, ExitCode, printIssues, readConfigText, type CliIo } from './io.js';
 
-/** Validates a config file without writing anything; files first start would create are warnings. */
+/**
+ * Validates a config file, and the ACL file it names, without writing anything; files first
+ * start would create are warnings.
+ */
 export async function runCheckConfig(opts: { config: string }, io: CliIo): Promise<number> {
   const text = await readConfigText(opts.config, io);
   if (text === undefined) return ExitCode.CONFIG;
-  const res = parseConfig(text, { file: opts.config, baseDir: io.cwd, env: io.env, mode: 'check' });
-  if (res.errors.length > 0) {
-    printIssues(io, res.errors, opts.config);
+  const first = readConfigDraft(text, { file: opts.config, baseDir: io.cwd, env: io.env });
+  const done = first.draft ? finishConfig(first.draft, { mode: 'check' }) : undefined;
+  const errors = [...first.errors, ...(done?.errors ?? []), ...(first.draft ? await aclFileIssues(first.draft) : [])];
+  if (errors.length > 0) {
+    printIssues(io, errors, opts.config);
     return ExitCode.CONFIG;
   }
   io.out('config OK\n');
-  for (const w of res.warnings) io.out(`warning: ${w}\n`);
+  for (const w of [...first.warnings, ...(done?.warnings ?? [])]) io.out(`warning: ${w}\n`);
   return ExitCode.OK;
 }
 

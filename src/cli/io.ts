@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatIssue, type ConfigIssue } from '../errors.js';
 
@@ -28,8 +28,14 @@ export function processIo(): CliIo {
 
 export const DEFAULT_CONFIG = 'config/concentrator.yaml';
 
-/** 1 is shared by configuration errors and a forced (second-signal) stop. */
-export const ExitCode = { OK: 0, CONFIG: 1, FORCED: 1, RUNTIME: 2 } as const;
+/**
+ * Every exit code of `iotsocket`, one meaning each (README "Exit codes" lists the same table):
+ * 0 done; 1 a configuration error (config file, ACL file, a file they name); 2 a runtime
+ * failure (port in use, daemon unreachable, HTTP error, a forced second-signal stop); 3
+ * `request` was answered with a Code other than 0; 64 a usage error (bad or missing option or
+ * argument, as sysexits' EX_USAGE), commander's own included.
+ */
+export const ExitCode = { OK: 0, CONFIG: 1, RUNTIME: 2, FORCED: 2, NOT_OK_CODE: 3, USAGE: 64 } as const;
 
 export function printIssues(io: CliIo, issues: readonly ConfigIssue[], file: string): void {
   for (const issue of issues) io.err(`${formatIssue(issue, file)}\n`);
@@ -59,7 +65,7 @@ export function packageVersion(): string {
 /** The config file's text, or undefined after printing why it cannot be read (exit 1). */
 export async function readConfigText(file: string, io: CliIo): Promise<string | undefined> {
   try {
-    return await readFile(file, 'utf8');
+    return await readFile(resolve(io.cwd, file), 'utf8');
   } catch (err) {
     io.err(`${file}: cannot read the config file: ${(err as Error).message}\n`);
     return undefined;

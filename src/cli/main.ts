@@ -9,7 +9,8 @@ import { registerAcl } from './acl.js';
 
 /**
  * The `iotsocket` command. `argv` is process.argv (node, script, args...). Resolves with the
- * exit code: 0 ok, 1 configuration error (or bad usage), 2 runtime failure.
+ * exit code, one of ExitCode (io.ts): commander's own errors (unknown option, missing option,
+ * a bad option value) become USAGE, so no number means two things.
  */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   let code: number = ExitCode.OK;
@@ -29,7 +30,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    // --help and --version end through here too, with exitCode 0.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
     io.err(`iotsocket: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return ExitCode.RUNTIME;
   }

@@ -23,7 +23,7 @@ function payloadValue(text: string, format: RequestOptions['format']): unknown {
   }
 }
 
-/** One POST /request; prints the JSON answer. Exit 0 only for Code 0; 1 for another Code; 2 for HTTP or network failures. */
+/** One POST /request; prints the JSON answer. Exit 0 only for Code 0; 3 for another Code; 2 for HTTP or network failures. */
 export async function runRequest(o: RequestOptions, io: CliIo): Promise<number> {
   let body: string;
   let dispatcher: ReturnType<typeof trustAgent>;
@@ -32,7 +32,7 @@ export async function runRequest(o: RequestOptions, io: CliIo): Promise<number> 
     dispatcher = trustAgent(o);
   } catch (err) {
     io.err(`iotsocket request: ${(err as Error).message}\n`);
-    return ExitCode.CONFIG;
+    return ExitCode.USAGE;
   }
   const url = new URL('request', o.url.endsWith('/') ? o.url : `${o.url}/`);
   try {
@@ -47,7 +47,7 @@ export async function runRequest(o: RequestOptions, io: CliIo): Promise<number> 
       return ExitCode.RUNTIME;
     }
     io.out(`${text}\n`);
-    return (JSON.parse(text) as { Code?: number }).Code === 0 ? ExitCode.OK : 1;
+    return (JSON.parse(text) as { Code?: number }).Code === 0 ? ExitCode.OK : ExitCode.NOT_OK_CODE;
   } catch (err) {
     io.err(`iotsocket request: ${describeHttpFailure(err, url)}\n`);
     return ExitCode.RUNTIME;

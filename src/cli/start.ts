@@ -3,10 +3,15 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { prepareFirstStart } from '../config/bootstrap.js';
 import { finishConfig, readConfigDraft } from '../config/load.js';
+import { aclFileIssues } from './acl-file-issue.js';
 import { choosePretty, createLogger } from '../observability/logger.js';
 import { DEFAULT_CONFIG, ExitCode, printIssues, readConfigText, type CliIo } from './io.js';
 import type { Config } from '../config/types.js';
+import { IotsError } from '../errors.js';
 import type { ReloadResult } from '../daemon.js';
+
+/** A repeat of the first signal within this is the same Ctrl-C delivered twice, not a second signal. */
+const DUPLICATE_SIGNAL_MS = 1000;
 
 /** After close() or destroy(), a process that still has open handles is ended this much later. */
 const EXIT_GUARD_MS = 5000;
@@ -35,7 +40,7 @@ async function reloadFromFile(c: Running, file: string, logger: Logger, io: CliI
       return;
     }
     const r = await c.reload(done.config);
-    if (r.restartNeeded.length) logger.warn({ event: 'restart-needed', keys: r.restartNeeded }, `SIGHUP: these changes need a restart: ${r.restartNeeded.join(', ')}`);
+    if (r.restartNeeded.length) logger.warn({ event: 'restart-needed', keys: r.restartNeeded }, `SIGHUP: not applied until a restart (changed since start): ${r.restartNeeded.join(', ')}`);
   } catch (err) {
     logger.error({ event: 'reload-failed', err: (err as Error).message }, 'SIGHUP: reload failed; nothing changed');
   }
@@ -58,7 +63,16 @@ function untilSignal(c: Running, logger: Logger, io: CliIo, configFile: string):
       }, EXIT_GUARD_MS);
       guard.unref();
     };
+    let firstAt = 0;
+    let firstSignal: NodeJS.Signals | undefined;
     function onSignal(signal: NodeJS.Signals) {
+      // Ctrl-C under `npm start` arrives twice: from the terminal (the whole process group)
+      // and forwarded by npm. That is one keypress, not the "stop at once" second signal.
+      if (signals === 1 && signal === firstSignal && performance.now() - firstAt < DUPLICATE_SIGNAL_MS) {
+        logger.debug({ signal }, 'same signal again at once (terminal and npm both deliver Ctrl-C): still stopping gracefully');
+        return;
+      }
+      if (signals === 0) { firstAt = performance.now(); firstSignal = signal; }
       signals += 1;
       if (signals === 1) {
         logger.info({ signal }, 'shutting down (send the signal again to stop at once)');
@@ -100,8 +114,9 @@ export async function runStart(opts: { config: string; pretty?: boolean }, io: C
     return ExitCode.RUNTIME;
   }
   const done = finishConfig(first.draft);
-  if (!done.config) {
-    printIssues(io, done.errors, opts.config);
+  const errors = [...done.errors, ...(done.config ? await aclFileIssues(first.draft) : [])];
+  if (!done.config || errors.length > 0) {
+    printIssues(io, errors, opts.config);
     return ExitCode.CONFIG;
   }
   for (const w of done.warnings) logger.warn(w);
@@ -113,7 +128,9 @@ export async function runStart(opts: { config: string; pretty?: boolean }, io: C
     logger.info({ tcp: addrs.tcp, udp: addrs.udp, http: addrs.http }, `listening: ${describeAddresses({ ...addrs })}`);
   } catch (err) {
     io.err(`iotsocket: ${(err as Error).message}\n`);
-    logger.error({ err }, 'start failed');
+    // A coded error (port in use, cannot listen) is the whole story in that one line; only
+    // an unexpected failure is worth its stack in the log.
+    if (!(err instanceof IotsError)) logger.error({ err }, 'start failed');
     c.destroy();
     return ExitCode.RUNTIME;
   }

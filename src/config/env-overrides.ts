@@ -67,8 +67,15 @@ function setIn(data: Obj, path: string[], value: unknown): boolean {
 export function applyEnvOverrides(data: Obj, env: Record<string, string | undefined>, schema: object): EnvOverrides {
   const issues: ConfigIssue[] = [];
   const sources = new Map<string, string>();
-  const names = Object.keys(env).filter((n) => n.startsWith(ENV_PREFIX) && env[n] !== undefined).sort();
+  const names = Object.keys(env).filter((n) => n.toUpperCase().startsWith(ENV_PREFIX) && env[n] !== undefined).sort();
   for (const name of names) {
+    // The prefix is case-sensitive, like every shell variable: a near miss would otherwise be
+    // silently ignored while the README promises an unknown variable is an error.
+    if (!name.startsWith(ENV_PREFIX)) {
+      const meant = ENV_PREFIX + name.slice(ENV_PREFIX.length).toUpperCase();
+      issues.push({ path: '', message: `environment variable ${name}: the prefix must be ${ENV_PREFIX} in upper case (did you mean ${meant}?)` });
+      continue;
+    }
     const segs = name.slice(ENV_PREFIX.length).split('__');
     const found = segs.some((s) => s === '') ? `malformed name` : resolvePath(schema as SchemaNode, data, segs);
     if (typeof found === 'string') {

@@ -56,6 +56,20 @@ function resolvePaths(raw: RawConfig, baseDir: string): void {
   if (raw.central.webhooks.ca !== undefined) raw.central.webhooks.ca = resolve(baseDir, raw.central.webhooks.ca);
 }
 
+/**
+ * `central.authKey` and `central.authKeyFile` exclude each other. One set from the environment
+ * replaces the other kind written in the file, so `IOTSOCKET_CENTRAL__AUTHKEY=...` works with
+ * a file that names authKeyFile (the shipped config). Both from one source stay an error.
+ */
+function preferEnvKeySource(data: Obj, sources: ReadonlyMap<string, string>): void {
+  const central = data.central;
+  if (!isObj(central)) return;
+  const keyFromEnv = sources.has('central.authKey');
+  const fileFromEnv = sources.has('central.authKeyFile');
+  if (keyFromEnv && !fileFromEnv) delete central.authKeyFile;
+  if (fileFromEnv && !keyFromEnv) delete central.authKey;
+}
+
 /** YAML, environment overrides and schema (with defaults); reads no other file. */
 export function readConfigDraft(text: string, opts: ParseOptions): { draft?: ConfigDraft; errors: ConfigIssue[]; warnings: string[] } {
   const src = readYamlSource(text);
@@ -71,6 +85,7 @@ export function readConfigDraft(text: string, opts: ParseOptions): { draft?: Con
     return src.locate(path === '' ? [] : path.split('.'));
   };
   const fromEnv = (path: string) => [...env.sources].find(([p]) => path === p || path.startsWith(`${p}.`))?.[1];
+  preferEnvKeySource(data, env.sources);
   const errors: ConfigIssue[] = [...env.issues];
   const validate = compileConfigValidator();
   if (!validate(data)) {

@@ -20,8 +20,14 @@ export function changedKeys(a: unknown, b: unknown, prefix = ''): string[] {
   return out;
 }
 
-export function planReload(current: Config, next: Config): { reload: string[]; restart: string[] } {
-  const changed = changedKeys(current, next).filter((k) => k !== 'baseDir');
+/**
+ * What a reload does. `reload`: reloadable keys that differ from the config loaded last (they
+ * are applied now). `restart`: every other key that differs from the config the daemon was
+ * started with, so a change stays reported on each reload until a restart, and a change
+ * reverted in the file is no longer reported (nor reported as a change back).
+ */
+export function planReload(current: Config, next: Config, started: Config = current): { reload: string[]; restart: string[] } {
   const isReloadable = (k: string) => RELOADABLE.some((r) => k === r || k.startsWith(`${r}.`));
-  return { reload: changed.filter(isReloadable), restart: changed.filter((k) => !isReloadable(k)) };
+  const differing = (a: Config) => changedKeys(a, next).filter((k) => k !== 'baseDir');
+  return { reload: differing(current).filter(isReloadable), restart: differing(started).filter((k) => !isReloadable(k)) };
 }

@@ -2,6 +2,7 @@ import { open, readFile, readdir, rename, mkdir, unlink } from 'node:fs/promises
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AclEntry } from '../protocol/index.js';
+import { locateJsonError } from './json-error-position.js';
 
 /**
  * The persisted ACL: `{"UID": {"GroupName": "...", "AuthKey": "32 hex"}}`.
@@ -12,7 +13,8 @@ export function parseAclJson(text: string): { entries: AclEntry[] } | { error: s
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    return { error: `not valid JSON: ${(err as Error).message}` };
+    const at = locateJsonError(text);
+    return { error: at ? `not valid JSON at line ${at.line}, column ${at.column}: ${at.message}` : `not valid JSON: ${(err as Error).message}` };
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return { error: 'the ACL file must hold one JSON object keyed by UID' };
   const entries: AclEntry[] = [];

@@ -9,6 +9,9 @@ export interface AclProblem {
   readonly index: number;
   readonly uid: string;
   readonly reason: 'unknown-group' | 'duplicate-uid' | 'invalid-uid' | 'invalid-key' | 'central-uid';
+  /** unknown-group: the group the entry names, and the config's groups, so the message can say both. */
+  readonly group?: string;
+  readonly knownGroups?: readonly string[];
 }
 
 /** An immutable ACL: UID → group and key. Replaced whole, never edited in place. */
@@ -28,11 +31,12 @@ export class Acl {
   static from(entries: readonly AclEntry[], groups: ReadonlySet<string>): Acl | AclProblem[] {
     const map = new Map<string, AclRecord>();
     const problems: AclProblem[] = [];
+    const knownGroups = [...groups];
     entries.forEach((e, index) => {
       const uid = e.uid;
       if (uid === CENTRAL_UID) problems.push({ index, uid, reason: 'central-uid' });
       else if (!isValidUid(uid)) problems.push({ index, uid, reason: 'invalid-uid' });
-      else if (!groups.has(e.group)) problems.push({ index, uid, reason: 'unknown-group' });
+      else if (!groups.has(e.group)) problems.push({ index, uid, reason: 'unknown-group', group: e.group, knownGroups });
       else if (e.key.length !== AUTH_KEY_LENGTH) problems.push({ index, uid, reason: 'invalid-key' });
       else if (map.has(uid)) problems.push({ index, uid, reason: 'duplicate-uid' });
       else map.set(uid, { group: e.group, key: Buffer.from(e.key) });
@@ -63,6 +67,10 @@ export class Acl {
   }
 }
 
+/** One line for every problem; the config's groups are named once, when a group is unknown. */
 export function describeAclProblems(problems: readonly AclProblem[]): string {
-  return problems.map((p) => `entry ${p.index} (UID ${JSON.stringify(p.uid)}): ${p.reason}`).join('; ');
+  const lines = problems.map((p) => `entry ${p.index} (UID ${JSON.stringify(p.uid)}): ${p.reason}${p.group === undefined ? '' : ` ${JSON.stringify(p.group)}`}`);
+  const known = problems.find((p) => p.reason === 'unknown-group')?.knownGroups;
+  if (known) lines.push(`the config's groups: ${known.length ? known.map((g) => JSON.stringify(g)).join(', ') : 'none'}`);
+  return lines.join('; ');
 }

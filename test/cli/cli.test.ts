@@ -87,7 +87,7 @@ t.test('start: bootstraps, listens, and exits 0 on SIGTERM', async (t) => {
   t.notMatch(r.stdout, readFileSync(join(dir, 'data/central.key'), 'utf8').trim(), 'the key is never logged');
 });
 
-t.test('start: a second signal destroys and exits 1', async (t) => {
+t.test('start: a second signal destroys and exits 2 (a runtime failure: the stop was not orderly)', async (t) => {
   const dir = t.testdir({ 'c.yaml': PORT0 });
   const run = spawnCli(['start', '-c', 'c.yaml'], { cwd: dir });
   t.teardown(() => void run.child.kill('SIGKILL'));
@@ -103,7 +103,7 @@ t.test('start: a second signal destroys and exits 1', async (t) => {
   run.child.kill('SIGINT');
   const r = await run.exited;
   sock.destroy();
-  t.equal(r.code, 1);
+  t.equal(r.code, 2);
   t.match(r.stdout, /second signal/);
 });
 
@@ -115,7 +115,8 @@ t.test('start: a busy port exits 2 naming the port', async (t) => {
   const dir = t.testdir({ 'c.yaml': PORT0.replace('tcp: { port: 0 }', `tcp: { port: ${port} }`) });
   const r = await runCli(['start', '-c', 'c.yaml'], { cwd: dir });
   t.equal(r.code, 2);
-  t.match(r.stderr, `port ${port} on 127.0.0.1 is already in use`);
+  t.equal(r.stderr, `iotsocket: port ${port} on 127.0.0.1 is already in use\n`, 'one clear line');
+  t.notMatch(r.stdout, /stack|start failed/, 'and no JSON stack trace in the log');
 });
 
 t.test('start: a config error exits 1 before anything is written', async (t) => {
@@ -126,9 +127,18 @@ t.test('start: a config error exits 1 before anything is written', async (t) => 
   t.notOk(existsSync(join(dir, 'data')));
 });
 
-t.test('an unknown command is a usage error', async (t) => {
-  const r = await runCli(['frobnicate'], { cwd: t.testdir({}) });
-  t.equal(r.code, 1);
+t.test('usage errors exit 64, apart from configuration errors (1), runtime failures (2) and request answers (3)', async (t) => {
+  const dir = t.testdir({});
+  const r = await runCli(['frobnicate'], { cwd: dir });
+  t.equal(r.code, 64);
   t.match(r.stderr, /unknown command/);
+  const missing = await runCli(['request', '--url', 'http://127.0.0.1:1'], { cwd: dir });
+  t.equal(missing.code, 64, "commander's missing option");
+  t.match(missing.stderr, /required option/);
+  const badValue = await runCli(['acl', 'add', '--uid', 'x', '--group', 'G', '--key', 'nothex'], { cwd: dir });
+  t.equal(badValue.code, 64, "commander's invalid option value");
+  const unknownOption = await runCli(['keygen', '--frob'], { cwd: dir });
+  t.equal(unknownOption.code, 64);
+  t.equal((await runCli(['--help'], { cwd: dir })).code, 0, '--help stays 0');
 });
 

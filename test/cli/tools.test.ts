@@ -20,7 +20,9 @@ t.test('iotsocket acl add/list/remove edit the file; the running daemon applies 
   const config = testConfig(t);
   const d = await startDaemon(t, config, []);
   const cwd = config.baseDir;
-  const add = await runCli(['acl', 'add', '-f', config.acl.file, '--uid', 'cli-dev', '--group', 'Devices'], { cwd });
+  // `acl add` checks the group against the daemon's config: the groups of testConfig.
+  writeFileSync(join(cwd, 'c.yaml'), 'central: { authKey: 00112233445566778899AABBCCDDEEFF }\ngroups: { Devices: { telemetry: true }, Stations: {} }\n');
+  const add = await runCli(['acl', 'add', '-c', 'c.yaml', '-f', config.acl.file, '--uid', 'cli-dev', '--group', 'Devices'], { cwd });
   t.equal(add.code, 0, add.stderr);
   const added = JSON.parse(add.stdout) as { UID: string; AuthKey: string };
   t.match(added, { UID: 'cli-dev', GroupName: 'Devices', AuthKey: /^[0-9A-F]{32}$/ });
@@ -37,9 +39,9 @@ t.test('iotsocket acl add/list/remove edit the file; the running daemon applies 
   const rm = await runCli(['acl', 'remove', '-f', config.acl.file, '--uid', 'cli-dev'], { cwd });
   t.equal(rm.code, 0);
   t.equal((await obj.client.nextOf(ToT.CLOSE)).code, CloseCode.MAINTENANCE, 'removal closes its session');
-  t.equal((await runCli(['acl', 'remove', '-f', config.acl.file, '--uid', 'cli-dev'], { cwd })).code, 1, 'removing a missing UID fails');
-  const bad = await runCli(['acl', 'add', '-f', config.acl.file, '--uid', 'x'.repeat(17), '--group', 'Devices'], { cwd });
-  t.equal(bad.code, 1, 'a UID over 16 bytes is refused');
+  t.equal((await runCli(['acl', 'remove', '-f', config.acl.file, '--uid', 'cli-dev'], { cwd })).code, 64, 'removing a missing UID fails (usage)');
+  const bad = await runCli(['acl', 'add', '-c', 'c.yaml', '-f', config.acl.file, '--uid', 'x'.repeat(17), '--group', 'Devices'], { cwd });
+  t.equal(bad.code, 64, 'a UID over 16 bytes is refused (usage)');
 });
 
 t.test('a hand-edited ACL file naming an unknown group is rejected whole; the old ACL stays', async (t) => {
@@ -113,7 +115,7 @@ t.test('iotsocket request: one POST /request, prints the answer, exit 0 only for
   const ascii = await runCli(['request', '--url', url, '--key', key, '--uid', dev.uid, '--payload', 'hello', '--format', 'ascii'], { cwd: config.baseDir });
   t.same(JSON.parse(ascii.stdout), { Code: 0, Payload: 'hello', Format: 'ASCII' });
   const missing = await runCli(['request', '--url', url, '--key', key, '--uid', 'nobody', '--payload', '1'], { cwd: config.baseDir });
-  t.equal(missing.code, 1, 'Code 160 → exit 1');
+  t.equal(missing.code, 3, 'Code 160 → exit 3 (answered, Code not 0)');
   t.equal(JSON.parse(missing.stdout).Code, 160);
   const listed = await runCli(['acl', 'list', '--url', url, '--key', key], { cwd: config.baseDir });
   t.same([listed.code, JSON.parse(listed.stdout)], [0, { UID: dev.uid, GroupName: 'Devices' }], 'acl list --url reads GET /acl, without keys');

@@ -184,3 +184,29 @@ t.test('http.requestTimeoutSec: absent, max(30, maxWaitSec + 10); set, it must e
   t.match(http('  maxWaitSec: 1\n  headersTimeoutSec: 10\n  requestTimeoutSec: 5\n').errors, [{ path: 'http.requestTimeoutSec', line: 5, message: /at least http\.headersTimeoutSec \(10\)/ }]);
   t.match(http('  maxJsonDepth: 1\n  maxHeaderBytes: 100\n').errors, [{ path: 'http.maxJsonDepth', line: 3 }, { path: 'http.maxHeaderBytes', line: 4 }], 'bounds of the other limits');
 });
+
+t.test('an environment key replaces the file key source of the other kind (authKey vs authKeyFile)', async (t) => {
+  const dir = t.testdir({ 'k.hex': `${KEY}\n` });
+  const fileWithKeyFile = 'central:\n  authKeyFile: data/central.key\n';
+  const byEnv = parseConfig(fileWithKeyFile, { baseDir: dir, env: { IOTSOCKET_CENTRAL__AUTHKEY: '00112233445566778899001122334455' } });
+  t.same(byEnv.errors, [], 'the README example works with the shipped config (authKeyFile in the file)');
+  t.equal(byEnv.config?.central.authKey.toString('hex'), '00112233445566778899001122334455');
+  const fileWithKey = `central:\n  authKey: ${KEY}\n`;
+  const byEnvFile = parseConfig(fileWithKey, { baseDir: dir, env: { IOTSOCKET_CENTRAL__AUTHKEYFILE: 'k.hex' } });
+  t.same(byEnvFile.errors, []);
+  t.equal(byEnvFile.config?.central.authKey.toString('hex').toUpperCase(), KEY);
+  const both = parseConfig(fileWithKey, { baseDir: dir, env: { IOTSOCKET_CENTRAL__AUTHKEY: KEY, IOTSOCKET_CENTRAL__AUTHKEYFILE: 'k.hex' } });
+  t.match(both.errors, [{ path: 'central', message: /set only one of authKey and authKeyFile/ }], 'both from the environment: still an error');
+  const bothInFile = parseConfig(`central:\n  authKey: ${KEY}\n  authKeyFile: k.hex\n`, { baseDir: dir });
+  t.match(bothInFile.errors, [{ path: 'central', line: 1, message: /set only one/ }], 'both in the file: still an error');
+});
+
+t.test('a variable with a mis-cased prefix is an error naming it, not silently ignored', async (t) => {
+  const res = parse(`central: { authKey: ${KEY} }\n`, { iotsocket_log__level: 'debug', IoTSocket_TCP__PORT: '1', IOTSOCKETX: '1' });
+  t.equal(res.config, undefined);
+  t.match(res.errors, [
+    { message: /environment variable IoTSocket_TCP__PORT: the prefix must be IOTSOCKET_ in upper case/ },
+    { message: /environment variable iotsocket_log__level: the prefix must be IOTSOCKET_ in upper case/ },
+  ]);
+  t.equal(res.errors.length, 2, 'a name that merely starts with the letters (IOTSOCKETX) is not ours');
+});

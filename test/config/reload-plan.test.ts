@@ -27,3 +27,26 @@ t.test('SIGHUP plan: new certificate paths for an HTTPS or admin listener apply;
   const off = { ...a, http: httpPlain, admin: { host: '127.0.0.1', port: 0 } };
   t.same(planReload(a, off), { reload: [], restart: ['http.tls', 'admin.tls'] });
 });
+
+t.test('SIGHUP after SIGHUP: keys that need a restart stay pending until the restart; a revert is no change', async (t) => {
+  const { startDaemon } = await import('../helpers/daemon.js');
+  const started = testConfig(t);
+  const d = await startDaemon(t, started);
+  const moved = { ...started, tcp: { ...started.tcp, port: started.tcp.port + 1 }, keepSessionSec: 5 };
+  const r1 = await d.daemon.reload(moved);
+  t.same(r1.restartNeeded.sort(), ['keepSessionSec', 'tcp.port']);
+  const r2 = await d.daemon.reload(moved);
+  t.same(r2.restartNeeded.sort(), ['keepSessionSec', 'tcp.port'], 'the second reload of the same file still says so');
+  const halfBack = { ...moved, keepSessionSec: started.keepSessionSec, log: { level: 'warn' as const } };
+  const r3 = await d.daemon.reload(halfBack);
+  t.same([r3.applied, r3.restartNeeded], [['log.level'], ['tcp.port']], 'one key reverted: only the other is pending');
+  const r4 = await d.daemon.reload({ ...started, log: { level: 'warn' as const } });
+  t.same([r4.applied, r4.restartNeeded], [[], []], 'back to what runs: nothing pending, and the revert is not reported as a change');
+});
+
+t.test('SIGHUP plan against the running config: restart keys compare with what was started', async (t) => {
+  const a = testConfig(t);
+  const b = { ...a, tcp: { ...a.tcp, port: 9 } };
+  t.same(planReload(b, b, a), { reload: [], restart: ['tcp.port'] }, 'still pending after an earlier reload');
+  t.same(planReload(b, a, a), { reload: [], restart: [] }, 'reverted');
+});

@@ -40,7 +40,7 @@ t.test('a rejected ACL names the entries and applies nothing', async (t) => {
   const r = await d.post('/acl', [entry(dev2), { ...entry(st1), GroupName: 'Nowhere' }, entry(dev2)]);
   t.same([r.status, r.json.error], [400, 'ERR_IOTS_ACL_REJECTED']);
   t.same(r.json.problems, [{ Index: 1, UID: st1.uid, Reason: 'unknown-group' }, { Index: 2, UID: dev2.uid, Reason: 'duplicate-uid' }], 'every problem, by entry');
-  t.match(r.json.message, /entry 1 \(UID "st-1"\): unknown-group; entry 2 \(UID "dev-2"\): duplicate-uid/);
+  t.match(r.json.message, /entry 1 \(UID "st-1"\): unknown-group "Nowhere"; entry 2 \(UID "dev-2"\): duplicate-uid; the config's groups: "Devices", "Stations"/);
   t.equal(readFileSync(d.config.acl.file, 'utf8'), before, 'file unchanged');
   t.ok(d.daemon.internals.acl.current.get(dev1.uid) && !d.daemon.internals.acl.current.get(dev2.uid), 'live ACL unchanged');
   const empty = await d.post('/acl', []);
