@@ -6,6 +6,7 @@ import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { testCerts } from '../helpers/certs.js';
+import { ExitCode } from '../../src/cli/io.js';
 
 ensureBuilt();
 
@@ -25,16 +26,16 @@ t.test('iotsocket request over real HTTPS: --ca FILE trusts the daemon certifica
   const cwd = config.baseDir;
 
   const withCa = await runCli(args(url, '--ca', cert), { cwd });
-  t.same([withCa.code, JSON.parse(withCa.stdout || '{}').Code], [1, 160], `--ca: HTTPS call answered (Code 160 → exit 1) ${withCa.stderr}`);
+  t.same([withCa.code, JSON.parse(withCa.stdout || '{}').Code], [ExitCode.NOT_OK_CODE, 160], `--ca: HTTPS call answered (Code 160 → exit ${ExitCode.NOT_OK_CODE}) ${withCa.stderr}`);
   const insecure = await runCli(args(url, '--insecure'), { cwd });
-  t.same([insecure.code, JSON.parse(insecure.stdout || '{}').Code], [1, 160], `--insecure: HTTPS call answered ${insecure.stderr}`);
+  t.same([insecure.code, JSON.parse(insecure.stdout || '{}').Code], [ExitCode.NOT_OK_CODE, 160], `--insecure: HTTPS call answered ${insecure.stderr}`);
   const untrusted = await runCli(args(url), { cwd });
-  t.equal(untrusted.code, 2, 'an untrusted certificate is a network failure (exit 2)');
+  t.equal(untrusted.code, ExitCode.RUNTIME, 'an untrusted certificate is a network failure (exit 2)');
   t.match(untrusted.stderr, /certificate/i, 'says it is the certificate');
   t.match(untrusted.stderr, /--ca FILE or --insecure/, 'and how to trust it');
   t.notMatch(untrusted.stderr, /\n\s+at /, 'no stack trace');
   const missingCa = await runCli(args(url, '--ca', join(cwd, 'nope.pem')), { cwd });
-  t.equal(missingCa.code, 1, 'an unreadable --ca file is a usage error');
+  t.equal(missingCa.code, ExitCode.USAGE, 'an unreadable --ca file is a usage error');
   t.match(missingCa.stderr, /--ca: cannot read .*nope\.pem/);
 });
 
@@ -42,7 +43,7 @@ t.test('iotsocket request: a URL without a scheme is a clear error, not a stack 
   const cwd = testConfig(t).baseDir;
   for (const url of ['127.0.0.1:8080', 'localhost:8080', 'ftp://127.0.0.1:8080']) {
     const r = await runCli(args(url), { cwd });
-    t.equal(r.code, 1, `${url}: usage error`);
+    t.equal(r.code, ExitCode.USAGE, `${url}: usage error`);
     t.match(r.stderr, /--url.*http:\/\/ or https:\/\//, `${url}: names the option and the schemes`);
     t.notMatch(r.stderr, /\n\s+at /, `${url}: no stack trace`);
   }
@@ -57,7 +58,7 @@ t.test('iotsocket request: ECONNREFUSED names the address and asks whether the d
     });
   });
   const r = await runCli(args(`http://127.0.0.1:${port}`), { cwd: testConfig(t).baseDir });
-  t.equal(r.code, 2);
+  t.equal(r.code, ExitCode.RUNTIME);
   t.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`), 'names the address');
   t.match(r.stderr, /is the daemon running\?/);
   t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
