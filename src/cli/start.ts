@@ -46,8 +46,29 @@ async function reloadFromFile(c: Running, file: string, logger: Logger, io: CliI
   }
 }
 
-/** First signal: orderly close() then 0. Second signal: destroy() then 1. SIGHUP: reload. */
-function untilSignal(c: Running, logger: Logger, io: CliIo, configFile: string): Promise<number> {
+/**
+ * Signals that arrive before the daemon runs (bootstrap, loading, binding): remembered, not
+ * fatal, so a supervisor's SIGTERM at any point is a graceful stop (exit 0), never a kill.
+ */
+function earlySignals(io: CliIo): { readonly first: NodeJS.Signals | undefined; stop(): void } {
+  let first: NodeJS.Signals | undefined;
+  const on = (signal: NodeJS.Signals) => { first ??= signal; };
+  io.signals.on('SIGTERM', on);
+  io.signals.on('SIGINT', on);
+  return {
+    get first() { return first; },
+    stop() {
+      io.signals.removeListener('SIGTERM', on);
+      io.signals.removeListener('SIGINT', on);
+    },
+  };
+}
+
+/**
+ * First signal: orderly close() then 0. Second signal: destroy() then 1. SIGHUP: reload.
+ * The handlers are in place when this returns; `pending`: a signal that came before.
+ */
+function untilSignal(c: Running, logger: Logger, io: CliIo, configFile: string, pending?: NodeJS.Signals): Promise<number> {
   return new Promise((resolve) => {
     let signals = 0;
     const onHup = () => void reloadFromFile(c, configFile, logger, io);
@@ -88,11 +109,21 @@ function untilSignal(c: Running, logger: Logger, io: CliIo, configFile: string):
     }
     io.signals.on('SIGTERM', onSignal);
     io.signals.on('SIGINT', onSignal);
+    if (pending) onSignal(pending);
   });
 }
 
 /** Bootstrap (first start), load the config, start the daemon and run until a signal. */
 export async function runStart(opts: { config: string; pretty?: boolean }, io: CliIo): Promise<number> {
+  const early = earlySignals(io);
+  try {
+    return await startAndRun(opts, io, early);
+  } finally {
+    early.stop();
+  }
+}
+
+async function startAndRun(opts: { config: string; pretty?: boolean }, io: CliIo, early: ReturnType<typeof earlySignals>): Promise<number> {
   const text = await readConfigText(opts.config, io);
   if (text === undefined) return ExitCode.CONFIG;
   const first = readConfigDraft(text, { file: opts.config, baseDir: io.cwd, env: io.env });
@@ -120,12 +151,16 @@ export async function runStart(opts: { config: string; pretty?: boolean }, io: C
     return ExitCode.CONFIG;
   }
   for (const w of done.warnings) logger.warn(w);
+  if (early.first) {
+    logger.info({ signal: early.first }, 'stopped before starting');
+    return ExitCode.OK;
+  }
 
   const { createConcentrator } = await import('../daemon.js');
   const c = createConcentrator(done.config, { logger });
+  let addrs: Awaited<ReturnType<typeof c.start>>;
   try {
-    const addrs = await c.start();
-    logger.info({ tcp: addrs.tcp, udp: addrs.udp, http: addrs.http }, `listening: ${describeAddresses({ ...addrs })}`);
+    addrs = await c.start();
   } catch (err) {
     io.err(`iotsocket: ${(err as Error).message}\n`);
     // A coded error (port in use, cannot listen) is the whole story in that one line; only
@@ -134,7 +169,11 @@ export async function runStart(opts: { config: string; pretty?: boolean }, io: C
     c.destroy();
     return ExitCode.RUNTIME;
   }
-  return untilSignal(c, logger, io, opts.config);
+  // Handlers first, then the line a supervisor waits for: a SIGTERM right after it is graceful.
+  const stopped = untilSignal(c, logger, io, opts.config, early.first);
+  early.stop();
+  logger.info({ tcp: addrs.tcp, udp: addrs.udp, http: addrs.http }, `listening: ${describeAddresses({ ...addrs })}`);
+  return stopped;
 }
 
 export function registerStart(program: Command, io: CliIo, done: (code: number) => void): void {

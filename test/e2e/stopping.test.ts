@@ -84,3 +84,40 @@ t.test('the same signal twice at once (Ctrl-C under npm) is one graceful stop', 
   t.notMatch(r.stdout, /second signal/);
   t.match(r.stdout, /"event":"stopped"/);
 });
+
+// The signal handlers used to be installed only after the "listening" lines were logged: a
+// SIGTERM sent as soon as a supervisor read them killed the process by the signal (no Close
+// 0x01, exit by SIGTERM). Now they are in place before the daemon says it listens.
+t.test('SIGTERM sent the moment the daemon says it listens is a graceful stop (exit 0)', async (t) => {
+  ensureBuilt();
+  const results: Array<[number | null, string | null]> = [];
+  const ROUNDS = 8;
+  const dir = t.testdir(Object.fromEntries(Array.from({ length: ROUNDS }, (_, i) => [`c${i}.yaml`, config(join(t.testdirName, String(i)))])));
+  for (let i = 0; i < ROUNDS; i++) {
+    const run = spawnCli(['start', '-c', `c${i}.yaml`], { cwd: dir });
+    t.teardown(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL'); });
+    await run.waitForLog((l) => l.event === 'listening');
+    run.child.kill('SIGTERM');
+    const r = await run.exited;
+    results.push([r.code, r.signal]);
+  }
+  t.same(results, Array.from({ length: ROUNDS }, () => [0, null]), 'exit 0 every time, never killed by the signal');
+});
+
+t.test('SIGTERM during the first start (key and certificate being written) stops before listening, exit 0', async (t) => {
+  ensureBuilt();
+  const dir = t.testdir({
+    'c.yaml': `central: { authKeyFile: ${join(t.testdirName, 'data/central.key')} }\n`
+      + `tcp: { port: 0, tls: { cert: ${join(t.testdirName, 'certs/s.crt')}, key: ${join(t.testdirName, 'certs/s.key')}, generateDevCert: true } }\n`
+      + `udp: { enabled: false }\nhttp: { enabled: false }\nacl: { file: ${join(t.testdirName, 'acl.json')} }\nlog: { level: info }\n`,
+  });
+  const run = spawnCli(['start', '-c', 'c.yaml'], { cwd: dir });
+  t.teardown(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL'); });
+  // The certificate is generated after this line: the signal lands while the daemon is not up yet.
+  await run.waitForLog((l) => String(l.msg).startsWith('generated a new central auth key'));
+  run.child.kill('SIGTERM');
+  const r = await run.exited;
+  t.same([r.code, r.signal], [0, null], `a graceful stop, not a kill (stderr: ${r.stderr})`);
+  t.match(r.stdout, /stopped before starting/);
+  t.notMatch(r.stdout, /"event":"listening"/, 'it never listened');
+});
