@@ -16,6 +16,7 @@ function mentioned(): Map<string, string[]> {
   const found = new Map<string, string[]>();
   for (const file of docFiles) {
     for (const name of readFileSync(join(root, file), 'utf8').match(NAME) ?? []) {
+      if (name.includes('__')) continue; // an environment variable (IOTSOCKET_LOG__LEVEL, any case), not a metric
       found.set(name, [...(found.get(name) ?? []), file]);
     }
   }
