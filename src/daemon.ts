@@ -1,30 +1,32 @@
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import type { AddressInfo, Socket } from 'node:net';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
-import type { Config, TlsFiles } from './config/types.js';
+import type { Config } from './config/types.js';
 import { createLogger } from './observability/logger.js';
 import { descriptorsNeeded, fdLimitAdvice, openFilesLimit } from './observability/fd-limit.js';
 import { HttpServer, OpsApi, createHttpSide, httpLimits, type HttpSide } from './http/index.js';
 import { Metrics } from './observability/metrics.js';
 import { planReload } from './config/reload-plan.js';
-import { CloseCode, ResponseCode, ToT } from './protocol/index.js';
+import { CloseCode, ResponseCode } from './protocol/index.js';
 import { AclService } from './registry/acl-service.js';
 import { FileAclStore, type AclWriter } from './registry/acl-store.js';
-import { MemorySessionStore, type Session, type SessionStore } from './registry/session.js';
+import { MemorySessionStore, type SessionStore } from './registry/session.js';
 import { SessionManager } from './registry/session-manager.js';
 import { TokenRegistry } from './registry/token-registry.js';
 import { RequestTracker } from './routing/request-tracker.js';
 import { Router } from './routing/router.js';
-import { TelemetryIntake } from './routing/telemetry-intake.js';
 import { TcpServer } from './servers/tcp-server.js';
-import { UdpServer } from './servers/udp-server.js';
-import type { Connection } from './session/connection.js';
+import { revokeUid } from './session/revocation.js';
 import { SessionHost } from './session/session-host.js';
+import { sessionEventsReporter, type PresenceSink } from './session/session-events.js';
+import { TokenIssuer } from './session/token-issuer.js';
+import { aclReloader } from './daemon/acl-reloader.js';
+import { loadSecureContext, reloadTls } from './daemon/tls-contexts.js';
+import { createUdpSide } from './daemon/udp-side.js';
 import { WebhookPort } from './webhooks/webhook-port.js';
 
 export interface ConcentratorDeps {
@@ -92,42 +94,6 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       if (!generated) metrics.requestDuration.labels(p.dir).observe((now - p.startedAt) / 1000);
     },
   });
-  const sessions = new SessionManager(clock, { keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers }, {
-    started: (s) => sessionEvent(s, 'started'),
-    resumed: (s, replayed) => sessionEvent(s, 'resumed', { replayed }),
-    takenOver: (s, from, to) => sessionEvent(s, 'taken-over', { from, to }),
-    kept: (s, reason) => sessionEvent(s, 'kept', { reason }),
-    ended: (s, reason) => sessionEvent(s, 'ended', { reason }),
-    dropped: (uid, why, type) => {
-      // Telemetry (a buffered datagram too large for the resuming central) counts with the other datagrams.
-      if (type === ToT.TELEMETRY) return metrics.countTelemetry('dropped', why);
-      metrics.dropped.labels(why).inc();
-      log.warn({ event: 'dropped', uid, reason: why }, 'transmission dropped: no session, buffer full or too large for the peer');
-    },
-  }, deps.store ?? new MemorySessionStore());
-
-  // Lifecycle lines (two or more per session) hold only a UID, kind, peer address, TLS flag and
-  // reason, never key material: they skip redaction, which costs pino ~10 µs a line (bench/README.md).
-  const lifecycleLog = log.child({}, { redact: [] });
-  function sessionEvent(
-    s: Session, event: 'started' | 'resumed' | 'taken-over' | 'kept' | 'ended', extra: { reason?: string; replayed?: number; from?: string; to?: string } = {},
-  ): void {
-    metrics.countSessionEvent(s.kind, event);
-    lifecycleLog.info({ event: `session-${event}`, uid: s.uid, kind: s.kind, peer: s.peer, tls: s.tls, ...extra }, `session ${event}`);
-    if (s.kind !== 'object') return;
-    // Presence keeps its vocabulary: for the central a takeover is the session going on (resumed), with the reason.
-    const presence = event === 'ended' && extra.reason === 'expired' ? 'expired' : event === 'taken-over' ? 'resumed' : event;
-    webhooks?.presence(s.uid, presence, event === 'taken-over' ? 'taken-over' : extra.reason, new Date());
-  }
-
-  const acl = new AclService(new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), {
-    revoked: (uid) => {
-      tokens.revoke(uid);
-      const s = sessions.get(uid);
-      if (s) sessions.end(s, 'revoked', CloseCode.MAINTENANCE);
-    },
-  });
-
   const hooks = config.central.webhooks;
   const webhooks = hooks.request || hooks.telemetry || hooks.presence ? new WebhookPort(config.central, {
     clock, log, metrics, tracker,
@@ -136,6 +102,11 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       log.debug({ event: 'late-response', dir: 'up', uid, tracking, via: 'webhook' }, 'late webhook answer dropped');
     },
   }) : undefined;
+  const presence: PresenceSink | undefined = webhooks && ((uid, event, reason, at) => webhooks.presence(uid, event, reason, at));
+
+  const sessions = new SessionManager(clock, { keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers },
+    sessionEventsReporter(metrics, log, presence), deps.store ?? new MemorySessionStore());
+  const acl = new AclService(new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), { revoked: revokeUid(tokens, sessions) });
 
   const router = new Router(sessions, tracker, {
     requestTimeoutMs: config.tcp.requestTimeoutSec * 1000,
@@ -152,35 +123,19 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     telemetryDropped: (reason) => metrics.countTelemetry('dropped', reason),
   });
 
+  const issuer = new TokenIssuer(tokens, clock, { groups: config.groups }, {
+    refused: (uid, held) => {
+      metrics.tokensRefused.inc();
+      log.warn({ event: 'token-refused', uid, tokens: held }, 'telemetry token registry full of live tokens: none issued');
+    },
+  });
   let secureContext: SecureContext | undefined;
   const host = new SessionHost({
     config, clock, log, metrics, sessions, router, acl,
     secureContext: () => secureContext,
-    onAuthenticated: (s, conn) => issueToken(s, conn),
-    onRefused: (uid, reason) => webhooks?.presence(uid, 'refused', reason, new Date()),
+    onAuthenticated: (s, conn) => issuer.issue(s, conn),
+    onRefused: (uid, reason) => presence?.(uid, 'refused', reason, new Date()),
   });
-
-  /**
-   * PROTOCOL §7: a token on every authentication of a telemetry group's object, renewed before
-   * expiry. A full registry issues none (no live token is evicted): the object gets no ToT 5,
-   * keeps the tokens it has, and is tried again a minute later while connected.
-   */
-  function issueToken(s: Session, conn: Connection): void {
-    const group = config.groups[s.group];
-    if (s.kind !== 'object' || !group?.telemetry) return;
-    const lifetimeMs = group.telemetryTokenExpMin * 60_000;
-    const issued = tokens.issue(s.uid, s.group, lifetimeMs);
-    if (issued) conn.send({ type: ToT.TOKEN, token: issued.token });
-    else {
-      metrics.tokensRefused.inc();
-      log.warn({ event: 'token-refused', uid: s.uid, tokens: tokens.size }, 'telemetry token registry full of live tokens: none issued');
-    }
-    clock.clearTimeout(s.tokenTimer);
-    const nextMs = !issued ? TOKEN_RETRY_MS : lifetimeMs > 0 ? lifetimeMs * 0.8 : 0;
-    s.tokenTimer = nextMs > 0
-      ? clock.setTimeout(() => { if (s.link === conn && s.state === 'connected') issueToken(s, conn); }, nextMs)
-      : undefined;
-  }
 
   const ops = new OpsApi({
     authKey: config.central.authKey, sessions, acl: () => acl.current, metrics, clock, log: log.child({ component: 'admin' }),
@@ -197,23 +152,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
   let current = config;
   let stopWatching: (() => void) | undefined;
-  const udpServer = config.udp.enabled ? createUdpServer() : undefined;
-
-  /** PROTOCOL §7: datagrams go through the intake; drops are counted and logged at debug, never answered. */
-  function createUdpServer(): UdpServer {
-    const intake = new TelemetryIntake(tokens, router, clock, {
-      maxDatagramBytes: config.udp.maxDatagramBytes,
-      maxPerSecPerToken: config.udp.maxDatagramsPerSecPerToken,
-    }, {
-      accepted: (_uid, via) => metrics.countTelemetry('accepted', via),
-      dropped: (reason, peer, uid) => {
-        metrics.countTelemetry('dropped', reason);
-        // A flood of bad datagrams must not cost a log object each while debug is off.
-        if (log.isLevelEnabled('debug')) log.debug({ event: 'telemetry-dropped', reason, peer: `${peer.address}:${peer.port}`, uid }, 'telemetry datagram dropped');
-      },
-    });
-    return new UdpServer((msg, peer) => intake.receive(msg, peer), { recvBufferSize: config.udp.recvBufferBytes });
-  }
+  const udpServer = config.udp.enabled ? createUdpSide(config, { tokens, router, clock, metrics, log }) : undefined;
+  const reloadAcl = aclReloader(acl, metrics, log);
 
   let addresses: BoundAddresses | undefined;
   let closing: Promise<void> | undefined;
@@ -248,22 +188,6 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     return addresses;
   }
 
-  async function reloadAcl(source: string): Promise<boolean> {
-    try {
-      const next = await acl.load();
-      if (next) {
-        metrics.aclUpdates.labels(source, 'applied').inc();
-        log.info({ event: 'acl-reloaded', source, entries: next.size }, 'ACL file reloaded');
-      }
-      return next !== undefined;
-    } catch (err) {
-      metrics.aclUpdates.labels(source, 'rejected').inc();
-      log.error({ event: 'acl-reload-failed', source, err: (err as Error).message }, 'ACL file not applied; the previous ACL stays');
-      if (source !== 'watch') throw err;
-      return false;
-    }
-  }
-
   async function reload(next: Config = current): Promise<ReloadResult> {
     // `config` is what was started: restart-only keys compare with it (reload-plan.ts).
     const plan = planReload(current, next, config);
@@ -271,29 +195,16 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     // TLS files are re-read even when their paths did not change: that is how a renewed certificate is picked up.
     // A bad file on one listener is logged and reported; that listener keeps its certificate.
     const tlsFailed = [
-      ...reloadTls('tcp', next.tcp.tls, (files) => { secureContext = loadSecureContext(files); }),
+      ...reloadTls(log, 'tcp', next.tcp.tls, (files) => { secureContext = loadSecureContext(files); }),
       // Whether a listener speaks TLS is fixed at start, whatever an earlier reload loaded.
-      ...reloadTls('http', config.http.tls && next.http.tls, (files) => http?.server?.reloadTls(files)),
-      ...reloadTls('admin', config.admin?.tls && next.admin?.tls, (files) => adminServer?.reloadTls(files)),
+      ...reloadTls(log, 'http', config.http.tls && next.http.tls, (files) => http?.server?.reloadTls(files)),
+      ...reloadTls(log, 'admin', config.admin?.tls && next.admin?.tls, (files) => adminServer?.reloadTls(files)),
     ];
     if (next.log.level !== log.level) log.level = next.log.level;
     current = next;
     const result = { applied: plan.reload, restartNeeded: plan.restart, aclReloaded, tlsFailed };
     log.info({ event: 'reloaded', ...result }, plan.restart.length ? 'reloaded; some changes need a restart' : 'reloaded');
     return result;
-  }
-
-  /** Applies a listener's re-read certificate (TLS turned on or off needs a restart); [key] when it failed. */
-  function reloadTls(name: 'tcp' | 'http' | 'admin', files: TlsFiles | undefined, apply: (files: TlsFiles) => void): string[] {
-    if (!files) return [];
-    try {
-      apply(files);
-      log.info({ event: 'tls-reloaded', listener: name, cert: files.cert }, `${name} certificate re-read`);
-      return [];
-    } catch (err) {
-      log.error({ event: 'tls-reload-failed', listener: name, cert: files.cert, err: (err as Error).message }, `${name} certificate not reloaded; the previous one stays`);
-      return [`${name}.tls`];
-    }
   }
 
   function close(): Promise<void> {
@@ -343,8 +254,6 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 }
 
 const SHUTDOWN_GRACE_MS = 2_000;
-/** After a token was refused (full registry), the next try for that connected object. */
-const TOKEN_RETRY_MS = 60_000;
 /** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight, tokens. */
 function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker, tokens: TokenRegistry): void {
   metrics.sources = {
@@ -353,7 +262,4 @@ function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: Requ
     inFlight: () => tracker.size,
     tokens: () => tokens.size,
   };
-}
-function loadSecureContext(files: { cert: string; key: string }): SecureContext {
-  return createSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key), minVersion: 'TLSv1.2' });
 }
