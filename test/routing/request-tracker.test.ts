@@ -1,0 +1,66 @@
+import t from 'tap';
+import { ManualClock } from '../../src/clock.js';
+import { Format, ResponseCode, type Payload } from '../../src/protocol/index.js';
+import { RequestTracker, allocateTracking, type ResponseTarget } from '../../src/routing/request-tracker.js';
+
+const payload: Payload = { format: Format.UTF8, options: 0, data: Buffer.from('ok') };
+
+function setup() {
+  const clock = new ManualClock();
+  const settled: Array<{ code: number; generated: boolean }> = [];
+  const tracker = new RequestTracker(clock, { settled: (_p, code, generated) => settled.push({ code, generated }) });
+  const answers: Array<[number, number, string | undefined]> = [];
+  const origin: ResponseTarget = { deliverResponse: (_uid, tracking, code, _p, reason) => answers.push([tracking, code, reason]) };
+  return { clock, tracker, settled, answers, origin };
+}
+
+t.test('a request settles exactly once: by its response, never again by a timeout or a fail', async (t) => {
+  const { tracker, clock, answers, origin, settled } = setup();
+  const p = tracker.begin('down', 'u', 5, origin, 1000)!;
+  t.equal(tracker.size, 1);
+  t.equal(tracker.complete('down', 'u', 5, 0, payload), true);
+  t.equal(tracker.complete('down', 'u', 5, 0, payload), false, 'a second response is late');
+  tracker.fail(p, ResponseCode.NOT_FOUND, 'session-ended');
+  clock.advance(5000);
+  t.same(answers, [[5, 0, undefined]]);
+  t.same(settled, [{ code: 0, generated: false }]);
+  t.same([tracker.size, clock.pending], [0, 0], 'no entry and no timer left');
+});
+
+t.test('a tracking number in flight cannot begin again; directions and UIDs are separate spaces', async (t) => {
+  const { tracker, origin } = setup();
+  t.ok(tracker.begin('down', 'u', 1, origin, 1000));
+  t.equal(tracker.begin('down', 'u', 1, origin, 1000), undefined);
+  t.ok(tracker.begin('up', 'u', 1, origin, 1000), 'the other direction');
+  t.ok(tracker.begin('down', 'v', 1, origin, 1000), 'another UID');
+  t.same([tracker.inFlight('down', 'u'), tracker.inFlight('up', 'u'), tracker.size], [1, 1, 3]);
+});
+
+t.test('the timeout answers 0xA1 (generated, reason timeout) and frees the number', async (t) => {
+  const { tracker, clock, answers, origin, settled } = setup();
+  tracker.begin('up', 'u', 9, origin, 2000);
+  clock.advance(1999);
+  t.same(answers, []);
+  clock.advance(1);
+  t.same(answers, [[9, ResponseCode.TIMEOUT, 'timeout']]);
+  t.same(settled, [{ code: ResponseCode.TIMEOUT, generated: true }]);
+  t.ok(tracker.begin('up', 'u', 9, origin, 2000), 'free again');
+});
+
+t.test('failAll answers every pending request once (shutdown)', async (t) => {
+  const { tracker, answers, origin, clock } = setup();
+  for (let k = 0; k < 5; k++) tracker.begin('down', `u${k % 2}`, k, origin, 1000);
+  tracker.failAll(ResponseCode.NOT_FOUND, 'shutdown');
+  t.same(answers.map((a) => a[0]).sort(), [0, 1, 2, 3, 4]);
+  t.ok(answers.every((a) => a[1] === ResponseCode.NOT_FOUND && a[2] === 'shutdown'));
+  t.same([tracker.size, clock.pending], [0, 0]);
+});
+
+t.test('allocateTracking finds a free number, and -1 once all 65 536 are in flight', async (t) => {
+  const { tracker, origin } = setup();
+  for (let k = 0; k < 0x10000; k++) if (k !== 777) tracker.begin('down', 'u', k, origin, 1000);
+  t.equal(allocateTracking(tracker, 'down', 'u'), 777, 'the only free one');
+  tracker.begin('down', 'u', 777, origin, 1000);
+  t.equal(allocateTracking(tracker, 'down', 'u'), -1);
+  t.ok(allocateTracking(tracker, 'up', 'u') >= 0, 'the other direction is its own space');
+});
