@@ -96,7 +96,7 @@ function untilSignal(c: Running, logger: Logger, io: CliIo, configFile: string, 
       if (signals === 0) { firstAt = performance.now(); firstSignal = signal; }
       signals += 1;
       if (signals === 1) {
-        logger.info({ signal }, 'shutting down (send the signal again to stop at once)');
+        logger.info({ signal }, 'shutting down (another signal, or this one again a second or more later, stops at once)');
         c.close().then(
           () => { logger.info('stopped'); finish(ExitCode.OK); },
           (err: unknown) => { logger.error({ err }, 'error while closing'); finish(ExitCode.RUNTIME); },

@@ -88,7 +88,7 @@ export function fdLimitAdvice(limit: number | undefined, need: DescriptorNeed, e
   const suggest = Math.ceil(need.total / 1000) * 1000;
   const capped = need.loopbackCapped.length ? ` (${need.loopbackCapped.join(' and ')} on loopback: at most the ${ephemeralPorts} ephemeral ports)` : '';
   return `open-file limit ${limit} is below the ${need.total} descriptors this config can use: `
-    + `tcp.maxConnections ${need.tcp} + http.maxHeldRequests ${need.http} + webhook pools ${need.webhooks} + ${need.base}${capped}. `
+    + `${need.tcp} TCP sessions (tcp.maxConnections) + ${need.http} held HTTP requests (http.maxHeldRequests) + webhook pools ${need.webhooks} + ${need.base}${capped}. `
     + `Connections past the limit are dropped without an answer. Raise the hard limit to ${suggest}: LimitNOFILE=${suggest} in the systemd unit, `
     + `docker run --ulimit nofile=${suggest}, or \`ulimit -n ${suggest}\` as root (or nofile in /etc/security/limits.conf) in the shell that starts it `
     + `(Node already raises its soft limit to the hard one); or lower those keys`;

@@ -110,8 +110,13 @@ export class RawClient {
     return this.#closed;
   }
 
-  whenClosed(): Promise<void> {
-    return this.#closed ? Promise.resolve() : new Promise((r) => this.socket.once('close', () => r()));
+  /** Resolves once the socket closed; fails by name after `ms` (a broken close shows as this, not as tap's timeout). */
+  whenClosed(ms = 10_000): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`connection not closed within ${ms} ms`)), ms);
+      this.socket.once('close', () => { clearTimeout(timer); resolve(); });
+    });
   }
 
   close(): void {

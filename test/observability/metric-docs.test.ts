@@ -42,3 +42,13 @@ t.test('every metric name in README.md and docs/*.md is one a real daemon serves
     t.ok(docs.has(family) || [...docs.keys()].some((n) => n.replace(SERIES, '') === family), `${family} is documented`);
   }
 });
+
+t.test('no metric is written in the docs without its iotsocket_ prefix', async (t) => {
+  // A backticked name with a metric's unit suffix (and maybe labels) that lacks the prefix: what a reader would copy into a query.
+  const BARE = /`((?!iotsocket_)[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:total|seconds|bytes|fds))(?:\{[^`]*\})?`/g;
+  const bare: string[] = [];
+  for (const file of docFiles) {
+    for (const m of readFileSync(join(root, file), 'utf8').matchAll(BARE)) bare.push(`${file}: ${m[1]}`);
+  }
+  t.same(bare, [], 'every metric under its full name');
+});
