@@ -143,3 +143,24 @@ t.test('POST /acl answers 200 only once in force; TCP and HTTP replacements appl
   t.teardown(() => o.client.close());
   t.ok(o.accepted, 'in force for the handshake after the 200');
 });
+
+t.test('HTTP first, then the TCP central: still applied in the order received, and the central\'s next answer waits for both', async (t) => {
+  const writer = new HeldWriter();
+  const d = await startHttpDaemon(t, [oldDev], { deps: { aclWriter: writer } });
+  const central = (await RawClient.open(d.port, '', CENTRAL_KEY)).client;
+  t.teardown(() => central.close());
+
+  const post = d.post('/acl', [{ UID: newDev.uid, GroupName: newDev.group, AuthKey: newDev.key.toString('hex') }]); // first: HTTP
+  await until(() => writer.waiting === 1, 'the HTTP ACL write to start');
+  central.send({ type: ToT.ACL, entries: [asEntry(oldDev)] }, { type: ToT.PING }); // then TCP, and a Ping
+  await until(() => d.daemon.internals.acl.queued === 2, 'the TCP replacement to queue behind the HTTP one');
+  writer.release();
+  t.equal((await post).status, 200, 'the HTTP caller is answered once its ACL is in force');
+  t.ok(d.daemon.internals.acl.current.get(newDev.uid), 'the HTTP replacement first');
+  t.same(central.received.filter((x) => x.type === ToT.PONG), [], 'no Pong before the central\'s own ACL is in force');
+  await until(() => writer.waiting === 1, 'the TCP ACL write to start');
+  writer.release();
+  await central.nextOf(ToT.PONG);
+  const acl = d.daemon.internals.acl.current;
+  t.same([acl.get(oldDev.uid)?.group, acl.get(newDev.uid)], ['Devices', undefined], 'the later (TCP) replacement is the one in force');
+});
