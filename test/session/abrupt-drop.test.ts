@@ -93,3 +93,27 @@ t.test('a Close 0xA0 read with answers still queued for the central: they are bu
   for (let i = 0; i < 3; i++) got.push(await back.nextOf(ToT.RESPONSE));
   t.same(got.map((r) => [r.uid, r.tracking, r.code]), [101, 102, 103].map((n) => ['nobody', n, ResponseCode.NOT_FOUND]), 'replayed in order on resume');
 });
+
+t.test('requests queued for an object whose connection drops before the flush: buffered for its kept session, replayed in order, answered once', async (t) => {
+  const { daemon, central, obj, port } = await setup(t);
+  const { sessions, router, tracker } = daemon.internals;
+  for (let i = 1; i <= N; i++) obj.send({ type: ToT.RESPONSE, tracking: i, code: 0, payload: p(`a${i}`) }); // settle setup's requests
+  for (let i = 1; i <= N; i++) await central.nextOf(ToT.RESPONSE);
+  const conn = sessions.get(dev.uid)!.link as Connection;
+  for (let i = 1; i <= N; i++) router.centralRequest(dev.uid, 200 + i, p(`d${i}`)); // queued for the object in this turn
+  conn.destroy('error');
+  obj.close();
+  await until(() => sessions.get(dev.uid)?.state === 'kept', 'the object session to be kept');
+  t.equal(sessions.get(dev.uid)!.buffer.count, N, 'the queued requests are in its buffer');
+  t.equal(tracker.size, N, 'each still tracked, not answered');
+  const back = (await RawClient.open(port, dev.uid, dev.key)).client;
+  t.teardown(() => back.close());
+  const got = [];
+  for (let i = 0; i < N; i++) got.push(await back.nextOf(ToT.REQUEST));
+  t.same(got.map((r) => [r.tracking, r.payload.data.toString()]), Array.from({ length: N }, (_, i) => [201 + i, `d${i + 1}`]), 'replayed in order');
+  for (const r of got) back.send({ type: ToT.RESPONSE, tracking: r.tracking, code: 0, payload: p(`r${r.tracking}`) });
+  const answers = [];
+  for (let i = 0; i < N; i++) answers.push(await central.nextOf(ToT.RESPONSE));
+  t.same(answers.map((a) => a.tracking), [201, 202, 203, 204, 205], 'each answered once, to the central');
+  t.equal(tracker.size, 0);
+});
