@@ -93,4 +93,19 @@ export class RedisKeys {
   get tokenChannel(): string {
     return `${this.prefix}tokens-dropped`;
   }
+
+  /** String: a node's lease (its incarnation), PEXPIRE = leaseMs, refreshed by its heartbeat. */
+  nodeLease(node: string): string {
+    return `${this.prefix}node:{${node}}:lease`;
+  }
+
+  /** String: who reaps a dead incarnation (SET NX, PEXPIRE = the claim's time); under the lease's tag. */
+  nodeReap(node: string, incarnation: string): string {
+    return `${this.prefix}node:{${node}}:reap:${incarnation}`;
+  }
+
+  /** Hash: node → its last announcement (JSON); an entry leaves when its node stops or is reaped. */
+  get nodeList(): string {
+    return `${this.prefix}nodes`;
+  }
 }
