@@ -147,7 +147,12 @@ export class RedisTokenStore implements TokenStore {
       this.#epoch++;
       for (const hex of msg.split(' ')) this.#cache.delete(Buffer.from(hex, 'hex').toString('latin1'));
     };
-    this.#onReady = () => this.#clearCache();
+    // On every (re)connect: notices may have been missed meanwhile. Cleared again once SUBSCRIBE
+    // is confirmed, since ioredis says 'ready' before its resubscription lands.
+    this.#onReady = () => {
+      this.#clearCache();
+      subscriber.subscribe(channel).then(() => this.#clearCache(), () => {});
+    };
     subscriber.on('message', this.#onMessage);
     subscriber.on('ready', this.#onReady);
     this.subscribed = subscriber.subscribe(channel).then(() => {});

@@ -25,7 +25,7 @@ export interface TokenStore {
    * (known not valid), or ASK (only the engine knows: call lookup). The memory engine always knows.
    */
   peek(key: string, now: number): TokenInfo | undefined | typeof ASK;
-  /** The token's info, or undefined (unknown, expired, revoked or replaced). */
+  /** The token's info, or undefined (unknown, expired, revoked or replaced); rejects when the engine is away (drop the datagram). */
   lookup(key: string, now: number): Promise<TokenInfo | undefined>;
   /** Revokes every token of `uid` at every node; returns how many there were. */
   revoke(uid: string): Promise<number>;

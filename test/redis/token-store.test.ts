@@ -22,7 +22,7 @@ const store = async (t: Test, keys: RedisKeys, opts = {}) => {
 tokenStoreContract(t, async (t) => {
   const keys = new RedisKeys(`t${++fleets}:`);
   return {
-    node: (_id, opts) => store(t, keys, { ...opts }),
+    node: (_id, opts) => store(t, keys, { cacheTtlMs: 60_000, ...opts }), // only a notice can drop a cached token in time
     now: () => performance.now(),
     elapse: (ms) => new Promise((r) => setTimeout(r, ms)),
   };
