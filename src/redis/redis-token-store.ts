@@ -180,7 +180,13 @@ export class RedisTokenStore implements TokenStore {
     p.zadd(this.#k.tokenIndex, life > 0 ? Number(redisNow) + life : '+inf', key);
     p.iotsTokenIssue(list, key, uid, group, String(life));
     const issued = await p.exec();
-    const freed = (unwrap(issued, 1) as [string[]])[0];
+    let freed: string[];
+    try {
+      freed = (unwrap(issued, 1) as [string[]])[0];
+    } catch (err) {
+      await this.#r.zrem(this.#k.tokenIndex, key).catch(() => {}); // indexed, never issued
+      throw err;
+    }
     if (freed.length) await this.#r.zrem(this.#k.tokenIndex, ...freed);
     await this.#dropped(freed);
     return { token, info: { uid, group, expiresAt: life > 0 ? now + life : Infinity } };

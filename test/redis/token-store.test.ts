@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { commandConnection } from '../../src/redis/connect.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { drawToken, RedisTokenStore } from '../../src/redis/redis-token-store.js';
 import { crc16, keySlot } from '../../src/redis/slot.js';
@@ -99,4 +100,27 @@ t.test('a cached token is not trusted past cacheTtlMs when its notice is lost; a
   t.ok(await c.lookup(tokenKey(z!.token), performance.now()), 'cached at C');
   await a.revoke('dev-3');
   await until(async () => (await c.lookup(tokenKey(z!.token), performance.now())) === undefined, 'A\'s notice reaches C: resubscribed', 2_000);
+});
+
+t.test('Redis away: issues and lookups of uncached tokens are refused at once, cached tokens still answer', async (t) => {
+  const keys = new RedisKeys(`away${++fleets}:`);
+  const cmd = commandConnection({ url: server.url, commandTimeoutMs: 1_000 }, 'test-tokens');
+  cmd.on('error', () => {}); // stopped on purpose
+  await cmd.connect();
+  t.teardown(() => cmd.disconnect());
+  const s = new RedisTokenStore(cmd, server.client(t), keys);
+  t.teardown(() => s.close());
+  await s.subscribed;
+  const x = await s.issue('dev-1', 'G', 0, performance.now());
+  t.ok(await s.lookup(tokenKey(x!.token), performance.now()), 'cached');
+  await server.stop();
+  t.teardown(() => server.resume());
+  const started = performance.now();
+  await t.rejects(s.lookup(tokenKey(Buffer.alloc(8, 9)), performance.now()), 'an uncached token: refused (the datagram is dropped)');
+  await t.rejects(s.issue('dev-2', 'G', 0, performance.now()), 'an issue: refused');
+  const took = performance.now() - started;
+  t.ok(took < 500, `at once (${took.toFixed(0)} ms), not after a timeout`);
+  t.match(s.peek(tokenKey(x!.token), performance.now()), { uid: 'dev-1' }, 'the UDP path still knows a cached token');
+  await server.resume();
+  await until(async () => (await s.issue('dev-2', 'G', 0, performance.now()).catch(() => undefined)) !== undefined, 'issuing again once Redis is back', 5_000);
 });
