@@ -63,4 +63,49 @@ export class RedisKeys {
   heldBy(node: string): string {
     return `${this.prefix}node:${node}:held`;
   }
+
+  /** Sorted set (score: issue order): one UID's telemetry tokens, by key; expires with its longest-lived token. */
+  tokensOf(uid: string): string {
+    return `${this.prefix}tk:{${RedisKeys.uidTag(uid)}}`;
+  }
+
+  /**
+   * Hash: one telemetry token (uid, group), PEXPIRE = its lifetime. Its hash tag is the token's
+   * first 4 bytes in hex, and tokens are drawn so that this tag falls in their UID's slot
+   * (RedisTokenStore): a UID's tokens and their list share a slot, yet a datagram's token alone
+   * names its key. The prefix must hold no `{`.
+   */
+  token(tokenHex: string): string {
+    return `${this.prefix}t:{${tokenHex.slice(0, 8)}}${tokenHex.slice(8)}`;
+  }
+
+  /** The token (hex) a token key names. */
+  tokenHexOf(key: string): string {
+    return key.slice(this.prefix.length + 3).replace('}', '');
+  }
+
+  /** Sorted set (score: expiry in Redis's clock, ms, or +inf): every token, for the fleet-wide bound. */
+  get tokenIndex(): string {
+    return `${this.prefix}tokens`;
+  }
+
+  /** Pub/sub channel: tokens revoked or replaced (hex, space-separated): nodes drop them from their caches. */
+  get tokenChannel(): string {
+    return `${this.prefix}tokens-dropped`;
+  }
+
+  /** String: a node's lease (its incarnation), PEXPIRE = leaseMs, refreshed by its heartbeat. */
+  nodeLease(node: string): string {
+    return `${this.prefix}node:{${node}}:lease`;
+  }
+
+  /** String: who reaps a dead incarnation (SET NX, PEXPIRE = the claim's time); under the lease's tag. */
+  nodeReap(node: string, incarnation: string): string {
+    return `${this.prefix}node:{${node}}:reap:${incarnation}`;
+  }
+
+  /** Hash: node → its last announcement (JSON); an entry leaves when its node stops or is reaped. */
+  get nodeList(): string {
+    return `${this.prefix}nodes`;
+  }
 }

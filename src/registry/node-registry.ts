@@ -1,0 +1,249 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock, TimerHandle } from '../clock.js';
+
+/** What a node announces with every heartbeat (issue 12: load publishing, mixed versions). */
+export interface NodeAnnouncement {
+  /** Where clients and nodes reach it (`host:port`). */
+  readonly address: string;
+  /** Sessions it holds: its load. */
+  readonly sessions: number;
+  /** The version of its node-to-node messages. */
+  readonly protocol: number;
+}
+
+export interface NodeInfo extends NodeAnnouncement {
+  readonly node: string;
+  /** Changes at every start and after every lapse: a reap names the incarnation that died. */
+  readonly incarnation: string;
+}
+
+/** 'lapsed': the lease could not be refreshed for leaseMs; others may reap this node: stop claiming. */
+export type LeaseState = 'idle' | 'live' | 'lapsed' | 'stopped';
+
+export interface NodeLeaseOptions {
+  readonly heartbeatMs: number;
+  /** A node whose lease was not refreshed for this long is dead (Centrifugo: 3 s heartbeats, dead after 7 s). */
+  readonly leaseMs: number;
+  /** A reap claim lasts this long: a reaper that dies mid-reap is replaced after it. */
+  readonly reapClaimMs: number;
+  /** The node protocols this node can talk with; by default its own and the two next to it (rolling upgrades). */
+  readonly accepts?: (protocol: number) => boolean;
+}
+
+export const NODE_LEASE_DEFAULTS: NodeLeaseOptions = { heartbeatMs: 3_000, leaseMs: 7_000, reapClaimMs: 60_000 };
+
+/** What an engine stores: a lease per node (expiring by itself), the list of known nodes, reap claims. */
+export interface NodeRegistryEngine {
+  /** Writes `info.node`'s lease (valid `leaseMs` from now) and its entry in the list. */
+  announce(info: NodeInfo, leaseMs: number): Promise<void>;
+  /** Every known node, and whether the lease of the incarnation listed is current. */
+  list(): Promise<Array<{ info: NodeInfo; live: boolean }>>;
+  /** Claims the reaping of a dead incarnation for `claimMs`: true for one caller only, false while it is live. */
+  claimReap(dead: NodeInfo, by: string, claimMs: number): Promise<boolean>;
+  /** Removes the dead incarnation's entry (a newer incarnation's entry stays). */
+  forget(dead: NodeInfo): Promise<void>;
+  /** A graceful stop: removes the node's lease and entry. */
+  leave(info: NodeInfo): Promise<void>;
+}
+
+/**
+ * Liveness (CLUSTER.md guarantee 5): each node holds a lease in the engine, refreshed by a
+ * heartbeat that also publishes its load. A node that could not refresh for `leaseMs` (counted
+ * from the sending of its last successful refresh, so never later than the engine's own expiry)
+ * turns 'lapsed' and should stop claiming; its next successful refresh starts a new incarnation
+ * (the old one may have been reaped meanwhile). Survivors list dead nodes and race to reap each:
+ * exactly one wins a reap claim (per incarnation, for `reapClaimMs`).
+ */
+export class NodeRegistry {
+  readonly node: string;
+  readonly #e: NodeRegistryEngine;
+  readonly #clock: Clock;
+  readonly #o: NodeLeaseOptions;
+  #announcement: NodeAnnouncement | undefined;
+  #incarnation = '';
+  #state: LeaseState = 'idle';
+  #lastOkSentAt = -Infinity;
+  #beat: TimerHandle | undefined;
+  #lapse: TimerHandle | undefined;
+  readonly #listeners = new Set<(s: LeaseState) => void>();
+
+  constructor(node: string, engine: NodeRegistryEngine, clock: Clock, opts: Partial<NodeLeaseOptions> = {}) {
+    this.node = node;
+    this.#e = engine;
+    this.#clock = clock;
+    this.#o = { ...NODE_LEASE_DEFAULTS, ...opts };
+    if (!(this.#o.heartbeatMs > 0 && this.#o.leaseMs > this.#o.heartbeatMs)) {
+      throw new Error(`node lease: leaseMs (${this.#o.leaseMs}) must exceed heartbeatMs (${this.#o.heartbeatMs}) > 0`);
+    }
+  }
+
+  get state(): LeaseState {
+    return this.#state;
+  }
+
+  get incarnation(): string {
+    return this.#incarnation;
+  }
+
+  /** Calls `fn` on every change of state; returns a function that stops it. */
+  onState(fn: (s: LeaseState) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /**
+   * Joins: refuses (rejects, naming the node and the versions) when a live node speaks a node
+   * protocol this one does not accept, then announces and heartbeats. Rejects if the engine is away.
+   */
+  async start(a: NodeAnnouncement): Promise<void> {
+    if (this.#state !== 'idle') throw new Error(`node ${this.node}: already started`);
+    const accepts = this.#o.accepts ?? ((v: number) => Math.abs(v - a.protocol) <= 1);
+    for (const n of await this.live()) {
+      if (n.node !== this.node && !accepts(n.protocol)) {
+        throw new Error(`node ${this.node} speaks node protocol ${a.protocol} and cannot join: node ${n.node} (${n.address}) speaks ${n.protocol}`);
+      }
+    }
+    this.#announcement = { address: a.address, sessions: a.sessions, protocol: a.protocol };
+    this.#incarnation = newIncarnation();
+    await this.#refresh();
+    this.#schedule();
+  }
+
+  /** The load the next heartbeat publishes. */
+  setSessions(sessions: number): void {
+    if (this.#announcement) this.#announcement = { ...this.#announcement, sessions };
+  }
+
+  async live(): Promise<NodeInfo[]> {
+    return (await this.#e.list()).filter((n) => n.live).map((n) => n.info);
+  }
+
+  /** Known nodes whose lease lapsed, not yet forgotten: to reap. */
+  async dead(): Promise<NodeInfo[]> {
+    return (await this.#e.list()).filter((n) => !n.live && n.info.node !== this.node).map((n) => n.info);
+  }
+
+  /** True for exactly one survivor: that one answers the dead node's requests and keeps its sessions. */
+  async reap(dead: NodeInfo): Promise<boolean> {
+    if (this.#state !== 'live') return false; // a node that may itself be reaped claims nothing
+    return this.#e.claimReap(dead, `${this.node}.${this.#incarnation}`, this.#o.reapClaimMs);
+  }
+
+  /** The reaper is done: the dead incarnation leaves the list. */
+  forget(dead: NodeInfo): Promise<void> {
+    return this.#e.forget(dead);
+  }
+
+  /** Stops heartbeating and leaves the list (a graceful stop; a crash leaves the lease to lapse). */
+  async stop(): Promise<void> {
+    const was = this.#state;
+    this.#halt();
+    if (was !== 'idle' && this.#announcement) await this.#e.leave(this.#info()).catch(() => {}); // the lease lapses anyway
+  }
+
+  #info(): NodeInfo {
+    return { node: this.node, incarnation: this.#incarnation, ...this.#announcement! };
+  }
+
+  async #refresh(): Promise<void> {
+    if (this.#state === 'lapsed') this.#incarnation = newIncarnation();
+    const sentAt = this.#clock.now();
+    await this.#e.announce(this.#info(), this.#o.leaseMs);
+    if (this.#state === 'stopped') return;
+    this.#lastOkSentAt = sentAt;
+    this.#clock.clearTimeout(this.#lapse);
+    this.#lapse = this.#clock.setTimeout(() => this.#checkLapse(), sentAt + this.#o.leaseMs - this.#clock.now());
+    this.#set('live');
+  }
+
+  #schedule(): void {
+    this.#beat = this.#clock.setTimeout(() => {
+      this.#refresh().catch(() => {}).finally(() => { if (this.#state !== 'stopped') this.#schedule(); });
+    }, this.#o.heartbeatMs);
+  }
+
+  #checkLapse(): void {
+    if (this.#state !== 'live') return;
+    const left = this.#lastOkSentAt + this.#o.leaseMs - this.#clock.now();
+    // A system timer may fire a fraction of a millisecond before performance.now() reaches its time.
+    if (left > 0) this.#lapse = this.#clock.setTimeout(() => this.#checkLapse(), Math.max(1, left));
+    else this.#set('lapsed');
+  }
+
+  #halt(): void {
+    this.#clock.clearTimeout(this.#beat);
+    this.#clock.clearTimeout(this.#lapse);
+    this.#set('stopped');
+  }
+
+  #set(s: LeaseState): void {
+    if (this.#state === s) return;
+    this.#state = s;
+    for (const fn of this.#listeners) fn(s);
+  }
+}
+
+function newIncarnation(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** The fleet of one process (the single node, or several in a test): leases by the shared clock. */
+export class MemoryNodeBacking {
+  readonly leases = new Map<string, { incarnation: string; until: number }>();
+  readonly entries = new Map<string, NodeInfo>();
+  readonly reaps = new Map<string, number>();
+  /** False: every operation fails, as an engine that is away (for tests of lapses). */
+  reachable = true;
+  constructor(readonly clock: Clock) {}
+}
+
+export class MemoryNodeRegistryEngine implements NodeRegistryEngine {
+  readonly #b: MemoryNodeBacking;
+
+  constructor(backing: MemoryNodeBacking) {
+    this.#b = backing;
+  }
+
+  async announce(info: NodeInfo, leaseMs: number): Promise<void> {
+    this.#reach();
+    this.#b.leases.set(info.node, { incarnation: info.incarnation, until: this.#b.clock.now() + leaseMs });
+    this.#b.entries.set(info.node, info);
+  }
+
+  async list(): Promise<Array<{ info: NodeInfo; live: boolean }>> {
+    this.#reach();
+    return [...this.#b.entries.values()].map((info) => ({ info, live: this.#live(info) }));
+  }
+
+  async claimReap(dead: NodeInfo, by: string, claimMs: number): Promise<boolean> {
+    this.#reach();
+    if (this.#live(dead)) return false;
+    const key = `${dead.node}.${dead.incarnation}`;
+    const now = this.#b.clock.now();
+    for (const [k, until] of this.#b.reaps) if (until <= now) this.#b.reaps.delete(k); // claims expire, as in Redis
+    if (this.#b.reaps.has(key)) return false;
+    this.#b.reaps.set(key, now + claimMs);
+    void by;
+    return true;
+  }
+
+  async forget(dead: NodeInfo): Promise<void> {
+    this.#reach();
+    if (this.#b.entries.get(dead.node)?.incarnation === dead.incarnation) this.#b.entries.delete(dead.node);
+  }
+
+  async leave(info: NodeInfo): Promise<void> {
+    this.#reach();
+    if (this.#b.leases.get(info.node)?.incarnation === info.incarnation) this.#b.leases.delete(info.node);
+    if (this.#b.entries.get(info.node)?.incarnation === info.incarnation) this.#b.entries.delete(info.node);
+  }
+
+  #live(info: NodeInfo): boolean {
+    const l = this.#b.leases.get(info.node);
+    return l !== undefined && l.incarnation === info.incarnation && l.until > this.#b.clock.now();
+  }
+
+  #reach(): void {
+    if (!this.#b.reachable) throw new Error('node registry unreachable');
+  }
+}

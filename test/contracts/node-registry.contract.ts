@@ -1,0 +1,110 @@
+import type { Test } from 'tap';
+import type { LeaseState, NodeRegistry } from '../../src/registry/node-registry.js';
+
+/**
+ * Registries of several nodes over one engine. `frozen`: a node whose heartbeats never run after
+ * its first announcement (what `kill -9` leaves). `elapse(ms)` lets the fleet's time pass (a
+ * manual clock in memory; a real wait for Redis, whose leases expire by its own clock).
+ * `outage()` makes the engine unreachable until the function it returns is called.
+ */
+export interface NodeFleet {
+  readonly heartbeatMs: number;
+  readonly leaseMs: number;
+  node(id: string, opts?: { frozen?: boolean }): NodeRegistry;
+  elapse(ms: number): Promise<void>;
+  outage(): Promise<() => Promise<void>>;
+}
+
+const announce = (id: string, over: { sessions?: number; protocol?: number } = {}) => ({ address: `${id}.example:7000`, sessions: 0, protocol: 1, ...over });
+
+/** Lets fleet time pass, a heartbeat at a time, until `cond` holds (within two leases and 5 s of fleet time). */
+async function eventually(fleet: NodeFleet, cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const limitMs = 2 * fleet.leaseMs + 5_000; // 5 s: a Redis connection's reconnect backs off to 1 s
+  for (let waited = 0; !(await cond()); waited += fleet.heartbeatMs) {
+    if (waited > limitMs) throw new Error(`not within ${limitMs} ms of fleet time: ${what}`);
+    await fleet.elapse(fleet.heartbeatMs);
+  }
+}
+
+/** What every node registry engine must do (CLUSTER.md guarantee 5, issue 12), run on each. */
+export function nodeRegistryContract(t: Test, makeFleet: (t: Test) => Promise<NodeFleet>): void {
+  t.test('a started node is live at every node with its address, load and protocol; its load follows', async (t) => {
+    const fleet = await makeFleet(t);
+    const [a, b] = [fleet.node('a'), fleet.node('b')];
+    t.equal(a.state, 'idle');
+    await a.start(announce('a', { sessions: 3 }));
+    await b.start(announce('b'));
+    t.equal(a.state, 'live');
+    t.match((await b.live()).find((n) => n.node === 'a'), { node: 'a', address: 'a.example:7000', sessions: 3, protocol: 1, incarnation: a.incarnation });
+    t.same((await b.live()).map((n) => n.node).sort(), ['a', 'b']);
+    a.setSessions(17);
+    await eventually(fleet, async () => (await b.live()).find((n) => n.node === 'a')?.sessions === 17, 'the heartbeat publishes the new load');
+    await fleet.elapse(fleet.leaseMs * 2);
+    t.same((await b.live()).map((n) => n.node).sort(), ['a', 'b'], 'heartbeats keep both alive past their lease');
+    t.same(await b.dead(), []);
+  });
+
+  t.test('a stopped node leaves the list at once', async (t) => {
+    const fleet = await makeFleet(t);
+    const [a, b] = [fleet.node('a'), fleet.node('b')];
+    await a.start(announce('a'));
+    await b.start(announce('b'));
+    await a.stop();
+    t.equal(a.state, 'stopped');
+    t.same((await b.live()).map((n) => n.node), ['b']);
+    t.same(await b.dead(), [], 'not dead: gone');
+  });
+
+  t.test('a node whose heartbeats stop is dead after its lease; exactly one survivor reaps it', async (t) => {
+    const fleet = await makeFleet(t);
+    const dying = fleet.node('d', { frozen: true });
+    const survivors = ['a', 'b', 'c'].map((id) => fleet.node(id));
+    await dying.start(announce('d'));
+    for (const s of survivors) await s.start(announce(s.node));
+    const info = (await survivors[0]!.live()).find((n) => n.node === 'd')!;
+    t.ok(info, 'd is live at first');
+    t.equal(await survivors[0]!.reap(info), false, 'a live node cannot be reaped');
+    await eventually(fleet, async () => (await survivors[1]!.dead()).some((n) => n.node === 'd'), 'd is seen dead');
+    t.notOk((await survivors[1]!.live()).some((n) => n.node === 'd'), 'and no longer live');
+    const [dead] = await survivors[2]!.dead();
+    t.match(dead, { node: 'd', incarnation: info.incarnation, address: 'd.example:7000' });
+    const wins = await Promise.all([...survivors, survivors[0]!, survivors[1]!].map((s) => s.reap(dead!)));
+    t.equal(wins.filter(Boolean).length, 1, `one winner of ${wins.length} racing reaps`);
+    t.equal(await survivors[2]!.reap(dead!), false, 'a later reap loses too');
+    await survivors[wins.indexOf(true) % 3]!.forget(dead!);
+    t.same(await survivors[0]!.dead(), [], 'reaped and forgotten');
+  });
+
+  t.test('a node that cannot refresh its lease knows it lapsed, claims nothing, and comes back by itself', async (t) => {
+    const fleet = await makeFleet(t);
+    const a = fleet.node('a');
+    const states: LeaseState[] = [];
+    a.onState((s) => states.push(s));
+    await a.start(announce('a'));
+    const first = a.incarnation;
+    const restore = await fleet.outage();
+    let restored = false;
+    t.teardown(() => (restored ? undefined : restore()));
+    await eventually(fleet, () => a.state === 'lapsed', 'a sees its lease lapse');
+    t.equal(await a.reap({ node: 'x', incarnation: '1', address: '', sessions: 0, protocol: 1 }), false, 'a lapsed node reaps nothing');
+    await restore();
+    restored = true;
+    await eventually(fleet, () => a.state === 'live', 'the heartbeat resumes');
+    t.not(a.incarnation, first, 'as a new incarnation (the old one may have been reaped meanwhile)');
+    t.same(states, ['live', 'lapsed', 'live']);
+    const b = fleet.node('b');
+    await b.start(announce('b'));
+    t.match((await b.live()).find((n) => n.node === 'a'), { incarnation: a.incarnation });
+  });
+
+  t.test('a node meeting a node protocol it does not accept refuses to join, naming both', async (t) => {
+    const fleet = await makeFleet(t);
+    await fleet.node('a').start(announce('a', { protocol: 1 }));
+    const c = fleet.node('c');
+    await t.rejects(c.start(announce('c', { protocol: 3 })), { message: 'node c speaks node protocol 3 and cannot join: node a (a.example:7000) speaks 1' });
+    t.equal(c.state, 'idle');
+    const b = fleet.node('b');
+    await b.start(announce('b', { protocol: 2 }));
+    t.same((await b.live()).map((n) => [n.node, n.protocol]).sort(), [['a', 1], ['b', 2]], 'the next version joins (rolling upgrade)');
+  });
+}
