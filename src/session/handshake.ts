@@ -118,7 +118,11 @@ async function steps(raw: Socket, deps: HandshakeDeps, setSocket: (s: Socket) =>
     throw err;
   }
   let credentials = deps.credentials(uid);
-  if (credentials instanceof Promise) credentials = await credentials;
+  if (credentials instanceof Promise) {
+    credentials = await credentials;
+    // The deadline may have passed while the verdict waited for the ACL: the socket is gone then.
+    if (socket.destroyed) throw new Error('closed while waiting for the ACL');
+  }
   if (!credentials) return refuseAuth(socket, 'unknown-uid', uid);
   if (!verifyMac(credentials.key, challenge, mac)) return refuseAuth(socket, 'bad-mac', uid);
   socket.write(ACCEPT);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ManualClock } from '../../src/clock.js';
 import { ToT, type AclEntry } from '../../src/protocol/index.js';
 import type { AclWriter } from '../../src/registry/acl-store.js';
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
@@ -163,4 +164,25 @@ t.test('HTTP first, then the TCP central: still applied in the order received, a
   await central.nextOf(ToT.PONG);
   const acl = d.daemon.internals.acl.current;
   t.same([acl.get(oldDev.uid)?.group, acl.get(newDev.uid)], ['Devices', undefined], 'the later (TCP) replacement is the one in force');
+});
+
+t.test('a handshake whose deadline passes while it waits for the ACL ends as a timeout, with no session', async (t) => {
+  const writer = new HeldWriter();
+  const clock = new ManualClock();
+  const d = await startDaemon(t, testConfig(t, { tcp: { handshakeTimeoutSec: 5 } }), [], { deps: { aclWriter: writer }, clock });
+  const central = (await RawClient.open(d.port, '', CENTRAL_KEY)).client;
+  t.teardown(() => central.close());
+  central.send({ type: ToT.ACL, entries: [asEntry(newDev)] });
+  await until(() => writer.waiting === 1, 'the ACL write to start');
+  const late = await authenticateLater(d.port, newDev);
+  t.teardown(() => late.client.close());
+  const outcome = late.accepted.then((ok) => (ok ? 'accepted' : 'refused'), () => 'closed without an answer');
+  await until(() => d.daemon.internals.host.handshakesAwaitingAcl === 1, 'the handshake to wait for the ACL');
+  clock.advance(5_000);
+  await late.client.whenClosed();
+  writer.release();
+  await until(() => d.logs.find('handshake-refused').some((l) => l.reason === 'timeout'), 'the refusal to be logged as a timeout');
+  t.equal(d.daemon.internals.sessions.get(newDev.uid), undefined, 'no session for a socket that is gone');
+  t.equal(d.daemon.internals.host.handshakesAwaitingAcl, 0);
+  t.equal(await outcome, 'closed without an answer');
 });
