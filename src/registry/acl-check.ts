@@ -3,8 +3,10 @@ import { Acl, describeAclProblems } from './acl.js';
 import { parseAclJson } from './acl-file.js';
 
 /**
- * The one verdict on an ACL file's text, with the messages the daemon logs: `start`, a reload,
- * `check-config` and `iotsocket acl` all call this, so none of them accepts what another refuses.
+ * The verdict on an ACL file's text for the tools (`start`'s pre-check, `check-config`,
+ * `iotsocket acl`), with the daemon's own messages: parseAclJson and Acl.from are the rules the
+ * daemon's FileAclStore and AclService apply, and the text is the same, so none of them accepts
+ * what another refuses.
  */
 export function checkAclText(path: string, text: string, groups: ReadonlySet<string>): { acl: Acl } | { error: string } {
   const read = parseAclJson(text);

@@ -1,4 +1,4 @@
-import { open, readFile, readdir, rename, mkdir, unlink } from 'node:fs/promises';
+import { open, readdir, rename, mkdir, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AclEntry } from '../protocol/index.js';
@@ -34,18 +34,6 @@ export function formatAclJson(entries: readonly AclEntry[]): string {
   const doc: Record<string, { GroupName: string; AuthKey: string }> = {};
   for (const e of entries) doc[e.uid] = { GroupName: e.group, AuthKey: e.key.toString('hex').toUpperCase() };
   return JSON.stringify(doc, null, 2) + '\n';
-}
-
-/** Reads the ACL file; a missing file is an empty ACL (first start). */
-export async function readAclFile(path: string): Promise<{ entries: AclEntry[] } | { error: string }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [] };
-    return { error: `cannot read ${path}: ${(err as Error).message}` };
-  }
-  return parseAclJson(text);
 }
 
 /**
