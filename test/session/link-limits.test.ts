@@ -92,3 +92,23 @@ t.test('a buffered response larger than the resuming central\'s maximum is dropp
   back.send({ type: ToT.PING });
   t.equal((await back.next()).type, ToT.PONG, 'nothing else was written');
 });
+
+t.test('buffered telemetry larger than the resuming central\'s maximum is dropped and counted with the datagrams, never written', async (t) => {
+  const { daemon, open, metric } = await setup(t);
+  const central = await open('', CENTRAL_KEY); // announces no limit
+  const obj = await open(dev.uid, dev.key);
+  const { token } = await obj.nextOf(ToT.TOKEN);
+  central.close();
+  await until(() => daemon.internals.sessions.get('')?.state === 'kept', 'the central session to be kept');
+  const udp = await UdpSender.open(t);
+  const n = fitting((payload) => ({ type: ToT.TELEMETRY, uid: dev.uid, payload }));
+  await udp.send(daemon.addresses!.udp!.port, encodeDatagram(token, bytes(n + 1, 'b')));
+  await udp.send(daemon.addresses!.udp!.port, encodeDatagram(token, bytes(n, 'f')));
+  await until(() => daemon.internals.sessions.get('')?.buffer.count === 2, 'both datagrams to be buffered for the kept central');
+  const back = await open('', CENTRAL_KEY, MAX);
+  const got = await back.nextOf(ToT.TELEMETRY);
+  t.equal(got.payload.data.toString(), 'f'.repeat(n), 'only the telemetry that fits is replayed');
+  t.equal(await metric('iotsocket_telemetry_datagrams_total', { result: 'dropped', reason: 'too-large' }), 1, 'the other counted as a dropped datagram, too-large');
+  back.send({ type: ToT.PING });
+  t.equal((await back.next()).type, ToT.PONG, 'nothing else was written');
+});
