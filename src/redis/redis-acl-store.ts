@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { AclEntry } from '../protocol/index.js';
 import type { AclSnapshot, AclStore } from '../registry/acl-store.js';
 import type { RedisKeys } from './keys.js';
+import { withScripts } from './scripts.js';
 
 /** KEYS: entries hash, version. ARGV: uid, value pairs. Replaces the hash whole and bumps the version. */
 const REPLACE = `
@@ -32,12 +33,10 @@ export class RedisAclStore implements AclStore {
 
   /** `subscriber`: a connection of its own (a subscribed connection can issue no other command). */
   constructor(redis: Redis, subscriber: Redis, keys: RedisKeys) {
-    const r = redis as Scripted;
-    if (!r.iotsAclReplace) {
-      r.defineCommand('iotsAclReplace', { numberOfKeys: 2, lua: REPLACE });
-      r.defineCommand('iotsAclRead', { numberOfKeys: 2, lua: READ });
-    }
-    this.#r = r;
+    this.#r = withScripts<Scripted>(redis, {
+      iotsAclReplace: { keys: 2, lua: REPLACE },
+      iotsAclRead: { keys: 2, lua: READ },
+    });
     this.#subscriber = subscriber;
     this.#k = keys;
   }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { NodeInfo, NodeRegistryEngine } from '../registry/node-registry.js';
 import type { RedisKeys } from './keys.js';
+import { withScripts } from './scripts.js';
 
 /** KEYS: the lease, the reap claim (one tag: the node). ARGV: incarnation, reaper, claim ms. */
 const CLAIM_REAP = `
@@ -38,13 +39,11 @@ export class RedisNodeRegistryEngine implements NodeRegistryEngine {
 
   /** `redis`: a command connection (fail fast: a heartbeat that cannot reach Redis must fail, not queue). */
   constructor(redis: Redis, keys: RedisKeys) {
-    const r = redis as Scripted;
-    if (!r.iotsClaimReap) {
-      r.defineCommand('iotsClaimReap', { numberOfKeys: 2, lua: CLAIM_REAP });
-      r.defineCommand('iotsForgetNode', { numberOfKeys: 1, lua: FORGET });
-      r.defineCommand('iotsDropLease', { numberOfKeys: 1, lua: DROP_LEASE });
-    }
-    this.#r = r;
+    this.#r = withScripts<Scripted>(redis, {
+      iotsClaimReap: { keys: 2, lua: CLAIM_REAP },
+      iotsForgetNode: { keys: 1, lua: FORGET },
+      iotsDropLease: { keys: 1, lua: DROP_LEASE },
+    });
     this.#k = keys;
   }
 

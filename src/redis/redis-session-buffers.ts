@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { BufferRefusal } from '../registry/offline-buffer.js';
 import type { BufferBounds, BufferedEntry, SessionBuffers } from '../registry/session-buffers.js';
 import { RedisKeys } from './keys.js';
+import { withScripts } from './scripts.js';
 
 // One stream per kept session ({uid} tag) and its byte count in a second key of the same tag:
 // the bounds are checked in the script that appends, so two nodes appending at once cannot
@@ -55,13 +56,11 @@ export class RedisSessionBuffers implements SessionBuffers {
   readonly #k: RedisKeys;
 
   constructor(redis: Redis, keys: RedisKeys) {
-    const r = redis as Scripted;
-    if (!r.iotsBufAppend) {
-      r.defineCommand('iotsBufAppend', { numberOfKeys: 2, lua: APPEND });
-      r.defineCommand('iotsBufTake', { numberOfKeys: 2, lua: TAKE });
-      r.defineCommand('iotsBufRemove', { numberOfKeys: 2, lua: REMOVE });
-    }
-    this.#r = r;
+    this.#r = withScripts<Scripted>(redis, {
+      iotsBufAppend: { keys: 2, lua: APPEND },
+      iotsBufTake: { keys: 2, lua: TAKE },
+      iotsBufRemove: { keys: 2, lua: REMOVE },
+    });
     this.#k = keys;
   }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { ClaimResult, DirectoryEntry, SessionDirectory, SessionInfo } from '../registry/session-directory.js';
 import { RedisKeys } from './keys.js';
+import { withScripts, check, unwrap } from './scripts.js';
 
 // Each script reads and writes one UID's hash only; the indexes follow in the same pipeline.
 
@@ -48,13 +49,11 @@ export class RedisSessionDirectory implements SessionDirectory {
   constructor(redis: Redis, keys: RedisKeys, node: string) {
     this.node = node;
     this.#k = keys;
-    const r = redis as Scripted;
-    if (!r.iotsClaim) {
-      r.defineCommand('iotsClaim', { numberOfKeys: 1, lua: CLAIM });
-      r.defineCommand('iotsKeep', { numberOfKeys: 1, lua: KEEP });
-      r.defineCommand('iotsEnd', { numberOfKeys: 1, lua: END });
-    }
-    this.#r = r;
+    this.#r = withScripts<Scripted>(redis, {
+      iotsClaim: { keys: 1, lua: CLAIM },
+      iotsKeep: { keys: 1, lua: KEEP },
+      iotsEnd: { keys: 1, lua: END },
+    });
   }
 
   async claim(uid: string, info: SessionInfo, now: number): Promise<ClaimResult> {
@@ -156,17 +155,4 @@ function fromHash(h: Record<string, string> | string[] | null | undefined): Dire
     since: Number(o.since), keptUntil: Number(o.keptUntil), kind: o.kind === 'central' ? 'central' : 'object',
     group: o.group ?? '', peer: o.peer ?? '', tls: o.tls === '1', maxTransmissionLength: Number(o.mtl ?? 0),
   };
-}
-
-type PipelineResult = Array<[Error | null, unknown]> | null;
-
-function unwrap(res: PipelineResult, i: number): unknown {
-  const r = res?.[i];
-  if (!r) throw new Error('redis pipeline returned no result');
-  if (r[0]) throw r[0];
-  return r[1];
-}
-
-function check(res: PipelineResult): void {
-  for (const [err] of res ?? []) if (err) throw err;
 }

@@ -6,6 +6,7 @@ import type { TokenInfo } from '../registry/token-registry.js';
 import { ASK, type IssuedToken, type TokenStore } from '../registry/token-store.js';
 import { RedisKeys } from './keys.js';
 import { hexSlot, keySlot } from './slot.js';
+import { withScripts, unwrap } from './scripts.js';
 
 // The issue and revoke scripts touch one UID's slot only: its token list and its tokens' hashes
 // (drawn into that slot, see drawToken). The fleet-wide index follows in a separate command.
@@ -128,14 +129,12 @@ export class RedisTokenStore implements TokenStore {
    * clock of the `now` arguments (performance.now by default), for cache ages.
    */
   constructor(redis: Redis, subscriber: Redis, keys: RedisKeys, opts: Partial<RedisTokenOptions> = {}, now: () => number = () => performance.now()) {
-    const r = redis as Scripted;
-    if (!r.iotsTokenIssue) {
-      r.defineCommand('iotsTokenIssue', { numberOfKeys: 2, lua: ISSUE });
-      r.defineCommand('iotsTokenRevoke', { numberOfKeys: 1, lua: REVOKE });
-      r.defineCommand('iotsTokenLookup', { numberOfKeys: 1, lua: LOOKUP });
-      r.defineCommand('iotsTokenCount', { numberOfKeys: 1, lua: COUNT });
-    }
-    this.#r = r;
+    this.#r = withScripts<Scripted>(redis, {
+      iotsTokenIssue: { keys: 2, lua: ISSUE },
+      iotsTokenRevoke: { keys: 1, lua: REVOKE },
+      iotsTokenLookup: { keys: 1, lua: LOOKUP },
+      iotsTokenCount: { keys: 1, lua: COUNT },
+    });
     this.#sub = subscriber;
     this.#k = keys;
     this.#o = { ...DEFAULTS, ...opts };
@@ -276,17 +275,4 @@ export function drawToken(slot: number): Buffer {
       if (hexSlot(pool, i, 4) === slot) return Buffer.from(pool.subarray(i, i + TOKEN_LENGTH));
     }
   }
-}
-
-type PipelineResult = Array<[Error | null, unknown]> | null;
-
-function unwrap(res: PipelineResult, i: number): unknown {
-  const r = res?.[i];
-  if (!r) throw new Error('redis pipeline returned no result');
-  if (r[0]) throw r[0];
-  return r[1];
-}
-
-function check(res: PipelineResult): void {
-  for (const [err] of res ?? []) if (err) throw err;
 }
