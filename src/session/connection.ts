@@ -80,6 +80,7 @@ export class Connection implements SessionLink {
   /** The bytes of each write not completed or failed, oldest first (the socket holds them anyway): handed back at close. */
   #writes: Buffer[] = [];
   readonly #flush = () => this.#doFlush();
+  readonly #written = (err?: Error | null) => this.#onWritten(err);
   /** Set when closed by a takeover: answers to requests this connection received still count. */
   #lateResponses = false;
   readonly #trace: ConnectionTrace | undefined;
@@ -223,7 +224,7 @@ export class Connection implements SessionLink {
       this.#queuedBytes -= bytes;
       this.#pendingWrites++;
       this.#writes.push(buf);
-      this.#socket.write(buf, (err) => this.#onWritten(buf, err));
+      this.#socket.write(buf, this.#written);
     }
     if (this.#queue.length === 0) return this.#unblock();
     if (!this.#blocked) {
@@ -248,11 +249,12 @@ export class Connection implements SessionLink {
   /**
    * A write reached the kernel: the peer is reading, so the deadline restarts and the queue
    * moves on. A failed one (the peer reset) never did: it stays listed, to be handed back.
+   * A socket calls back in write order and fails every write after a failed one, so a success
+   * is always the oldest listed.
    */
-  #onWritten(write: Buffer, err: Error | null | undefined): void {
+  #onWritten(err: Error | null | undefined): void {
     this.#pendingWrites--;
-    const i = err ? -1 : this.#writes.indexOf(write);
-    if (i >= 0) this.#writes.splice(i, 1);
+    if (!err) this.#writes.shift();
     if (!this.#blocked || this.#closing) return;
     this.#opts.clock.clearTimeout(this.#drainTimer);
     this.#drainTimer = this.#opts.clock.setTimeout(() => this.#stall(), this.#opts.drainTimeoutMs);
