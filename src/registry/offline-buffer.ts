@@ -5,9 +5,10 @@
  */
 /** A buffered request's tracking entry, as the buffer sees it. */
 export interface BufferedRequest {
-  /** True once its origin was answered (e.g. 0xA1): it is then never delivered late (PROTOCOL §6). */
-  readonly settled: boolean;
-  /** Set by the buffer that holds it, called when it settles: what is answered leaves the buffer at once. */
+  /**
+   * Set by the buffer that holds it, called when it settles (e.g. 0xA1): what is answered leaves
+   * the buffer at once, so it is never delivered late (PROTOCOL §6).
+   */
   unbuffer: (() => void) | undefined;
   /** Dropped undelivered (session ended or expired, or too large for the resuming connection): answer the origin 0xA0. */
   discard(reason?: 'session-ended' | 'too-large'): void;
@@ -70,9 +71,9 @@ export class OfflineBuffer {
     return undefined;
   }
 
-  /** Empties the buffer and returns what is still worth sending, in order. */
+  /** Empties the buffer and returns it, in order (an answered request has already left it). */
   drain(): BufferedItem[] {
-    return this.#takeAll().filter((it) => !it.request?.settled);
+    return this.#takeAll();
   }
 
   /** Empties the buffer without delivery; each item's origin is told (0xA0). */
