@@ -33,6 +33,8 @@ export class AclService {
   /** The tail of the change queue; never rejects. */
   #tail: Promise<void> = Promise.resolve();
   #queued = 0;
+  /** A shared store's version check queued but not yet sent: handshakes arriving meanwhile join it. */
+  #nextCheck: Promise<void> | undefined;
 
   constructor(store: AclStore, groups: Iterable<string>, events: AclServiceEvents) {
     this.#store = store;
@@ -65,8 +67,14 @@ export class AclService {
    * the ACL in force.
    */
   beforeVerdict(): Promise<void> | undefined {
-    if (this.#store.shared) return this.#enqueue(() => this.#loadIfChanged()).then(() => {}, () => {});
-    return this.#queued === 0 ? undefined : this.#tail;
+    if (!this.#store.shared) return this.#queued === 0 ? undefined : this.#tail;
+    // One check serves every handshake that asked before it was sent (it reads a version at
+    // least as new as any they could need), so a burst of handshakes costs two round trips, not one each.
+    this.#nextCheck ??= this.#enqueue(() => {
+      this.#nextCheck = undefined;
+      return this.#loadIfChanged();
+    }).then(() => {}, () => {});
+    return this.#nextCheck;
   }
 
   #enqueue<T>(change: () => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { AclService } from '../../src/registry/acl-service.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { RedisAclStore } from '../../src/redis/redis-acl-store.js';
 import { aclStoreContract } from '../contracts/acl-store.contract.js';
@@ -9,4 +10,23 @@ let n = 0;
 aclStoreContract(t, async (t) => {
   const keys = new RedisKeys(`t${++n}:`);
   return { store: async () => new RedisAclStore(server.client(t), server.client(t), keys) };
+});
+
+t.test('a node decides handshakes on the ACL another node wrote; a burst of handshakes shares its version checks', async (t) => {
+  const keys = new RedisKeys('verdict:');
+  const nodeA = new AclService(new RedisAclStore(server.client(t), server.client(t), keys), ['Devices'], { revoked: () => {} });
+  const revokedAtB: string[] = [];
+  const nodeB = new AclService(new RedisAclStore(server.client(t), server.client(t), keys), ['Devices'], { revoked: (uid) => revokedAtB.push(uid) });
+  await nodeB.load();
+  await nodeA.replace([{ uid: 'new-1', group: 'Devices', key: Buffer.alloc(16, 1) }]);
+  const probe = server.client(t);
+  const gets = async () => Number(/cmdstat_get:calls=(\d+)/.exec(await probe.info('commandstats'))?.[1] ?? 0);
+  const before = await gets();
+  await Promise.all(Array.from({ length: 50 }, () => nodeB.beforeVerdict()));
+  t.ok(nodeB.current.get('new-1'), 'node B enforces node A\'s replacement before deciding');
+  const checks = (await gets()) - before;
+  t.ok(checks >= 1 && checks <= 2, `50 handshakes, ${checks} version checks`);
+  await nodeA.replace([]);
+  await nodeB.beforeVerdict();
+  t.same([nodeB.current.size, revokedAtB], [0, ['new-1']], 'a removal at A revokes at B');
 });
