@@ -1,6 +1,7 @@
 import type { Test } from 'tap';
 import type { AclEntry } from '../../src/protocol/index.js';
 import type { AclStore } from '../../src/registry/acl-store.js';
+import { until } from '../helpers/until.js';
 
 /** Stores over one backing, as two nodes (or a node and the `iotsocket acl` tool) see it. */
 export interface AclStoreFleet {
@@ -43,11 +44,7 @@ export function aclStoreContract(t: Test, makeFleet: (t: Test) => Promise<AclSto
     t.teardown(stop);
     await new Promise((r) => setTimeout(r, 50)); // the watch is set up asynchronously (subscribe, fs.watch)
     await a.replace([entry('new')]);
-    const deadline = Date.now() + 5000;
-    while (changes === 0) {
-      if (Date.now() > deadline) throw new Error('no change notice within 5 s');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => changes > 0, 'a change notice at the other store');
     t.same(view((await b.read()).entries), view([entry('new')]));
   });
 

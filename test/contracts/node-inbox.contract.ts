@@ -1,5 +1,6 @@
 import type { Test } from 'tap';
 import type { NodeInbox } from '../../src/registry/node-inbox.js';
+import { until } from '../helpers/until.js';
 
 export interface InboxFleet {
   node(id: string): Promise<NodeInbox>;
@@ -10,13 +11,7 @@ async function receiver(inbox: NodeInbox): Promise<{ got: Buffer[]; batches: num
   const r = {
     got: [] as Buffer[],
     batches: 0,
-    async until(n: number) {
-      const deadline = Date.now() + 5000;
-      while (r.got.length < n) {
-        if (Date.now() > deadline) throw new Error(`inbox of ${inbox.node}: ${r.got.length} of ${n} messages after 5 s`);
-        await new Promise((res) => setTimeout(res, 2));
-      }
-    },
+    until: (n: number) => until(() => r.got.length >= n, `${n} messages at the inbox of ${inbox.node}`),
   };
   await inbox.start((batch) => { r.batches++; r.got.push(...batch.map((b) => Buffer.from(b))); });
   return r;
