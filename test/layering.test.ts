@@ -16,12 +16,14 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   routing: ['.', 'protocol', 'registry'],
   // The Redis engine implements the registry's ports; only the daemon picks it.
   redis: ['.', 'protocol', 'registry'],
+  // The fleet layer: ports, their Redis engine and the routing it extends across nodes.
+  cluster: ['.', 'protocol', 'config', 'observability', 'registry', 'redis', 'routing'],
   servers: ['.'],
   session: ['.', 'protocol', 'config', 'observability', 'registry', 'routing'],
   webhooks: ['.', 'protocol', 'config', 'observability', 'routing'],
   http: ['.', 'protocol', 'config', 'observability', 'registry', 'routing', 'servers'],
   client: ['.', 'protocol'],
-  daemon: ['.', 'protocol', 'tls', 'config', 'observability', 'registry', 'redis', 'routing', 'servers', 'session', 'webhooks', 'http'],
+  daemon: ['.', 'protocol', 'tls', 'config', 'observability', 'registry', 'redis', 'cluster', 'routing', 'servers', 'session', 'webhooks', 'http'],
   index: ['.', 'protocol', 'daemon', 'config'],
   cli: ['.', 'protocol', 'tls', 'config', 'observability', 'registry', 'client', 'daemon'],
 };

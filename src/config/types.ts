@@ -114,9 +114,33 @@ export interface Config {
     /** New TCP connections accepted per second; beyond, OK=0 (or the redirect rule). */
     readonly acceptPerSec: number;
   };
+  /**
+   * Several nodes serving one fleet on one Redis (README "Running several nodes"). Absent: one
+   * node, in memory, and no Redis is needed or contacted.
+   */
+  readonly cluster?: ClusterConfig;
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
     /** `iotsocket start`: human-readable lines (pino-pretty) instead of JSON; absent: pretty when stdout is a terminal. An embedding program passes its own logger. */
     readonly pretty?: boolean;
   };
+}
+
+export interface ClusterConfig {
+  /** redis:// or rediss:// URL (user, password and db as in the URL). Logged with its password hidden. */
+  readonly redis: string;
+  /** Unique in the cluster; a node restarted with the same id takes up what it held. Default: hostname-pid. */
+  readonly nodeId: string;
+  /** Put before every key, so several clusters can share one Redis. Default 'iotsocket:'; never holds '{'. */
+  readonly keyPrefix: string;
+  /** A Redis command unanswered for this long fails (a hung Redis must not hang a request). Default 1000. */
+  readonly commandTimeoutMs: number;
+  /** How often a node renews its lease and publishes its load. Default 3. */
+  readonly heartbeatSec: number;
+  /** A node whose lease was not renewed for this long is dead: others reap it. Default 7; above heartbeatSec. */
+  readonly leaseSec: number;
+  /** From `passwordFile` (its content, trimmed): replaces the URL's password, so the config holds no secret. */
+  readonly password?: string;
+  /** `tls.ca`: a CA file (absolute path) to verify a rediss:// server with, instead of the system's. */
+  readonly tls?: { readonly ca?: string };
 }
