@@ -110,6 +110,11 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#router = router;
   }
 
+  /** The shared engines this node runs on (the ops API and tests read them). */
+  get engines(): ClusterEngines {
+    return this.#e;
+  }
+
   get live(): boolean {
     return this.#e.registry.state === 'live' && this.#e.reachability === 'reachable';
   }

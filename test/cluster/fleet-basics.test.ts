@@ -4,6 +4,7 @@ import type { ClusterConfig } from '../../src/config/types.js';
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { device, startDaemon } from '../helpers/daemon.js';
 import { call } from '../helpers/http.js';
+import { until } from '../helpers/until.js';
 import { RedisServer } from '../helpers/redis.js';
 
 const dev = device('fleet-1');
@@ -34,4 +35,64 @@ t.test('central on node a, object on node b: requests both ways, and HTTP at a',
   const http = await call(`http://127.0.0.1:${a.daemon.addresses!.http!.port}`, '/request', { UID: dev.uid, Timeout: 5, Format: 'JSON', Payload: { via: 'http' } });
   t.same([http.status, http.json], [200, { Code: 0, Format: 'JSON', Payload: { echo: { via: 'http' } } }], 'POST /request at a reaches the object on b');
   t.equal(a.daemon.internals.tracker.size + b.daemon.internals.tracker.size, 0, 'nothing left tracked');
+});
+
+t.test('takeover across nodes: the older connection gets Close 0xA1, the session goes on at the newer node', async (t) => {
+  const { a, b } = await twoNodes(t);
+  const central = new CentralClient({ host: '127.0.0.1', port: a.port, key: CENTRAL_KEY });
+  const first = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key, reconnect: false, handler: () => ({ code: 0, payload: ascii('first') }) });
+  const second = new ObjectClient({ host: '127.0.0.1', port: b.port, uid: dev.uid, key: dev.key, reconnect: false, handler: () => ({ code: 0, payload: ascii('second') }) });
+  t.teardown(() => { central.destroy(); first.destroy(); second.destroy(); });
+  await central.connect();
+  await first.connect();
+  const closed = new Promise<{ code?: number }>((r) => first.once('close', r));
+  await second.connect();
+  t.equal((await closed).code, 0xa1, 'the connection on a is closed 0xA1');
+  const res = await central.request(dev.uid, ascii('who'));
+  t.equal(res.payload.data.toString(), 'second', 'the central on a reaches it on b');
+  t.equal(a.daemon.internals.sessions.get(dev.uid), undefined, 'a holds it no more');
+});
+
+t.test('a session kept on one node resumes on the other with its buffered requests, in order', async (t) => {
+  const { a, b } = await twoNodes(t);
+  const central = new CentralClient({ host: '127.0.0.1', port: a.port, key: CENTRAL_KEY });
+  const seen: string[] = [];
+  const obj = new ObjectClient({ host: '127.0.0.1', port: b.port, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => { seen.push(req.payload.data.toString()); return { code: 0, payload: req.payload }; } });
+  t.teardown(() => { central.destroy(); obj.destroy(); });
+  await central.connect();
+  await obj.connect();
+  obj.destroy(); // an unexpected drop: the session is kept
+  const engines = b.daemon.internals.fleet!.engines;
+  await until(async () => (await engines.directory.lookup(dev.uid))?.state === 'kept', 'the session kept in the directory');
+  const answers = Promise.all(['one', 'two', 'three'].map((p) => central.request(dev.uid, ascii(p))));
+  await until(async () => (await engines.buffers.stats(dev.uid)).count === 3, 'three requests buffered');
+  const again = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => { seen.push(req.payload.data.toString()); return { code: 0, payload: req.payload }; } });
+  t.teardown(() => again.destroy());
+  await again.connect();
+  t.same((await answers).map((r) => [r.code, r.payload.data.toString()]), [[0, 'one'], [0, 'two'], [0, 'three']], 'each answered by the device');
+  t.same(seen, ['one', 'two', 'three'], 'delivered in order, once');
+});
+
+t.test('Redis away: fast explicit refusals, and recovery by itself', async (t) => {
+  const own = await RedisServer.start(t);
+  const cluster: ClusterConfig = { redis: own.url, nodeId: 'solo', keyPrefix: 'x:', commandTimeoutMs: 500, heartbeatSec: 1, leaseSec: 2 };
+  const n = await startDaemon(t, testConfig(t, { cluster, http: { enabled: true } }), [dev], { logLevel: 'silent' });
+  const base = `http://127.0.0.1:${n.daemon.addresses!.http!.port}`;
+  t.equal((await call(base, '/readyz', undefined, { method: 'GET' })).status, 200, 'ready');
+  await own.stop();
+  await until(async () => (await call(base, '/readyz', undefined, { method: 'GET' })).status === 503, '/readyz not ready while Redis is away');
+  const began = Date.now();
+  const r = await call(base, '/request', { UID: dev.uid, Timeout: 5, Format: 'JSON', Payload: 1 });
+  t.equal(r.status, 503, `POST /request: 503 (${JSON.stringify(r.json)})`);
+  t.ok(Date.now() - began < 2000, `refused in ${Date.now() - began} ms`);
+  const obj = new ObjectClient({ host: '127.0.0.1', port: n.port, uid: dev.uid, key: dev.key, reconnect: false, handler: () => ({ code: 0, payload: ascii('ok') }) });
+  t.teardown(() => obj.destroy());
+  await t.rejects(obj.connect(), 'a new session is refused');
+  await own.resume();
+  await until(async () => (await call(base, '/readyz', undefined, { method: 'GET' })).status === 200, 'ready again by itself', 15_000);
+  const obj2 = new ObjectClient({ host: '127.0.0.1', port: n.port, uid: dev.uid, key: dev.key, reconnect: false, handler: () => ({ code: 0, payload: ascii('ok') }) });
+  t.teardown(() => obj2.destroy());
+  await obj2.connect();
+  const ok = await call(base, '/request', { UID: dev.uid, Timeout: 5, Format: 'ASCII', Payload: 'x' });
+  t.same([ok.status, (ok.json as { Code: number }).Code], [200, 0], 'requests work again');
 });
