@@ -172,7 +172,15 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 
   const ops = new OpsApi({
     authKey: config.central.authKey, sessions, acl: () => acl.current, metrics, clock, log: log.child({ component: 'admin' }),
-    bans: host.admission, node: hostname(), console: config.adminConsole === true,
+    bans: host.admission, node: engines?.node ?? hostname(), console: config.adminConsole === true,
+    ...(fleet && engines && {
+      fleet: {
+        list: (after: string | undefined, count: number) => engines.directory.list(after, count),
+        lookup: (uid: string) => engines.directory.lookup(uid),
+        buffered: async (uid: string) => (await engines.buffers.stats(uid)).count,
+        end: (uid: string) => fleet.endAnywhere(uid),
+      },
+    }),
     ready: () => addresses !== undefined && closing === undefined && !destroyed && (fleet === undefined || fleet.live),
   });
   // Health, metrics and admin share the public HTTP listener unless an admin listener is configured.

@@ -96,3 +96,24 @@ t.test('Redis away: fast explicit refusals, and recovery by itself', async (t) =
   const ok = await call(base, '/request', { UID: dev.uid, Timeout: 5, Format: 'ASCII', Payload: 'x' });
   t.same([ok.status, (ok.json as { Code: number }).Code], [200, 0], 'requests work again');
 });
+
+t.test('GET /sessions at any node lists the fleet with each session\'s node; DELETE ends one held elsewhere', async (t) => {
+  const { a, b } = await twoNodes(t);
+  const other = device('fleet-2');
+  await a.daemon.internals.acl.replace([dev, other]);
+  const o1 = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key, reconnect: false, handler: () => ({ code: 0, payload: ascii('1') }) });
+  const o2 = new ObjectClient({ host: '127.0.0.1', port: b.port, uid: other.uid, key: other.key, reconnect: false, handler: () => ({ code: 0, payload: ascii('2') }) });
+  t.teardown(() => { o1.destroy(); o2.destroy(); });
+  await o1.connect();
+  await o2.connect();
+  for (const n of [a, b]) {
+    const r = await call(`http://127.0.0.1:${n.daemon.addresses!.http!.port}`, '/sessions', undefined, { method: 'GET' });
+    const rows = (r.json as { sessions: Array<{ UID: string; Node: string; State: string }> }).sessions.map((s) => [s.UID, s.Node, s.State]);
+    t.same(rows, [[dev.uid, 'a', 'connected'], [other.uid, 'b', 'connected']], `listed at node ${n === a ? 'a' : 'b'}`);
+  }
+  const closed = new Promise<{ code?: number }>((r) => o1.once('close', r));
+  const del = await call(`http://127.0.0.1:${b.daemon.addresses!.http!.port}`, `/sessions/${dev.uid}`, undefined, { method: 'DELETE' });
+  t.equal(del.status, 204, 'DELETE at b');
+  t.equal((await closed).code, 0x01, 'the connection on a gets Close 0x01');
+  await until(async () => (await b.daemon.internals.fleet!.engines.directory.lookup(dev.uid)) === undefined, 'the entry is gone from the directory');
+});
