@@ -83,7 +83,7 @@ export interface Concentrator {
   reload(next?: Config): Promise<ReloadResult>;
   /** Graceful: stop accepting, Close 0x01 to every session, answer every pending request. Idempotent. */
   close(): Promise<void>;
-  /** Immediate: drop every socket. Idempotent. */
+  /** Immediate: drop every socket. Idempotent. A cluster node leaves as after a crash (its lease lapses; a survivor reaps it). */
   destroy(): void;
   readonly addresses: BoundAddresses | undefined;
   readonly internals: ConcentratorInternals;
@@ -293,7 +293,9 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     adminServer?.destroy();
     host.destroyAll();
     tokens.clear();
-    void fleet?.stop().finally(() => engines?.close());
+    // A cluster node leaves as if it crashed: its lease lapses and a survivor reaps it.
+    fleet?.abandon();
+    void engines?.close();
   }
 
   return {

@@ -145,6 +145,19 @@ export class Fleet implements SharedSessions, RemoteRouting {
     await this.#e.registry.stop();
   }
 
+  /**
+   * Leaves as a crash would (the daemon's destroy()): no answer, no goodbye; the lease lapses and
+   * a survivor reaps this node. What this node tracked is answered by its origins' own nodes.
+   */
+  abandon(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
+    for (const w of this.#waits.values()) this.#clock.clearTimeout(w.timer);
+    this.#waits.clear();
+    this.#e.registry.abandon();
+  }
+
   // ---- SharedSessions: the session manager's side ----
 
   async claim(uid: string, kind: SessionKind, group: string, link: SessionLink): Promise<SharedClaim> {

@@ -117,3 +117,33 @@ t.test('GET /sessions at any node lists the fleet with each session\'s node; DEL
   t.equal((await closed).code, 0x01, 'the connection on a gets Close 0x01');
   await until(async () => (await b.daemon.internals.fleet!.engines.directory.lookup(dev.uid)) === undefined, 'the entry is gone from the directory');
 });
+
+t.test('a node dies (destroy: no goodbye): requests through it are answered once, its devices resume elsewhere with what was buffered', async (t) => {
+  const { a, b } = await twoNodes(t);
+  const central = new CentralClient({ host: '127.0.0.1', port: a.port, key: CENTRAL_KEY });
+  const held: string[] = [];
+  const obj = new ObjectClient({
+    host: '127.0.0.1', port: b.port, uid: dev.uid, key: dev.key, reconnect: false,
+    handler: (req) => { held.push(req.payload.data.toString()); return new Promise(() => {}); }, // never answers
+  });
+  t.teardown(() => { central.destroy(); obj.destroy(); });
+  await central.connect();
+  await obj.connect();
+  const base = `http://127.0.0.1:${a.daemon.addresses!.http!.port}`;
+  const began = Date.now();
+  const pending = call(base, '/request', { UID: dev.uid, Timeout: 20, Format: 'ASCII', Payload: 'in flight' });
+  await until(() => held.length === 1, 'the object holds the request');
+  b.daemon.destroy();
+  const r = await pending;
+  t.same([r.status, (r.json as { Code: number }).Code, (r.json as { Reason?: string }).Reason], [200, 0xa0, 'node-lost'], 'answered once: 0xA0 node-lost');
+  t.ok(Date.now() - began < 8000, `within the lease and a heartbeat (${Date.now() - began} ms), not the 20 s timeout`);
+  const engines = a.daemon.internals.fleet!.engines;
+  await until(async () => (await engines.directory.lookup(dev.uid))?.state === 'kept', "the reaper kept b's session", 8000);
+  const buffered = central.request(dev.uid, ascii('while nobody holds it'));
+  await until(async () => (await engines.buffers.stats(dev.uid)).count === 1, 'buffered');
+  const again = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => ({ code: 0, payload: req.payload }) });
+  t.teardown(() => again.destroy());
+  await again.connect();
+  const res = await buffered;
+  t.same([res.code, res.payload.data.toString()], [0, 'while nobody holds it'], 'resumed on a, the buffered request answered by the device');
+});
