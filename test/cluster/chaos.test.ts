@@ -29,6 +29,7 @@ for (const seed of seeds) {
     for (const [k, n] of Object.entries(v.counts)) t.comment(`  ${k}: ${n}`);
     for (const [k, n] of Object.entries(v.notes)) t.comment(`  note: ${k}: ${n}`);
     if (Object.keys(r.nodeErrors).length) t.comment(`  node error logs: ${JSON.stringify(r.nodeErrors)}`);
+    if (v.violationCount) t.comment(`  trace:\n${r.trace.map((l) => `    ${l}`).join('\n')}`);
     t.same(v.violations, [], `no violation (${v.violationCount}) — lost, duplicated, misrouted, late, unexpected closes, left tracked`);
     const measured = v.quiet.total - v.quiet.slow;
     t.ok(measured >= 10, `quiet phases sent enough requests to measure (${measured})`);

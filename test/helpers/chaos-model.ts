@@ -73,6 +73,8 @@ export class ChaosModel {
   readonly #violations: string[] = [];
   readonly #notes = new Map<string, number>();
   #seq = 0;
+  /** Told of each violation as it is seen (the world's trace). */
+  onViolation: ((what: string) => void) | undefined;
 
   constructor(readonly now: () => number = Date.now) {}
 
@@ -93,6 +95,7 @@ export class ChaosModel {
   /** A violation seen by the world itself (an unexpected close, a node not routable after healing). */
   violation(what: string): void {
     this.#violations.push(what);
+    this.onViolation?.(what);
   }
 
   /** Something worth a figure in the report (an allowed re-delivery, a crossed answer...). */

@@ -46,6 +46,8 @@ export interface ChaosReport {
   /** Error-level log lines of every node, by event. */
   readonly nodeErrors: Record<string, number>;
   readonly requests: number;
+  /** What the run did, with times since its start: for a failure's report. */
+  readonly trace: string[];
 }
 
 type Action = 'traffic' | 'move-object' | 'move-central' | 'kill-node' | 'restart-node' | 'restart-redis';
@@ -81,24 +83,26 @@ interface Entity {
 export async function runChaos(t: Test, o: ChaosOptions): Promise<ChaosReport> {
   const began = Date.now();
   const model = new ChaosModel(() => Date.now() - began);
-  const w = new World(t, o, model, await RedisServer.start(t));
+  const w = new World(t, o, model);
+  // Registered before Redis starts: clients and nodes go first, whichever order tap runs teardowns in.
   t.teardown(() => w.stop());
-  await w.start();
+  await w.start(await RedisServer.start(t));
   for (let round = 0; round < o.rounds; round++) {
     for (let step = 0; step < o.steps && Date.now() - began < o.wallMs; step++) await w.chaosStep();
     await w.heal();
     await w.quietTraffic(o.quietRequests);
   }
   await w.settle();
-  return { verdict: model.verdict(), actions: w.actions, elapsedMs: Date.now() - began, nodeErrors: w.nodeErrors(), requests: model.size };
+  return { verdict: model.verdict(), actions: w.actions, elapsedMs: Date.now() - began, nodeErrors: w.nodeErrors(), requests: model.size, trace: w.trace };
 }
 
 class World {
   readonly actions: Record<string, number> = {};
+  readonly trace: string[] = [];
   readonly #t: Test;
   readonly #o: ChaosOptions;
   readonly #m: ChaosModel;
-  readonly #redis: RedisServer;
+  #redis!: RedisServer;
   #redisUp = true;
   /** The run's choices; `#bg` is for background reconnects, whose timing is not the seed's to fix. */
   readonly #rng: Rng;
@@ -114,25 +118,31 @@ class World {
   readonly #keyPrefix: string;
   #stopped = false;
 
-  constructor(t: Test, o: ChaosOptions, model: ChaosModel, redis: RedisServer) {
+  constructor(t: Test, o: ChaosOptions, model: ChaosModel) {
     this.#t = t;
     this.#o = o;
     this.#m = model;
-    this.#redis = redis;
+    model.onViolation = (what) => this.#log(`VIOLATION ${what}`);
     this.#rng = new Rng(o.seed);
     this.#bg = new Rng(o.seed ^ 0x9e3779b9);
     this.#keyPrefix = `chaos${o.seed}:`;
   }
 
-  async start(): Promise<void> {
+  async start(redis: RedisServer): Promise<void> {
+    this.#redis = redis;
     for (const n of this.#nodes) await this.#startNode(n);
     for (const e of [this.#central, ...this.#objects]) await this.#open(e, this.#rng.pick(this.#nodes));
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.#stopped = true;
     for (const c of this.#clients) c.destroy();
-    void this.#agent.destroy();
+    await this.#agent.destroy();
+    await Promise.all(this.#nodes.map((n) => (n.alive ? n.d!.daemon.close() : undefined)));
+  }
+
+  #log(what: string): void {
+    this.trace.push(`+${this.#m.now()} ${what}`);
   }
 
   nodeErrors(): Record<string, number> {
@@ -161,6 +171,7 @@ class World {
 
   /** Everything back: Redis up, every node running, every client connected and routable. */
   async heal(): Promise<void> {
+    this.#log('heal');
     if (!this.#redisUp) await this.#resumeRedis();
     for (const n of this.#nodes) if (!n.alive) await this.#startNode(n);
     for (const e of [this.#central, ...this.#objects]) if (!e.current && !e.busy) this.#reconnectSoon(e);
@@ -175,6 +186,7 @@ class World {
 
   /** Requests with nothing failing: the success floor is measured on these. */
   async quietTraffic(n: number): Promise<void> {
+    this.#log(`quiet traffic: ${n} requests`);
     for (let i = 0; i < n; i++) {
       this.#burst(1, true);
       await sleep(this.#rng.int(5, 40));
@@ -205,6 +217,7 @@ class World {
         n.alive = false;
         n.lives++;
         n.d!.daemon.destroy();
+        this.#log(`kill ${n.id}`);
         return;
       }
       case 'restart-node':
@@ -212,9 +225,11 @@ class World {
       case 'restart-redis': {
         await this.#redis.stop();
         this.#redisUp = false;
-        this.#burst(this.#rng.int(2, 4), false);
         // Now shorter, now longer than the lease (2 s): a node may lapse and be reaped meanwhile.
-        await sleep(this.#rng.int(200, 2_800));
+        const pause = this.#rng.int(200, 2_800);
+        this.#log(`redis stopped for ${pause} ms`);
+        this.#burst(this.#rng.int(2, 4), false);
+        await sleep(pause);
         this.#burst(this.#rng.int(1, 3), false);
         return this.#resumeRedis();
       }
@@ -228,6 +243,7 @@ class World {
     if (!c || e.busy || to.length === 0) return;
     const node = this.#rng.pick(to);
     const takeover = this.#rng.chance(0.5);
+    this.#log(`move ${c.tag} to ${node.id} (${takeover ? 'takeover' : 'drop, then connect'})`);
     e.busy = true;
     try {
       if (takeover) {
@@ -264,11 +280,13 @@ class World {
     n.d = await startDaemon(this.#t, config, this.#devices, { logLevel: 'error' });
     this.#started.push(n.d);
     n.alive = true;
+    this.#log(`start ${n.id} (tcp ${n.d.port})`);
   }
 
   async #resumeRedis(): Promise<void> {
     await this.#redis.resume();
     this.#redisUp = true;
+    this.#log('redis resumed');
   }
 
   /** What keeps the world from being routable: a node not live, a client not connected where the directory says. */
@@ -307,11 +325,13 @@ class World {
       throw err;
     }
     e.current = conn;
+    this.#log(`${tag} connected`);
     return conn;
   }
 
   #closed(e: Entity, c: Conn, ev: CloseEvent): void {
     c.closed = true;
+    this.#log(`${c.tag} closed (code ${ev.code ?? 'none'}, remote ${ev.remote})`);
     this.#clients.delete(c.client);
     const nodeDied = !c.node.alive || c.node.lives !== c.life;
     if (!this.#stopped && !nodeDied) {
