@@ -17,6 +17,7 @@ import { FileAclStore, type AclWriter } from './registry/acl-store.js';
 import { MemorySessionStore, type SessionStore } from './registry/session.js';
 import { SessionManager } from './registry/session-manager.js';
 import { TokenRegistry } from './registry/token-registry.js';
+import { MemoryTokenStore, type TokenStore } from './registry/token-store.js';
 import { RequestTracker } from './routing/request-tracker.js';
 import { Router } from './routing/router.js';
 import { TcpServer } from './servers/tcp-server.js';
@@ -36,6 +37,8 @@ export interface ConcentratorDeps {
   readonly metrics?: Metrics;
   /** Persists the ACL; default: the atomic file writer (tests inject a slow one). */
   readonly aclWriter?: AclWriter;
+  /** Telemetry tokens; default: in memory, dying with this node (a cluster passes its shared store). */
+  readonly tokenStore?: TokenStore;
 }
 
 export interface BoundAddresses {
@@ -50,7 +53,7 @@ export interface ConcentratorInternals {
   readonly sessions: SessionManager;
   readonly tracker: RequestTracker;
   readonly router: Router;
-  readonly tokens: TokenRegistry;
+  readonly tokens: TokenStore;
   readonly acl: AclService;
   readonly metrics: Metrics;
   readonly host: SessionHost;
@@ -86,7 +89,9 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   const clock = deps.clock ?? systemClock;
   const log = deps.logger ?? createLogger({ level: config.log.level });
   const metrics = deps.metrics ?? new Metrics({ defaultMetrics: true });
-  const tokens = new TokenRegistry(clock, Math.max(10_000, config.tcp.maxConnections * 3));
+  // The memory registry is kept at hand: its tokens die with this node (cleared at close), and the gauge reads it exactly.
+  const tokenRegistry = deps.tokenStore ? undefined : new TokenRegistry(clock, Math.max(10_000, config.tcp.maxConnections * 3));
+  const tokens = deps.tokenStore ?? new MemoryTokenStore(tokenRegistry!);
 
   const tracker = new RequestTracker(clock, {
     settled: (p, code, generated, now) => {
@@ -106,7 +111,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 
   const sessions = new SessionManager(clock, { keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers },
     sessionEventsReporter(metrics, log, presence), deps.store ?? new MemorySessionStore());
-  const acl = new AclService(new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), { revoked: revokeUid(tokens, sessions) });
+  const acl = new AclService(new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), { revoked: revokeUid(tokens, sessions, log) });
 
   const router = new Router(sessions, tracker, {
     requestTimeoutMs: config.tcp.requestTimeoutSec * 1000,
@@ -128,6 +133,9 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       metrics.tokensRefused.inc();
       log.warn({ event: 'token-refused', uid, tokens: held }, 'telemetry token registry full of live tokens: none issued');
     },
+    unavailable: (uid, err) => {
+      log.warn({ event: 'token-store-unavailable', uid, err: err instanceof Error ? err.message : String(err) }, 'telemetry token store away: no token issued, retried later (logged once until it answers again)');
+    },
   });
   let secureContext: SecureContext | undefined;
   const host = new SessionHost({
@@ -147,7 +155,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     ? createHttpSide(config, { router, acl, log: log.child({ component: 'http' }), ops: config.admin ? undefined : ops })
     : undefined;
   const adminServer = config.admin ? new HttpServer({ ...config.admin, limits: httpLimits(config) }, ops) : undefined;
-  collectGauges(metrics, sessions, tracker, tokens);
+  collectGauges(metrics, sessions, tracker, tokenRegistry ? () => tokenRegistry.size : cachedSize(tokens));
 
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
   let current = config;
@@ -218,7 +226,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       // Every pending request is answered before its origin's session gets Close 0x01.
       tracker.failAll(ResponseCode.NOT_FOUND, 'shutdown');
       sessions.endAll('shutdown', CloseCode.MAINTENANCE);
-      tokens.clear();
+      tokenRegistry?.clear();
+      await tokens.close();
       await webhooks?.close();
       await acl.flush();
       await host.whenEmpty(SHUTDOWN_GRACE_MS);
@@ -243,7 +252,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     http?.server.destroy();
     adminServer?.destroy();
     host.destroyAll();
-    tokens.clear();
+    tokenRegistry?.clear();
+    void tokens.close().catch(() => {});
   }
 
   return {
@@ -255,11 +265,28 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 
 const SHUTDOWN_GRACE_MS = 2_000;
 /** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight, tokens. */
-function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker, tokens: TokenRegistry): void {
+function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker, tokens: () => number): void {
   metrics.sources = {
     sessions: () => sessions.store.values(),
     bufferedBytes: () => sessions.budget.used,
     inFlight: () => tracker.size,
-    tokens: () => tokens.size,
+    tokens,
+  };
+}
+
+/**
+ * A shared store's size is a round trip and a scrape reads gauges synchronously: each read
+ * answers the last figure fetched and fetches the next (a scrape shows the previous one's
+ * figure; a failed fetch keeps the last).
+ */
+function cachedSize(store: TokenStore): () => number {
+  let last = 0;
+  let fetching = false;
+  return () => {
+    if (!fetching) {
+      fetching = true;
+      store.size.then((n) => { last = n; }, () => {}).finally(() => { fetching = false; });
+    }
+    return last;
   };
 }
