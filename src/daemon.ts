@@ -227,7 +227,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       tracker.failAll(ResponseCode.NOT_FOUND, 'shutdown');
       sessions.endAll('shutdown', CloseCode.MAINTENANCE);
       tokenRegistry?.clear();
-      await tokens.close();
+      await within(tokens.close(), SHUTDOWN_GRACE_MS); // a shared store whose Redis is away must not hold up the stop
       await webhooks?.close();
       await acl.flush();
       await host.whenEmpty(SHUTDOWN_GRACE_MS);
@@ -289,4 +289,15 @@ function cachedSize(store: TokenStore): () => number {
     }
     return last;
   };
+}
+
+/** Waits for `p` (its failure ignored) at most `ms`. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const deadline = setTimeout(resolve, ms);
+    p.catch(() => {}).finally(() => {
+      clearTimeout(deadline);
+      resolve();
+    });
+  });
 }
