@@ -92,6 +92,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   #seq = 0;
   readonly #timers = new Map<string, TimerHandle>();
   #stopped = false;
+  /** Gone as a crash would: nothing more is written anywhere. */
+  #abandoned = false;
   #unreadable = 0;
 
   constructor(engines: ClusterEngines, deps: { clock: Clock; log: Logger; sessions: SessionManager; tracker: RequestTracker; counters: FleetCounters }, opts: FleetOptions) {
@@ -160,6 +162,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
    * a survivor reaps this node. What this node tracked is answered by its origins' own nodes.
    */
   abandon(): void {
+    this.#abandoned = true;
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
@@ -311,6 +314,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   /** Hands a message to another node's inbox. `lost`: it could not be handed over (the engine is away). */
   post(node: string, m: NodeMessage, lost?: () => void): void {
+    if (this.#abandoned) return;
     this.#counters.message(m.kind, 'out');
     this.#e.inbox.post(node, encodeNodeMessage(m), lost);
   }
@@ -647,6 +651,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   }
 
   #inOrder(uid: string, fn: () => Promise<void> | void): void {
+    if (this.#abandoned) return;
     const prev = this.#chains.get(uid);
     const p: Promise<void> = (prev ? prev.then(fn) : Promise.resolve().then(fn)).catch((err: unknown) => {
       this.#log.error({ event: 'fleet-operation-failed', uid, err: String(err) }, 'a cluster operation failed');
