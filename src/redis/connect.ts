@@ -5,6 +5,8 @@ export interface RedisEndpoint {
   readonly url: string;
   /** Reject a command that got no answer in this time: a hung Redis must not hang a request. */
   readonly commandTimeoutMs: number;
+  /** Credentials and TLS that do not belong in the URL (a password from a file, a CA); the URL then holds none, as ioredis prefers the URL's. */
+  readonly auth?: Pick<RedisOptions, 'username' | 'password' | 'tls'>;
 }
 
 /**
@@ -12,12 +14,12 @@ export interface RedisEndpoint {
  * rejected at once, CLUSTER.md guarantee 8) and reconnects by itself, backing off to 1 s.
  */
 export function commandConnection(e: RedisEndpoint, name: string): Redis {
-  return new Redis(e.url, { ...common(name), commandTimeout: e.commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  return new Redis(e.url, { ...common(name), ...e.auth, commandTimeout: e.commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
 }
 
 /** A connection for blocking reads (XREAD BLOCK): no command timeout, commands wait for the reconnect. */
 export function blockingConnection(e: RedisEndpoint, name: string): Redis {
-  return new Redis(e.url, { ...common(name), enableOfflineQueue: true, maxRetriesPerRequest: null });
+  return new Redis(e.url, { ...common(name), ...e.auth, enableOfflineQueue: true, maxRetriesPerRequest: null });
 }
 
 function common(name: string): RedisOptions {

@@ -14,22 +14,25 @@ import { Redis } from 'ioredis';
 export class RedisServer {
   readonly port: number;
   readonly dir: string;
+  /** `requirepass`: clients must AUTH with it (tests of a refused password). */
+  readonly password: string | undefined;
   #child: ChildProcess | undefined;
 
-  private constructor(port: number, dir: string) {
+  private constructor(port: number, dir: string, password: string | undefined) {
     this.port = port;
     this.dir = dir;
+    this.password = password;
   }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(t: { teardown(fn: () => unknown): void }): Promise<RedisServer> {
+  static async start(t: { teardown(fn: () => unknown): void }, opts: { password?: string } = {}): Promise<RedisServer> {
     const which = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
     if (which.error) throw new Error('redis-server is not installed: apt-get install -y redis-server (.ci/run installs it)');
     const dir = mkdtempSync(join(tmpdir(), 'iots-redis-'));
-    const server = new RedisServer(await freePort(), dir);
+    const server = new RedisServer(await freePort(), dir, opts.password);
     t.teardown(async () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -44,6 +47,7 @@ export class RedisServer {
     const child = spawn('redis-server', [
       '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
       '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no', '--loglevel', 'warning',
+      ...(this.password !== undefined ? ['--requirepass', this.password] : []),
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
     let stderr = '';
@@ -52,7 +56,7 @@ export class RedisServer {
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (!this.#child) throw new Error(`redis-server exited at start: ${stderr.trim()}`);
-      if (await pings(this.port)) return;
+      if (await pings(this.port, this.password)) return;
       if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not answer PING within 10 s`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -70,14 +74,14 @@ export class RedisServer {
 
   /** A client for the test's own reads and setup; closed at teardown. */
   client(t: { teardown(fn: () => unknown): void }): Redis {
-    const c = new Redis(this.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 });
+    const c = new Redis(this.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1, password: this.password });
     t.teardown(() => c.disconnect());
     return c;
   }
 }
 
-async function pings(port: number): Promise<boolean> {
-  const c = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+async function pings(port: number, password: string | undefined): Promise<boolean> {
+  const c = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, password });
   c.on('error', () => {});
   try {
     await c.connect();
