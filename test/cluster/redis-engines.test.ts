@@ -180,3 +180,17 @@ t.test('close: idempotent, and no client of ours is left connected to Redis', as
   t.equal(e.registry.state, 'stopped');
   t.same(seen, [], 'closing is no reachability news');
 });
+
+t.test('close while Redis is away: still bounded, nothing left open', async (t) => {
+  const flaky = await RedisServer.start(t);
+  const e = await openRedisEngines(cluster({ nodeId: 'z', redis: flaky.url }), { clock: systemClock, log: pino({ level: 'silent' }) });
+  await e.inbox.start(() => {});
+  await e.registry.start({ address: '127.0.0.1:1', sessions: 0, protocol: 1 });
+  await flaky.stop();
+  await until(() => e.reachability === 'unreachable', 'unreachable');
+  const started = performance.now();
+  const closed = await Promise.race([e.close().then(() => 'closed'), new Promise((r) => setTimeout(r, 5_000, 'hung')).then((v) => v)]);
+  t.equal(closed, 'closed', `closed in ${(performance.now() - started).toFixed(0)} ms`);
+  await flaky.resume();
+  t.same(await ourClients(), [], 'no client of ours reconnected after the close');
+});
