@@ -5,7 +5,13 @@ import type { EngineReachability } from './engines.js';
 /** Redis refused the credentials: retrying cannot help, so a start fails at once. */
 const REFUSED = /^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH|ERR invalid password|ERR Client sent AUTH)/;
 
-export type OpenFailure = { readonly kind: 'refused' | 'timeout'; readonly reason: string };
+/** The server's certificate is not trusted (Node's TLS codes): no retry makes it trusted either. */
+const UNTRUSTED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+export type OpenFailure = { readonly kind: 'refused' | 'untrusted' | 'timeout'; readonly reason: string };
 
 /**
  * Whether a set of connections to one Redis is usable: 'reachable' while every one is ready
@@ -47,8 +53,8 @@ export class ConnectionWatch {
 
   /**
    * Connects every connection; resolves once all are ready. Resolves to a failure, never hangs:
-   * 'refused' as soon as Redis refuses the credentials, 'timeout' after `ms` (with the last
-   * error seen). The connections keep retrying after a failure: the caller closes them.
+   * 'refused' as soon as Redis refuses the credentials, 'untrusted' as soon as its certificate
+   * fails verification, 'timeout' after `ms` (with the last error seen). The connections keep retrying after a failure: the caller closes them.
    */
   open(clock: Clock, ms: number): Promise<OpenFailure | undefined> {
     for (const c of this.#conns) if (c.status === 'wait') c.connect().catch(() => {}); // the reason comes as 'error'
@@ -59,7 +65,10 @@ export class ConnectionWatch {
         resolve(f);
       };
       const check = () => { if (this.#allReady()) done(undefined); };
-      const onError = (err: Error) => { if (REFUSED.test(err.message)) done({ kind: 'refused', reason: err.message }); };
+      const onError = (err: Error & { code?: string }) => {
+        if (REFUSED.test(err.message)) done({ kind: 'refused', reason: err.message });
+        else if (err.code !== undefined && UNTRUSTED.has(err.code)) done({ kind: 'untrusted', reason: err.message });
+      };
       const offs = this.#conns.map((c) => {
         c.on('ready', check);
         c.on('error', onError);

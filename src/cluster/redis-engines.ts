@@ -35,7 +35,8 @@ export const OPEN_BOUND_MIN_MS = 3_000;
  * no offline queue, a command timeout), the inbox's blocking reads, and one subscriber shared
  * by the ACL's and the tokens' notices (each filters its channel). Rejects with a coded error
  * (ERR_IOTS_CLUSTER_REDIS) naming `cluster.redis` and the URL, password hidden, when Redis is
- * unreachable within max(3 s, 3 × commandTimeoutMs) or refuses the credentials; never hangs.
+ * unreachable within max(3 s, 3 × commandTimeoutMs), and at once when it refuses the
+ * credentials or its TLS certificate is not trusted; never hangs.
  * The inbox is not started and the registry not joined: the daemon does both, with its handler
  * and its announcement.
  */
@@ -53,9 +54,11 @@ export async function openRedisEngines(cluster: ClusterConfig, deps: RedisEngine
   if (failure) {
     watch.mute();
     await disconnectAll(conns);
-    const why = failure.kind === 'refused'
-      ? `${describe} refused the credentials (${failure.reason}): check cluster.passwordFile or the URL's user and password`
-      : `cannot reach ${describe} within ${boundMs} ms (${failure.reason})`;
+    const why = {
+      refused: `${describe} refused the credentials (${failure.reason}): check cluster.passwordFile or the URL's user and password`,
+      untrusted: `the certificate of ${describe} is not trusted (${failure.reason}): set cluster.tls.ca to the CA that signed it`,
+      timeout: `cannot reach ${describe} within ${boundMs} ms (${failure.reason})`,
+    }[failure.kind];
     throw new IotsError(ErrorCode.CLUSTER_REDIS, `cluster.redis: ${why}`);
   }
   const log = deps.log.child({ cluster: describe, node });
@@ -99,6 +102,9 @@ export async function openRedisEngines(cluster: ClusterConfig, deps: RedisEngine
 async function disconnectAll(conns: readonly Redis[]): Promise<void> {
   await Promise.all(conns.map(async (c) => {
     if (c.status === 'end') return;
+    // Cut during a TLS handshake, the socket still reports the server's alert after ioredis let
+    // go of it: an uncaught 'error' would take the process down.
+    c.stream?.on('error', () => {});
     c.disconnect();
     // Between two reconnect attempts there is no socket: disconnect() only cancels the next
     // attempt, and ioredis says no 'end'. ('end' is emitted on a later tick: listening now is in time.)

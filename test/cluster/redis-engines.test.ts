@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap';
 import { createServer, type Socket } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { systemClock } from '../../src/clock.js';
@@ -8,6 +10,7 @@ import { openRedisEngines, OPEN_BOUND_MIN_MS } from '../../src/cluster/redis-eng
 import type { ClusterConfig } from '../../src/config/types.js';
 import { ErrorCode, IotsError } from '../../src/errors.js';
 import { tokenKey } from '../../src/registry/token-registry.js';
+import { testCerts } from '../helpers/certs.js';
 import { RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
 
@@ -193,4 +196,24 @@ t.test('close while Redis is away: still bounded, nothing left open', async (t) 
   t.equal(closed, 'closed', `closed in ${(performance.now() - started).toFixed(0)} ms`);
   await flaky.resume();
   t.same(await ourClients(), [], 'no client of ours reconnected after the close');
+});
+
+t.test('rediss://: verified against cluster.tls.ca; an untrusted certificate fails the start at once', async (t) => {
+  const dir = t.testdir({});
+  const pair = await testCerts();
+  writeFileSync(join(dir, 'redis.crt'), pair.cert);
+  writeFileSync(join(dir, 'redis.key'), pair.key);
+  const secure = await RedisServer.start(t, { tls: { certFile: join(dir, 'redis.crt'), keyFile: join(dir, 'redis.key') } });
+  t.match(secure.url, /^rediss:/);
+  const e = await open(t, cluster({ nodeId: 's', redis: secure.url, tls: { ca: join(dir, 'redis.crt') } }));
+  await e.directory.claim('dev-1', INFO, 0);
+  t.match(await e.directory.lookup('dev-1'), { node: 's' }, 'commands over TLS');
+  const started = performance.now();
+  const err = await openRedisEngines(cluster({ nodeId: 'u', redis: secure.url }), { clock: systemClock, log: pino({ level: 'silent' }) }).catch((x: unknown) => x);
+  t.equal((err as IotsError).code, ErrorCode.CLUSTER_REDIS);
+  t.match((err as Error).message, /^cluster\.redis: the certificate of rediss:\/\/127\.0\.0\.1:\d+ is not trusted \(self[- ]signed certificate\): set cluster\.tls\.ca/);
+  t.ok(performance.now() - started < OPEN_BOUND_MIN_MS, 'at once: no retry makes it trusted');
+  const missing = await openRedisEngines(cluster({ nodeId: 'm', redis: secure.url, tls: { ca: join(dir, 'nope.crt') } }), { clock: systemClock, log: pino({ level: 'silent' }) })
+    .catch((x: unknown) => x);
+  t.match(missing, { code: ErrorCode.CLUSTER_REDIS, message: /^cluster\.tls\.ca: cannot read .*nope\.crt/ }, 'a CA file gone since the config was read');
 });
