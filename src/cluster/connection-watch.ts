@@ -93,6 +93,7 @@ export class ConnectionWatch {
     const next: EngineReachability = this.#allReady() ? 'reachable' : 'unreachable';
     if (next === this.#state || this.#muted) return;
     this.#state = next;
+    if (next === 'reachable') this.#lastError = undefined; // a later outage reports its own reason
     for (const fn of this.#listeners) fn(next);
   }
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { ClusterConfig } from '../config/types.js';
 import { ErrorCode, IotsError } from '../errors.js';
 import { blockingConnection, commandConnection } from '../redis/connect.js';
@@ -17,7 +17,7 @@ import type { ClusterEngines, EngineReachability } from './engines.js';
 import { clusterEndpoint } from './redis-endpoint.js';
 
 export interface RedisEnginesDeps {
-  /** The daemon's clock: heartbeats, lease lapses, token cache ages, the start bound. */
+  /** The daemon's clock: heartbeats, lease lapses, token cache ages. (The start's bound is real time: the network's.) */
   readonly clock: Clock;
   readonly log: Logger;
   /** The token store's bounds; `max` should be the daemon's token bound (the single node's TokenRegistry max). */
@@ -50,7 +50,8 @@ export async function openRedisEngines(cluster: ClusterConfig, deps: RedisEngine
   const conns = [cmd, blocking, subscriber];
   const watch = new ConnectionWatch(conns);
   const boundMs = Math.max(OPEN_BOUND_MIN_MS, 3 * cluster.commandTimeoutMs);
-  const failure = await watch.open(deps.clock, boundMs);
+  // Real time even under a test's manual clock: ioredis retries by real timers, and a start must never wait for a clock nobody advances.
+  const failure = await watch.open(systemClock, boundMs);
   if (failure) {
     watch.mute();
     await disconnectAll(conns);

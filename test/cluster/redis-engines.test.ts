@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { systemClock } from '../../src/clock.js';
+import { ManualClock, systemClock } from '../../src/clock.js';
 import type { ClusterEngines, EngineReachability } from '../../src/cluster/engines.js';
 import { openRedisEngines, OPEN_BOUND_MIN_MS } from '../../src/cluster/redis-engines.js';
 import type { ClusterConfig } from '../../src/config/types.js';
@@ -216,4 +216,12 @@ t.test('rediss://: verified against cluster.tls.ca; an untrusted certificate fai
   const missing = await openRedisEngines(cluster({ nodeId: 'm', redis: secure.url, tls: { ca: join(dir, 'nope.crt') } }), { clock: systemClock, log: pino({ level: 'silent' }) })
     .catch((x: unknown) => x);
   t.match(missing, { code: ErrorCode.CLUSTER_REDIS, message: /^cluster\.tls\.ca: cannot read .*nope\.crt/ }, 'a CA file gone since the config was read');
+});
+
+t.test('a start under a manual clock nobody advances still gives up in real time', async (t) => {
+  const gone = await RedisServer.start(t);
+  await gone.stop();
+  const opened = openRedisEngines(cluster({ nodeId: 'mc', redis: gone.url, commandTimeoutMs: 50 }), { clock: new ManualClock(), log: pino({ level: 'silent' }) });
+  const outcome = await Promise.race([opened.then(() => 'opened', (e: Error) => e.message), new Promise((r) => setTimeout(r, OPEN_BOUND_MIN_MS + 2_000, 'hung'))]);
+  t.match(outcome, /^cluster\.redis: cannot reach .* within 3000 ms/);
 });
