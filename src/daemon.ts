@@ -31,7 +31,7 @@ import { createUdpSide } from './daemon/udp-side.js';
 import { WebhookPort } from './webhooks/webhook-port.js';
 import type { ClusterEngines } from './cluster/engines.js';
 import { Fleet } from './cluster/fleet.js';
-import { createRedisEngines } from './cluster/lazy-redis-engines.js';
+import { createRedisEngines } from './cluster/redis-engines.js';
 import { seedSharedAcl } from './cluster/acl-seed.js';
 
 export interface ConcentratorDeps {
@@ -98,10 +98,11 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   const log = deps.logger ?? createLogger({ level: config.log.level });
   const metrics = deps.metrics ?? new Metrics({ defaultMetrics: true });
   // A cluster: the fleet's state in the shared engine (Redis), this node's in memory; without one, no Redis at all.
-  const engines = deps.engines ?? (config.cluster ? createRedisEngines(config.cluster, { clock, log }) : undefined);
+  const tokenBound = Math.max(10_000, config.tcp.maxConnections * 3);
+  const engines = deps.engines ?? (config.cluster ? createRedisEngines(config.cluster, { clock, log, tokens: { max: tokenBound } }) : undefined);
   // The memory registry is kept at hand: its tokens die with this node (cleared at close), and the gauge reads it exactly.
   const sharedTokens = deps.tokenStore ?? engines?.tokens;
-  const tokenRegistry = sharedTokens ? undefined : new TokenRegistry(clock, Math.max(10_000, config.tcp.maxConnections * 3));
+  const tokenRegistry = sharedTokens ? undefined : new TokenRegistry(clock, tokenBound);
   const tokens = sharedTokens ?? new MemoryTokenStore(tokenRegistry!);
 
   const tracker = new RequestTracker(clock, {
