@@ -4,8 +4,8 @@ import { CENTRAL_UID, CloseCode, ResponseCode, ToT, decodeTransmissions, encodeT
 import type { BufferedRequest } from '../registry/offline-buffer.js';
 import type { BufferedEntry } from '../registry/session-buffers.js';
 import type { DirectoryEntry } from '../registry/session-directory.js';
-import type { Session, SessionKind, SessionLink } from '../registry/session.js';
-import type { SessionManager, SessionView, SharedClaim, SharedSessions } from '../registry/session-manager.js';
+import type { Session, SessionKind } from '../registry/session.js';
+import type { SessionManager, SessionView, SharedClaim, SharedLinkInfo, SharedSessions } from '../registry/session-manager.js';
 import type { RefusalReason } from '../routing/reasons.js';
 import { EMPTY_PAYLOAD, type GeneratedReason, type PendingRequest, type RequestTracker, type ResponseTarget } from '../routing/request-tracker.js';
 import type { RemoteRouting, Router } from '../routing/router.js';
@@ -20,6 +20,7 @@ export interface FleetOptions {
   /** How long a response is remembered as going to another node's tracker: the longest request timeout plus a margin. */
   readonly forwardTtlMs: number;
   readonly heartbeatMs: number;
+  readonly leaseMs: number;
 }
 
 export interface FleetCounters {
@@ -92,6 +93,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   #seq = 0;
   readonly #timers = new Map<string, TimerHandle>();
   #stopped = false;
+  /** Gone as a crash would: nothing more is written anywhere. */
+  #abandoned = false;
   #unreadable = 0;
 
   constructor(engines: ClusterEngines, deps: { clock: Clock; log: Logger; sessions: SessionManager; tracker: RequestTracker; counters: FleetCounters }, opts: FleetOptions) {
@@ -124,12 +127,22 @@ export class Fleet implements SharedSessions, RemoteRouting {
     return { waits: this.#waits.size, forwarded: this.#forwarded.size };
   }
 
-  /** Joins: reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
+  /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
   async start(address: string): Promise<void> {
     await this.#e.inbox.start((batch) => this.#onBatch(batch));
     await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL });
     await this.#adoptPreviousRun();
-    this.#e.registry.onState((s) => this.#log.warn({ event: 'node-lease', state: s, node: this.node }, `node lease ${s}`));
+    let lapsed = false;
+    this.#e.registry.onState((state) => {
+      if (state === 'lapsed') {
+        lapsed = true;
+        this.#log.warn({ event: 'node-lease-lapsed', node: this.node }, 'node lease lapsed: no new session is claimed until it is renewed (others may reap this node)');
+      } else if (state === 'live' && lapsed) {
+        lapsed = false;
+        this.#log.warn({ event: 'node-lease-renewed', node: this.node }, 'node lease renewed: checking the sessions held here against the directory');
+        this.#reconcile().catch((err: unknown) => this.#log.warn({ event: 'reconcile-failed', err: String(err) }, 'reconciling after a lapse failed'));
+      }
+    });
     this.#every('sweep', SWEEP_MS, () => this.#sweep());
     this.#every('nodes', this.#opts.heartbeatMs, () => this.#watchNodes());
   }
@@ -150,6 +163,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
    * a survivor reaps this node. What this node tracked is answered by its origins' own nodes.
    */
   abandon(): void {
+    this.#abandoned = true;
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
@@ -160,15 +174,17 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   // ---- SharedSessions: the session manager's side ----
 
-  async claim(uid: string, kind: SessionKind, group: string, link: SessionLink): Promise<SharedClaim> {
+  async claim(uid: string, kind: SessionKind, group: string, link: SharedLinkInfo): Promise<SharedClaim> {
     if (!this.live) throw new Error(`node ${this.node} is not live in the cluster (${this.#e.reachability}, lease ${this.#e.registry.state})`);
     const a = this.#attaching.get(uid) ?? { n: 0, waiters: [] };
     a.n++;
     this.#attaching.set(uid, a);
+    let claimed: string | undefined;
     try {
       const now = this.#clock.epochMs();
       const info = { kind, group, peer: link.peer, tls: link.tls, maxTransmissionLength: link.maxTransmissionLength };
       const { claim, previous } = await this.#e.directory.claim(uid, info, now);
+      claimed = claim;
       this.#routes.delete(uid);
       if (previous?.state === 'connected' && previous.node !== this.node) {
         this.post(previous.node, { kind: 'takeover', uid, claim: previous.claim });
@@ -177,8 +193,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
       const replay = previous ? this.#replayable(uid, await this.#e.buffers.take(uid), link.maxTransmissionLength) : [];
       return previous ? { claim, previous: { node: previous.node, state: previous.state, peer: previous.peer }, replay } : { claim, replay };
     } finally {
-      // After the session manager attached the session (its .then runs first): what waited goes to it now.
+      // The handshake accepts and attaches in the microtasks that follow; what waited goes to the session after.
       setImmediate(() => {
+        // The peer left between the claim and its acceptance: the claim becomes a kept session, so it expires.
+        if (claimed !== undefined && this.#sessions.get(uid)?.claim !== claimed) this.#keepClaim(uid, claimed);
         if (--a.n > 0) return;
         this.#attaching.delete(uid);
         for (const w of a.waiters) w();
@@ -187,7 +205,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
   }
 
   keep(s: Session, keepMs: number): void {
-    const { uid, claim } = s;
+    this.#keepClaim(s.uid, s.claim, keepMs);
+  }
+
+  #keepClaim(uid: string, claim: string, keepMs = this.#opts.keepSessionMs): void {
     this.#routes.delete(uid);
     this.#inOrder(uid, async () => {
       const now = this.#clock.epochMs();
@@ -294,6 +315,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   /** Hands a message to another node's inbox. `lost`: it could not be handed over (the engine is away). */
   post(node: string, m: NodeMessage, lost?: () => void): void {
+    if (this.#abandoned) return;
     this.#counters.message(m.kind, 'out');
     this.#e.inbox.post(node, encodeNodeMessage(m), lost);
   }
@@ -552,6 +574,45 @@ export class Fleet implements SharedSessions, RemoteRouting {
     }
   }
 
+  /**
+   * After a lapse (others may have reaped this node meanwhile): a session still ours stays; one
+   * another connection claimed leaves (0xA1); one reaped into a kept entry, or gone, is claimed
+   * again for the connection still here, and what was buffered meanwhile is written to it.
+   */
+  async #reconcile(): Promise<void> {
+    for (const s of [...this.#sessions.store.values()]) {
+      const link = s.link;
+      if (!link) continue;
+      const e = await this.#e.directory.lookup(s.uid);
+      if (e?.claim === s.claim && e.state === 'connected') continue;
+      if (e && e.claim !== s.claim) {
+        this.#sessions.release(s);
+        continue;
+      }
+      const info = { kind: s.kind, group: s.group, peer: s.peer, tls: s.tls, maxTransmissionLength: s.maxTransmissionLength };
+      const { claim } = await this.#e.directory.claim(s.uid, info, this.#clock.epochMs());
+      s.claim = claim;
+      for (const bytes of this.#replayable(s.uid, await this.#e.buffers.take(s.uid), s.maxTransmissionLength)) link.sendBytes(bytes);
+    }
+  }
+
+  /**
+   * Two live processes with one node id would steal each other's sessions. A lease of this id
+   * still current is a previous run killed moments ago (it lapses within leaseSec) or another
+   * process using the id (it is renewed): wait for the first, refuse the second.
+   */
+  async ensureIdFree(): Promise<void> {
+    const leaseMs = this.#opts.leaseMs;
+    const deadline = this.#clock.now() + leaseMs + this.#opts.heartbeatMs;
+    let warned = false;
+    while ((await this.#e.registry.live()).some((n) => n.node === this.node)) {
+      if (this.#clock.now() > deadline) throw new Error(`cluster.nodeId ${JSON.stringify(this.node)} is in use by a live node: give each node its own id`);
+      if (!warned) this.#log.warn({ event: 'node-id-lease-held', node: this.node }, `a lease for node id ${this.node} is still current (a previous run?): waiting up to ${Math.ceil(leaseMs / 1000)} s for it to lapse`);
+      warned = true;
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, 200));
+    }
+  }
+
   /** A node restarted with the same id: what its previous run held connected is kept, so those devices resume anywhere. */
   async #adoptPreviousRun(): Promise<void> {
     const held = await this.#e.directory.heldBy(this.node);
@@ -608,6 +669,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   }
 
   #inOrder(uid: string, fn: () => Promise<void> | void): void {
+    if (this.#abandoned) return;
     const prev = this.#chains.get(uid);
     const p: Promise<void> = (prev ? prev.then(fn) : Promise.resolve().then(fn)).catch((err: unknown) => {
       this.#log.error({ event: 'fleet-operation-failed', uid, err: String(err) }, 'a cluster operation failed');

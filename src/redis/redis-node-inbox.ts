@@ -85,8 +85,11 @@ export class RedisNodeInbox implements NodeInbox {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const reading = this.#blocking.status === 'ready';
     this.#blocking.disconnect();
-    await this.#reading;
+    // While Redis is away ioredis holds the queued XREAD, and a disconnect then never settles it:
+    // nothing to wait for (a pending promise holds no handle).
+    if (reading) await this.#reading;
   }
 
   async #send(): Promise<void> {
