@@ -109,3 +109,36 @@ t.test('finding: a node whose lease lapsed while Redis was away from it is reape
   const entry = await b.daemon.internals.fleet!.engines.directory.lookup(dev.uid);
   t.same([entry?.state, entry?.node], ['connected', obj.connected ? 'a' : entry?.node], 'the directory says connected, where the device is');
 });
+
+t.test('finding: a buffered request answered 0xA1 while Redis is away stays in the buffer, and is delivered late to the resumed central (PROTOCOL §6)', async (t) => {
+  // The tracker's removal of an answered request from the kept buffer (PendingRequest.unbuffer →
+  // buffers.remove) is fire-and-forget: when Redis is away at that moment it is lost, and the
+  // node that later replays the buffer checks only its own tracker, not the request's node.
+  const own = await RedisServer.start(t);
+  const { a, b } = await twoNodes(t, own.url);
+  const seen: string[] = [];
+  const handler = (req: IncomingRequest) => {
+    seen.push(req.payload.data.toString());
+    return { code: 0, payload: req.payload };
+  };
+  const central = new CentralClient({ host: '127.0.0.1', port: b.port, key: CENTRAL_KEY, reconnect: false, handler });
+  const obj = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key, reconnect: false, requestTimeoutMs: 10_000 });
+  t.teardown(() => { central.destroy(); obj.destroy(); });
+  await central.connect();
+  await obj.connect();
+  central.destroy(); // kept
+  const engines = b.daemon.internals.fleet!.engines;
+  await until(async () => (await engines.directory.lookup(CENTRAL_UID))?.state === 'kept', 'the central kept in the directory');
+  const answer = obj.request(ascii('buffered'));
+  await until(async () => (await engines.buffers.stats(CENTRAL_UID)).count === 1, 'the request buffered for the kept central (tracked on a)');
+  await own.stop(); // Redis away for less than the lease: no node lapses
+  t.equal((await answer).code, 0xa1, 'its origin got 0xA1 at the request timeout (1 s), Redis away');
+  await own.resume();
+  await until(() => a.daemon.internals.fleet!.live && b.daemon.internals.fleet!.live, 'both nodes live again', 10_000);
+  const again = new CentralClient({ host: '127.0.0.1', port: b.port, key: CENTRAL_KEY, reconnect: false, handler });
+  t.teardown(() => again.destroy());
+  await until(() => again.connect().then(() => true, () => false), 'the central connects at b again', 10_000);
+  t.equal((await obj.request(ascii('after'))).code, 0, 'a new request reaches the resumed central');
+  // Expected: only 'after'. Got: 'buffered' first — delivered after its origin was answered 0xA1.
+  t.same(seen, ['after'], 'the central never got the request its origin saw answered 0xA1');
+});

@@ -28,6 +28,7 @@ for (const seed of seeds) {
     t.comment(`seed ${seed} (replay: CHAOS_SEED=${seed}${stress ? ' IOTS_STRESS=1' : ''}): ${r.requests} requests in ${r.elapsedMs} ms; actions ${JSON.stringify(r.actions)}`);
     for (const [k, n] of Object.entries(v.counts)) t.comment(`  ${k}: ${n}`);
     for (const [k, n] of Object.entries(v.notes)) t.comment(`  note: ${k}: ${n}`);
+    for (const f of v.quietFailures) t.comment(`  quiet phase, not a success: ${f}`);
     if (Object.keys(r.nodeErrors).length) t.comment(`  node error logs: ${JSON.stringify(r.nodeErrors)}`);
     if (v.violationCount) t.comment(`  trace:\n${r.trace.map((l) => `    ${l}`).join('\n')}`);
     t.same(v.violations, [], `no violation (${v.violationCount}) — lost, duplicated, misrouted, late, unexpected closes, left tracked`);

@@ -156,6 +156,7 @@ export class ChaosModel {
     const v = [...this.#violations];
     const counts: Record<string, number> = {};
     const quiet = { total: 0, ok: 0, slow: 0 };
+    const quietFailures: string[] = [];
     for (const e of this.#entries.values()) {
       const o = e.outcome;
       const key = !o ? 'unsettled' : o.type === 'refused' ? `refused ${hex(o.code)} ${o.reason}` : o.type === 'abandoned' ? `abandoned (${o.why})` : o.type;
@@ -166,6 +167,7 @@ export class ChaosModel {
         quiet.total++;
         if (e.req.slow) quiet.slow++;
         else if (o?.type === 'ok') quiet.ok++;
+        else if (quietFailures.length < MAX_LISTED) quietFailures.push(`${e.req.id} (${e.req.kind} via ${e.req.conn} to ${e.req.target || 'central'}, sent at +${e.req.sentAt}): ${o ? fmt(o) : 'unsettled'}`);
       }
       const seen = this.#sightings.get(e.req.id) ?? [];
       for (let i = 1; i < seen.length; i++) {
@@ -177,13 +179,13 @@ export class ChaosModel {
       }
       if (e.generated && e.answeredAt !== undefined) {
         for (const s of seen) {
-          if (s.at > e.answeredAt + LATE_MARGIN_MS) v.push(`late: ${e.req.id} handed to ${s.by} on ${s.conn} at +${s.at}, ${s.at - e.answeredAt} ms after its caller got ${fmt(e.outcome!)}`);
+          if (s.at > e.answeredAt + LATE_MARGIN_MS) v.push(`late: ${e.req.id} (sent at +${e.req.sentAt} via ${e.req.conn}) handed to ${s.by} on ${s.conn} at +${s.at}, ${s.at - e.answeredAt} ms after its caller got ${fmt(e.outcome!)}`);
         }
       }
     }
     for (const [carried, n] of this.#carried) if (n > 1) v.push(`duplicated: an answer carrying ${carried} reached ${n} callers`);
     const listed = v.length > MAX_LISTED ? [...v.slice(0, MAX_LISTED), `… and ${v.length - MAX_LISTED} more`] : v;
-    return { violations: listed, violationCount: v.length, counts: sortKeys(counts), notes: Object.fromEntries(this.#notes), quiet };
+    return { violations: listed, violationCount: v.length, counts: sortKeys(counts), notes: Object.fromEntries(this.#notes), quiet, quietFailures };
   }
 }
 
@@ -194,6 +196,8 @@ export interface Verdict {
   readonly notes: Record<string, number>;
   /** Requests sent while nothing failed: how many, how many succeeded, how many were meant to time out. */
   readonly quiet: { readonly total: number; readonly ok: number; readonly slow: number };
+  /** Quiet-phase requests that did not succeed, and why (the first few). */
+  readonly quietFailures: string[];
 }
 
 function hex(n: number): string {
@@ -202,7 +206,7 @@ function hex(n: number): string {
 }
 
 function fmt(o: Outcome): string {
-  return o.type === 'refused' ? `${hex(o.code)} ${o.reason}` : o.type;
+  return o.type === 'refused' ? `${hex(o.code)} ${o.reason}` : 'why' in o ? `${o.type} (${o.why})` : o.type;
 }
 
 function sortKeys(o: Record<string, number>): Record<string, number> {
