@@ -187,10 +187,14 @@ class World {
   /** Requests with nothing failing: the success floor is measured on these. */
   async quietTraffic(n: number): Promise<void> {
     this.#log(`quiet traffic: ${n} requests`);
+    const before = new Set(this.#pending);
     for (let i = 0; i < n; i++) {
       this.#burst(1, true);
       await sleep(this.#rng.int(5, 40));
     }
+    // Settled before the next round's faults: a quiet request is measured with nothing failing.
+    await Promise.allSettled([...this.#pending].filter((p) => !before.has(p)));
+    this.#log('quiet traffic settled');
   }
 
   /** Bounded: every caller has its own deadline; then what the nodes track must drain. */
@@ -214,10 +218,13 @@ class World {
         return this.#move(this.#central);
       case 'kill-node': {
         const n = this.#rng.pick(this.#live());
+        const graceful = this.#rng.chance(0.25);
         n.alive = false;
         n.lives++;
-        n.d!.daemon.destroy();
-        this.#log(`kill ${n.id}`);
+        this.#log(`${graceful ? 'stop' : 'kill'} ${n.id}`);
+        // A kill is destroy(): no goodbye, as after kill -9. A stop is the daemon's own close(), in the background.
+        if (graceful) this.#track(n.d!.daemon.close());
+        else n.d!.daemon.destroy();
         return;
       }
       case 'restart-node':
@@ -242,11 +249,13 @@ class World {
     const to = this.#live().filter((n) => n !== c?.node);
     if (!c || e.busy || to.length === 0) return;
     const node = this.#rng.pick(to);
-    const takeover = this.#rng.chance(0.5);
-    this.#log(`move ${c.tag} to ${node.id} (${takeover ? 'takeover' : 'drop, then connect'})`);
+    // takeover: the new connection first (Close 0xA1 to the old); drop: no Close (kept); sleep:
+    // Close 0xA0 (kept); end: Close 0x01 (the session ends, what was buffered is answered 0xA0).
+    const how = this.#rng.weighted({ takeover: 4, drop: 3, sleep: 1, end: 1 });
+    this.#log(`move ${c.tag} to ${node.id} (${how})`);
     e.busy = true;
     try {
-      if (takeover) {
+      if (how === 'takeover') {
         c.expectedEnd = 'taken-over';
         try {
           await this.#open(e, node);
@@ -255,7 +264,8 @@ class World {
         }
       } else {
         c.expectedEnd = 'dropped';
-        c.client.destroy();
+        if (how === 'drop') c.client.destroy();
+        else await c.client.close(how === 'sleep' ? 0xa0 : 0x01);
         await sleep(this.#rng.int(0, 300));
         await this.#open(e, node).catch(() => {});
       }
@@ -420,7 +430,7 @@ class World {
     const req = this.#m.sent({ id: this.#m.nextId('h'), kind: 'central-http', target: uid, sender: 'http', conn: `http@${node.id}`, quiet, slow: delay >= SLOW_MS });
     const body = { UID: uid, Timeout: REQUEST_TIMEOUT_SEC, Format: 'JSON', Payload: { id: req.id, delay } };
     this.#track(call(base, '/request', body, { dispatcher: this.#agent, signal: AbortSignal.timeout(ANSWER_DEADLINE_MS) })
-      .then((r) => this.#httpAnswer(req, r), (err: Error) => {
+      .then((r) => this.#httpAnswer(req, r, node, life), (err: Error) => {
         if (node.lives !== life) return this.#m.answered(req.id, { type: 'abandoned', why: 'the node it was posted to was killed' });
         this.#m.answered(req.id, { type: 'lost', why: err.name === 'TimeoutError' ? `no HTTP answer within ${ANSWER_DEADLINE_MS} ms` : `HTTP transport failed at a live node: ${err.message}` });
       }));
@@ -445,11 +455,12 @@ class World {
     this.#m.answered(req.id, { type: 'lost', why: `request failed: ${err.message}` });
   }
 
-  #httpAnswer(req: SentRequest, r: HttpAnswer): void {
+  #httpAnswer(req: SentRequest, r: HttpAnswer, node: Node, life: number): void {
     const j = r.json as { Code?: number; Payload?: { id?: unknown; by?: unknown } | null; Reason?: string } | undefined;
     if (r.status === 200 && j?.Code === 0 && j.Reason === undefined) return this.#m.success(req.id, j.Payload?.id, j.Payload?.by);
     if (r.status === 200 && typeof j?.Reason === 'string' && typeof j.Code === 'number') return this.#m.answered(req.id, { type: 'refused', code: j.Code, reason: j.Reason }, true);
     if (r.status === 503 && typeof j?.Reason === 'string') return this.#m.answered(req.id, { type: 'refused', code: 503, reason: j.Reason }, true);
+    if (r.status === 503 && node.lives !== life && r.text.includes('ERR_IOTS_HTTP_SHUTTING_DOWN')) return this.#m.answered(req.id, { type: 'refused', code: 503, reason: 'shutting down' }, true);
     this.#m.answered(req.id, { type: 'wrong', why: `HTTP ${r.status}` });
     this.#m.violation(`${req.id}: unexpected HTTP answer ${r.status} ${r.text.slice(0, 200)}`);
   }
