@@ -83,7 +83,7 @@ export interface Concentrator {
   reload(next?: Config): Promise<ReloadResult>;
   /** Graceful: stop accepting, Close 0x01 to every session, answer every pending request. Idempotent. */
   close(): Promise<void>;
-  /** Immediate: drop every socket. Idempotent. */
+  /** Immediate: drop every socket. Idempotent. A cluster node leaves as after a crash (its lease lapses; a survivor reaps it). */
   destroy(): void;
   readonly addresses: BoundAddresses | undefined;
   readonly internals: ConcentratorInternals;
@@ -172,7 +172,15 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 
   const ops = new OpsApi({
     authKey: config.central.authKey, sessions, acl: () => acl.current, metrics, clock, log: log.child({ component: 'admin' }),
-    bans: host.admission, node: hostname(), console: config.adminConsole === true,
+    bans: host.admission, node: engines?.node ?? hostname(), console: config.adminConsole === true,
+    ...(fleet && engines && {
+      fleet: {
+        list: (after: string | undefined, count: number) => engines.directory.list(after, count),
+        lookup: (uid: string) => engines.directory.lookup(uid),
+        buffered: async (uid: string) => (await engines.buffers.stats(uid)).count,
+        end: (uid: string) => fleet.endAnywhere(uid),
+      },
+    }),
     ready: () => addresses !== undefined && closing === undefined && !destroyed && (fleet === undefined || fleet.live),
   });
   // Health, metrics and admin share the public HTTP listener unless an admin listener is configured.
@@ -285,7 +293,9 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     adminServer?.destroy();
     host.destroyAll();
     tokens.clear();
-    void fleet?.stop().finally(() => engines?.close());
+    // A cluster node leaves as if it crashed: its lease lapses and a survivor reaps it.
+    fleet?.abandon();
+    void engines?.close();
   }
 
   return {

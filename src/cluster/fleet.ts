@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
-import { CENTRAL_UID, ResponseCode, ToT, decodeTransmissions, encodeTransmission, type Payload, type Transmission } from '../protocol/index.js';
+import { CENTRAL_UID, CloseCode, ResponseCode, ToT, decodeTransmissions, encodeTransmission, type Payload, type Transmission } from '../protocol/index.js';
 import type { BufferedRequest } from '../registry/offline-buffer.js';
 import type { BufferedEntry } from '../registry/session-buffers.js';
 import type { DirectoryEntry } from '../registry/session-directory.js';
@@ -145,6 +145,19 @@ export class Fleet implements SharedSessions, RemoteRouting {
     await this.#e.registry.stop();
   }
 
+  /**
+   * Leaves as a crash would (the daemon's destroy()): no answer, no goodbye; the lease lapses and
+   * a survivor reaps this node. What this node tracked is answered by its origins' own nodes.
+   */
+  abandon(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
+    for (const w of this.#waits.values()) this.#clock.clearTimeout(w.timer);
+    this.#waits.clear();
+    this.#e.registry.abandon();
+  }
+
   // ---- SharedSessions: the session manager's side ----
 
   async claim(uid: string, kind: SessionKind, group: string, link: SessionLink): Promise<SharedClaim> {
@@ -257,6 +270,26 @@ export class Fleet implements SharedSessions, RemoteRouting {
       if (e === 'unavailable' || !e || e.state !== 'kept') return;
       if (await this.#e.directory.end(uid, e.claim)) await this.#answerBuffered(uid, 'session-ended');
     });
+  }
+
+  /** Ends `uid`'s session wherever it is in the fleet (the admin API): false when there is none. Rejects when the engine is away. */
+  async endAnywhere(uid: string): Promise<boolean> {
+    const e = await this.#e.directory.lookup(uid);
+    if (!e) return false;
+    if (e.state === 'connected' && e.node !== this.node) {
+      this.post(e.node, { kind: 'end-session', uid, code: CloseCode.MAINTENANCE, reason: 'admin' });
+      return true;
+    }
+    const s = this.#sessions.get(uid);
+    if (s) {
+      this.#sessions.end(s, 'admin', CloseCode.MAINTENANCE);
+      return true;
+    }
+    if (await this.#e.directory.end(uid, e.claim)) {
+      await this.#answerBuffered(uid, 'session-ended');
+      this.#sessions.events.ended({ uid, kind: e.kind, peer: e.peer, tls: e.tls }, 'admin');
+    }
+    return true;
   }
 
   /** Hands a message to another node's inbox. `lost`: it could not be handed over (the engine is away). */

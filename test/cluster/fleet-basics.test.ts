@@ -96,3 +96,54 @@ t.test('Redis away: fast explicit refusals, and recovery by itself', async (t) =
   const ok = await call(base, '/request', { UID: dev.uid, Timeout: 5, Format: 'ASCII', Payload: 'x' });
   t.same([ok.status, (ok.json as { Code: number }).Code], [200, 0], 'requests work again');
 });
+
+t.test('GET /sessions at any node lists the fleet with each session\'s node; DELETE ends one held elsewhere', async (t) => {
+  const { a, b } = await twoNodes(t);
+  const other = device('fleet-2');
+  await a.daemon.internals.acl.replace([dev, other]);
+  const o1 = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key, reconnect: false, handler: () => ({ code: 0, payload: ascii('1') }) });
+  const o2 = new ObjectClient({ host: '127.0.0.1', port: b.port, uid: other.uid, key: other.key, reconnect: false, handler: () => ({ code: 0, payload: ascii('2') }) });
+  t.teardown(() => { o1.destroy(); o2.destroy(); });
+  await o1.connect();
+  await o2.connect();
+  for (const n of [a, b]) {
+    const r = await call(`http://127.0.0.1:${n.daemon.addresses!.http!.port}`, '/sessions', undefined, { method: 'GET' });
+    const rows = (r.json as { sessions: Array<{ UID: string; Node: string; State: string }> }).sessions.map((s) => [s.UID, s.Node, s.State]);
+    t.same(rows, [[dev.uid, 'a', 'connected'], [other.uid, 'b', 'connected']], `listed at node ${n === a ? 'a' : 'b'}`);
+  }
+  const closed = new Promise<{ code?: number }>((r) => o1.once('close', r));
+  const del = await call(`http://127.0.0.1:${b.daemon.addresses!.http!.port}`, `/sessions/${dev.uid}`, undefined, { method: 'DELETE' });
+  t.equal(del.status, 204, 'DELETE at b');
+  t.equal((await closed).code, 0x01, 'the connection on a gets Close 0x01');
+  await until(async () => (await b.daemon.internals.fleet!.engines.directory.lookup(dev.uid)) === undefined, 'the entry is gone from the directory');
+});
+
+t.test('a node dies (destroy: no goodbye): requests through it are answered once, its devices resume elsewhere with what was buffered', async (t) => {
+  const { a, b } = await twoNodes(t);
+  const central = new CentralClient({ host: '127.0.0.1', port: a.port, key: CENTRAL_KEY });
+  const held: string[] = [];
+  const obj = new ObjectClient({
+    host: '127.0.0.1', port: b.port, uid: dev.uid, key: dev.key, reconnect: false,
+    handler: (req) => { held.push(req.payload.data.toString()); return new Promise(() => {}); }, // never answers
+  });
+  t.teardown(() => { central.destroy(); obj.destroy(); });
+  await central.connect();
+  await obj.connect();
+  const base = `http://127.0.0.1:${a.daemon.addresses!.http!.port}`;
+  const began = Date.now();
+  const pending = call(base, '/request', { UID: dev.uid, Timeout: 20, Format: 'ASCII', Payload: 'in flight' });
+  await until(() => held.length === 1, 'the object holds the request');
+  b.daemon.destroy();
+  const r = await pending;
+  t.same([r.status, (r.json as { Code: number }).Code, (r.json as { Reason?: string }).Reason], [200, 0xa0, 'node-lost'], 'answered once: 0xA0 node-lost');
+  t.ok(Date.now() - began < 8000, `within the lease and a heartbeat (${Date.now() - began} ms), not the 20 s timeout`);
+  const engines = a.daemon.internals.fleet!.engines;
+  await until(async () => (await engines.directory.lookup(dev.uid))?.state === 'kept', "the reaper kept b's session", 8000);
+  const buffered = central.request(dev.uid, ascii('while nobody holds it'));
+  await until(async () => (await engines.buffers.stats(dev.uid)).count === 1, 'buffered');
+  const again = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => ({ code: 0, payload: req.payload }) });
+  t.teardown(() => again.destroy());
+  await again.connect();
+  const res = await buffered;
+  t.same([res.code, res.payload.data.toString()], [0, 'while nobody holds it'], 'resumed on a, the buffered request answered by the device');
+});
