@@ -17,11 +17,16 @@ export async function redisEngine(o: ScenarioOptions): Promise<Row[]> {
   const dirs = [scratchDir('redis-engine-redis'), scratchDir('redis-engine-memory')];
   const daemons: DaemonProcess[] = [];
   try {
-    daemons.push(await startDaemonProcess(
-      benchConfig({ dir: dirs[0]!.dir, objects: s.objects, cluster: benchCluster(redis.url, 'solo', 'bench-solo:') }),
-      { cpuProfDir: nodeProfDir(o.cpuProfDir, 'redis-engine') },
-    ));
-    daemons.push(await startDaemonProcess(benchConfig({ dir: dirs[1]!.dir, objects: s.objects }), { cpuProfDir: nodeProfDir(o.cpuProfDir, 'memory-engine') }));
+    // Started together (nothing shared between them); each is stopped in `finally` whatever the other did.
+    const started = await Promise.allSettled([
+      startDaemonProcess(
+        benchConfig({ dir: dirs[0]!.dir, objects: s.objects, cluster: benchCluster(redis.url, 'solo', 'bench-solo:') }),
+        { cpuProfDir: nodeProfDir(o.cpuProfDir, 'redis-engine') },
+      ),
+      startDaemonProcess(benchConfig({ dir: dirs[1]!.dir, objects: s.objects }), { cpuProfDir: nodeProfDir(o.cpuProfDir, 'memory-engine') }),
+    ]);
+    for (const r of started) if (r.status === 'fulfilled') daemons.push(r.value);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
     const [withRedis, inMemory] = daemons as [DaemonProcess, DaemonProcess];
     o.log(`redis-engine: redis-server ${redis.port} (AOF, appendfsync ${BENCH_APPENDFSYNC}); Redis engine pid ${withRedis.pid}, in-memory pid ${inMemory.pid}`);
     const common = { ...s, inFlight: 32, objectProcs: o.objectProcs ?? 1, mode: 'daemon' as const };
