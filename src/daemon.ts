@@ -121,14 +121,17 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     counters: {
       refused: (reason) => metrics.refusedRequests.labels(reason).inc(),
       lateResponse: (dir) => metrics.lateResponses.labels(dir).inc(),
-      message: () => {},
+      message: (kind, way) => metrics.clusterMessages.labels(kind, way).inc(),
     },
   }, {
     keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers, backstopGraceMs: BACKSTOP_GRACE_MS,
     forwardTtlMs: Math.max(config.tcp.requestTimeoutSec, config.http.maxWaitSec) * 1000 + BACKSTOP_GRACE_MS,
     heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
   });
-  if (fleet) sessions.share(fleet);
+  if (fleet) {
+    sessions.share(fleet);
+    metrics.clusterSources = { up: () => fleet.live, remoteWaits: () => fleet.pendingRemote.waits };
+  }
   const revoke = revokeUid(tokens, sessions);
   const acl = new AclService(engines?.acl ?? new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), {
     revoked: (uid) => {

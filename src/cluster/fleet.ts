@@ -129,7 +129,17 @@ export class Fleet implements SharedSessions, RemoteRouting {
     await this.#e.inbox.start((batch) => this.#onBatch(batch));
     await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL });
     await this.#adoptPreviousRun();
-    this.#e.registry.onState((s) => this.#log.warn({ event: 'node-lease', state: s, node: this.node }, `node lease ${s}`));
+    let lapsed = false;
+    this.#e.registry.onState((state) => {
+      if (state === 'lapsed') {
+        lapsed = true;
+        this.#log.warn({ event: 'node-lease-lapsed', node: this.node }, 'node lease lapsed: no new session is claimed until it is renewed (others may reap this node)');
+      } else if (state === 'live' && lapsed) {
+        lapsed = false;
+        this.#log.warn({ event: 'node-lease-renewed', node: this.node }, 'node lease renewed: checking the sessions held here against the directory');
+        this.#reconcile().catch((err: unknown) => this.#log.warn({ event: 'reconcile-failed', err: String(err) }, 'reconciling after a lapse failed'));
+      }
+    });
     this.#every('sweep', SWEEP_MS, () => this.#sweep());
     this.#every('nodes', this.#opts.heartbeatMs, () => this.#watchNodes());
   }
@@ -549,6 +559,28 @@ export class Fleet implements SharedSessions, RemoteRouting {
       return await this.#e.directory.lookup(uid);
     } catch {
       return 'unavailable';
+    }
+  }
+
+  /**
+   * After a lapse (others may have reaped this node meanwhile): a session still ours stays; one
+   * another connection claimed leaves (0xA1); one reaped into a kept entry, or gone, is claimed
+   * again for the connection still here, and what was buffered meanwhile is written to it.
+   */
+  async #reconcile(): Promise<void> {
+    for (const s of [...this.#sessions.store.values()]) {
+      const link = s.link;
+      if (!link) continue;
+      const e = await this.#e.directory.lookup(s.uid);
+      if (e?.claim === s.claim && e.state === 'connected') continue;
+      if (e && e.claim !== s.claim) {
+        this.#sessions.release(s);
+        continue;
+      }
+      const info = { kind: s.kind, group: s.group, peer: s.peer, tls: s.tls, maxTransmissionLength: s.maxTransmissionLength };
+      const { claim } = await this.#e.directory.claim(s.uid, info, this.#clock.epochMs());
+      s.claim = claim;
+      for (const bytes of this.#replayable(s.uid, await this.#e.buffers.take(s.uid), s.maxTransmissionLength)) link.sendBytes(bytes);
     }
   }
 
