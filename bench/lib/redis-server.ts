@@ -122,10 +122,10 @@ export function callsBetween(before: CommandCalls, after: CommandCalls): { total
   return { total, byCommand };
 }
 
-/** "xadd 1.02, pexpire 1.02, …": commands per round trip, the largest first. */
-export function describeCalls(byCommand: ReadonlyMap<string, number>, roundTrips: number, top = 6): string {
+/** "xadd 1.02, pexpire 1.02, …": calls per `per` (round trips, or thousands of them), the largest first. */
+export function describeCalls(byCommand: ReadonlyMap<string, number>, per: number, top = 6): string {
   return [...byCommand].sort((a, b) => b[1] - a[1]).slice(0, top)
-    .map(([c, n]) => `${c} ${roundTrips > 0 ? (n / roundTrips).toPrecision(3) : n}`).join(', ');
+    .map(([c, n]) => `${c} ${per > 0 ? (n / per).toPrecision(3) : `${n} calls`}`).join(', ');
 }
 
 function freePort(): Promise<number> {

@@ -29,8 +29,8 @@ export async function clusterRr(o: ScenarioOptions): Promise<Row[]> {
     const common = { ...s, inFlight: 32, objectProcs: o.objectProcs ?? 1, mode: 'daemon' as const, port: a.port };
     const { a: cross, b: same } = await interleave<CountedRound>(
       s.rounds,
-      () => countedRound(redis, { ...common, objectPort: b.port }, 'cluster-rr cross-node', o.log),
-      () => countedRound(redis, { ...common, objectPort: a.port }, 'cluster-rr same-node ', o.log),
+      () => countedRound(redis, { ...common, objectPort: b.port }, 'cluster-rr cross-node', o.log, nodes),
+      () => countedRound(redis, { ...common, objectPort: a.port }, 'cluster-rr same-node ', o.log, nodes),
     );
     const usedMemory = await redis.usedMemory();
     const keys = await redis.dbSize();
@@ -40,6 +40,8 @@ export async function clusterRr(o: ScenarioOptions): Promise<Row[]> {
       makeRow('cluster-rr/cross-node', 'round trips/s', cross.map((x) => x.r.perSec), { kind: 'ratio>=', value: 0.5 }, same.map((x) => x.r.perSec), note),
       makeRow('cluster-rr/cross-node-p99', 'ms', cross.map((x) => x.r.p99), { kind: 'ratio<=', value: 3 }, same.map((x) => x.r.p99)),
       makeRow('cluster-rr/cross-node-p50', 'ms', cross.map((x) => x.r.p50), { kind: 'report' }, same.map((x) => x.r.p50)),
+      makeRow('cluster-rr/cross-node-cpu', 'µs/round trip', cross.map((x) => x.cpuPerRoundTrip), { kind: 'report' }, same.map((x) => x.cpuPerRoundTrip),
+        'CPU (user + system) of both daemons in the round, per round trip answered'),
       commandsRow('cluster-rr/redis-commands/cross-node', cross),
       commandsRow('cluster-rr/redis-commands/same-node', same),
       makeRow('cluster-rr/redis-used-memory', 'MiB', [usedMemory / (1 << 20)], { kind: 'report' }, undefined,

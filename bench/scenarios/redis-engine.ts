@@ -3,12 +3,12 @@
  * single node on a real redis-server) against one daemon without it (the in-memory engine),
  * interleaved (ABBA) in the same run. The Redis commands of each Redis-engine round are counted.
  */
-import { commandsRow, countedRound, nodeProfDir } from '../lib/cluster-round.js';
+import { commandsRow, countedRound, cpuRound, nodeProfDir } from '../lib/cluster-round.js';
 import { benchCluster, benchConfig } from '../lib/config.js';
 import { startDaemonProcess, type DaemonProcess } from '../lib/daemon-process.js';
 import { BENCH_APPENDFSYNC, BenchRedis } from '../lib/redis-server.js';
 import { makeRow, type Row } from '../lib/report.js';
-import { describeRound, interleave, rrProblems, rrRound, rrSizes } from '../lib/rr.js';
+import { interleave, rrProblems, rrSizes } from '../lib/rr.js';
 import { runIfMain, scratchDir, type ScenarioOptions } from '../lib/scenario.js';
 
 export async function redisEngine(o: ScenarioOptions): Promise<Row[]> {
@@ -32,19 +32,18 @@ export async function redisEngine(o: ScenarioOptions): Promise<Row[]> {
     const common = { ...s, inFlight: 32, objectProcs: o.objectProcs ?? 1, mode: 'daemon' as const };
     const { a: redisRounds, b: memoryRounds } = await interleave(
       s.rounds,
-      () => countedRound(redis, { ...common, port: withRedis.port }, 'redis-engine redis ', o.log),
-      async () => {
-        const r = await rrRound({ ...common, port: inMemory.port });
-        o.log(describeRound('redis-engine memory', r));
-        return r;
-      },
+      () => countedRound(redis, { ...common, port: withRedis.port }, 'redis-engine redis ', o.log, [withRedis]),
+      () => cpuRound({ ...common, port: inMemory.port }, 'redis-engine memory', o.log, inMemory),
     );
     const r = redisRounds.map((x) => x.r);
-    const note = rrProblems([...r, ...memoryRounds]);
+    const memory = memoryRounds.map((x) => x.r);
+    const note = rrProblems([...r, ...memory]);
     return [
-      makeRow('redis-engine', 'round trips/s', r.map((x) => x.perSec), { kind: 'report' }, memoryRounds.map((x) => x.perSec), note),
-      makeRow('redis-engine/p99', 'ms', r.map((x) => x.p99), { kind: 'report' }, memoryRounds.map((x) => x.p99)),
-      makeRow('redis-engine/p50', 'ms', r.map((x) => x.p50), { kind: 'report' }, memoryRounds.map((x) => x.p50)),
+      makeRow('redis-engine', 'round trips/s', r.map((x) => x.perSec), { kind: 'report' }, memory.map((x) => x.perSec), note),
+      makeRow('redis-engine/p99', 'ms', r.map((x) => x.p99), { kind: 'report' }, memory.map((x) => x.p99)),
+      makeRow('redis-engine/p50', 'ms', r.map((x) => x.p50), { kind: 'report' }, memory.map((x) => x.p50)),
+      makeRow('redis-engine/daemon-cpu', 'µs/round trip', redisRounds.map((x) => x.cpuPerRoundTrip), { kind: 'report' }, memoryRounds.map((x) => x.cpuPerRoundTrip),
+        'CPU (user + system) of the measured daemon in the round, per round trip answered'),
       commandsRow('redis-engine/redis-commands', redisRounds),
     ];
   } finally {
