@@ -4,8 +4,8 @@ import { CENTRAL_UID, CloseCode, ResponseCode, ToT, decodeTransmissions, encodeT
 import type { BufferedRequest } from '../registry/offline-buffer.js';
 import type { BufferedEntry } from '../registry/session-buffers.js';
 import type { DirectoryEntry } from '../registry/session-directory.js';
-import type { Session, SessionKind, SessionLink } from '../registry/session.js';
-import type { SessionManager, SessionView, SharedClaim, SharedSessions } from '../registry/session-manager.js';
+import type { Session, SessionKind } from '../registry/session.js';
+import type { SessionManager, SessionView, SharedClaim, SharedLinkInfo, SharedSessions } from '../registry/session-manager.js';
 import type { RefusalReason } from '../routing/reasons.js';
 import { EMPTY_PAYLOAD, type GeneratedReason, type PendingRequest, type RequestTracker, type ResponseTarget } from '../routing/request-tracker.js';
 import type { RemoteRouting, Router } from '../routing/router.js';
@@ -92,6 +92,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   #seq = 0;
   readonly #timers = new Map<string, TimerHandle>();
   #stopped = false;
+  /** Gone as a crash would: nothing more is written anywhere. */
+  #abandoned = false;
   #unreadable = 0;
 
   constructor(engines: ClusterEngines, deps: { clock: Clock; log: Logger; sessions: SessionManager; tracker: RequestTracker; counters: FleetCounters }, opts: FleetOptions) {
@@ -160,6 +162,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
    * a survivor reaps this node. What this node tracked is answered by its origins' own nodes.
    */
   abandon(): void {
+    this.#abandoned = true;
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
@@ -170,15 +173,17 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   // ---- SharedSessions: the session manager's side ----
 
-  async claim(uid: string, kind: SessionKind, group: string, link: SessionLink): Promise<SharedClaim> {
+  async claim(uid: string, kind: SessionKind, group: string, link: SharedLinkInfo): Promise<SharedClaim> {
     if (!this.live) throw new Error(`node ${this.node} is not live in the cluster (${this.#e.reachability}, lease ${this.#e.registry.state})`);
     const a = this.#attaching.get(uid) ?? { n: 0, waiters: [] };
     a.n++;
     this.#attaching.set(uid, a);
+    let claimed: string | undefined;
     try {
       const now = this.#clock.epochMs();
       const info = { kind, group, peer: link.peer, tls: link.tls, maxTransmissionLength: link.maxTransmissionLength };
       const { claim, previous } = await this.#e.directory.claim(uid, info, now);
+      claimed = claim;
       this.#routes.delete(uid);
       if (previous?.state === 'connected' && previous.node !== this.node) {
         this.post(previous.node, { kind: 'takeover', uid, claim: previous.claim });
@@ -187,8 +192,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
       const replay = previous ? this.#replayable(uid, await this.#e.buffers.take(uid), link.maxTransmissionLength) : [];
       return previous ? { claim, previous: { node: previous.node, state: previous.state, peer: previous.peer }, replay } : { claim, replay };
     } finally {
-      // After the session manager attached the session (its .then runs first): what waited goes to it now.
+      // The handshake accepts and attaches in the microtasks that follow; what waited goes to the session after.
       setImmediate(() => {
+        // The peer left between the claim and its acceptance: the claim becomes a kept session, so it expires.
+        if (claimed !== undefined && this.#sessions.get(uid)?.claim !== claimed) this.#keepClaim(uid, claimed);
         if (--a.n > 0) return;
         this.#attaching.delete(uid);
         for (const w of a.waiters) w();
@@ -197,7 +204,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
   }
 
   keep(s: Session, keepMs: number): void {
-    const { uid, claim } = s;
+    this.#keepClaim(s.uid, s.claim, keepMs);
+  }
+
+  #keepClaim(uid: string, claim: string, keepMs = this.#opts.keepSessionMs): void {
     this.#routes.delete(uid);
     this.#inOrder(uid, async () => {
       const now = this.#clock.epochMs();
@@ -304,6 +314,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   /** Hands a message to another node's inbox. `lost`: it could not be handed over (the engine is away). */
   post(node: string, m: NodeMessage, lost?: () => void): void {
+    if (this.#abandoned) return;
     this.#counters.message(m.kind, 'out');
     this.#e.inbox.post(node, encodeNodeMessage(m), lost);
   }
@@ -640,6 +651,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   }
 
   #inOrder(uid: string, fn: () => Promise<void> | void): void {
+    if (this.#abandoned) return;
     const prev = this.#chains.get(uid);
     const p: Promise<void> = (prev ? prev.then(fn) : Promise.resolve().then(fn)).catch((err: unknown) => {
       this.#log.error({ event: 'fleet-operation-failed', uid, err: String(err) }, 'a cluster operation failed');
