@@ -70,7 +70,7 @@ t.test('one tiny sessions round of each kind, with the CPU of both sides reporte
 t.test('one tiny cluster-rr round of each kind on two nodes and a real redis-server, with Redis commands counted', async (t) => {
   const lines: string[] = [];
   const rows = await clusterRr({ ...opts, log: (m: string) => lines.push(m) });
-  reportsNumbers(t, rows, ['cluster-rr/cross-node', 'cluster-rr/cross-node-p99', 'cluster-rr/redis-commands/cross-node', 'cluster-rr/redis-used-memory']);
+  reportsNumbers(t, rows, ['cluster-rr/cross-node', 'cluster-rr/cross-node-p99', 'cluster-rr/cross-node-cpu', 'cluster-rr/redis-commands/cross-node', 'cluster-rr/redis-used-memory']);
   const rr = rows.find((r) => r.scenario === 'cluster-rr/cross-node')!;
   t.ok(rr.baseline !== null && rr.baseline > 0, 'the same-node baseline reported');
   t.equal(rr.note, undefined, 'every request answered 0x00, on both paths');
@@ -80,7 +80,7 @@ t.test('one tiny cluster-rr round of each kind on two nodes and a real redis-ser
 
 t.test('one tiny redis-engine round: a single node with the Redis engine against the in-memory engine', async (t) => {
   const rows = await redisEngine(opts);
-  reportsNumbers(t, rows, ['redis-engine', 'redis-engine/p99', 'redis-engine/redis-commands']);
+  reportsNumbers(t, rows, ['redis-engine', 'redis-engine/p99', 'redis-engine/daemon-cpu', 'redis-engine/redis-commands']);
   const rr = rows.find((r) => r.scenario === 'redis-engine')!;
   t.ok(rr.baseline !== null && rr.baseline > 0, 'the in-memory baseline reported');
   t.equal(rr.note, undefined, 'every request answered 0x00');
