@@ -133,6 +133,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers, backstopGraceMs: BACKSTOP_GRACE_MS,
     forwardTtlMs: Math.max(config.tcp.requestTimeoutSec, config.http.maxWaitSec) * 1000 + BACKSTOP_GRACE_MS,
     heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
+    leaseMs: (config.cluster?.leaseSec ?? 7) * 1000,
   });
   if (fleet) {
     sessions.share(fleet);
@@ -221,6 +222,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     if (engines) {
       await engines.connect();
       log.info({ event: 'cluster-engine', redis: engines.describe, node: engines.node }, 'cluster engine reached');
+      await fleet?.ensureIdFree();
       await seedSharedAcl(engines.acl, config.acl.file, log);
     }
     await acl.load();

@@ -20,6 +20,7 @@ export interface FleetOptions {
   /** How long a response is remembered as going to another node's tracker: the longest request timeout plus a margin. */
   readonly forwardTtlMs: number;
   readonly heartbeatMs: number;
+  readonly leaseMs: number;
 }
 
 export interface FleetCounters {
@@ -126,7 +127,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     return { waits: this.#waits.size, forwarded: this.#forwarded.size };
   }
 
-  /** Joins: reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
+  /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
   async start(address: string): Promise<void> {
     await this.#e.inbox.start((batch) => this.#onBatch(batch));
     await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL });
@@ -592,6 +593,23 @@ export class Fleet implements SharedSessions, RemoteRouting {
       const { claim } = await this.#e.directory.claim(s.uid, info, this.#clock.epochMs());
       s.claim = claim;
       for (const bytes of this.#replayable(s.uid, await this.#e.buffers.take(s.uid), s.maxTransmissionLength)) link.sendBytes(bytes);
+    }
+  }
+
+  /**
+   * Two live processes with one node id would steal each other's sessions. A lease of this id
+   * still current is a previous run killed moments ago (it lapses within leaseSec) or another
+   * process using the id (it is renewed): wait for the first, refuse the second.
+   */
+  async ensureIdFree(): Promise<void> {
+    const leaseMs = this.#opts.leaseMs;
+    const deadline = this.#clock.now() + leaseMs + this.#opts.heartbeatMs;
+    let warned = false;
+    while ((await this.#e.registry.live()).some((n) => n.node === this.node)) {
+      if (this.#clock.now() > deadline) throw new Error(`cluster.nodeId ${JSON.stringify(this.node)} is in use by a live node: give each node its own id`);
+      if (!warned) this.#log.warn({ event: 'node-id-lease-held', node: this.node }, `a lease for node id ${this.node} is still current (a previous run?): waiting up to ${Math.ceil(leaseMs / 1000)} s for it to lapse`);
+      warned = true;
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, 200));
     }
   }
 

@@ -55,3 +55,32 @@ t.test('a central taking over on another node: the older connection gets Close 0
   t.equal((await closed).code, 0xa1, 'the central on a: Close 0xA1');
   t.equal((await obj.request(ascii('?'))).payload.data.toString(), 'second', 'the object on b reaches the central on c');
 });
+
+t.test('one node with cluster.redis is durable: after a crash and a restart with its id, its sessions resume with what was buffered', async (t) => {
+  const [solo] = await nodes(t, ['solo']);
+  const obj = new ObjectClient({ host: '127.0.0.1', port: solo!.port, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => ({ code: 0, payload: req.payload }) });
+  t.teardown(() => obj.destroy());
+  await obj.connect();
+  const config = solo!.config;
+  solo!.daemon.destroy(); // as kill -9: the entry still says connected at solo
+  const again = await startDaemon(t, { ...testConfig(t, { cluster: config.cluster }), acl: config.acl }, [dev], { logLevel: 'silent' });
+  const engines = again.daemon.internals.fleet!.engines;
+  t.equal((await engines.directory.lookup(dev.uid))?.state, 'kept', "the restarted node kept its previous run's session");
+  const central = new CentralClient({ host: '127.0.0.1', port: again.port, key: CENTRAL_KEY });
+  t.teardown(() => central.destroy());
+  await central.connect();
+  const answer = central.request(dev.uid, ascii('after the crash'));
+  await until(async () => (await engines.buffers.stats(dev.uid)).count === 1, 'buffered for the kept session');
+  const back = new ObjectClient({ host: '127.0.0.1', port: again.port, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => ({ code: 0, payload: req.payload }) });
+  t.teardown(() => back.destroy());
+  await back.connect();
+  t.equal((await answer).payload.data.toString(), 'after the crash', 'the device resumed and answered');
+});
+
+t.test('a second live process with the same node id refuses to start, naming the id', async (t) => {
+  const [first] = await nodes(t, ['twin']);
+  const { createConcentrator } = await import('../../src/daemon.js');
+  const twin = createConcentrator(testConfig(t, { cluster: first!.config.cluster }), {});
+  t.teardown(() => twin.destroy());
+  await t.rejects(twin.start(), /cluster\.nodeId "twin" is in use by a live node/);
+});
