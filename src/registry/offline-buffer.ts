@@ -5,6 +5,10 @@
  */
 /** A buffered request's tracking entry, as the buffer sees it. */
 export interface BufferedRequest {
+  readonly dir: 'down' | 'up';
+  /** The object's UID. */
+  readonly uid: string;
+  readonly tracking: number;
   /**
    * Set by the buffer that holds it, called when it settles (e.g. 0xA1): what is answered leaves
    * the buffer at once, so it is never delivered late (PROTOCOL §6).

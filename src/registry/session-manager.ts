@@ -5,13 +5,16 @@ import { MemorySessionStore, Session, type SessionKind, type SessionLink, type S
 
 export type EndReason = 'closed' | 'expired' | 'revoked' | 'admin' | 'shutdown' | 'protocol-error';
 
+/** What an event reports of a session (a cluster's expiry sweep ends sessions it holds no object for). */
+export type SessionView = Pick<Session, 'uid' | 'kind' | 'peer' | 'tls'>;
+
 export interface SessionEvents {
   started(s: Session): void;
   resumed(s: Session, replayed: number): void;
   /** A newer connection authenticated with the UID of a connected session (PROTOCOL §3 step 7). */
   takenOver(s: Session, from: string, to: string): void;
   kept(s: Session, reason: string): void;
-  ended(s: Session, reason: EndReason): void;
+  ended(s: SessionView, reason: EndReason): void;
   /** A transmission with no origin to answer (a response, telemetry) that could not be delivered; `type`: its ToT. */
   dropped(uid: string, why: BufferRefusal | 'no-session' | 'too-large', type: number): void;
 }
@@ -19,8 +22,34 @@ export interface SessionEvents {
 /** The part of a kept session's buffer bounds that telemetry may fill. */
 const TELEMETRY_SHARE = 0.5;
 
-/** What became of a transmission addressed to a session. */
-export type Delivery = 'sent' | 'buffered' | 'no-session' | 'too-large' | BufferRefusal;
+/** What became of a transmission addressed to a session. 'forwarded': handed to the fleet (SharedSessions), which settles it. */
+export type Delivery = 'sent' | 'buffered' | 'forwarded' | 'no-session' | 'too-large' | BufferRefusal;
+
+/** What the fleet's claim of a UID found: who held it, and what was buffered for it, ready to write in order. */
+export interface SharedClaim {
+  readonly claim: string;
+  readonly previous?: { readonly node: string; readonly state: 'connected' | 'kept'; readonly peer: string };
+  readonly replay: readonly Buffer[];
+}
+
+/**
+ * A cluster's side of session life (CLUSTER.md guarantees 3–4): the fleet's directory holds who
+ * has each UID, kept sessions and their buffers live in the shared engine, and what is addressed
+ * to a UID not connected here goes through the fleet. Locally a cluster node holds only its
+ * connected sessions.
+ */
+export interface SharedSessions {
+  /** This node's id. */
+  readonly node: string;
+  /** Takes the UID fleet-wide for `link` (a connection elsewhere is told to close 0xA1). Rejects when the engine is away. */
+  claim(uid: string, kind: SessionKind, group: string, link: SessionLink): Promise<SharedClaim>;
+  /** The connection of `s` is gone: the session is kept fleet-wide until `keptUntil`. */
+  keep(s: Session, keepMs: number): void;
+  /** The session ends fleet-wide; what was buffered for it is answered 0xA0. */
+  end(s: SessionView & { readonly claim: string }): void;
+  /** A transmission for a UID not connected here: the fleet delivers it, buffers it, or refuses it (a request's origin answered, anything else counted dropped). */
+  offer(uid: string, t: Transmission, request?: BufferedRequest): void;
+}
 
 export interface SessionManagerOptions {
   readonly keepSessionMs: number;
@@ -34,6 +63,7 @@ export class SessionManager {
   readonly #clock: Clock;
   readonly #opts: SessionManagerOptions;
   readonly #events: SessionEvents;
+  #shared: SharedSessions | undefined;
 
   constructor(clock: Clock, opts: SessionManagerOptions, events: SessionEvents, store: SessionStore = new MemorySessionStore()) {
     this.#clock = clock;
@@ -41,6 +71,20 @@ export class SessionManager {
     this.#events = events;
     this.store = store;
     this.budget = new BufferBudget(opts.buffers.maxTotalBytes);
+  }
+
+  /** Makes this node one of a cluster's: before any connection (the daemon's wiring). */
+  share(shared: SharedSessions): void {
+    this.#shared = shared;
+  }
+
+  /** Set in a cluster. */
+  get shared(): SharedSessions | undefined {
+    return this.#shared;
+  }
+
+  get events(): SessionEvents {
+    return this.#events;
   }
 
   get(uid: string): Session | undefined {
@@ -51,15 +95,29 @@ export class SessionManager {
    * Binds an authenticated connection to its UID's session: a new one, the kept one
    * (buffer replayed in order), or the connected one (the older connection is closed).
    */
-  attach(uid: string, kind: SessionKind, group: string, link: SessionLink): Session {
+  attach(uid: string, kind: SessionKind, group: string, link: SessionLink): Session | Promise<Session> {
+    const shared = this.#shared;
+    if (shared) return shared.claim(uid, kind, group, link).then((c) => this.#attach(uid, kind, group, link, c));
+    return this.#attach(uid, kind, group, link, undefined);
+  }
+
+  #attach(uid: string, kind: SessionKind, group: string, link: SessionLink, c: SharedClaim | undefined): Session {
     const existing = this.store.get(uid);
     if (!existing) {
       const b = this.#opts.buffers;
       const s = new Session(uid, kind, group, link, new OfflineBuffer(b.maxPerSession, b.maxBytesPerSession, this.budget), this.#clock.now());
+      if (c) s.claim = c.claim;
       this.store.set(s);
-      this.#events.started(s);
+      // In a cluster the session may go on from another node: taken over there, or kept and resumed here.
+      const prev = c?.previous;
+      if (prev?.state === 'connected') this.#events.takenOver(s, `${prev.peer} on ${prev.node}`, link.peer);
+      else if (prev) {
+        for (const bytes of c!.replay) link.sendBytes(bytes);
+        this.#events.resumed(s, c!.replay.length);
+      } else this.#events.started(s);
       return s;
     }
+    if (c) existing.claim = c.claim;
     const old = existing.link;
     const oldPeer = existing.peer;
     this.#clock.clearTimeout(existing.keptTimer);
@@ -74,7 +132,8 @@ export class SessionManager {
     // Takeover (PROTOCOL §3 step 7): the newer connection wins; the session goes on with it.
     const takenOver = old !== undefined && old !== link;
     if (takenOver) old.close(CloseCode.FREEING_RESOURCES, 'taken-over', true);
-    const replayed = this.#replay(existing, link);
+    let replayed = this.#replay(existing, link);
+    if (c) for (const bytes of c.replay) (link.sendBytes(bytes), replayed++);
     if (takenOver) this.#events.takenOver(existing, oldPeer, link.peer);
     else this.#events.resumed(existing, replayed);
     return existing;
@@ -104,6 +163,15 @@ export class SessionManager {
     if (s.link !== link || s.state !== 'connected') return; // an older, replaced connection
     s.link = undefined;
     if (!keep || this.#opts.keepSessionMs <= 0) return this.end(s, 'closed');
+    if (this.#shared) {
+      // Kept fleet-wide: any node may resume it; this node holds connected sessions only.
+      s.state = 'kept';
+      this.#clock.clearTimeout(s.tokenTimer);
+      if (this.store.get(s.uid) === s) this.store.delete(s.uid);
+      this.#shared.keep(s, this.#opts.keepSessionMs);
+      this.#events.kept(s, reason);
+      return;
+    }
     s.state = 'kept';
     s.since = this.#clock.now();
     s.keptTimer = this.#clock.setTimeout(() => this.end(s, 'expired'), this.#opts.keepSessionMs);
@@ -121,7 +189,22 @@ export class SessionManager {
     if (this.store.get(s.uid) === s) this.store.delete(s.uid);
     s.buffer.discard();
     link?.close(closeCode);
+    this.#shared?.end(s);
     this.#events.ended(s, reason);
+  }
+
+  /**
+   * A newer connection on another node took the UID (cluster): the connection here closes 0xA1
+   * and the session leaves this node, with no change to the fleet's entry (it is the new one's).
+   */
+  release(s: Session): void {
+    if (s.state !== 'connected') return;
+    const link = s.link;
+    s.state = 'ended';
+    s.link = undefined;
+    this.#clock.clearTimeout(s.tokenTimer);
+    if (this.store.get(s.uid) === s) this.store.delete(s.uid);
+    link?.close(CloseCode.FREEING_RESOURCES, 'taken-over', true);
   }
 
   /**
@@ -130,7 +213,7 @@ export class SessionManager {
    */
   deliver(uid: string, t: Transmission, request?: BufferedRequest): Delivery {
     const d = this.offer(uid, t, request);
-    if (!request && d !== 'sent' && d !== 'buffered') this.#events.dropped(uid, d, t.type);
+    if (!request && d !== 'sent' && d !== 'buffered' && d !== 'forwarded') this.#events.dropped(uid, d, t.type);
     return d;
   }
 
@@ -141,7 +224,11 @@ export class SessionManager {
    */
   offer(uid: string, t: Transmission, request?: BufferedRequest): Delivery {
     const s = this.store.get(uid);
-    if (!s || s.state === 'ended') return 'no-session';
+    if (!s || s.state === 'ended') {
+      if (!this.#shared) return 'no-session';
+      this.#shared.offer(uid, t, request);
+      return 'forwarded';
+    }
     const max = s.maxTransmissionLength;
     if (max > 0 && transmissionLength(t) > max) return 'too-large';
     if (s.link) {

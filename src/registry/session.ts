@@ -32,6 +32,8 @@ export class Session {
   maxTransmissionLength: number;
   peer: string;
   tls: boolean;
+  /** In a cluster: the directory claim this connection holds (its fencing token); '' on a single node. */
+  claim = '';
 
   constructor(
     readonly uid: string,

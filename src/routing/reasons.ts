@@ -3,8 +3,10 @@ import type { Delivery } from '../registry/session-manager.js';
 // The reasons in one module that both the router and the tracker import, so neither imports the other's.
 
 /** Why a request was answered instead of forwarded (also the HTTP `Reason`). */
-export type RefusalReason = Exclude<Delivery, 'sent' | 'buffered'>
-  | 'in-progress' | 'not-in-acl' | 'tracking-exhausted' | 'no-central' | 'object-in-flight-limit' | 'target-in-flight-limit';
+export type RefusalReason = Exclude<Delivery, 'sent' | 'buffered' | 'forwarded'>
+  | 'in-progress' | 'not-in-acl' | 'tracking-exhausted' | 'no-central' | 'object-in-flight-limit' | 'target-in-flight-limit'
+  /** A cluster's shared engine (Redis) is away: refused at once, never left waiting (CLUSTER.md guarantee 8). */
+  | 'cluster-unavailable' | 'not-kept';
 
 /**
  * Why the concentrator answered a request itself: a routing refusal (not in the ACL, no

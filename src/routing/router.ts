@@ -21,12 +21,29 @@ export interface RouterCounters {
   telemetryDropped(reason: string): void;
 }
 
+/**
+ * Routing across a cluster's nodes (src/cluster/fleet.ts), for what has no session here. The
+ * fleet owns each outcome: it delivers, buffers or refuses, answering requests exactly once.
+ */
+export interface RemoteRouting {
+  /** An object's request, tracked here as `p`, for a central not connected here; `miss`: no central in the fleet. */
+  toCentral(t: Transmission, p: PendingRequest, miss: () => void): void;
+  /** A request from the central side for an object not connected here (the object's node tracks it). */
+  centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number): void;
+  /** Telemetry for a central not connected here; `miss`: none connected in the fleet (nor kept, unless `missWhenKept`: a webhook takes it). */
+  telemetry(uid: string, payload: Payload, miss: () => void, missWhenKept: boolean): void;
+  /** A response no request here waits for: to the node tracking it. False when none is known (a late response). */
+  response(dir: 'down' | 'up', uid: string, tracking: number, code: number, payload: Payload): boolean;
+}
+
 export interface RouterOptions {
   readonly requestTimeoutMs: number;
   readonly maxInFlightPerObject: number;
   readonly maxInFlightPerTarget: number;
   readonly acl: () => Acl;
   readonly webhook?: CentralWebhookPort;
+  /** Set in a cluster. */
+  readonly remote?: RemoteRouting;
 }
 
 /**
@@ -75,9 +92,15 @@ export class Router {
     const central = this.#sessions.get(CENTRAL_UID);
     if (central) {
       const d = this.#sessions.deliver(CENTRAL_UID, { type: ToT.REQUEST, uid, tracking, payload }, p);
-      if (d !== 'sent' && d !== 'buffered') this.#refuse(p, d);
+      if (d !== 'sent' && d !== 'buffered' && d !== 'forwarded') this.#refuse(p, d);
       return;
     }
+    const remote = this.#opts.remote;
+    if (remote) return remote.toCentral({ type: ToT.REQUEST, uid, tracking, payload }, p, () => this.#noCentral(p, payload));
+    this.#noCentral(p, payload);
+  }
+
+  #noCentral(p: PendingRequest, payload: Payload): void {
     const hook = this.#opts.webhook;
     if (hook?.handlesRequests) return hook.forwardRequest(p, payload);
     this.#refuse(p, 'no-central');
@@ -88,6 +111,8 @@ export class Router {
    * (`tracking` = -1: the concentrator picks a free number in the shared space).
    */
   centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget = this.#centralTarget, timeoutMs = this.#opts.requestTimeoutMs): number {
+    const remote = this.#opts.remote;
+    if (remote && this.#opts.acl().get(uid) && !this.#sessions.get(uid)) return void remote.centralRequest(uid, tracking, payload, origin, timeoutMs), tracking;
     if (!this.#opts.acl().get(uid) || !this.#sessions.get(uid)) {
       const why = this.#opts.acl().get(uid) ? 'no-session' : 'not-in-acl';
       this.#counters.refused(why);
@@ -108,18 +133,20 @@ export class Router {
       return tracking;
     }
     const d = this.#sessions.deliver(uid, { type: ToT.REQUEST, tracking, payload }, p);
-    if (d !== 'sent' && d !== 'buffered') this.#refuse(p, d);
+    if (d !== 'sent' && d !== 'buffered' && d !== 'forwarded') this.#refuse(p, d);
     return tracking;
   }
 
   /** An object's Response (RTE=0) to a request that came from the central side. */
   objectResponse(uid: string, tracking: number, code: number, payload: Payload): void {
-    if (!this.#tracker.complete('down', uid, tracking, code, payload)) this.#counters.lateResponse('down', uid, tracking);
+    if (this.#tracker.complete('down', uid, tracking, code, payload)) return;
+    if (!this.#opts.remote?.response('down', uid, tracking, code, payload)) this.#counters.lateResponse('down', uid, tracking);
   }
 
   /** The central's Response (RTE=1, the object's UID) to an object's request. */
   centralResponse(uid: string, tracking: number, code: number, payload: Payload): void {
-    if (!this.#tracker.complete('up', uid, tracking, code, payload)) this.#counters.lateResponse('up', uid, tracking);
+    if (this.#tracker.complete('up', uid, tracking, code, payload)) return;
+    if (!this.#opts.remote?.response('up', uid, tracking, code, payload)) this.#counters.lateResponse('up', uid, tracking);
   }
 
   /**
@@ -132,10 +159,21 @@ export class Router {
     const hook = this.#opts.webhook;
     if (central && (central.link || !hook?.handlesTelemetry)) {
       const d = this.#sessions.offer(CENTRAL_UID, { type: ToT.TELEMETRY, uid, payload });
-      if (d === 'sent' || d === 'buffered') return 'central';
+      if (d === 'sent' || d === 'buffered' || d === 'forwarded') return 'central';
       this.#counters.telemetryDropped(d);
       return 'dropped';
     }
+    const remote = this.#opts.remote;
+    if (remote) {
+      // The fleet's central, wherever it is (its drops are counted there); else the webhook.
+      remote.telemetry(uid, payload, () => void this.#telemetryWithoutCentral(uid, payload), hook?.handlesTelemetry === true);
+      return 'central';
+    }
+    return this.#telemetryWithoutCentral(uid, payload);
+  }
+
+  #telemetryWithoutCentral(uid: string, payload: Payload): 'webhook' | 'dropped' {
+    const hook = this.#opts.webhook;
     if (hook?.handlesTelemetry) {
       hook.forwardTelemetry(uid, payload);
       return 'webhook';
@@ -161,7 +199,7 @@ export class Router {
         const p = sessionUid === CENTRAL_UID ? this.#tracker.pending('up', t.uid!, t.tracking) : this.#tracker.pending('down', sessionUid, t.tracking);
         if (!p) return;
         const d = this.#sessions.deliver(sessionUid, t, p);
-        if (d !== 'sent' && d !== 'buffered') this.#refuse(p, d);
+        if (d !== 'sent' && d !== 'buffered' && d !== 'forwarded') this.#refuse(p, d);
         return;
       }
       default: // Ping, Pong, Token, Close: they belonged to that connection only

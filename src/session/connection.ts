@@ -112,9 +112,11 @@ export class Connection implements SessionLink {
     s.on('data', (chunk: Buffer) => this.#onData(chunk));
     s.on('end', () => this.#onEnd());
     s.on('error', () => { this.#reason = this.#closing ? this.#reason : 'error'; });
-    s.on('close', () => this.#onClose());
+    s.on('close', () => { if (this.#hooks) this.#onClose(); });
     if (this.#opts.pingIdleMs > 0) this.#armIdle();
     s.resume();
+    // Closed before it started (a cluster's claim took a round trip): report it as any close.
+    if (s.destroyed) setImmediate(() => { if (this.#hooks) this.#onClose(); });
   }
 
   send(t: Transmission): void {

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { ToT } from '../protocol/index.js';
-import type { Session } from '../registry/session.js';
-import type { SessionEvents } from '../registry/session-manager.js';
+import type { SessionEvents, SessionView } from '../registry/session-manager.js';
 
 /** What the presence webhook is told (PROTOCOL §8). */
 export type PresenceWord = 'started' | 'resumed' | 'kept' | 'ended' | 'expired' | 'refused';
@@ -18,7 +17,7 @@ type LifecycleEvent = 'started' | 'resumed' | 'taken-over' | 'kept' | 'ended';
  */
 export function sessionEventsReporter(metrics: Metrics, log: Logger, presence: PresenceSink | undefined): SessionEvents {
   const lifecycleLog = log.child({}, { redact: [] });
-  const report = (s: Session, event: LifecycleEvent, extra: { reason?: string; replayed?: number; from?: string; to?: string } = {}): void => {
+  const report = (s: SessionView, event: LifecycleEvent, extra: { reason?: string; replayed?: number; from?: string; to?: string } = {}): void => {
     metrics.countSessionEvent(s.kind, event);
     lifecycleLog.info({ event: `session-${event}`, uid: s.uid, kind: s.kind, peer: s.peer, tls: s.tls, ...extra }, `session ${event}`);
     if (s.kind !== 'object' || !presence) return;

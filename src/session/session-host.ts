@@ -187,7 +187,17 @@ export class SessionHost {
       trace: this.#trace.forConnection(uid, peer),
     });
     if (this.#draining) return conn.close(0x01, 'draining');
-    const session = d.sessions.attach(uid, cred.kind, cred.group, conn);
+    const attached = d.sessions.attach(uid, cred.kind, cred.group, conn);
+    if (!(attached instanceof Promise)) return this.#run(attached, conn, peer, uid, cred);
+    // A cluster claims the UID fleet-wide first; the peer's transmissions wait in the paused socket.
+    attached.then((session) => this.#run(session, conn, peer, uid, cred), (err: unknown) => {
+      d.log.warn({ event: 'claim-failed', uid, peer, err: String(err) }, 'session not claimed: the cluster engine is away; closing 0xA1 (retry later)');
+      conn.close(CloseCode.FREEING_RESOURCES, 'cluster-unavailable');
+    });
+  }
+
+  #run(session: Session, conn: Connection, peer: string, uid: string, cred: Credentials): void {
+    const d = this.#d;
     const intake = new OrderedIntake((t) => {
       const violation = dispatch(cred.kind, t, handlers);
       if (violation === undefined) return;

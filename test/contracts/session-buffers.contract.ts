@@ -1,11 +1,13 @@
 import type { Test } from 'tap';
 import type { BufferBounds, SessionBuffers } from '../../src/registry/session-buffers.js';
+import type { SessionDirectory } from '../../src/registry/session-directory.js';
 
 const bounds = (over: Partial<BufferBounds> = {}): BufferBounds => ({ maxCount: 100, maxBytes: 1 << 20, ttlMs: 60_000, ...over });
 const bytes = (s: string) => Buffer.from(s);
 
 /** What every SessionBuffers must do (PROTOCOL §6, CLUSTER.md guarantee 4), on each implementation. */
-export function sessionBuffersContract(t: Test, make: (t: Test) => Promise<SessionBuffers>): void {
+export function sessionBuffersContract(t: Test, makePair: (t: Test) => Promise<{ buffers: SessionBuffers; directory: SessionDirectory }>): void {
+  const make = async (t: Test) => (await makePair(t)).buffers;
   t.test('append then take: every entry, in order, once; requests keep their tracking reference', async (t) => {
     const b = await make(t);
     t.equal(await b.append('dev-1', { bytes: bytes('r1'), request: { dir: 'down', tracking: 7, node: 'a' } }, bounds()), undefined);
@@ -56,5 +58,30 @@ export function sessionBuffersContract(t: Test, make: (t: Test) => Promise<Sessi
     await b.append('a', { bytes: bytes('2') }, bounds());
     t.same((await b.take('{a}')).map((e) => e.bytes.toString()), ['1']);
     t.same((await b.take('a')).map((e) => e.bytes.toString()), ['2']);
+  });
+
+  t.test('an append guarded by a claim lands only while the session is kept under that claim', async (t) => {
+    const { buffers: b, directory: d } = await makePair(t);
+    const info = { kind: 'object' as const, group: 'G', peer: 'p', tls: false, maxTransmissionLength: 0 };
+    const { claim } = await d.claim('g', info, 1);
+    t.equal(await b.append('g', { bytes: bytes('x') }, bounds(), claim), 'not-kept', 'connected: refused');
+    await d.keep('g', claim, 10_000, 2);
+    t.equal(await b.append('g', { bytes: bytes('y') }, bounds(), claim), undefined, 'kept under it: appended');
+    t.equal(await b.append('g', { bytes: bytes('z') }, bounds(), 'another.claim'), 'not-kept', 'another claim: refused');
+    const resumed = await d.claim('g', info, 3);
+    t.equal(await b.append('g', { bytes: bytes('w') }, bounds(), claim), 'not-kept', 'resumed elsewhere: refused');
+    t.equal(await b.append('nobody', { bytes: bytes('v') }, bounds(), claim), 'not-kept', 'no entry: refused');
+    t.same((await b.take('g')).map((e) => e.bytes.toString()), ['y']);
+    void resumed;
+  });
+
+  t.test("the central's buffer holds requests of many objects: remove names the object", async (t) => {
+    const b = await make(t);
+    await b.append('', { bytes: bytes('a'), request: { dir: 'up', tracking: 5, node: 'n', uid: 'obj-1' } }, bounds());
+    await b.append('', { bytes: bytes('b'), request: { dir: 'up', tracking: 5, node: 'n', uid: 'obj-2' } }, bounds());
+    t.equal(await b.remove('', 'up', 5, 'obj-2'), true);
+    t.equal(await b.remove('', 'up', 5, 'obj-3'), false);
+    const left = await b.take('');
+    t.same(left.map((e) => [e.bytes.toString(), e.request]), [['a', { dir: 'up', tracking: 5, node: 'n', uid: 'obj-1' }]], 'the object UID travels with the entry');
   });
 }

@@ -1,12 +1,16 @@
 import t from 'tap';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { RedisSessionBuffers } from '../../src/redis/redis-session-buffers.js';
+import { RedisSessionDirectory } from '../../src/redis/redis-session-directory.js';
 import { sessionBuffersContract } from '../contracts/session-buffers.contract.js';
 import { RedisServer } from '../helpers/redis.js';
 
 const server = await RedisServer.start(t);
 let n = 0;
-sessionBuffersContract(t, async (t) => new RedisSessionBuffers(server.client(t), new RedisKeys(`t${++n}:`)));
+sessionBuffersContract(t, async (t) => {
+  const keys = new RedisKeys(`t${++n}:`);
+  return { buffers: new RedisSessionBuffers(server.client(t), keys), directory: new RedisSessionDirectory(server.client(t), keys, 'n1') };
+});
 
 t.test('a buffer expires in Redis with its kept session; it survives a Redis restart (AOF)', async (t) => {
   const keys = new RedisKeys('ttl:');

@@ -1,0 +1,198 @@
+import type { Payload } from '../protocol/index.js';
+
+/**
+ * The version of node-to-node messages. A node reads only its own version and says so in its
+ * log otherwise (never misreads); issue 12's rolling upgrades make it accept two.
+ */
+export const NODE_PROTOCOL = 1;
+
+/** Where a request is tracked, by value: `node`'s tracker holds (dir, uid, tracking). */
+export interface TrackRef {
+  readonly dir: 'down' | 'up';
+  /** The object's UID (for 'up', the request travels to the central with it). */
+  readonly uid: string;
+  readonly tracking: number;
+  readonly node: string;
+}
+
+/** What one node hands another through its inbox (NodeInbox: batched, ordered per sender, at most once). */
+export type NodeMessage =
+  /** Write `bytes` (one encoded transmission) to the connection of session `session` if it is here; else route it as arriving after that connection closed. */
+  | { readonly kind: 'deliver'; readonly session: string; readonly hops: number; readonly ref?: TrackRef; readonly bytes: Buffer }
+  /** A newer connection on the sender claimed `uid` (PROTOCOL §3 step 7): Close 0xA1 to the connection here. */
+  | { readonly kind: 'takeover'; readonly uid: string; readonly claim: string }
+  /** A request from the central side for an object connected here: track it here, answer `origin` with `id`. Tracking -1: pick one. */
+  | {
+      readonly kind: 'central-request'; readonly uid: string; readonly tracking: number; readonly timeoutMs: number;
+      readonly origin: string; readonly id: number; readonly hops: number; readonly payload: Payload;
+    }
+  /** The one answer to the sender's `central-request` `id` (`reason`: the code was generated, '' otherwise). */
+  | {
+      readonly kind: 'origin-response'; readonly id: number; readonly uid: string; readonly tracking: number;
+      readonly code: number; readonly reason: string; readonly payload: Payload;
+    }
+  /** A response to a request this node tracks (it was delivered through another node). */
+  | { readonly kind: 'tracker-response'; readonly dir: 'down' | 'up'; readonly uid: string; readonly tracking: number; readonly code: number; readonly payload: Payload }
+  /** A request this node tracks was dropped undelivered elsewhere: answer its origin with 0xA0 and `reason`. */
+  | { readonly kind: 'tracker-fail'; readonly dir: 'down' | 'up'; readonly uid: string; readonly tracking: number; readonly reason: string }
+  /** End the session of `uid` held here (revocation, admin), with Close `code`. */
+  | { readonly kind: 'end-session'; readonly uid: string; readonly code: number; readonly reason: string };
+
+const KIND = ['deliver', 'takeover', 'central-request', 'origin-response', 'tracker-response', 'tracker-fail', 'end-session'] as const;
+
+export class NodeMessageError extends Error {}
+
+/** Bytes of one message: [version, kind, fields...]. Strings are u8-length UTF-8 (UIDs ≤ 16 bytes, node ids ≤ 64, reasons short). */
+export function encodeNodeMessage(m: NodeMessage): Buffer {
+  const w = new Writer();
+  w.u8(NODE_PROTOCOL).u8(KIND.indexOf(m.kind));
+  switch (m.kind) {
+    case 'deliver':
+      w.str(m.session).u8(m.hops).u8(m.ref ? 1 : 0);
+      if (m.ref) w.ref(m.ref);
+      return w.bytes(m.bytes).done();
+    case 'takeover':
+      return w.str(m.uid).str(m.claim).done();
+    case 'central-request':
+      return w.str(m.uid).i32(m.tracking).u32(m.timeoutMs).str(m.origin).u32(m.id).u8(m.hops).payload(m.payload).done();
+    case 'origin-response':
+      return w.u32(m.id).str(m.uid).u16(m.tracking).u8(m.code).str(m.reason).payload(m.payload).done();
+    case 'tracker-response':
+      return w.u8(m.dir === 'up' ? 1 : 0).str(m.uid).u16(m.tracking).u8(m.code).payload(m.payload).done();
+    case 'tracker-fail':
+      return w.u8(m.dir === 'up' ? 1 : 0).str(m.uid).u16(m.tracking).str(m.reason).done();
+    case 'end-session':
+      return w.str(m.uid).u8(m.code).str(m.reason).done();
+  }
+}
+
+/** The inverse; throws NodeMessageError on another version or a torn message (the caller logs it, never misreads). */
+export function decodeNodeMessage(b: Buffer): NodeMessage {
+  const r = new Reader(b);
+  const version = r.u8();
+  if (version !== NODE_PROTOCOL) throw new NodeMessageError(`node message of protocol ${version}; this node speaks ${NODE_PROTOCOL}`);
+  const kind = KIND[r.u8()];
+  let m: NodeMessage;
+  switch (kind) {
+    case 'deliver': {
+      const session = r.str();
+      const hops = r.u8();
+      const ref = r.u8() === 1 ? r.ref() : undefined;
+      m = ref ? { kind, session, hops, ref, bytes: r.bytes() } : { kind, session, hops, bytes: r.bytes() };
+      break;
+    }
+    case 'takeover':
+      m = { kind, uid: r.str(), claim: r.str() };
+      break;
+    case 'central-request':
+      m = { kind, uid: r.str(), tracking: r.i32(), timeoutMs: r.u32(), origin: r.str(), id: r.u32(), hops: r.u8(), payload: r.payload() };
+      break;
+    case 'origin-response':
+      m = { kind, id: r.u32(), uid: r.str(), tracking: r.u16(), code: r.u8(), reason: r.str(), payload: r.payload() };
+      break;
+    case 'tracker-response':
+      m = { kind, dir: r.dir(), uid: r.str(), tracking: r.u16(), code: r.u8(), payload: r.payload() };
+      break;
+    case 'tracker-fail':
+      m = { kind, dir: r.dir(), uid: r.str(), tracking: r.u16(), reason: r.str() };
+      break;
+    case 'end-session':
+      m = { kind, uid: r.str(), code: r.u8(), reason: r.str() };
+      break;
+    default:
+      throw new NodeMessageError(`unknown node message kind ${b[1]}`);
+  }
+  r.end();
+  return m;
+}
+
+class Writer {
+  #parts: Buffer[] = [];
+  #n = 0;
+  #push(b: Buffer): this {
+    this.#parts.push(b);
+    this.#n += b.length;
+    return this;
+  }
+  u8(v: number): this {
+    return this.#push(Buffer.of(v & 0xff));
+  }
+  u16(v: number): this {
+    const b = Buffer.allocUnsafe(2);
+    b.writeUInt16BE(v);
+    return this.#push(b);
+  }
+  u32(v: number): this {
+    const b = Buffer.allocUnsafe(4);
+    b.writeUInt32BE(v >>> 0);
+    return this.#push(b);
+  }
+  i32(v: number): this {
+    const b = Buffer.allocUnsafe(4);
+    b.writeInt32BE(v);
+    return this.#push(b);
+  }
+  str(s: string): this {
+    const b = Buffer.from(s, 'utf8');
+    if (b.length > 255) throw new NodeMessageError(`node message string too long (${b.length} bytes)`);
+    return this.u8(b.length).#push(b);
+  }
+  bytes(b: Buffer): this {
+    return this.u32(b.length).#push(b);
+  }
+  ref(r: TrackRef): this {
+    return this.u8(r.dir === 'up' ? 1 : 0).str(r.uid).u16(r.tracking).str(r.node);
+  }
+  payload(p: Payload): this {
+    return this.u8(p.format).u8(p.options).bytes(p.data);
+  }
+  done(): Buffer {
+    return Buffer.concat(this.#parts, this.#n);
+  }
+}
+
+class Reader {
+  #o = 0;
+  constructor(readonly b: Buffer) {}
+  #take(n: number): number {
+    const at = this.#o;
+    if (at + n > this.b.length) throw new NodeMessageError('torn node message');
+    this.#o += n;
+    return at;
+  }
+  u8(): number {
+    return this.b[this.#take(1)]!;
+  }
+  u16(): number {
+    return this.b.readUInt16BE(this.#take(2));
+  }
+  u32(): number {
+    return this.b.readUInt32BE(this.#take(4));
+  }
+  i32(): number {
+    return this.b.readInt32BE(this.#take(4));
+  }
+  str(): string {
+    const n = this.u8();
+    return this.b.toString('utf8', this.#take(n), this.#o);
+  }
+  bytes(): Buffer {
+    const n = this.u32();
+    const at = this.#take(n);
+    return Buffer.from(this.b.subarray(at, at + n)); // a copy: the batch it came in can be freed
+  }
+  dir(): 'down' | 'up' {
+    return this.u8() === 1 ? 'up' : 'down';
+  }
+  ref(): TrackRef {
+    return { dir: this.dir(), uid: this.str(), tracking: this.u16(), node: this.str() };
+  }
+  payload(): Payload {
+    const format = this.u8();
+    const options = this.u8();
+    return { format, options, data: this.bytes() };
+  }
+  end(): void {
+    if (this.#o !== this.b.length) throw new NodeMessageError(`node message: ${this.b.length - this.#o} bytes left over`);
+  }
+}
