@@ -1,8 +1,10 @@
-import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import { checkCluster, finishCluster } from './cluster.js';
 import { applyEnvOverrides } from './env-overrides.js';
+import { fileProblem, readableByOthers } from './file-problem.js';
 import { schemaIssues } from './ajv-issues.js';
 import { planFirstStart, type FirstStartStep } from './bootstrap.js';
 import { compileConfigValidator, configSchema, type RawConfig, type RawTls } from './schema.js';
@@ -15,7 +17,7 @@ export type { ConfigIssue } from '../errors.js';
 export interface ParseOptions {
   /** Shown in messages only. */
   readonly file?: string;
-  /** Relative paths in the file (TLS files, acl.file, authKeyFile, webhooks.ca) resolve against it; the CLI passes process.cwd(). */
+  /** Relative paths in the file (TLS files, acl.file, authKeyFile, webhooks.ca, cluster.passwordFile, cluster.tls.ca) resolve against it; the CLI passes process.cwd(). */
   readonly baseDir: string;
   /** `IOTSOCKET_*` overrides; none when absent. */
   readonly env?: Record<string, string | undefined>;
@@ -54,6 +56,9 @@ function resolvePaths(raw: RawConfig, baseDir: string): void {
   raw.acl.file = resolve(baseDir, raw.acl.file);
   if (raw.central.authKeyFile !== undefined) raw.central.authKeyFile = resolve(baseDir, raw.central.authKeyFile);
   if (raw.central.webhooks.ca !== undefined) raw.central.webhooks.ca = resolve(baseDir, raw.central.webhooks.ca);
+  const cluster = raw.cluster;
+  if (cluster?.passwordFile !== undefined) cluster.passwordFile = resolve(baseDir, cluster.passwordFile);
+  if (cluster?.tls?.ca !== undefined) cluster.tls.ca = resolve(baseDir, cluster.tls.ca);
 }
 
 /**
@@ -87,14 +92,15 @@ export function readConfigDraft(text: string, opts: ParseOptions): { draft?: Con
   const fromEnv = (path: string) => [...env.sources].find(([p]) => path === p || path.startsWith(`${p}.`))?.[1];
   preferEnvKeySource(data, env.sources);
   const errors: ConfigIssue[] = [...env.issues];
+  const issue = (path: string, message: string) => {
+    const envName = fromEnv(path);
+    errors.push(envName ? { path, message: `${message} (set by ${envName})` } : { path, line: locate(path), message });
+  };
   const validate = compileConfigValidator();
   if (!validate(data)) {
-    for (const s of schemaIssues(validate.errors)) {
-      const path = s.path.join('.');
-      const envName = fromEnv(path);
-      errors.push(envName ? { path, message: `${s.message} (set by ${envName})` } : { path, line: locate(path), message: s.message });
-    }
+    for (const s of schemaIssues(validate.errors)) issue(s.path.join('.'), s.message);
   }
+  if (isObj(data.cluster)) checkCluster(data.cluster, issue);
   const raw = data as unknown as RawConfig;
   const central = data.central;
   if (isObj(central) && (central.authKey === undefined) === (central.authKeyFile === undefined)) {
@@ -111,16 +117,6 @@ export function readConfigDraft(text: string, opts: ParseOptions): { draft?: Con
   return { draft: { raw, baseDir: opts.baseDir, locate }, errors, warnings };
 }
 
-function fileProblem(file: string): string | undefined {
-  try {
-    accessSync(file, fsConstants.R_OK);
-    return statSync(file).isFile() ? undefined : `${file} is not a regular file`;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file} (${code ?? 'error'})`;
-  }
-}
-
 function readAuthKey(draft: ConfigDraft, issue: (path: string, message: string) => void, warnings: string[]): Buffer | undefined {
   const { authKey, authKeyFile } = draft.raw.central;
   if (authKey !== undefined) return Buffer.from(authKey, 'hex');
@@ -128,7 +124,7 @@ function readAuthKey(draft: ConfigDraft, issue: (path: string, message: string) 
   if (problem) return void issue('central.authKeyFile', `${problem} (\`iotsocket start\` generates it on first start; \`iotsocket keygen\` prints a key)`);
   const text = readFileSync(authKeyFile!, 'utf8').trim();
   if (!/^[0-9A-Fa-f]{32}$/.test(text)) return void issue('central.authKeyFile', `${authKeyFile} must hold exactly 32 hex digits`);
-  if (process.platform !== 'win32' && (statSync(authKeyFile!).mode & 0o077) !== 0) {
+  if (readableByOthers(authKeyFile!)) {
     warnings.push(`central.authKeyFile: ${authKeyFile} is readable by other users; chmod 600 it`);
   }
   return Buffer.from(text, 'hex');
@@ -203,6 +199,7 @@ export function finishConfig(draft: ConfigDraft, opts: { mode?: 'load' | 'check'
   const secret = secretText === undefined ? undefined : decodeWebhookSecret(secretText);
   if (typeof secret === 'string') issue('central.webhooks.secret', secret);
   const requestTimeoutSec = httpRequestTimeoutSec(r.http, issue);
+  const cluster = r.cluster ? finishCluster(r.cluster, issue, warnings) : undefined;
   if (r.http.enabled && r.http.port !== 0 && r.http.port === r.tcp.port && r.http.host === r.tcp.host) {
     issue('http.port', `same address as tcp.port (${r.tcp.host}:${r.tcp.port})`);
   }
@@ -222,6 +219,7 @@ export function finishConfig(draft: ConfigDraft, opts: { mode?: 'load' | 'check'
     acl: r.acl,
     buffers: r.buffers,
     limits: r.limits,
+    ...(cluster ? { cluster } : {}),
     log: r.log,
   };
   if (!config.tcp.tls) delete (config.tcp as { tls?: TlsFiles }).tls;

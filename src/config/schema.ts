@@ -141,6 +141,23 @@ export const configSchema = {
       authBanSec: { type: 'number', minimum: 0, default: 300 },
       acceptPerSec: { ...positiveInt, default: 1000 },
     }),
+    // No default: absent means one node, in memory, and no Redis. nodeId's default (hostname-pid)
+    // and the rules across keys (URL scheme, leaseSec > heartbeatSec, the prefix) are in cluster.ts.
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['redis'],
+      properties: {
+        redis: { type: 'string', minLength: 1 },
+        nodeId: { type: 'string' },
+        keyPrefix: { type: 'string', maxLength: 64, default: 'iotsocket:' },
+        commandTimeoutMs: { type: 'integer', minimum: 50, default: 1000 },
+        heartbeatSec: { ...positiveSec, default: 3 },
+        leaseSec: { ...positiveSec, default: 7 },
+        passwordFile: filePath,
+        tls: { type: 'object', additionalProperties: false, properties: { ca: filePath } },
+      },
+    },
     // No default: absent means "pretty when stdout is a terminal", decided by `iotsocket start`.
     log: section({ level: { enum: LOG_LEVELS, default: 'info' }, pretty: { type: 'boolean' } }),
   },
@@ -203,7 +220,19 @@ export interface RawConfig {
     authBanSec: number;
     acceptPerSec: number;
   };
+  cluster?: RawCluster;
   log: { level: (typeof LOG_LEVELS)[number]; pretty?: boolean };
+}
+
+export interface RawCluster {
+  redis: string;
+  nodeId?: string;
+  keyPrefix: string;
+  commandTimeoutMs: number;
+  heartbeatSec: number;
+  leaseSec: number;
+  passwordFile?: string;
+  tls?: { ca?: string };
 }
 
 function isHttpUrl(value: string): boolean {

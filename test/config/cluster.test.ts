@@ -1,0 +1,143 @@
+import t from 'tap';
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultNodeId, hideRedisPassword, NODE_ID_PATTERN } from '../../src/config/cluster.js';
+import { parseConfig } from '../../src/config/load.js';
+import { planReload } from '../../src/config/reload-plan.js';
+
+const KEY = '00112233445566778899AABBCCDDEEFF';
+const HEAD = `central: { authKey: ${KEY} }\n`;
+const parse = (text: string, env?: Record<string, string>, baseDir = '/base') => parseConfig(HEAD + text, { baseDir, env });
+
+t.test('absent: no cluster in Config (one node, in memory)', async (t) => {
+  const res = parse('');
+  t.same(res.errors, []);
+  t.notOk('cluster' in res.config!, 'no key at all, not cluster: undefined');
+});
+
+t.test('a minimal cluster key gets every default (pinned)', async (t) => {
+  const res = parse('cluster:\n  redis: redis://127.0.0.1:6379\n');
+  t.same(res.errors, []);
+  t.same(res.warnings, []);
+  t.strictSame(res.config!.cluster, {
+    redis: 'redis://127.0.0.1:6379', nodeId: defaultNodeId(), keyPrefix: 'iotsocket:',
+    commandTimeoutMs: 1000, heartbeatSec: 3, leaseSec: 7,
+  });
+  t.ok(Object.isFrozen(res.config!.cluster), 'frozen with the rest');
+  t.match(res.config!.cluster!.nodeId, NODE_ID_PATTERN);
+  const all = parse([
+    'cluster:', '  redis: rediss://redis.example:6380/2', '  nodeId: node-1.eu_west', '  keyPrefix: "fleet-a:"',
+    '  commandTimeoutMs: 250', '  heartbeatSec: 0.5', '  leaseSec: 2',
+  ].join('\n'));
+  t.same(all.errors, []);
+  t.strictSame(all.config!.cluster, {
+    redis: 'rediss://redis.example:6380/2', nodeId: 'node-1.eu_west', keyPrefix: 'fleet-a:', commandTimeoutMs: 250, heartbeatSec: 0.5, leaseSec: 2,
+  });
+});
+
+t.test('the default node id: hostname-pid, reduced to [A-Za-z0-9._-], at most 64 characters with the pid whole', async (t) => {
+  t.equal(defaultNodeId('web-1.example.org', 4242), 'web-1.example.org-4242');
+  t.equal(defaultNodeId('my host:{x}', 7), 'my-host--x--7');
+  t.equal(defaultNodeId('', 7), 'node-7');
+  const long = defaultNodeId('h'.repeat(100), 1234567);
+  t.equal(long.length, 64);
+  t.ok(long.endsWith('-1234567'));
+  for (const id of [long, defaultNodeId('ünïcödé', 1)]) t.match(id, NODE_ID_PATTERN);
+});
+
+t.test('cluster.redis: only redis:// or rediss://, named with its line and shown without its password', async (t) => {
+  const cases: Array<[string, RegExp]> = [
+    ['http://127.0.0.1:6379', /must be a redis:\/\/ or rediss:\/\/ URL, not http:\/\/127\.0\.0\.1:6379/],
+    ['127.0.0.1:6379', /must be a redis:\/\/ or rediss:\/\/ URL/],
+    ['redis://:hunter2@127.0.0.1:6379/zero', /database number .*, not redis:\/\/:\*\*\*@127\.0\.0\.1:6379\/zero/],
+    ['redis://user:hunter2@', /must be a redis:\/\/ or rediss:\/\/ URL \(redis:\/\/\[user:password@\]host.*, not redis:\/\/\*\*\*@$/],
+    ['redis://', /must name a host/],
+    ['redis//user:hunter2@host', /must be a redis:\/\/ or rediss:\/\/ URL/],
+  ];
+  for (const [url, message] of cases) {
+    const res = parse(`log: { level: info }\ncluster:\n  redis: "${url}"\n`);
+    t.match(res.errors, [{ path: 'cluster.redis', line: 4, message }], url);
+    t.equal(res.errors.length, 1, `${url}: one error`);
+    t.notMatch(JSON.stringify(res.errors), /hunter2/, `${url}: the password is not echoed`);
+  }
+  const env = parse('', { IOTSOCKET_CLUSTER__REDIS: 'http://:hunter2@h' });
+  t.match(env.errors, [{ path: 'cluster.redis', message: /\(set by IOTSOCKET_CLUSTER__REDIS\)/ }], 'from the environment: names the variable');
+  t.equal(env.errors[0]!.line, undefined);
+  t.notMatch(JSON.stringify(env.errors), /hunter2/);
+  t.same(parse('cluster: { redis: "rediss://[::1]:6380" }\n').errors, [], 'IPv6 and TLS');
+});
+
+t.test('hideRedisPassword: the password becomes ***, everything else stays', async (t) => {
+  t.equal(hideRedisPassword('redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379');
+  t.equal(hideRedisPassword('redis://app:s3cr%40t@h:6379/1'), 'redis://app:***@h:6379/1');
+  t.equal(hideRedisPassword('rediss://:p@h'), 'rediss://:***@h');
+  t.equal(hideRedisPassword('redis://user@h'), 'redis://user@h', 'a user alone is no secret');
+  t.equal(hideRedisPassword('x://u:p@ss@h:1'), 'x://u:***@h:1', 'an @ in the password');
+  t.equal(hideRedisPassword('redis://u:p@'), 'redis://***@', 'not parsable as a URL: all before the last @ hidden');
+  t.equal(hideRedisPassword('redis//u:p@h'), '***@h');
+});
+
+t.test('nodeId, keyPrefix, commandTimeoutMs, leaseSec: each error names its key and line', async (t) => {
+  for (const id of ['a:b', '', 'x'.repeat(65), 'node{1}', 'é']) {
+    const res = parse(`cluster:\n  redis: redis://h\n  nodeId: "${id}"\n`);
+    t.match(res.errors, [{ path: 'cluster.nodeId', line: 4, message: /1-64 characters of A-Z, a-z, 0-9/ }], JSON.stringify(id));
+  }
+  t.match(parse('cluster:\n  redis: redis://h\n  keyPrefix: "a{b}:"\n').errors, [{ path: 'cluster.keyPrefix', line: 4, message: /must not hold "\{" or "\}"/ }]);
+  t.match(parse('cluster:\n  redis: redis://h\n  commandTimeoutMs: 10\n').errors, [{ path: 'cluster.commandTimeoutMs', line: 4, message: /must be >= 50/ }]);
+  const lease = parse('cluster:\n  redis: redis://h\n  heartbeatSec: 5\n  leaseSec: 5\n');
+  t.match(lease.errors, [{ path: 'cluster.leaseSec', line: 5, message: /must be greater than cluster\.heartbeatSec \(5\)/ }]);
+  t.match(parse('cluster:\n  redis: redis://h\n  heartbeatSec: 8\n').errors, [{ path: 'cluster.leaseSec', message: /cluster\.heartbeatSec \(8\)/ }], 'against the default lease too');
+  t.match(parse('cluster:\n  redis: redis://h\n  heartbeatSec: "3"\n').errors, [{ path: 'cluster.heartbeatSec', message: /type number/ }], 'a type error alone, no comparison of a string');
+  t.match(parse('cluster:\n  nodeId: n1\n').errors, [{ path: 'cluster.redis', line: 2, message: 'is required' }]);
+  t.match(parse('cluster:\n  redis: redis://h\n  redisUrl: x\n').errors, [{ path: 'cluster.redisUrl', line: 4, message: 'unknown key' }]);
+});
+
+t.test('environment overrides: IOTSOCKET_CLUSTER__* sets the key, even absent from the file', async (t) => {
+  const res = parse('', { IOTSOCKET_CLUSTER__REDIS: 'redis://10.0.0.5:6379', IOTSOCKET_CLUSTER__NODEID: 'n2', IOTSOCKET_CLUSTER__COMMANDTIMEOUTMS: '500' });
+  t.same(res.errors, []);
+  t.match(res.config!.cluster, { redis: 'redis://10.0.0.5:6379', nodeId: 'n2', commandTimeoutMs: 500, leaseSec: 7 });
+  const bad = parse('cluster: { redis: redis://h }\n', { IOTSOCKET_CLUSTER__LEASESEC: '1', IOTSOCKET_CLUSTER__NODEID: 'a b' });
+  t.match(bad.errors, [
+    { path: 'cluster.nodeId', message: /\(set by IOTSOCKET_CLUSTER__NODEID\)/ },
+    { path: 'cluster.leaseSec', message: /cluster\.heartbeatSec \(3\).*\(set by IOTSOCKET_CLUSTER__LEASESEC\)/ },
+  ]);
+});
+
+t.test('cluster.passwordFile: relative to the config dir, read trimmed into password; never in Config as a path', async (t) => {
+  const dir = t.testdir({ secrets: { 'redis.pass': '  s3cret pass\n' }, 'empty.pass': '\n' });
+  chmodSync(join(dir, 'secrets/redis.pass'), 0o600);
+  const res = parse('cluster:\n  redis: redis://h\n  passwordFile: secrets/redis.pass\n', {}, dir);
+  t.same(res.errors, []);
+  t.same(res.warnings, []);
+  t.equal(res.config!.cluster!.password, 's3cret pass');
+  t.notOk('passwordFile' in res.config!.cluster!);
+  chmodSync(join(dir, 'secrets/redis.pass'), 0o644);
+  const open = parse('cluster:\n  redis: redis://:old@h\n  passwordFile: secrets/redis.pass\n', {}, dir);
+  t.same(open.warnings.sort(), [
+    `cluster.passwordFile: ${join(dir, 'secrets/redis.pass')} is readable by other users; chmod 600 it`,
+    'cluster.redis: its password is replaced by the one in cluster.passwordFile',
+  ]);
+  t.match(parse('cluster:\n  redis: redis://h\n  passwordFile: nope.pass\n', {}, dir).errors,
+    [{ path: 'cluster.passwordFile', line: 4, message: `file not found: ${join(dir, 'nope.pass')}` }]);
+  t.match(parse('cluster:\n  redis: redis://h\n  passwordFile: empty.pass\n', {}, dir).errors, [{ path: 'cluster.passwordFile', line: 4, message: /is empty/ }]);
+});
+
+t.test('cluster.tls.ca: resolved absolute, must exist, and needs rediss://', async (t) => {
+  const dir = t.testdir({ 'ca.pem': 'x' });
+  const res = parse('cluster:\n  redis: rediss://h\n  tls: { ca: ca.pem }\n', {}, dir);
+  t.same(res.errors, []);
+  t.same(res.config!.cluster!.tls, { ca: join(dir, 'ca.pem') });
+  t.match(parse('cluster:\n  redis: rediss://h\n  tls:\n    ca: missing.pem\n', {}, dir).errors,
+    [{ path: 'cluster.tls.ca', line: 5, message: `file not found: ${join(dir, 'missing.pem')}` }]);
+  t.match(parse('cluster:\n  redis: redis://h\n  tls:\n    ca: ca.pem\n', {}, dir).errors, [{ path: 'cluster.tls.ca', line: 5, message: /needs a rediss:\/\/ URL/ }]);
+});
+
+t.test('every cluster key needs a restart (SIGHUP applies none)', async (t) => {
+  const single = parse('').config!;
+  const a = parse('cluster: { redis: redis://h, nodeId: n1 }\n').config!;
+  t.same(planReload(single, a), { reload: [], restart: ['cluster'] }, 'turning cluster on');
+  t.same(planReload(a, single), { reload: [], restart: ['cluster'] }, 'turning it off');
+  const b = parse('cluster: { redis: redis://h2, nodeId: n2, keyPrefix: "x:", commandTimeoutMs: 60, heartbeatSec: 1, leaseSec: 2, tls: {} }\n').config!;
+  t.same(planReload(a, b).restart.sort(), ['cluster.commandTimeoutMs', 'cluster.heartbeatSec', 'cluster.keyPrefix', 'cluster.leaseSec', 'cluster.nodeId', 'cluster.redis']);
+  t.same(planReload(a, b).reload, []);
+});
