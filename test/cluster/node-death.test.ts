@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { ObjectClient } from '../../src/client/index.js';
 import { ResponseCode, ToT, type Transmission } from '../../src/protocol/index.js';
-import { CliNode, InProcessNode, ascii, sessionOf, withTimeout, type ClusterNode } from '../helpers/cluster.js';
+import { CliNode, InProcessNode, ascii, untilKept, untilReaped, withTimeout } from '../helpers/cluster.js';
 import { device } from '../helpers/daemon.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { RedisServer } from '../helpers/redis.js';
@@ -28,16 +28,6 @@ async function responsesBeforePong(client: RawClient): Promise<Transmission[]> {
   return (await readUntil(client, ToT.PONG)).before.filter((x) => x.type === ToT.RESPONSE);
 }
 
-async function untilKept(node: ClusterNode, uid: string, buffered: number): Promise<void> {
-  let last: unknown;
-  await until(async () => {
-    const s = await sessionOf(node, uid);
-    last = s;
-    return s?.State === 'kept' && s.Buffered === buffered;
-  }, `${uid} kept with ${buffered} buffered, seen from node ${node.id}`, 4000).catch((err: Error) => {
-    throw new Error(`${err.message}; last row: ${JSON.stringify(last)}`);
-  });
-}
 
 /** No request left in flight at these in-process nodes (so no backstop timer can answer twice later). */
 async function untilNothingInFlight(nodes: InProcessNode[], ms: number): Promise<void> {
@@ -58,13 +48,13 @@ async function withKillableB(t: Test, devs: ReturnType<typeof device>[], request
 
 t.test('a buffered request survives kill -9 of the node that kept it: delivered where the object resumes, answered exactly once', async (t) => {
   const dev = device('nd-kept');
-  const { a, b, c } = await withKillableB(t, [dev], 10);
+  const { redis, a, b, c } = await withKillableB(t, [dev], 10);
   const central = await a.central();
   const obj = await b.object(dev);
   obj.close();
-  await untilKept(a, dev.uid, 0);
+  await untilKept([a, b], dev.uid, 0);
   central.send({ type: ToT.REQUEST, uid: dev.uid, tracking: 5, payload: ascii('buffered') });
-  await untilKept(a, dev.uid, 1);
+  await untilKept([a, b], dev.uid, 1);
 
   await b.kill9();
   const resumed = await c.object(dev);
@@ -75,8 +65,8 @@ t.test('a buffered request survives kill -9 of the node that kept it: delivered 
   t.same([hit.uid, hit.tracking, hit.code, hit.payload.data.toString()], [dev.uid, 5, 0, 're:buffered'], 'the central on a gets its answer');
   t.same(before.filter((x) => x.type === ToT.RESPONSE), [], 'and no answer before it');
 
-  // Exactly once: b's entries reaped, nothing in flight, then tracking 5 is free again fleet-wide.
-  await until(async () => (await a.sessions()).every((s) => s.Node !== 'b'), 'b\'s sessions to be reaped', LEASE_MS * 3);
+  // Exactly once: b reaped (a reaper answering what b held would answer now), nothing in flight, tracking 5 free again.
+  await untilReaped(t, redis, 'b', LEASE_MS * 4);
   await untilNothingInFlight([a, c], 5000);
   central.send({ type: ToT.REQUEST, uid: dev.uid, tracking: 5, payload: ascii('again') });
   const again = await resumed.nextOf(ToT.REQUEST);
@@ -90,7 +80,7 @@ t.test('a buffered request survives kill -9 of the node that kept it: delivered 
 t.test('requests in flight through a killed node are answered exactly once, and its object is routable again at once elsewhere', async (t) => {
   const dev = device('nd-flight');
   const requestTimeoutSec = 3;
-  const { a, b, c } = await withKillableB(t, [dev], requestTimeoutSec);
+  const { redis, a, b, c } = await withKillableB(t, [dev], requestTimeoutSec);
   const central = await a.central();
   const obj = await b.object(dev);
   const held = a.post('/request', { UID: dev.uid, Timeout: requestTimeoutSec, Format: 'ASCII', Payload: 'held-http' }, { ms: 15_000 });
@@ -123,6 +113,7 @@ t.test('requests in flight through a killed node are answered exactly once, and 
   t.ok(tcpMs <= bound, `within leaseSec + the request timeout (${tcpMs} ms ≤ ${bound} ms)`);
   t.same(before.filter((x) => x.type === ToT.RESPONSE), [], 'no other answer came first');
 
+  await untilReaped(t, redis, 'b', LEASE_MS * 4);
   await untilNothingInFlight([a, c], 5000);
   central.send({ type: ToT.REQUEST, uid: dev.uid, tracking: 11, payload: ascii('again') });
   const again = await moved.nextOf(ToT.REQUEST);
@@ -140,9 +131,9 @@ t.test('durable single node: a kept session and its buffered request survive kil
   const central = await solo.central();
   const obj = await solo.object(dev);
   obj.close();
-  await untilKept(solo, dev.uid, 0);
+  await untilKept([solo], dev.uid, 0);
   central.send({ type: ToT.REQUEST, uid: dev.uid, tracking: 21, payload: ascii('durable') });
-  await untilKept(solo, dev.uid, 1);
+  await untilKept([solo], dev.uid, 1);
 
   await solo.kill9();
   await central.whenClosed(3000);

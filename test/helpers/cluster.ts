@@ -14,7 +14,9 @@ import { CENTRAL_KEY, testConfig } from './config.js';
 import { LogSink, type Device } from './daemon.js';
 import { call, type CallOptions, type HttpAnswer } from './http.js';
 import { RawClient } from './raw-client.js';
+import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisServer } from './redis.js';
+import { until } from './until.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -284,4 +286,33 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 /** The session row of `uid` at `node`, or undefined. */
 export async function sessionOf(node: ClusterNode, uid: string): Promise<SessionRow | undefined> {
   return (await node.sessions()).find((s) => s.UID === uid);
+}
+
+/**
+ * Waits until a survivor has reaped dead node `nodeId` (docs/cluster-design.md, Liveness): its
+ * reap claim is taken, or its entry left the `nodes` hash. Read straight from Redis, since no API
+ * shows it; from then on whatever the dead node held has been answered or handed over.
+ */
+export async function untilReaped(t: Teardown, redis: RedisServer, nodeId: string, ms: number): Promise<void> {
+  const r = redis.client(t);
+  const keys = new RedisKeys(FAST_CLUSTER.keyPrefix);
+  await until(async () => {
+    if ((await r.hexists(keys.nodeList, nodeId)) === 0) return true;
+    return (await r.keys(`${keys.nodeReap(nodeId, '*')}`)).length > 0;
+  }, `node ${nodeId} to be reaped by a survivor (reap claim or gone from ${keys.nodeList})`, ms);
+}
+
+/** Until one of `nodes` lists `uid` kept with `buffered` requests in GET /sessions; the failure shows the rows last seen. */
+export async function untilKept(nodes: readonly ClusterNode[], uid: string, buffered: number, ms = 4000): Promise<void> {
+  const last: Record<string, unknown> = {};
+  await until(async () => {
+    for (const n of nodes) {
+      const s = await sessionOf(n, uid);
+      last[n.id] = s ?? null;
+      if (s?.State === 'kept' && s.Buffered === buffered) return true;
+    }
+    return false;
+  }, `${uid} kept with ${buffered} buffered, seen from ${nodes.map((n) => n.id).join(' or ')}`, ms).catch((err: Error) => {
+    throw new Error(`${err.message}; last rows: ${JSON.stringify(last)}`);
+  });
 }
