@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { CloseCode, ObjectClient, decodePayloadJson, json } from '../../src/client/index.js';
-import { ResponseCode, ToT, encodeDatagram } from '../../src/protocol/index.js';
+import { ResponseCode, ToT, encodeDatagram, type Transmission } from '../../src/protocol/index.js';
 import { ascii, sessionOf, startCluster, untilKept, withTimeout } from '../helpers/cluster.js';
 import { device, type Device } from '../helpers/daemon.js';
 import type { RawClient } from '../helpers/raw-client.js';
@@ -23,6 +23,17 @@ async function threeNodes(t: Test, devices: readonly Device[], over: Record<stri
 async function pingPong(client: RawClient): Promise<void> {
   client.send({ type: ToT.PING });
   await client.nextOf(ToT.PONG);
+}
+
+/** The responses `client` receives before the Pong to a Ping sent now. */
+async function responsesBeforePong(client: RawClient): Promise<Transmission[]> {
+  client.send({ type: ToT.PING });
+  const seen: Transmission[] = [];
+  for (;;) {
+    const x = await client.next();
+    if (x.type === ToT.PONG) return seen;
+    if (x.type === ToT.RESPONSE) seen.push(x);
+  }
 }
 
 
@@ -149,6 +160,25 @@ t.test('guarantee 4, kept sessions are the fleet\'s: requests buffered while the
     [[dev.uid, 1, 0, 're1'], [dev.uid, 2, 0, 're2'], [dev.uid, 3, 0, 're3']], 'the central on a gets the three answers');
   await pingPong(central);
   t.equal(central.received.filter((x) => x.type === ToT.RESPONSE).length, 0, 'and no fourth');
+});
+
+t.test('guarantee 4b, expiry of a kept session answers every pending origin 0xA0, wherever it is, exactly once', async (t) => {
+  const dev = device('g4-expiry');
+  const { a, b, c } = await threeNodes(t, [dev], { keepSessionSec: 1 });
+  const central = await a.central();
+  const obj = await b.object(dev);
+  obj.close();
+  await untilKept([a], dev.uid, 0);
+  central.send({ type: ToT.REQUEST, uid: dev.uid, tracking: 1, payload: ascii('tcp') });
+  const http = c.post('/request', { UID: dev.uid, Timeout: 20, Format: 'ASCII', Payload: 'http' }, { ms: 8000 });
+  const started = Date.now();
+  const answer = await central.nextOf(ToT.RESPONSE, 6000);
+  t.same([answer.uid, answer.tracking, answer.code], [dev.uid, 1, ResponseCode.NOT_FOUND], 'the TCP central on a gets 0xA0 when the session kept at b expires');
+  const viaHttp = await http;
+  t.match(viaHttp.json, { Code: ResponseCode.NOT_FOUND, Payload: null, Reason: String }, 'the HTTP caller at c gets 160 with a Reason');
+  t.ok(Date.now() - started < 6000, `both well before the request timeout (${Date.now() - started} ms)`);
+  await until(async () => (await sessionOf(a, dev.uid)) === undefined, 'the expired session to leave GET /sessions', 3000);
+  t.same(await responsesBeforePong(central), [], 'one answer each: no second 0xA0 from another node\'s sweep');
 });
 
 t.test('guarantee 6a, the ACL is the fleet\'s: replaced at a (POST /acl or TCP), in force at b and c before the next answer', async (t) => {

@@ -79,10 +79,12 @@ t.test('a buffered request survives kill -9 of the node that kept it: delivered 
 
 t.test('requests in flight through a killed node are answered exactly once, and its object is routable again at once elsewhere', async (t) => {
   const dev = device('nd-flight');
+  const idle = device('nd-idle'); // connected at b, does not reconnect after the kill
   const requestTimeoutSec = 3;
-  const { redis, a, b, c } = await withKillableB(t, [dev], requestTimeoutSec);
+  const { redis, a, b, c } = await withKillableB(t, [dev, idle], requestTimeoutSec);
   const central = await a.central();
   const obj = await b.object(dev);
+  await b.object(idle);
   const held = a.post('/request', { UID: dev.uid, Timeout: requestTimeoutSec, Format: 'ASCII', Payload: 'held-http' }, { ms: 15_000 });
   central.send({ type: ToT.REQUEST, uid: dev.uid, tracking: 11, payload: ascii('held-tcp') });
   const seen = [(await obj.nextOf(ToT.REQUEST)).payload.data.toString(), (await obj.nextOf(ToT.REQUEST)).payload.data.toString()];
@@ -114,6 +116,13 @@ t.test('requests in flight through a killed node are answered exactly once, and 
   t.same(before.filter((x) => x.type === ToT.RESPONSE), [], 'no other answer came first');
 
   await untilReaped(t, redis, 'b', LEASE_MS * 4);
+  // CLUSTER.md guarantee 5: the dead node's entries are cleaned, and what it held connected stays resumable.
+  let idleRow: unknown;
+  await until(async () => {
+    idleRow = (await a.sessions()).find((s) => s.UID === idle.uid);
+    return (idleRow as { State?: string } | undefined)?.State === 'kept';
+  }, 'the session b held connected to be listed kept', LEASE_MS * 2).catch(() => {});
+  t.match(idleRow, { UID: idle.uid, State: 'kept' }, 'a session b held connected is kept once b is reaped (resumable at any node)');
   await untilNothingInFlight([a, c], 5000);
   central.send({ type: ToT.REQUEST, uid: dev.uid, tracking: 11, payload: ascii('again') });
   const again = await moved.nextOf(ToT.REQUEST);
