@@ -28,6 +28,10 @@ import { aclReloader } from './daemon/acl-reloader.js';
 import { loadSecureContext, reloadTls } from './daemon/tls-contexts.js';
 import { createUdpSide } from './daemon/udp-side.js';
 import { WebhookPort } from './webhooks/webhook-port.js';
+import type { ClusterEngines } from './cluster/engines.js';
+import { Fleet } from './cluster/fleet.js';
+import { createRedisEngines } from './cluster/lazy-redis-engines.js';
+import { seedSharedAcl } from './cluster/acl-seed.js';
 
 export interface ConcentratorDeps {
   readonly clock?: Clock;
@@ -36,6 +40,8 @@ export interface ConcentratorDeps {
   readonly metrics?: Metrics;
   /** Persists the ACL; default: the atomic file writer (tests inject a slow one). */
   readonly aclWriter?: AclWriter;
+  /** A cluster's shared engines; default: Redis from `config.cluster` (none without it). */
+  readonly engines?: ClusterEngines;
 }
 
 export interface BoundAddresses {
@@ -55,6 +61,8 @@ export interface ConcentratorInternals {
   readonly metrics: Metrics;
   readonly host: SessionHost;
   readonly webhooks: WebhookPort | undefined;
+  /** This node's part of a cluster, when `cluster` is configured. */
+  readonly fleet: Fleet | undefined;
   /** The HTTP(S) API, when `http.enabled`. */
   readonly http?: HttpSide;
 }
@@ -75,7 +83,7 @@ export interface Concentrator {
   reload(next?: Config): Promise<ReloadResult>;
   /** Graceful: stop accepting, Close 0x01 to every session, answer every pending request. Idempotent. */
   close(): Promise<void>;
-  /** Immediate: drop every socket. Idempotent. */
+  /** Immediate: drop every socket. Idempotent. A cluster node leaves as after a crash (its lease lapses; a survivor reaps it). */
   destroy(): void;
   readonly addresses: BoundAddresses | undefined;
   readonly internals: ConcentratorInternals;
@@ -106,7 +114,31 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 
   const sessions = new SessionManager(clock, { keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers },
     sessionEventsReporter(metrics, log, presence), deps.store ?? new MemorySessionStore());
-  const acl = new AclService(new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), { revoked: revokeUid(tokens, sessions) });
+  // A cluster: the fleet's state in the shared engine (Redis), this node's in memory; without one, no Redis at all.
+  const engines = deps.engines ?? (config.cluster ? createRedisEngines(config.cluster, { clock, log }) : undefined);
+  const fleet = engines && new Fleet(engines, {
+    clock, log: log.child({ component: 'cluster', node: engines.node }), sessions, tracker,
+    counters: {
+      refused: (reason) => metrics.refusedRequests.labels(reason).inc(),
+      lateResponse: (dir) => metrics.lateResponses.labels(dir).inc(),
+      message: (kind, way) => metrics.clusterMessages.labels(kind, way).inc(),
+    },
+  }, {
+    keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers, backstopGraceMs: BACKSTOP_GRACE_MS,
+    forwardTtlMs: Math.max(config.tcp.requestTimeoutSec, config.http.maxWaitSec) * 1000 + BACKSTOP_GRACE_MS,
+    heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
+  });
+  if (fleet) {
+    sessions.share(fleet);
+    metrics.clusterSources = { up: () => fleet.live, remoteWaits: () => fleet.pendingRemote.waits };
+  }
+  const revoke = revokeUid(tokens, sessions);
+  const acl = new AclService(engines?.acl ?? new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), {
+    revoked: (uid) => {
+      revoke(uid);
+      fleet?.revoke(uid);
+    },
+  });
 
   const router = new Router(sessions, tracker, {
     requestTimeoutMs: config.tcp.requestTimeoutSec * 1000,
@@ -114,6 +146,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     maxInFlightPerTarget: config.limits.maxRequestsInFlightPerTarget,
     acl: () => acl.current,
     webhook: webhooks,
+    ...(fleet && { remote: fleet }),
   }, {
     lateResponse: (dir, uid, tracking) => {
       metrics.lateResponses.labels(dir).inc();
@@ -122,6 +155,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     refused: (reason) => metrics.refusedRequests.labels(reason).inc(),
     telemetryDropped: (reason) => metrics.countTelemetry('dropped', reason),
   });
+  fleet?.bindRouter(router);
 
   const issuer = new TokenIssuer(tokens, clock, { groups: config.groups }, {
     refused: (uid, held) => {
@@ -135,12 +169,22 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     secureContext: () => secureContext,
     onAuthenticated: (s, conn) => issuer.issue(s, conn),
     onRefused: (uid, reason) => presence?.(uid, 'refused', reason, new Date()),
+    // A node that cannot reach the fleet's engine refuses new sessions rather than claim them blind.
+    ...(fleet && { unavailable: () => !fleet.live }),
   });
 
   const ops = new OpsApi({
     authKey: config.central.authKey, sessions, acl: () => acl.current, metrics, clock, log: log.child({ component: 'admin' }),
-    bans: host.admission, node: hostname(), console: config.adminConsole === true,
-    ready: () => addresses !== undefined && closing === undefined && !destroyed,
+    bans: host.admission, node: engines?.node ?? hostname(), console: config.adminConsole === true,
+    ...(fleet && engines && {
+      fleet: {
+        list: (after: string | undefined, count: number) => engines.directory.list(after, count),
+        lookup: (uid: string) => engines.directory.lookup(uid),
+        buffered: async (uid: string) => (await engines.buffers.stats(uid)).count,
+        end: (uid: string) => fleet.endAnywhere(uid),
+      },
+    }),
+    ready: () => addresses !== undefined && closing === undefined && !destroyed && (fleet === undefined || fleet.live),
   });
   // Health, metrics and admin share the public HTTP listener unless an admin listener is configured.
   const http = config.http.enabled
@@ -165,6 +209,11 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     const fds = descriptorsNeeded(config);
     const advice = fdLimitAdvice(fdLimit, fds);
     if (advice) log.warn({ event: 'fd-limit-low', limit: fdLimit, needed: fds, maxConnections: config.tcp.maxConnections }, advice);
+    if (engines) {
+      await engines.connect();
+      log.info({ event: 'cluster-engine', redis: engines.describe, node: engines.node }, 'cluster engine reached');
+      await seedSharedAcl(engines.acl, config.acl.file, log);
+    }
     await acl.load();
     if (config.tcp.tls) secureContext = loadSecureContext(config.tcp.tls);
     await webhooks?.open();
@@ -179,7 +228,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       const a = (addresses.admin = await adminServer.listen());
       log.info({ event: 'listening-admin', admin: `${a.address}:${a.port}`, tls: Boolean(config.admin?.tls) }, 'admin API listening');
     }
-    // Edits of the ACL file (by `iotsocket acl` or by hand) apply without a signal.
+    await fleet?.start(`${config.tcp.host}:${tcp.port}`);
+    // Edits of the ACL file (by `iotsocket acl` or by hand) apply without a signal; a cluster's ACL is watched in Redis.
     stopWatching = acl.store.watch(() => void reloadAcl('watch'));
     log.info({
       event: 'listening', tcp: `${tcp.address}:${tcp.port}`, tls: Boolean(secureContext), acl: acl.current.size,
@@ -221,6 +271,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       tokens.clear();
       await webhooks?.close();
       await acl.flush();
+      await fleet?.stop();
+      await engines?.close();
       await host.whenEmpty(SHUTDOWN_GRACE_MS);
       host.destroyAll();
       await stopped;
@@ -244,16 +296,21 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     adminServer?.destroy();
     host.destroyAll();
     tokens.clear();
+    // A cluster node leaves as if it crashed: its lease lapses and a survivor reaps it.
+    fleet?.abandon();
+    void engines?.close();
   }
 
   return {
     start, reload, close, destroy,
     get addresses() { return addresses; },
-    internals: { sessions, tracker, router, tokens, acl, metrics, host, webhooks, http },
+    internals: { sessions, tracker, router, tokens, acl, metrics, host, webhooks, fleet, http },
   };
 }
 
 const SHUTDOWN_GRACE_MS = 2_000;
+/** A request sent to another node's tracker is answered this long after its timeout if that node never answers. */
+const BACKSTOP_GRACE_MS = 2_000;
 /** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight, tokens. */
 function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker, tokens: TokenRegistry): void {
   metrics.sources = {

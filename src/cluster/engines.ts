@@ -27,6 +27,8 @@ export interface ClusterEngines {
   onReachability(fn: (r: EngineReachability) => void): () => void;
   /** Where the engine is, for logs (a URL with its password hidden). */
   readonly describe: string;
+  /** Connects (built lazily, so the daemon can be wired before it starts); rejects with the reason, naming the engine, within a bounded time. */
+  connect(): Promise<void>;
   /** Closes every connection (after the registry left the cluster); idempotent. */
   close(): Promise<void>;
 }

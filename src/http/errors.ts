@@ -23,6 +23,8 @@ export const HTTP_ERROR_STATUS = Object.freeze({
   ERR_IOTS_RESPONSE_NOT_JSON: 502,
   ERR_IOTS_HTTP_SHUTTING_DOWN: 503,
   ERR_IOTS_HTTP_OVERLOADED: 503,
+  /** A cluster node cannot reach its shared engine (Redis). */
+  ERR_IOTS_HTTP_CLUSTER_UNAVAILABLE: 503,
 } as const);
 export type HttpErrorCode = keyof typeof HTTP_ERROR_STATUS;
 

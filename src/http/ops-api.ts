@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Acl } from '../registry/acl.js';
 import type { Session } from '../registry/session.js';
+import type { DirectoryEntry } from '../registry/session-directory.js';
 import type { SessionManager } from '../registry/session-manager.js';
 import { CloseCode } from '../protocol/index.js';
 import { BearerAuth } from './auth.js';
@@ -25,6 +26,16 @@ const PARAM_ROUTES = [['/sessions/', '/sessions/{uid}'], ['/admin/bans/', '/admi
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 
+/** A cluster's sessions, fleet-wide, from its shared directory (src/cluster/fleet.ts). */
+export interface FleetSessionsView {
+  list(after: string | undefined, count: number): Promise<{ entries: DirectoryEntry[]; next?: string }>;
+  lookup(uid: string): Promise<DirectoryEntry | undefined>;
+  /** What is buffered for a kept session. */
+  buffered(uid: string): Promise<number>;
+  /** Ends the UID's session wherever it is (Close 0x01 to its connection, 0xA0 to its buffered requests). False: none. */
+  end(uid: string): Promise<boolean>;
+}
+
 export interface OpsDeps {
   readonly authKey: Buffer;
   readonly sessions: SessionManager;
@@ -38,8 +49,10 @@ export interface OpsDeps {
   readonly node: string;
   /** `admin.console`: serve the web console at /console. */
   readonly console: boolean;
-  /** Listeners bound, ACL loaded, not draining. */
+  /** Listeners bound, ACL loaded, not draining (and in a cluster: the shared engine reachable, the lease live). */
   ready(): boolean;
+  /** Set in a cluster: /sessions lists the fleet, each session with the node holding it. */
+  readonly fleet?: FleetSessionsView;
 }
 
 /** Health, readiness, Prometheus metrics and the admin API; no route here touches a device. */
@@ -109,13 +122,14 @@ export class OpsApi {
    * Sorted by UID; `cursor` is the last UID of the previous page, so pages stay stable while
    * sessions come and go. `uid` keeps the UIDs that contain it, `group` one group.
    */
-  #list(url: URL, res: ServerResponse): void {
+  #list(url: URL, res: ServerResponse): void | Promise<void> {
     const limitText = url.searchParams.get('limit');
     const limit = limitText === null ? DEFAULT_PAGE : Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new HttpApiError('ERR_IOTS_HTTP_BAD_FIELD', `limit: must be an integer from 1 to ${MAX_PAGE}`);
     const cursor = url.searchParams.get('cursor');
     const uid = url.searchParams.get('uid') || null;
     const group = url.searchParams.get('group') || null;
+    if (this.#d.fleet) return this.#listFleet(this.#d.fleet, { limit, cursor, uid, group }, res);
     const all = [...this.#d.sessions.store.values()]
       .filter((s) => (cursor === null || s.uid > cursor) && (uid === null || s.uid.includes(uid)) && (group === null || s.group === group))
       .sort((a, b) => (a.uid < b.uid ? -1 : 1));
@@ -123,7 +137,39 @@ export class OpsApi {
     sendJson(res, 200, { sessions: page.map((s) => this.#view(s)), next: all.length > limit ? page[page.length - 1]!.uid : null });
   }
 
-  #one(uid: string, method: string, res: ServerResponse): void {
+  /** The fleet's pages, filtered as the single node's; a filter that matches little reads further pages (bounded). */
+  async #listFleet(fleet: FleetSessionsView, q: { limit: number; cursor: string | null; uid: string | null; group: string | null }, res: ServerResponse): Promise<void> {
+    const out: DirectoryEntry[] = [];
+    let after = q.cursor ?? undefined;
+    let more = true;
+    for (let scanned = 0; more && out.length <= q.limit && scanned < FLEET_SCAN_MAX; ) {
+      const page = await unavailableAs503(fleet.list(after, Math.max(q.limit + 1, 100)));
+      scanned += page.entries.length;
+      for (const e of page.entries) if ((q.uid === null || e.uid.includes(q.uid)) && (q.group === null || e.group === q.group)) out.push(e);
+      more = page.next !== undefined;
+      after = page.next;
+    }
+    const shown = out.slice(0, q.limit);
+    const views = await Promise.all(shown.map(async (e) => this.#entryView(e, e.state === 'kept' ? await unavailableAs503(fleet.buffered(e.uid)) : 0)));
+    const next = out.length > q.limit || more ? shown.at(-1)?.uid ?? null : null;
+    sendJson(res, 200, { sessions: views, next });
+  }
+
+  #entryView(e: DirectoryEntry, buffered: number) {
+    return { UID: e.uid, Kind: e.kind, Group: e.group, Peer: e.peer, TLS: e.tls, State: e.state, Since: new Date(e.since).toISOString(), Buffered: buffered, Node: e.node };
+  }
+
+  async #oneInFleet(fleet: FleetSessionsView, uid: string, method: string, res: ServerResponse): Promise<void> {
+    const e = await unavailableAs503(fleet.lookup(uid));
+    if (!e) throw new HttpApiError('ERR_IOTS_HTTP_NOT_FOUND', `UID ${JSON.stringify(uid)}: no session`);
+    if (method === 'GET') return sendJson(res, 200, this.#entryView(e, e.state === 'kept' ? await unavailableAs503(fleet.buffered(uid)) : 0));
+    await unavailableAs503(fleet.end(uid));
+    this.#d.log.info({ event: 'session-ended-by-admin', uid, node: e.node }, 'session ended through the admin API');
+    sendJson(res, 204, undefined);
+  }
+
+  #one(uid: string, method: string, res: ServerResponse): void | Promise<void> {
+    if (this.#d.fleet) return this.#oneInFleet(this.#d.fleet, uid, method, res);
     const s = this.#d.sessions.get(uid);
     if (!s) throw new HttpApiError('ERR_IOTS_HTTP_NOT_FOUND', `UID ${JSON.stringify(uid)}: no session`);
     if (method === 'GET') return sendJson(res, 200, this.#view(s));
@@ -135,6 +181,18 @@ export class OpsApi {
   #view(s: Session) {
     const since = new Date(Date.now() - (this.#d.clock.now() - s.since)).toISOString();
     return { UID: s.uid, Kind: s.kind, Group: s.group, Peer: s.peer, TLS: s.tls, State: s.state, Since: since, Buffered: s.buffer.count, Node: this.#d.node };
+  }
+}
+
+/** Entries a filtered fleet listing reads at most per page asked. */
+const FLEET_SCAN_MAX = 20_000;
+
+/** The shared engine is away: 503, never a hang or a 500. */
+async function unavailableAs503<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw new HttpApiError('ERR_IOTS_HTTP_CLUSTER_UNAVAILABLE', 'the cluster engine (Redis) is unreachable from this node; retry later', { headers: { 'Retry-After': '1' }, cause: err });
   }
 }
 

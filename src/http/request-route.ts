@@ -72,6 +72,10 @@ export class HeldRequests {
   #answer(res: ServerResponse, code: number, answer: Payload, uid: string, reason: string | undefined): void {
     const close = this.#closing();
     // PROTOCOL §8: the concentrator's own codes come with `Payload: null`; `Reason` says why.
+    // A cluster that cannot reach its engine refuses at once: the caller may retry, maybe at another node.
+    if (reason === 'cluster-unavailable') {
+      return sendError(res, new HttpApiError('ERR_IOTS_HTTP_CLUSTER_UNAVAILABLE', 'the cluster engine (Redis) is unreachable from this node; retry later', { headers: { 'Retry-After': '1' }, extra: { Reason: reason } }), close);
+    }
     if (reason !== undefined) return sendJson(res, 200, { Code: code, Payload: null, Format: 'JSON', Reason: reason }, {}, close);
     const json = payloadToJson(answer);
     let text: string | undefined;

@@ -98,6 +98,18 @@ export class Metrics {
   readonly tokensRefused = new Counter({ name: 'iotsocket_telemetry_tokens_refused_total', help: 'Tokens not issued because the registry was full of live tokens (none is evicted)', registers: [this.registry] });
   readonly inFlight = new Gauge({ name: 'iotsocket_requests_in_flight', help: 'Tracked requests waiting for their response', registers: [this.registry], collect: () => { if (this.sources) this.inFlight.set(this.sources.inFlight()); } });
 
+  /** Set on a cluster node (src/daemon.ts): what its gauges read at scrape time. */
+  clusterSources: { up(): boolean; remoteWaits(): number } | undefined;
+  readonly clusterMessages = new Counter({ name: 'iotsocket_cluster_messages_total', help: 'Node-to-node messages of a cluster, by kind and way (in, out)', labelNames: ['kind', 'way'] as const, registers: [this.registry] });
+  readonly clusterUp = new Gauge({
+    name: 'iotsocket_cluster_up', help: 'Cluster node: 1 while it reaches the shared engine (Redis) and holds a live lease, else 0 (absent on a single node)', registers: [this.registry],
+    collect: () => { if (this.clusterSources) this.clusterUp.set(this.clusterSources.up() ? 1 : 0); },
+  });
+  readonly clusterRemoteWaits = new Gauge({
+    name: 'iotsocket_cluster_remote_requests', help: 'Cluster node: requests waiting here for the answer of the node holding their object', registers: [this.registry],
+    collect: () => { if (this.clusterSources) this.clusterRemoteWaits.set(this.clusterSources.remoteWaits()); },
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     for (const tot of Object.keys(TOT_NAMES)) {
       this.inByTot[Number(tot)] = new LocalCount();

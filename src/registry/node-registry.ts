@@ -134,6 +134,11 @@ export class NodeRegistry {
     return this.#e.forget(dead);
   }
 
+  /** Stops heartbeating without leaving the list: the lease lapses and survivors reap this node, as after a crash. */
+  abandon(): void {
+    this.#halt();
+  }
+
   /** Stops heartbeating and leaves the list (a graceful stop; a crash leaves the lease to lapse). */
   async stop(): Promise<void> {
     const was = this.#state;

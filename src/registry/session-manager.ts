@@ -16,7 +16,7 @@ export interface SessionEvents {
   kept(s: Session, reason: string): void;
   ended(s: SessionView, reason: EndReason): void;
   /** A transmission with no origin to answer (a response, telemetry) that could not be delivered; `type`: its ToT. */
-  dropped(uid: string, why: BufferRefusal | 'no-session' | 'too-large', type: number): void;
+  dropped(uid: string, why: BufferRefusal | 'no-session' | 'too-large' | 'cluster-unavailable', type: number): void;
 }
 
 /** The part of a kept session's buffer bounds that telemetry may fill. */

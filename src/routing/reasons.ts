@@ -6,7 +6,9 @@ import type { Delivery } from '../registry/session-manager.js';
 export type RefusalReason = Exclude<Delivery, 'sent' | 'buffered' | 'forwarded'>
   | 'in-progress' | 'not-in-acl' | 'tracking-exhausted' | 'no-central' | 'object-in-flight-limit' | 'target-in-flight-limit'
   /** A cluster's shared engine (Redis) is away: refused at once, never left waiting (CLUSTER.md guarantee 8). */
-  | 'cluster-unavailable' | 'not-kept';
+  | 'cluster-unavailable' | 'not-kept'
+  /** The node holding the object stopped renewing its lease (it died) before answering. */
+  | 'node-lost';
 
 /**
  * Why the concentrator answered a request itself: a routing refusal (not in the ACL, no

@@ -119,6 +119,14 @@ export class Router {
       origin.deliverResponse(uid, tracking < 0 ? 0 : tracking, ResponseCode.NOT_FOUND, EMPTY_PAYLOAD, why);
       return tracking;
     }
+    return this.trackCentralRequest(uid, tracking, payload, origin, timeoutMs);
+  }
+
+  /**
+   * The part of centralRequest past the session check: limits, the tracking number, tracking,
+   * delivery. A cluster's fleet calls it for an object kept in the fleet, tracked on this node.
+   */
+  trackCentralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number): number {
     if (this.#tracker.inFlight('down', uid) >= this.#opts.maxInFlightPerTarget) {
       this.#counters.refused('target-in-flight-limit');
       origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_VALID, EMPTY_PAYLOAD, 'target-in-flight-limit');

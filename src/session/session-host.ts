@@ -33,6 +33,8 @@ export interface SessionHostDeps {
   onAuthenticated(s: Session, conn: Connection): void;
   /** An object's authentication was refused (its UID is known from the answer). */
   onRefused(uid: string, reason: string): void;
+  /** True while new sessions cannot be taken: a cluster node that cannot reach its shared engine. */
+  unavailable?(): boolean;
 }
 
 const REFUSE: InitiationAnswer = Object.freeze({ ok: false, flags: 0, rule: { type: RuleType.NONE } });
@@ -144,6 +146,7 @@ export class SessionHost {
   #admission(_i: Initiation, ip: string): InitiationAnswer & { reason?: HandshakeFailure } {
     const { tcp } = this.#d.config;
     if (this.#draining) return { ...REFUSE, reason: 'draining' };
+    if (this.#d.unavailable?.()) return { ...REFUSE, reason: 'cluster-unavailable' };
     if (this.#guard.isBanned(ip)) return { ...REFUSE, reason: 'banned' };
     const load: HandshakeFailure | undefined = this.#sockets.size > tcp.maxConnections ? 'overloaded' : !this.#guard.takeAccept() ? 'accept-rate' : undefined;
     if (!load) return ACCEPT;

@@ -1,0 +1,654 @@
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../clock.js';
+import { CENTRAL_UID, CloseCode, ResponseCode, ToT, decodeTransmissions, encodeTransmission, type Payload, type Transmission } from '../protocol/index.js';
+import type { BufferedRequest } from '../registry/offline-buffer.js';
+import type { BufferedEntry } from '../registry/session-buffers.js';
+import type { DirectoryEntry } from '../registry/session-directory.js';
+import type { Session, SessionKind, SessionLink } from '../registry/session.js';
+import type { SessionManager, SessionView, SharedClaim, SharedSessions } from '../registry/session-manager.js';
+import type { RefusalReason } from '../routing/reasons.js';
+import { EMPTY_PAYLOAD, type GeneratedReason, type PendingRequest, type RequestTracker, type ResponseTarget } from '../routing/request-tracker.js';
+import type { RemoteRouting, Router } from '../routing/router.js';
+import type { ClusterEngines } from './engines.js';
+import { NODE_PROTOCOL, NodeMessageError, decodeNodeMessage, encodeNodeMessage, type NodeMessage, type TrackRef } from './node-messages.js';
+
+export interface FleetOptions {
+  readonly keepSessionMs: number;
+  readonly buffers: { readonly maxPerSession: number; readonly maxBytesPerSession: number };
+  /** A request sent to another node's tracker is answered here this long after its timeout if that node never answers (it died). */
+  readonly backstopGraceMs: number;
+  /** How long a response is remembered as going to another node's tracker: the longest request timeout plus a margin. */
+  readonly forwardTtlMs: number;
+  readonly heartbeatMs: number;
+}
+
+export interface FleetCounters {
+  refused(reason: RefusalReason): void;
+  lateResponse(dir: 'down' | 'up', uid: string, tracking: number): void;
+  /** A message sent to this node or by it: its kind, 'in' or 'out'. */
+  message(kind: NodeMessage['kind'], way: 'in' | 'out'): void;
+}
+
+/** A request on its way to a session: where it is tracked, how to refuse it, how to unbuffer it once answered. */
+interface Tracked {
+  readonly ref: TrackRef;
+  refuse(why: RefusalReason): void;
+  buffered(remove: () => void): void;
+}
+
+/** A central-side request sent to the node holding its object: its origin waits here. */
+interface Wait {
+  readonly origin: ResponseTarget;
+  readonly node: string;
+  readonly uid: string;
+  readonly tracking: number;
+  readonly timer: TimerHandle;
+}
+
+/** Messages re-routed by a node that no longer holds the session: a bound, so a moving session cannot loop. */
+const MAX_HOPS = 3;
+/** A route (UID → the node holding its connection) is trusted this long; a stale one costs a hop, never a loss. */
+const ROUTE_TTL_MS = 1_000;
+/** A kept buffer outlives its session in Redis by this much (the sweep empties it first). */
+const BUFFER_TTL_MARGIN_MS = 10 * 60_000;
+const TELEMETRY_SHARE = 0.5;
+const SWEEP_MS = 1_000;
+const SWEEP_BATCH = 200;
+
+/** An origin on another node: the answer travels back to it through its inbox. */
+class RemoteOrigin implements ResponseTarget {
+  constructor(readonly fleet: Fleet, readonly node: string, readonly id: number, readonly hops: number) {}
+  deliverResponse(uid: string, tracking: number, code: number, payload: Payload, reason?: GeneratedReason): void {
+    this.fleet.post(this.node, { kind: 'origin-response', id: this.id, uid, tracking, code, reason: reason ?? '', payload });
+  }
+}
+
+/**
+ * One node's part of a cluster (CLUSTER.md): the session directory decides who holds each UID,
+ * kept sessions and their buffers live in the shared engine, and what is addressed to a UID not
+ * connected here travels to its node through that node's inbox. The node holding an object
+ * tracks every request to it (one tracking space fleet-wide); a remote origin keeps a backstop
+ * timer so that a node's death still yields exactly one answer.
+ */
+export class Fleet implements SharedSessions, RemoteRouting {
+  readonly node: string;
+  readonly #e: ClusterEngines;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #sessions: SessionManager;
+  readonly #tracker: RequestTracker;
+  readonly #opts: FleetOptions;
+  readonly #counters: FleetCounters;
+  #router: Router | undefined;
+  readonly #routes = new Map<string, { node: string; at: number }>();
+  /** Per UID, fleet operations run in the order they were asked (a keep before the deliveries that follow it). */
+  readonly #chains = new Map<string, Promise<void>>();
+  /** UIDs being claimed here: what arrives for them waits until the session is attached. */
+  readonly #attaching = new Map<string, { n: number; waiters: Array<() => void> }>();
+  readonly #waits = new Map<number, Wait>();
+  /** 'dir uid tracking' → the node tracking a request delivered here, for its response. */
+  readonly #forwarded = new Map<string, { node: string; at: number }>();
+  #dead = new Set<string>();
+  #seq = 0;
+  readonly #timers = new Map<string, TimerHandle>();
+  #stopped = false;
+  #unreadable = 0;
+
+  constructor(engines: ClusterEngines, deps: { clock: Clock; log: Logger; sessions: SessionManager; tracker: RequestTracker; counters: FleetCounters }, opts: FleetOptions) {
+    this.node = engines.node;
+    this.#e = engines;
+    this.#clock = deps.clock;
+    this.#log = deps.log;
+    this.#sessions = deps.sessions;
+    this.#tracker = deps.tracker;
+    this.#counters = deps.counters;
+    this.#opts = opts;
+  }
+
+  /** The router is built with this fleet as its RemoteRouting; it is handed back here. */
+  bindRouter(router: Router): void {
+    this.#router = router;
+  }
+
+  /** The shared engines this node runs on (the ops API and tests read them). */
+  get engines(): ClusterEngines {
+    return this.#e;
+  }
+
+  get live(): boolean {
+    return this.#e.registry.state === 'live' && this.#e.reachability === 'reachable';
+  }
+
+  /** Requests waiting here for another node's answer, and responses remembered for other nodes' trackers. */
+  get pendingRemote(): { waits: number; forwarded: number } {
+    return { waits: this.#waits.size, forwarded: this.#forwarded.size };
+  }
+
+  /** Joins: reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
+  async start(address: string): Promise<void> {
+    await this.#e.inbox.start((batch) => this.#onBatch(batch));
+    await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL });
+    await this.#adoptPreviousRun();
+    let lapsed = false;
+    this.#e.registry.onState((state) => {
+      if (state === 'lapsed') {
+        lapsed = true;
+        this.#log.warn({ event: 'node-lease-lapsed', node: this.node }, 'node lease lapsed: no new session is claimed until it is renewed (others may reap this node)');
+      } else if (state === 'live' && lapsed) {
+        lapsed = false;
+        this.#log.warn({ event: 'node-lease-renewed', node: this.node }, 'node lease renewed: checking the sessions held here against the directory');
+        this.#reconcile().catch((err: unknown) => this.#log.warn({ event: 'reconcile-failed', err: String(err) }, 'reconciling after a lapse failed'));
+      }
+    });
+    this.#every('sweep', SWEEP_MS, () => this.#sweep());
+    this.#every('nodes', this.#opts.heartbeatMs, () => this.#watchNodes());
+  }
+
+  /** Leaves the cluster: every wait is answered, the node's lease and inbox are given up. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
+    for (const id of [...this.#waits.keys()]) this.#settleWait(id, ResponseCode.NOT_FOUND, 'shutdown');
+    await Promise.allSettled([...this.#chains.values()]);
+    await this.#e.inbox.flush().catch(() => {});
+    await this.#e.registry.stop();
+  }
+
+  /**
+   * Leaves as a crash would (the daemon's destroy()): no answer, no goodbye; the lease lapses and
+   * a survivor reaps this node. What this node tracked is answered by its origins' own nodes.
+   */
+  abandon(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
+    for (const w of this.#waits.values()) this.#clock.clearTimeout(w.timer);
+    this.#waits.clear();
+    this.#e.registry.abandon();
+  }
+
+  // ---- SharedSessions: the session manager's side ----
+
+  async claim(uid: string, kind: SessionKind, group: string, link: SessionLink): Promise<SharedClaim> {
+    if (!this.live) throw new Error(`node ${this.node} is not live in the cluster (${this.#e.reachability}, lease ${this.#e.registry.state})`);
+    const a = this.#attaching.get(uid) ?? { n: 0, waiters: [] };
+    a.n++;
+    this.#attaching.set(uid, a);
+    try {
+      const now = this.#clock.epochMs();
+      const info = { kind, group, peer: link.peer, tls: link.tls, maxTransmissionLength: link.maxTransmissionLength };
+      const { claim, previous } = await this.#e.directory.claim(uid, info, now);
+      this.#routes.delete(uid);
+      if (previous?.state === 'connected' && previous.node !== this.node) {
+        this.post(previous.node, { kind: 'takeover', uid, claim: previous.claim });
+      }
+      // Taken after the claim: an append guarded by the old claim can no longer land behind it.
+      const replay = previous ? this.#replayable(uid, await this.#e.buffers.take(uid), link.maxTransmissionLength) : [];
+      return previous ? { claim, previous: { node: previous.node, state: previous.state, peer: previous.peer }, replay } : { claim, replay };
+    } finally {
+      // After the session manager attached the session (its .then runs first): what waited goes to it now.
+      setImmediate(() => {
+        if (--a.n > 0) return;
+        this.#attaching.delete(uid);
+        for (const w of a.waiters) w();
+      });
+    }
+  }
+
+  keep(s: Session, keepMs: number): void {
+    const { uid, claim } = s;
+    this.#routes.delete(uid);
+    this.#inOrder(uid, async () => {
+      const now = this.#clock.epochMs();
+      try {
+        if (!(await this.#e.directory.keep(uid, claim, now + keepMs, now))) this.#log.debug({ event: 'keep-fenced', uid }, 'session kept elsewhere meanwhile');
+      } catch (err) {
+        // The entry still says connected here: the next delivery to it, or this node's next start, keeps it.
+        this.#log.warn({ event: 'keep-failed', uid, err: String(err) }, 'kept session not written to the cluster engine');
+      }
+    });
+  }
+
+  end(s: SessionView & { readonly claim: string }): void {
+    const { uid, claim } = s;
+    this.#routes.delete(uid);
+    this.#inOrder(uid, async () => {
+      try {
+        if (await this.#e.directory.end(uid, claim)) await this.#answerBuffered(uid, 'session-ended');
+      } catch (err) {
+        this.#log.warn({ event: 'end-failed', uid, err: String(err) }, 'session end not written to the cluster engine: its entry expires by itself');
+      }
+    });
+  }
+
+  offer(uid: string, t: Transmission, request?: BufferedRequest): void {
+    this.#offer(uid, t, request && this.#localTracked(request as PendingRequest));
+  }
+
+  // ---- RemoteRouting: the router's side ----
+
+  toCentral(t: Transmission, p: PendingRequest, miss: () => void): void {
+    this.#offer(CENTRAL_UID, t, this.#localTracked(p), miss);
+  }
+
+  telemetry(uid: string, payload: Payload, miss: () => void, missWhenKept: boolean): void {
+    this.#offer(CENTRAL_UID, { type: ToT.TELEMETRY, uid, payload }, undefined, miss, missWhenKept);
+  }
+
+  centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number): void {
+    const hops = origin instanceof RemoteOrigin ? origin.hops : 0;
+    const answer = (why: RefusalReason) => {
+      this.#counters.refused(why);
+      origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_FOUND, EMPTY_PAYLOAD, why);
+    };
+    const route = this.#routes.get(uid);
+    if (route && !this.#chains.has(uid) && this.#clock.now() - route.at < ROUTE_TTL_MS && hops < MAX_HOPS) {
+      return this.#sendRequest(route.node, uid, tracking, payload, origin, timeoutMs, hops);
+    }
+    this.#inOrder(uid, async () => {
+      let e = await this.#lookup(uid);
+      if (e === 'unavailable') return answer('cluster-unavailable');
+      if (!e || hops >= MAX_HOPS) return answer('no-session');
+      if (e.state === 'connected' && e.node !== this.node) {
+        this.#routes.set(uid, { node: e.node, at: this.#clock.now() });
+        return this.#sendRequest(e.node, uid, tracking, payload, origin, timeoutMs, hops);
+      }
+      if (e.state === 'connected') {
+        if (await this.#whenAttached(uid)) return void this.#router!.centralRequest(uid, tracking, payload, origin, timeoutMs);
+        e = await this.#keepStale(e);
+        if (e === 'unavailable') return answer('cluster-unavailable');
+      }
+      // Kept somewhere in the fleet: tracked here, and buffered for whichever node resumes it.
+      this.#router!.trackCentralRequest(uid, tracking, payload, origin, timeoutMs);
+    });
+  }
+
+  response(dir: 'down' | 'up', uid: string, tracking: number, code: number, payload: Payload): boolean {
+    const k = refKey(dir, uid, tracking);
+    const f = this.#forwarded.get(k);
+    if (!f) return false;
+    this.#forwarded.delete(k);
+    this.post(f.node, { kind: 'tracker-response', dir, uid, tracking, code, payload });
+    return true;
+  }
+
+  /** An ACL change removed `uid`: a session kept anywhere in the fleet ends too (connected ones end at their node's own reload). */
+  revoke(uid: string): void {
+    this.#inOrder(uid, async () => {
+      const e = await this.#lookup(uid);
+      if (e === 'unavailable' || !e || e.state !== 'kept') return;
+      if (await this.#e.directory.end(uid, e.claim)) await this.#answerBuffered(uid, 'session-ended');
+    });
+  }
+
+  /** Ends `uid`'s session wherever it is in the fleet (the admin API): false when there is none. Rejects when the engine is away. */
+  async endAnywhere(uid: string): Promise<boolean> {
+    const e = await this.#e.directory.lookup(uid);
+    if (!e) return false;
+    if (e.state === 'connected' && e.node !== this.node) {
+      this.post(e.node, { kind: 'end-session', uid, code: CloseCode.MAINTENANCE, reason: 'admin' });
+      return true;
+    }
+    const s = this.#sessions.get(uid);
+    if (s) {
+      this.#sessions.end(s, 'admin', CloseCode.MAINTENANCE);
+      return true;
+    }
+    if (await this.#e.directory.end(uid, e.claim)) {
+      await this.#answerBuffered(uid, 'session-ended');
+      this.#sessions.events.ended({ uid, kind: e.kind, peer: e.peer, tls: e.tls }, 'admin');
+    }
+    return true;
+  }
+
+  /** Hands a message to another node's inbox. `lost`: it could not be handed over (the engine is away). */
+  post(node: string, m: NodeMessage, lost?: () => void): void {
+    this.#counters.message(m.kind, 'out');
+    this.#e.inbox.post(node, encodeNodeMessage(m), lost);
+  }
+
+  // ---- routing to sessions not connected here ----
+
+  #offer(uid: string, t: Transmission, tracked: Tracked | undefined, noSession?: () => void, noSessionWhenKept = false): void {
+    const route = this.#routes.get(uid);
+    if (route && !this.#chains.has(uid) && this.#clock.now() - route.at < ROUTE_TTL_MS) return this.#send(route.node, uid, t, tracked, 0);
+    this.#inOrder(uid, () => this.#route(uid, t, tracked, 0, noSession, noSessionWhenKept));
+  }
+
+  async #route(uid: string, t: Transmission, tracked: Tracked | undefined, hops: number, noSession?: () => void, noSessionWhenKept = false): Promise<void> {
+    let e = await this.#lookup(uid);
+    if (e === 'unavailable') return this.#refuse(uid, t, tracked, 'cluster-unavailable');
+    if (!e || hops >= MAX_HOPS || (noSessionWhenKept && e.state === 'kept')) return noSession ? noSession() : this.#refuse(uid, t, tracked, 'no-session');
+    if (e.state === 'connected' && e.node !== this.node) {
+      this.#routes.set(uid, { node: e.node, at: this.#clock.now() });
+      return this.#send(e.node, uid, t, tracked, hops);
+    }
+    if (e.state === 'connected') {
+      if (await this.#whenAttached(uid)) return this.#deliverHere(uid, t, tracked, hops);
+      e = await this.#keepStale(e);
+      if (e === 'unavailable') return this.#refuse(uid, t, tracked, 'cluster-unavailable');
+    }
+    const bytes = encodeTransmission(t);
+    if (e.maxTransmissionLength > 0 && bytes.length > e.maxTransmissionLength) return this.#refuse(uid, t, tracked, 'too-large');
+    const share = t.type === ToT.TELEMETRY ? TELEMETRY_SHARE : 1;
+    const b = this.#opts.buffers;
+    const bounds = {
+      maxCount: Math.floor(b.maxPerSession * share), maxBytes: Math.floor(b.maxBytesPerSession * share),
+      ttlMs: Math.max(0, e.keptUntil - this.#clock.epochMs()) + BUFFER_TTL_MARGIN_MS,
+    };
+    const ref = tracked?.ref;
+    const entry: BufferedEntry = ref
+      ? { bytes, request: uid === CENTRAL_UID ? { dir: ref.dir, tracking: ref.tracking, node: ref.node, uid: ref.uid } : { dir: ref.dir, tracking: ref.tracking, node: ref.node } }
+      : { bytes };
+    let refusal;
+    try {
+      refusal = await this.#e.buffers.append(uid, entry, bounds, e.claim);
+    } catch {
+      return this.#refuse(uid, t, tracked, 'cluster-unavailable');
+    }
+    // Resumed, taken or ended since the lookup: route it again, to wherever it is now.
+    if (refusal === 'not-kept') return this.#route(uid, t, tracked, hops + 1, noSession, noSessionWhenKept);
+    if (refusal) return this.#refuse(uid, t, tracked, refusal);
+    if (ref) tracked!.buffered(() => void this.#e.buffers.remove(uid, ref.dir, ref.tracking, uid === CENTRAL_UID ? ref.uid : undefined).catch(() => {}));
+  }
+
+  /** The session is (again) connected here: the session manager delivers, or the fleet once more if it left meanwhile. */
+  #deliverHere(uid: string, t: Transmission, tracked: Tracked | undefined, hops: number): void {
+    const s = this.#sessions.get(uid);
+    if (!s?.link) return void this.#inOrder(uid, () => this.#route(uid, t, tracked, hops + 1));
+    const max = s.maxTransmissionLength;
+    const bytes = encodeTransmission(t);
+    if (max > 0 && bytes.length > max) return this.#refuse(uid, t, tracked, 'too-large');
+    if (tracked && tracked.ref.node !== this.node) this.#remember(tracked.ref);
+    s.link.sendBytes(bytes);
+  }
+
+  #send(node: string, uid: string, t: Transmission, tracked: Tracked | undefined, hops: number): void {
+    const m: NodeMessage = tracked
+      ? { kind: 'deliver', session: uid, hops, ref: tracked.ref, bytes: encodeTransmission(t) }
+      : { kind: 'deliver', session: uid, hops, bytes: encodeTransmission(t) };
+    this.post(node, m, () => this.#refuse(uid, t, tracked, 'cluster-unavailable'));
+  }
+
+  #sendRequest(node: string, uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number, hops: number): void {
+    const id = ++this.#seq >>> 0;
+    const timer = this.#clock.setTimeout(() => this.#settleWait(id, ResponseCode.TIMEOUT, 'timeout'), timeoutMs + this.#opts.backstopGraceMs);
+    this.#waits.set(id, { origin, node, uid, tracking, timer });
+    this.post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload },
+      () => this.#settleWait(id, ResponseCode.NOT_FOUND, 'cluster-unavailable'));
+  }
+
+  #settleWait(id: number, code: number, reason: GeneratedReason): void {
+    const w = this.#waits.get(id);
+    if (!w) return;
+    this.#waits.delete(id);
+    this.#clock.clearTimeout(w.timer);
+    if (reason !== 'timeout') this.#counters.refused(reason as RefusalReason);
+    w.origin.deliverResponse(w.uid, Math.max(w.tracking, 0), code, EMPTY_PAYLOAD, reason);
+  }
+
+  #refuse(uid: string, t: Transmission, tracked: Tracked | undefined, why: RefusalReason): void {
+    if (tracked) return tracked.refuse(why);
+    this.#sessions.events.dropped(uid, why === 'not-kept' || why === 'in-progress' ? 'no-session' : (why as 'no-session'), t.type);
+  }
+
+  #localTracked(p: PendingRequest): Tracked {
+    return {
+      ref: { dir: p.dir, uid: p.uid, tracking: p.tracking, node: this.node },
+      refuse: (why) => {
+        this.#counters.refused(why);
+        this.#tracker.fail(p, ResponseCode.NOT_FOUND, why);
+      },
+      buffered: (remove) => {
+        if (p.settled) return remove(); // answered (timeout) while the append was on its way
+        p.unbuffer = remove;
+      },
+    };
+  }
+
+  /** A request tracked on another node: a refusal goes back to it. */
+  #remoteTracked(ref: TrackRef): Tracked {
+    return {
+      ref,
+      refuse: (why) => this.post(ref.node, { kind: 'tracker-fail', dir: ref.dir, uid: ref.uid, tracking: ref.tracking, reason: why }),
+      buffered: () => {},
+    };
+  }
+
+  #trackedFor(ref: TrackRef): Tracked | undefined {
+    if (ref.node !== this.node) return this.#remoteTracked(ref);
+    const p = this.#tracker.pending(ref.dir, ref.uid, ref.tracking);
+    return p && this.#localTracked(p);
+  }
+
+  #remember(ref: TrackRef): void {
+    this.#forwarded.set(refKey(ref.dir, ref.uid, ref.tracking), { node: ref.node, at: this.#clock.now() });
+  }
+
+  // ---- the inbox ----
+
+  #onBatch(batch: Buffer[]): void {
+    for (const bytes of batch) {
+      let m: NodeMessage;
+      try {
+        m = decodeNodeMessage(bytes);
+      } catch (err) {
+        // Never misread: another version (a rolling upgrade gone wrong) or a torn message is logged and left.
+        if (this.#unreadable++ % 1000 === 0) this.#log.error({ event: 'node-message-unreadable', err: err instanceof NodeMessageError ? err.message : String(err), count: this.#unreadable }, 'a node message could not be read: dropped');
+        continue;
+      }
+      this.#counters.message(m.kind, 'in');
+      try {
+        this.#handle(m);
+      } catch (err) {
+        this.#log.error({ event: 'node-message-failed', kind: m.kind, err: String(err) }, 'a node message could not be handled');
+      }
+    }
+  }
+
+  #handle(m: NodeMessage): void {
+    switch (m.kind) {
+      case 'deliver': {
+        const s = this.#sessions.get(m.session);
+        if (s?.link && !this.#attaching.has(m.session) && !this.#chains.has(m.session)) {
+          if (m.ref && m.ref.node !== this.node) this.#remember(m.ref);
+          if (s.maxTransmissionLength > 0 && m.bytes.length > s.maxTransmissionLength) {
+            return this.#refuse(m.session, decodeTransmissions(m.bytes)[0]!, m.ref && this.#trackedFor(m.ref), 'too-large');
+          }
+          return s.link.sendBytes(m.bytes);
+        }
+        // Not connected here (any more): routed as if it arrived after that connection closed.
+        const t = decodeTransmissions(m.bytes)[0]!;
+        const tracked = m.ref && this.#trackedFor(m.ref);
+        if (m.ref && !tracked) return; // answered meanwhile: never delivered late
+        return this.#inOrder(m.session, () => this.#route(m.session, t, tracked, m.hops + 1));
+      }
+      case 'takeover': {
+        const s = this.#sessions.get(m.uid);
+        if (!s || s.claim !== m.claim) return;
+        this.#log.info({ event: 'session-taken-over', uid: m.uid, kind: s.kind, from: s.peer, to: 'another node' }, 'session taken over on another node');
+        return this.#sessions.release(s);
+      }
+      case 'central-request':
+        return void this.#router!.centralRequest(m.uid, m.tracking, m.payload, new RemoteOrigin(this, m.origin, m.id, m.hops), m.timeoutMs);
+      case 'origin-response': {
+        const w = this.#waits.get(m.id);
+        if (!w) return;
+        this.#waits.delete(m.id);
+        this.#clock.clearTimeout(w.timer);
+        return w.origin.deliverResponse(m.uid, m.tracking, m.code, m.payload, (m.reason || undefined) as GeneratedReason | undefined);
+      }
+      case 'tracker-response':
+        if (!this.#tracker.complete(m.dir, m.uid, m.tracking, m.code, m.payload)) this.#counters.lateResponse(m.dir, m.uid, m.tracking);
+        return;
+      case 'tracker-fail': {
+        const p = this.#tracker.pending(m.dir, m.uid, m.tracking);
+        if (p) this.#tracker.fail(p, ResponseCode.NOT_FOUND, m.reason as GeneratedReason);
+        return;
+      }
+      case 'end-session': {
+        const s = this.#sessions.get(m.uid);
+        if (s) this.#sessions.end(s, m.reason === 'revoked' ? 'revoked' : 'admin', m.code);
+        return;
+      }
+    }
+  }
+
+  // ---- kept sessions, their buffers, dead nodes ----
+
+  /** What a claim found buffered, ready to write in order: answered requests and those of dead trackers left out. */
+  #replayable(uid: string, entries: BufferedEntry[], max: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (const e of entries) {
+      const tooLarge = max > 0 && e.bytes.length > max;
+      if (!e.request) {
+        if (tooLarge) this.#sessions.events.dropped(uid, 'too-large', e.bytes[0]! >> 4);
+        else out.push(e.bytes);
+        continue;
+      }
+      const ref: TrackRef = { dir: e.request.dir, uid: e.request.uid ?? uid, tracking: e.request.tracking, node: e.request.node };
+      if (ref.node === this.node) {
+        const p = this.#tracker.pending(ref.dir, ref.uid, ref.tracking);
+        if (!p) continue; // answered (0xA1) already
+        p.unbuffer = undefined;
+      } else if (this.#dead.has(ref.node)) continue; // its origin was answered when that node was lost
+      if (tooLarge) {
+        this.#failTracked(ref, 'too-large');
+        continue;
+      }
+      if (ref.node !== this.node) this.#remember(ref);
+      out.push(e.bytes);
+    }
+    return out;
+  }
+
+  async #answerBuffered(uid: string, reason: 'session-ended'): Promise<void> {
+    for (const e of await this.#e.buffers.take(uid)) {
+      if (e.request) this.#failTracked({ dir: e.request.dir, uid: e.request.uid ?? uid, tracking: e.request.tracking, node: e.request.node }, reason);
+    }
+  }
+
+  #failTracked(ref: TrackRef, reason: GeneratedReason): void {
+    if (ref.node !== this.node) return this.post(ref.node, { kind: 'tracker-fail', dir: ref.dir, uid: ref.uid, tracking: ref.tracking, reason });
+    const p = this.#tracker.pending(ref.dir, ref.uid, ref.tracking);
+    if (p) this.#tracker.fail(p, ResponseCode.NOT_FOUND, reason);
+  }
+
+  /** An entry says connected here, but no connection is: a keep that did not reach the engine. Kept now. */
+  async #keepStale(e: DirectoryEntry): Promise<DirectoryEntry | 'unavailable'> {
+    const now = this.#clock.epochMs();
+    const keptUntil = now + this.#opts.keepSessionMs;
+    try {
+      await this.#e.directory.keep(e.uid, e.claim, keptUntil, now);
+    } catch {
+      return 'unavailable';
+    }
+    return { ...e, state: 'kept', keptUntil, since: now };
+  }
+
+  /** True once a claim under way here has attached the session; false when none is under way. */
+  #whenAttached(uid: string): Promise<boolean> {
+    const a = this.#attaching.get(uid);
+    if (!a) return Promise.resolve(this.#sessions.get(uid)?.link !== undefined);
+    return new Promise((resolve) => a.waiters.push(() => resolve(this.#sessions.get(uid)?.link !== undefined)));
+  }
+
+  async #lookup(uid: string): Promise<DirectoryEntry | undefined | 'unavailable'> {
+    try {
+      return await this.#e.directory.lookup(uid);
+    } catch {
+      return 'unavailable';
+    }
+  }
+
+  /**
+   * After a lapse (others may have reaped this node meanwhile): a session still ours stays; one
+   * another connection claimed leaves (0xA1); one reaped into a kept entry, or gone, is claimed
+   * again for the connection still here, and what was buffered meanwhile is written to it.
+   */
+  async #reconcile(): Promise<void> {
+    for (const s of [...this.#sessions.store.values()]) {
+      const link = s.link;
+      if (!link) continue;
+      const e = await this.#e.directory.lookup(s.uid);
+      if (e?.claim === s.claim && e.state === 'connected') continue;
+      if (e && e.claim !== s.claim) {
+        this.#sessions.release(s);
+        continue;
+      }
+      const info = { kind: s.kind, group: s.group, peer: s.peer, tls: s.tls, maxTransmissionLength: s.maxTransmissionLength };
+      const { claim } = await this.#e.directory.claim(s.uid, info, this.#clock.epochMs());
+      s.claim = claim;
+      for (const bytes of this.#replayable(s.uid, await this.#e.buffers.take(s.uid), s.maxTransmissionLength)) link.sendBytes(bytes);
+    }
+  }
+
+  /** A node restarted with the same id: what its previous run held connected is kept, so those devices resume anywhere. */
+  async #adoptPreviousRun(): Promise<void> {
+    const held = await this.#e.directory.heldBy(this.node);
+    const now = this.#clock.epochMs();
+    for (const e of held) await this.#e.directory.keep(e.uid, e.claim, now + this.#opts.keepSessionMs, now);
+    if (held.length) this.#log.info({ event: 'previous-run-adopted', node: this.node, sessions: held.length }, `kept ${held.length} sessions of this node's previous run`);
+  }
+
+  async #sweep(): Promise<void> {
+    const now = this.#clock.epochMs();
+    for (const e of await this.#e.directory.expired(now, SWEEP_BATCH)) {
+      // Every node sweeps; end() hands the entry to exactly one of them, which answers its buffer.
+      if (!(await this.#e.directory.end(e.uid, e.claim))) continue;
+      await this.#answerBuffered(e.uid, 'session-ended');
+      this.#sessions.events.ended({ uid: e.uid, kind: e.kind, peer: e.peer, tls: e.tls }, 'expired');
+    }
+    const old = this.#clock.now() - this.#opts.forwardTtlMs;
+    for (const [k, f] of this.#forwarded) if (f.at < old) this.#forwarded.delete(k);
+    const stale = this.#clock.now() - ROUTE_TTL_MS;
+    for (const [k, r] of this.#routes) if (r.at < stale) this.#routes.delete(k);
+  }
+
+  async #watchNodes(): Promise<void> {
+    const registry = this.#e.registry;
+    registry.setSessions(this.#sessions.store.size);
+    if (registry.state !== 'live') return;
+    const dead = await registry.dead();
+    const now = new Set(dead.map((d) => d.node));
+    for (const node of now) {
+      if (this.#dead.has(node)) continue;
+      // Its tracker died with it: what waits here for its answers is answered now, once.
+      for (const [id, w] of this.#waits) if (w.node === node) this.#settleWait(id, ResponseCode.NOT_FOUND, 'node-lost');
+      this.#log.warn({ event: 'node-lost', node }, `node ${node} stopped renewing its lease`);
+    }
+    this.#dead = now;
+    for (const d of dead) {
+      if (!(await registry.reap(d))) continue;
+      const held = await this.#e.directory.heldBy(d.node);
+      const at = this.#clock.epochMs();
+      for (const e of held) await this.#e.directory.keep(e.uid, e.claim, at + this.#opts.keepSessionMs, at);
+      await registry.forget(d);
+      this.#log.warn({ event: 'node-reaped', node: d.node, sessions: held.length }, `reaped node ${d.node}: its ${held.length} sessions are kept for their devices to resume on any node`);
+    }
+  }
+
+  /** Runs `fn` every `ms` after the previous run ended (never two at once). */
+  #every(name: string, ms: number, fn: () => Promise<void>): void {
+    const tick = () => {
+      if (this.#stopped) return;
+      fn().catch((err: unknown) => this.#log.debug({ event: 'fleet-tick-failed', tick: name, err: String(err) }, 'cluster housekeeping failed; retried next tick'))
+        .finally(() => { if (!this.#stopped) this.#timers.set(name, this.#clock.setTimeout(tick, ms)); });
+    };
+    this.#timers.set(name, this.#clock.setTimeout(tick, ms));
+  }
+
+  #inOrder(uid: string, fn: () => Promise<void> | void): void {
+    const prev = this.#chains.get(uid);
+    const p: Promise<void> = (prev ? prev.then(fn) : Promise.resolve().then(fn)).catch((err: unknown) => {
+      this.#log.error({ event: 'fleet-operation-failed', uid, err: String(err) }, 'a cluster operation failed');
+    });
+    this.#chains.set(uid, p);
+    void p.then(() => { if (this.#chains.get(uid) === p) this.#chains.delete(uid); });
+  }
+}
+
+function refKey(dir: 'down' | 'up', uid: string, tracking: number): string {
+  return `${dir} ${tracking} ${uid}`;
+}
