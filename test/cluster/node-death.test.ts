@@ -96,10 +96,17 @@ t.test('requests in flight through a killed node are answered exactly once, and 
 
   const moved = await c.object(dev);
   const fresh = a.post('/request', { UID: dev.uid, Timeout: 5, Format: 'ASCII', Payload: 'fresh' }, { ms: 8000 });
-  const freshReq = await moved.nextOf(ToT.REQUEST);
-  t.equal(freshReq.payload.data.toString(), 'fresh', 'the object reconnected at c gets a new request at once (not a replay of the held ones)');
-  moved.send({ type: ToT.RESPONSE, tracking: freshReq.tracking, code: 0, payload: ascii('re:fresh') });
-  t.same((await fresh).json, { Code: 0, Format: 'ASCII', Payload: 're:fresh' }, 'and the HTTP caller at a gets its answer: routable again, before b is even reaped');
+  const outcome = await Promise.race([
+    moved.nextOf(ToT.REQUEST, 6000).then((req) => ({ req }), (err: Error) => ({ err })),
+    fresh.then((ans) => ({ ans }), (err: Error) => ({ err })),
+  ]);
+  if ('req' in outcome) {
+    t.equal(outcome.req.payload.data.toString(), 'fresh', 'the object reconnected at c gets a new request at once (not a replay of the held ones)');
+    moved.send({ type: ToT.RESPONSE, tracking: outcome.req.tracking, code: 0, payload: ascii('re:fresh') });
+    t.same((await fresh).json, { Code: 0, Format: 'ASCII', Payload: 're:fresh' }, 'and the HTTP caller at a gets its answer: routable again, before b is even reaped');
+  } else {
+    t.fail(`a request at a to the object reconnected at c must reach it at once; it ended without reaching it: ${'ans' in outcome ? outcome.ans.text : outcome.err.message}`);
+  }
 
   const httpEnd = await withTimeout(held, bound + 2000, 'the held HTTP request to be answered');
   const httpMs = Date.now() - killedAt;
@@ -199,7 +206,7 @@ t.test('Redis stopped and restarted under traffic: every request answered exactl
       list.push(x.code);
       answers.set(x.tracking, list);
       if (list.length > 1) problems.push(`tracking ${x.tracking} answered ${list.length} times`);
-      if (Date.now() - at > lateMs) problems.push(`tracking ${x.tracking} answered after ${Date.now() - at} ms`);
+      if (Date.now() - at > lateMs) problems.push(`tracking ${x.tracking} (0x${x.code.toString(16)}) answered after ${Date.now() - at} ms, timeout ${requestTimeoutSec * 1000} ms`);
       if (x.code === 0 && x.payload.data.toString() !== `re:r${x.tracking}`) problems.push(`tracking ${x.tracking} got another request's answer`);
       if (![0, ResponseCode.NOT_FOUND, ResponseCode.TIMEOUT].includes(x.code as 0)) problems.push(`tracking ${x.tracking}: code 0x${x.code.toString(16)}`);
       codes.set(`${phase}:0x${x.code.toString(16)}`, (codes.get(`${phase}:0x${x.code.toString(16)}`) ?? 0) + 1);
@@ -216,7 +223,7 @@ t.test('Redis stopped and restarted under traffic: every request answered exactl
       const at = Date.now();
       let what: string;
       try {
-        const r = await a.post('/request', { UID: dev.uid, Timeout: requestTimeoutSec, Format: 'ASCII', Payload: `h${n}` }, { ms: lateMs });
+        const r = await a.post('/request', { UID: dev.uid, Timeout: requestTimeoutSec, Format: 'ASCII', Payload: `h${n}` }, { ms: lateMs * 3 });
         what = r.status === 200 ? `200:${r.json?.Code}` : `${r.status}`;
         if (r.status === 200 && r.json?.Code === 0 && r.json.Payload !== `re:h${n}`) problems.push(`HTTP ${n} got another request's answer`);
         if (r.status === 200 && r.json?.Code !== 0 && typeof r.json?.Reason !== 'string') problems.push(`HTTP ${n}: code ${r.json?.Code} without a Reason`);
@@ -226,7 +233,7 @@ t.test('Redis stopped and restarted under traffic: every request answered exactl
         what = 'error';
         problems.push(`HTTP ${n}: ${(err as Error).message}`);
       }
-      if (Date.now() - at > lateMs) problems.push(`HTTP ${n} answered after ${Date.now() - at} ms`);
+      if (Date.now() - at > lateMs) problems.push(`HTTP ${n} (${what}) answered after ${Date.now() - at} ms, timeout ${requestTimeoutSec * 1000} ms`);
       httpSeen.set(`${phase}:${what}`, (httpSeen.get(`${phase}:${what}`) ?? 0) + 1);
       await new Promise((r) => setTimeout(r, 5));
     }

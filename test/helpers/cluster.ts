@@ -193,6 +193,8 @@ export class CliNode extends NodeBase {
   readonly id: string;
   readonly dir: string;
   #run: CliChild | undefined;
+  /** Every JSON log line of every run so far, for checks and failure messages. */
+  readonly logs: Array<Record<string, unknown>> = [];
   #ports = { tcp: 0, udp: 0, http: 0 };
   readonly #redis: RedisServer;
   readonly #requestTimeoutSec: number;
@@ -246,6 +248,7 @@ export class CliNode extends NodeBase {
     writeFileSync(join(this.dir, 'node.yaml'), this.#yaml());
     const run = spawnCli(['start', '-c', 'node.yaml'], { cwd: this.dir });
     this.#run = run;
+    run.waitForLog((line) => { this.logs.push(line); return false; }).catch(() => {}); // a recorder that never matches
     const listening = await withTimeout(run.waitForLog(isListening), 20_000, `node ${this.id} to log "listening"`);
     const port = (k: string) => (listening[k] as AddressInfo | undefined)?.port ?? 0;
     this.#ports = { tcp: port('tcp'), udp: port('udp'), http: port('http') };
