@@ -17,6 +17,7 @@ import { FileAclStore, type AclWriter } from './registry/acl-store.js';
 import { MemorySessionStore, type SessionStore } from './registry/session.js';
 import { SessionManager } from './registry/session-manager.js';
 import { TokenRegistry } from './registry/token-registry.js';
+import { MemoryTokenStore, type TokenStore } from './registry/token-store.js';
 import { RequestTracker } from './routing/request-tracker.js';
 import { Router } from './routing/router.js';
 import { TcpServer } from './servers/tcp-server.js';
@@ -30,7 +31,7 @@ import { createUdpSide } from './daemon/udp-side.js';
 import { WebhookPort } from './webhooks/webhook-port.js';
 import type { ClusterEngines } from './cluster/engines.js';
 import { Fleet } from './cluster/fleet.js';
-import { createRedisEngines } from './cluster/lazy-redis-engines.js';
+import { createRedisEngines } from './cluster/redis-engines.js';
 import { seedSharedAcl } from './cluster/acl-seed.js';
 
 export interface ConcentratorDeps {
@@ -42,6 +43,8 @@ export interface ConcentratorDeps {
   readonly aclWriter?: AclWriter;
   /** A cluster's shared engines; default: Redis from `config.cluster` (none without it). */
   readonly engines?: ClusterEngines;
+  /** Telemetry tokens; default: the cluster's shared store, else in memory, dying with this node. */
+  readonly tokenStore?: TokenStore;
 }
 
 export interface BoundAddresses {
@@ -56,7 +59,7 @@ export interface ConcentratorInternals {
   readonly sessions: SessionManager;
   readonly tracker: RequestTracker;
   readonly router: Router;
-  readonly tokens: TokenRegistry;
+  readonly tokens: TokenStore;
   readonly acl: AclService;
   readonly metrics: Metrics;
   readonly host: SessionHost;
@@ -94,7 +97,13 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   const clock = deps.clock ?? systemClock;
   const log = deps.logger ?? createLogger({ level: config.log.level });
   const metrics = deps.metrics ?? new Metrics({ defaultMetrics: true });
-  const tokens = new TokenRegistry(clock, Math.max(10_000, config.tcp.maxConnections * 3));
+  // A cluster: the fleet's state in the shared engine (Redis), this node's in memory; without one, no Redis at all.
+  const tokenBound = Math.max(10_000, config.tcp.maxConnections * 3);
+  const engines = deps.engines ?? (config.cluster ? createRedisEngines(config.cluster, { clock, log, tokens: { max: tokenBound } }) : undefined);
+  // The memory registry is kept at hand: its tokens die with this node (cleared at close), and the gauge reads it exactly.
+  const sharedTokens = deps.tokenStore ?? engines?.tokens;
+  const tokenRegistry = sharedTokens ? undefined : new TokenRegistry(clock, tokenBound);
+  const tokens = sharedTokens ?? new MemoryTokenStore(tokenRegistry!);
 
   const tracker = new RequestTracker(clock, {
     settled: (p, code, generated, now) => {
@@ -114,8 +123,6 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 
   const sessions = new SessionManager(clock, { keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers },
     sessionEventsReporter(metrics, log, presence), deps.store ?? new MemorySessionStore());
-  // A cluster: the fleet's state in the shared engine (Redis), this node's in memory; without one, no Redis at all.
-  const engines = deps.engines ?? (config.cluster ? createRedisEngines(config.cluster, { clock, log }) : undefined);
   const fleet = engines && new Fleet(engines, {
     clock, log: log.child({ component: 'cluster', node: engines.node }), sessions, tracker,
     counters: {
@@ -127,12 +134,13 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers, backstopGraceMs: BACKSTOP_GRACE_MS,
     forwardTtlMs: Math.max(config.tcp.requestTimeoutSec, config.http.maxWaitSec) * 1000 + BACKSTOP_GRACE_MS,
     heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
+    leaseMs: (config.cluster?.leaseSec ?? 7) * 1000,
   });
   if (fleet) {
     sessions.share(fleet);
     metrics.clusterSources = { up: () => fleet.live, remoteWaits: () => fleet.pendingRemote.waits };
   }
-  const revoke = revokeUid(tokens, sessions);
+  const revoke = revokeUid(tokens, sessions, log);
   const acl = new AclService(engines?.acl ?? new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), {
     revoked: (uid) => {
       revoke(uid);
@@ -161,6 +169,9 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     refused: (uid, held) => {
       metrics.tokensRefused.inc();
       log.warn({ event: 'token-refused', uid, tokens: held }, 'telemetry token registry full of live tokens: none issued');
+    },
+    unavailable: (uid, err) => {
+      log.warn({ event: 'token-store-unavailable', uid, err: err instanceof Error ? err.message : String(err) }, 'telemetry token store away: no token issued, retried later (logged once until it answers again)');
     },
   });
   let secureContext: SecureContext | undefined;
@@ -191,7 +202,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     ? createHttpSide(config, { router, acl, log: log.child({ component: 'http' }), ops: config.admin ? undefined : ops })
     : undefined;
   const adminServer = config.admin ? new HttpServer({ ...config.admin, limits: httpLimits(config) }, ops) : undefined;
-  collectGauges(metrics, sessions, tracker, tokens);
+  collectGauges(metrics, sessions, tracker, tokenRegistry ? () => tokenRegistry.size : cachedSize(tokens));
 
   const tcpServer = new TcpServer((socket: Socket) => host.accept(socket));
   let current = config;
@@ -212,6 +223,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     if (engines) {
       await engines.connect();
       log.info({ event: 'cluster-engine', redis: engines.describe, node: engines.node }, 'cluster engine reached');
+      await fleet?.ensureIdFree();
       await seedSharedAcl(engines.acl, config.acl.file, log);
     }
     await acl.load();
@@ -268,7 +280,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       // Every pending request is answered before its origin's session gets Close 0x01.
       tracker.failAll(ResponseCode.NOT_FOUND, 'shutdown');
       sessions.endAll('shutdown', CloseCode.MAINTENANCE);
-      tokens.clear();
+      tokenRegistry?.clear();
+      await within(tokens.close(), SHUTDOWN_GRACE_MS); // a shared store whose Redis is away must not hold up the stop
       await webhooks?.close();
       await acl.flush();
       await fleet?.stop();
@@ -295,7 +308,8 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     http?.server.destroy();
     adminServer?.destroy();
     host.destroyAll();
-    tokens.clear();
+    tokenRegistry?.clear();
+    void tokens.close().catch(() => {});
     // A cluster node leaves as if it crashed: its lease lapses and a survivor reaps it.
     fleet?.abandon();
     void engines?.close();
@@ -312,11 +326,39 @@ const SHUTDOWN_GRACE_MS = 2_000;
 /** A request sent to another node's tracker is answered this long after its timeout if that node never answers. */
 const BACKSTOP_GRACE_MS = 2_000;
 /** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight, tokens. */
-function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker, tokens: TokenRegistry): void {
+function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker, tokens: () => number): void {
   metrics.sources = {
     sessions: () => sessions.store.values(),
     bufferedBytes: () => sessions.budget.used,
     inFlight: () => tracker.size,
-    tokens: () => tokens.size,
+    tokens,
   };
+}
+
+/**
+ * A shared store's size is a round trip and a scrape reads gauges synchronously: each read
+ * answers the last figure fetched and fetches the next (a scrape shows the previous one's
+ * figure; a failed fetch keeps the last).
+ */
+function cachedSize(store: TokenStore): () => number {
+  let last = 0;
+  let fetching = false;
+  return () => {
+    if (!fetching) {
+      fetching = true;
+      store.size.then((n) => { last = n; }, () => {}).finally(() => { fetching = false; });
+    }
+    return last;
+  };
+}
+
+/** Waits for `p` (its failure ignored) at most `ms`. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const deadline = setTimeout(resolve, ms);
+    p.catch(() => {}).finally(() => {
+      clearTimeout(deadline);
+      resolve();
+    });
+  });
 }

@@ -11,6 +11,8 @@ export const ErrorCode = {
   CLOSED: 'ERR_IOTS_CLOSED',
   WEBHOOK_URL: 'ERR_IOTS_WEBHOOK_URL',
   WEBHOOK_CA: 'ERR_IOTS_WEBHOOK_CA',
+  /** `cluster.redis` cannot be used at start: unreachable in time, a refused password, an unreadable CA. */
+  CLUSTER_REDIS: 'ERR_IOTS_CLUSTER_REDIS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -36,6 +36,10 @@ async function readDaemonConfig(o: FileOptions, io: CliIo, cmd: string): Promise
     printIssues(io, read.errors, o.config);
     return undefined;
   }
+  if (read.draft.raw.cluster !== undefined && (cmd === 'add' || cmd === 'remove')) {
+    // A cluster reads its ACL from Redis: an edit of the file alone would silently change nothing.
+    io.err(`iotsocket acl ${cmd}: note: ${o.config} has a cluster key: running nodes read the ACL from Redis, and this file only seeds an empty cluster; change a running cluster with POST /acl at any node\n`);
+  }
   return { groups: new Set(Object.keys(read.draft.raw.groups)), aclFile: read.draft.raw.acl.file };
 }
 

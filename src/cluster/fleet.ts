@@ -4,8 +4,8 @@ import { CENTRAL_UID, CloseCode, ResponseCode, ToT, decodeTransmissions, encodeT
 import type { BufferedRequest } from '../registry/offline-buffer.js';
 import type { BufferedEntry } from '../registry/session-buffers.js';
 import type { DirectoryEntry } from '../registry/session-directory.js';
-import type { Session, SessionKind, SessionLink } from '../registry/session.js';
-import type { SessionManager, SessionView, SharedClaim, SharedSessions } from '../registry/session-manager.js';
+import type { Session, SessionKind } from '../registry/session.js';
+import type { SessionManager, SessionView, SharedClaim, SharedLinkInfo, SharedSessions } from '../registry/session-manager.js';
 import type { RefusalReason } from '../routing/reasons.js';
 import { EMPTY_PAYLOAD, type GeneratedReason, type PendingRequest, type RequestTracker, type ResponseTarget } from '../routing/request-tracker.js';
 import type { RemoteRouting, Router } from '../routing/router.js';
@@ -20,6 +20,7 @@ export interface FleetOptions {
   /** How long a response is remembered as going to another node's tracker: the longest request timeout plus a margin. */
   readonly forwardTtlMs: number;
   readonly heartbeatMs: number;
+  readonly leaseMs: number;
 }
 
 export interface FleetCounters {
@@ -47,8 +48,11 @@ interface Wait {
 
 /** Messages re-routed by a node that no longer holds the session: a bound, so a moving session cannot loop. */
 const MAX_HOPS = 3;
-/** A route (UID → the node holding its connection) is trusted this long; a stale one costs a hop, never a loss. */
-const ROUTE_TTL_MS = 1_000;
+/**
+ * A route (UID → the node holding its connection) is trusted this long: a stale one costs a hop
+ * (the node that no longer holds the session routes the message on), never a loss.
+ */
+const ROUTE_TTL_MS = 5_000;
 /** A kept buffer outlives its session in Redis by this much (the sweep empties it first). */
 const BUFFER_TTL_MARGIN_MS = 10 * 60_000;
 const TELEMETRY_SHARE = 0.5;
@@ -92,6 +96,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   #seq = 0;
   readonly #timers = new Map<string, TimerHandle>();
   #stopped = false;
+  /** Gone as a crash would: nothing more is written anywhere. */
+  #abandoned = false;
   #unreadable = 0;
 
   constructor(engines: ClusterEngines, deps: { clock: Clock; log: Logger; sessions: SessionManager; tracker: RequestTracker; counters: FleetCounters }, opts: FleetOptions) {
@@ -124,10 +130,11 @@ export class Fleet implements SharedSessions, RemoteRouting {
     return { waits: this.#waits.size, forwarded: this.#forwarded.size };
   }
 
-  /** Joins: reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
+  /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
   async start(address: string): Promise<void> {
     await this.#e.inbox.start((batch) => this.#onBatch(batch));
     await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL });
+    this.#e.directory.useIncarnation(this.#e.registry.incarnation);
     await this.#adoptPreviousRun();
     let lapsed = false;
     this.#e.registry.onState((state) => {
@@ -136,6 +143,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
         this.#log.warn({ event: 'node-lease-lapsed', node: this.node }, 'node lease lapsed: no new session is claimed until it is renewed (others may reap this node)');
       } else if (state === 'live' && lapsed) {
         lapsed = false;
+        this.#e.directory.useIncarnation(this.#e.registry.incarnation); // a renewal after a lapse is a new incarnation
         this.#log.warn({ event: 'node-lease-renewed', node: this.node }, 'node lease renewed: checking the sessions held here against the directory');
         this.#reconcile().catch((err: unknown) => this.#log.warn({ event: 'reconcile-failed', err: String(err) }, 'reconciling after a lapse failed'));
       }
@@ -160,6 +168,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
    * a survivor reaps this node. What this node tracked is answered by its origins' own nodes.
    */
   abandon(): void {
+    this.#abandoned = true;
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
@@ -170,15 +179,17 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   // ---- SharedSessions: the session manager's side ----
 
-  async claim(uid: string, kind: SessionKind, group: string, link: SessionLink): Promise<SharedClaim> {
+  async claim(uid: string, kind: SessionKind, group: string, link: SharedLinkInfo): Promise<SharedClaim> {
     if (!this.live) throw new Error(`node ${this.node} is not live in the cluster (${this.#e.reachability}, lease ${this.#e.registry.state})`);
     const a = this.#attaching.get(uid) ?? { n: 0, waiters: [] };
     a.n++;
     this.#attaching.set(uid, a);
+    let claimed: string | undefined;
     try {
       const now = this.#clock.epochMs();
       const info = { kind, group, peer: link.peer, tls: link.tls, maxTransmissionLength: link.maxTransmissionLength };
       const { claim, previous } = await this.#e.directory.claim(uid, info, now);
+      claimed = claim;
       this.#routes.delete(uid);
       if (previous?.state === 'connected' && previous.node !== this.node) {
         this.post(previous.node, { kind: 'takeover', uid, claim: previous.claim });
@@ -187,8 +198,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
       const replay = previous ? this.#replayable(uid, await this.#e.buffers.take(uid), link.maxTransmissionLength) : [];
       return previous ? { claim, previous: { node: previous.node, state: previous.state, peer: previous.peer }, replay } : { claim, replay };
     } finally {
-      // After the session manager attached the session (its .then runs first): what waited goes to it now.
+      // The handshake accepts and attaches in the microtasks that follow; what waited goes to the session after.
       setImmediate(() => {
+        // The peer left between the claim and its acceptance: the claim becomes a kept session, so it expires.
+        if (claimed !== undefined && this.#sessions.get(uid)?.claim !== claimed) this.#keepClaim(uid, claimed);
         if (--a.n > 0) return;
         this.#attaching.delete(uid);
         for (const w of a.waiters) w();
@@ -197,7 +210,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
   }
 
   keep(s: Session, keepMs: number): void {
-    const { uid, claim } = s;
+    this.#keepClaim(s.uid, s.claim, keepMs);
+  }
+
+  #keepClaim(uid: string, claim: string, keepMs = this.#opts.keepSessionMs): void {
     this.#routes.delete(uid);
     this.#inOrder(uid, async () => {
       const now = this.#clock.epochMs();
@@ -242,11 +258,12 @@ export class Fleet implements SharedSessions, RemoteRouting {
       this.#counters.refused(why);
       origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_FOUND, EMPTY_PAYLOAD, why);
     };
-    const route = this.#routes.get(uid);
-    if (route && !this.#chains.has(uid) && this.#clock.now() - route.at < ROUTE_TTL_MS && hops < MAX_HOPS) {
-      return this.#sendRequest(route.node, uid, tracking, payload, origin, timeoutMs, hops);
-    }
+    const route = this.#chains.has(uid) ? undefined : this.#route(uid);
+    if (route !== undefined && hops < MAX_HOPS) return this.#sendRequest(route, uid, tracking, payload, origin, timeoutMs, hops);
     this.#inOrder(uid, async () => {
+      // Requests queued behind the one that looked the route up take it from the cache.
+      const cached = this.#route(uid);
+      if (cached !== undefined && hops < MAX_HOPS) return this.#sendRequest(cached, uid, tracking, payload, origin, timeoutMs, hops);
       let e = await this.#lookup(uid);
       if (e === 'unavailable') return answer('cluster-unavailable');
       if (!e || hops >= MAX_HOPS) return answer('no-session');
@@ -304,6 +321,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   /** Hands a message to another node's inbox. `lost`: it could not be handed over (the engine is away). */
   post(node: string, m: NodeMessage, lost?: () => void): void {
+    if (this.#abandoned) return;
     this.#counters.message(m.kind, 'out');
     this.#e.inbox.post(node, encodeNodeMessage(m), lost);
   }
@@ -311,12 +329,21 @@ export class Fleet implements SharedSessions, RemoteRouting {
   // ---- routing to sessions not connected here ----
 
   #offer(uid: string, t: Transmission, tracked: Tracked | undefined, noSession?: () => void, noSessionWhenKept = false): void {
-    const route = this.#routes.get(uid);
-    if (route && !this.#chains.has(uid) && this.#clock.now() - route.at < ROUTE_TTL_MS) return this.#send(route.node, uid, t, tracked, 0);
-    this.#inOrder(uid, () => this.#route(uid, t, tracked, 0, noSession, noSessionWhenKept));
+    const route = this.#chains.has(uid) ? undefined : this.#route(uid);
+    if (route !== undefined) return this.#send(route, uid, t, tracked, 0);
+    this.#inOrder(uid, () => this.#routeTo(uid, t, tracked, 0, noSession, noSessionWhenKept));
   }
 
-  async #route(uid: string, t: Transmission, tracked: Tracked | undefined, hops: number, noSession?: () => void, noSessionWhenKept = false): Promise<void> {
+  /** The node holding `uid`'s connection, as last looked up, while that is recent enough to trust. */
+  #route(uid: string): string | undefined {
+    const r = this.#routes.get(uid);
+    return r && this.#clock.now() - r.at < ROUTE_TTL_MS ? r.node : undefined;
+  }
+
+  async #routeTo(uid: string, t: Transmission, tracked: Tracked | undefined, hops: number, noSession?: () => void, noSessionWhenKept = false): Promise<void> {
+    // A first try takes a route another message just looked up; a message routed on (hops > 0) looks again.
+    const cached = hops === 0 ? this.#route(uid) : undefined;
+    if (cached !== undefined) return this.#send(cached, uid, t, tracked, hops);
     let e = await this.#lookup(uid);
     if (e === 'unavailable') return this.#refuse(uid, t, tracked, 'cluster-unavailable');
     if (!e || hops >= MAX_HOPS || (noSessionWhenKept && e.state === 'kept')) return noSession ? noSession() : this.#refuse(uid, t, tracked, 'no-session');
@@ -348,7 +375,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
       return this.#refuse(uid, t, tracked, 'cluster-unavailable');
     }
     // Resumed, taken or ended since the lookup: route it again, to wherever it is now.
-    if (refusal === 'not-kept') return this.#route(uid, t, tracked, hops + 1, noSession, noSessionWhenKept);
+    if (refusal === 'not-kept') return this.#routeTo(uid, t, tracked, hops + 1, noSession, noSessionWhenKept);
     if (refusal) return this.#refuse(uid, t, tracked, refusal);
     if (ref) tracked!.buffered(() => void this.#e.buffers.remove(uid, ref.dir, ref.tracking, uid === CENTRAL_UID ? ref.uid : undefined).catch(() => {}));
   }
@@ -356,7 +383,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** The session is (again) connected here: the session manager delivers, or the fleet once more if it left meanwhile. */
   #deliverHere(uid: string, t: Transmission, tracked: Tracked | undefined, hops: number): void {
     const s = this.#sessions.get(uid);
-    if (!s?.link) return void this.#inOrder(uid, () => this.#route(uid, t, tracked, hops + 1));
+    if (!s?.link) return void this.#inOrder(uid, () => this.#routeTo(uid, t, tracked, hops + 1));
     const max = s.maxTransmissionLength;
     const bytes = encodeTransmission(t);
     if (max > 0 && bytes.length > max) return this.#refuse(uid, t, tracked, 'too-large');
@@ -462,7 +489,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
         const t = decodeTransmissions(m.bytes)[0]!;
         const tracked = m.ref && this.#trackedFor(m.ref);
         if (m.ref && !tracked) return; // answered meanwhile: never delivered late
-        return this.#inOrder(m.session, () => this.#route(m.session, t, tracked, m.hops + 1));
+        return this.#inOrder(m.session, () => this.#routeTo(m.session, t, tracked, m.hops + 1));
       }
       case 'takeover': {
         const s = this.#sessions.get(m.uid);
@@ -584,6 +611,23 @@ export class Fleet implements SharedSessions, RemoteRouting {
     }
   }
 
+  /**
+   * Two live processes with one node id would steal each other's sessions. A lease of this id
+   * still current is a previous run killed moments ago (it lapses within leaseSec) or another
+   * process using the id (it is renewed): wait for the first, refuse the second.
+   */
+  async ensureIdFree(): Promise<void> {
+    const leaseMs = this.#opts.leaseMs;
+    const deadline = this.#clock.now() + leaseMs + this.#opts.heartbeatMs;
+    let warned = false;
+    while ((await this.#e.registry.live()).some((n) => n.node === this.node)) {
+      if (this.#clock.now() > deadline) throw new Error(`cluster.nodeId ${JSON.stringify(this.node)} is in use by a live node: give each node its own id`);
+      if (!warned) this.#log.warn({ event: 'node-id-lease-held', node: this.node }, `a lease for node id ${this.node} is still current (a previous run?): waiting up to ${Math.ceil(leaseMs / 1000)} s for it to lapse`);
+      warned = true;
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, 200));
+    }
+  }
+
   /** A node restarted with the same id: what its previous run held connected is kept, so those devices resume anywhere. */
   async #adoptPreviousRun(): Promise<void> {
     const held = await this.#e.directory.heldBy(this.node);
@@ -616,15 +660,20 @@ export class Fleet implements SharedSessions, RemoteRouting {
       if (this.#dead.has(node)) continue;
       // Its tracker died with it: what waits here for its answers is answered now, once.
       for (const [id, w] of this.#waits) if (w.node === node) this.#settleWait(id, ResponseCode.NOT_FOUND, 'node-lost');
+      for (const [uid, r] of this.#routes) if (r.node === node) this.#routes.delete(uid); // its sessions are about to move
       this.#log.warn({ event: 'node-lost', node }, `node ${node} stopped renewing its lease`);
     }
     this.#dead = now;
     for (const d of dead) {
       if (!(await registry.reap(d))) continue;
-      const held = await this.#e.directory.heldBy(d.node);
+      // A run of the same id started meanwhile keeps what it claimed itself (claims carry the incarnation).
+      const again = (await registry.live()).find((n) => n.node === d.node);
+      const theirs = again && `${d.node}.${again.incarnation}.`;
+      const held = (await this.#e.directory.heldBy(d.node)).filter((e) => !theirs || !e.claim.startsWith(theirs));
       const at = this.#clock.epochMs();
       for (const e of held) await this.#e.directory.keep(e.uid, e.claim, at + this.#opts.keepSessionMs, at);
       await registry.forget(d);
+      if (!again) await this.#e.inbox.drop(d.node);
       this.#log.warn({ event: 'node-reaped', node: d.node, sessions: held.length }, `reaped node ${d.node}: its ${held.length} sessions are kept for their devices to resume on any node`);
     }
   }
@@ -640,6 +689,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   }
 
   #inOrder(uid: string, fn: () => Promise<void> | void): void {
+    if (this.#abandoned) return;
     const prev = this.#chains.get(uid);
     const p: Promise<void> = (prev ? prev.then(fn) : Promise.resolve().then(fn)).catch((err: unknown) => {
       this.#log.error({ event: 'fleet-operation-failed', uid, err: String(err) }, 'a cluster operation failed');

@@ -2,13 +2,13 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { TokenRegistry } from '../registry/token-registry.js';
+import type { TokenStore } from '../registry/token-store.js';
 import type { Router } from '../routing/router.js';
 import { TelemetryIntake } from '../routing/telemetry-intake.js';
 import { UdpServer } from '../servers/udp-server.js';
 
 /** PROTOCOL §7: datagrams go through the intake; drops are counted and logged at debug, never answered. */
-export function createUdpSide(config: Config, deps: { tokens: TokenRegistry; router: Router; clock: Clock; metrics: Metrics; log: Logger }): UdpServer {
+export function createUdpSide(config: Config, deps: { tokens: TokenStore; router: Router; clock: Clock; metrics: Metrics; log: Logger }): UdpServer {
   const { metrics, log } = deps;
   const intake = new TelemetryIntake(deps.tokens, deps.router, deps.clock, {
     maxDatagramBytes: config.udp.maxDatagramBytes,

@@ -8,6 +8,7 @@ export const REDACT_PATHS = [
   'req.headers.authorization', 'request.headers.authorization', 'headers.authorization',
   'config.central.authKey', 'central.authKey',
   'config.central.webhooks.secret', 'central.webhooks.secret', 'webhooks.secret',
+  'config.cluster.password', // cluster.password: '*.password' above
 ] as const;
 
 export const REDACTED = '[redacted]';

@@ -5,10 +5,8 @@ export interface RedisEndpoint {
   readonly url: string;
   /** Reject a command that got no answer in this time: a hung Redis must not hang a request. */
   readonly commandTimeoutMs: number;
-  /** Replaces the URL's password (read from a file, so the config holds no secret). */
-  readonly password?: string;
-  /** For rediss://: the CA to verify the server with (PEM), instead of the system's. */
-  readonly ca?: Buffer;
+  /** Credentials and TLS that do not belong in the URL (a password from a file, a CA); the URL then holds none, as ioredis prefers the URL's. */
+  readonly auth?: Pick<RedisOptions, 'username' | 'password' | 'tls'>;
 }
 
 /**
@@ -16,18 +14,16 @@ export interface RedisEndpoint {
  * rejected at once, CLUSTER.md guarantee 8) and reconnects by itself, backing off to 1 s.
  */
 export function commandConnection(e: RedisEndpoint, name: string): Redis {
-  return new Redis(e.url, { ...common(e, name), commandTimeout: e.commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  return new Redis(e.url, { ...common(name), ...e.auth, commandTimeout: e.commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
 }
 
 /** A connection for blocking reads (XREAD BLOCK): no command timeout, commands wait for the reconnect. */
 export function blockingConnection(e: RedisEndpoint, name: string): Redis {
-  return new Redis(e.url, { ...common(e, name), enableOfflineQueue: true, maxRetriesPerRequest: null });
+  return new Redis(e.url, { ...common(name), ...e.auth, enableOfflineQueue: true, maxRetriesPerRequest: null });
 }
 
-function common(e: RedisEndpoint, name: string): RedisOptions {
+function common(name: string): RedisOptions {
   return {
-    ...(e.password !== undefined && { password: e.password }),
-    ...(e.url.startsWith('rediss:') && { tls: e.ca ? { ca: e.ca } : {} }),
     connectionName: name,
     lazyConnect: true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 5), 1000),

@@ -13,12 +13,12 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return old`;
 
-/** KEYS[1]; ARGV: claim, keptUntil, since, ttl ms. 1 when the entry was still this claim's. */
+/** KEYS[1]; ARGV: claim, keptUntil, since, ttl ms. The node that held it, when the entry was still this claim's; else false. */
 const KEEP = `
-if redis.call('HGET', KEYS[1], 'claim') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'claim') ~= ARGV[1] then return false end
 redis.call('HSET', KEYS[1], 'state', 'kept', 'keptUntil', ARGV[2], 'since', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 1`;
+return redis.call('HGET', KEYS[1], 'node')`;
 
 /** KEYS[1]; ARGV[1]: the claim, or '' for any. Returns the removed entry, or an empty list. */
 const END = `
@@ -33,7 +33,7 @@ const KEPT_KEY_MARGIN_MS = 10 * 60_000;
 
 type Scripted = Redis & {
   iotsClaim(key: string, ...argv: string[]): Promise<string[]>;
-  iotsKeep(key: string, claim: string, keptUntil: string, since: string, ttl: string): Promise<number>;
+  iotsKeep(key: string, claim: string, keptUntil: string, since: string, ttl: string): Promise<string | null>;
   iotsEnd(key: string, claim: string): Promise<string[]>;
 };
 
@@ -42,8 +42,8 @@ export class RedisSessionDirectory implements SessionDirectory {
   readonly node: string;
   readonly #r: Scripted;
   readonly #k: RedisKeys;
-  /** Unique per process: claims stay distinct across restarts of a node with the same id. */
-  readonly #incarnation = randomBytes(4).toString('hex');
+  /** Unique per process until the node's lease incarnation is set: claims stay distinct across restarts of a node with the same id. */
+  #incarnation = randomBytes(4).toString('hex');
   #claims = 0;
 
   constructor(redis: Redis, keys: RedisKeys, node: string) {
@@ -54,6 +54,10 @@ export class RedisSessionDirectory implements SessionDirectory {
       iotsKeep: { keys: 1, lua: KEEP },
       iotsEnd: { keys: 1, lua: END },
     });
+  }
+
+  useIncarnation(incarnation: string): void {
+    this.#incarnation = incarnation;
   }
 
   async claim(uid: string, info: SessionInfo, now: number): Promise<ClaimResult> {
@@ -77,10 +81,12 @@ export class RedisSessionDirectory implements SessionDirectory {
 
   async keep(uid: string, claim: string, keptUntil: number, now: number): Promise<boolean> {
     const ttl = Math.max(1, keptUntil - now) + KEPT_KEY_MARGIN_MS;
-    const ok = (await this.#r.iotsKeep(this.#k.session(uid), claim, String(keptUntil), String(now), String(ttl))) === 1;
+    const holder = await this.#r.iotsKeep(this.#k.session(uid), claim, String(keptUntil), String(now), String(ttl));
+    if (holder === null) return false;
+    // The holder's set, not this node's: a survivor keeps a dead node's entries when it reaps it.
     const tag = RedisKeys.uidTag(uid);
-    if (ok) await this.#r.pipeline().srem(this.#k.heldBy(this.node), tag).zadd(this.#k.keptIndex, keptUntil, tag).exec().then(check);
-    return ok;
+    await this.#r.pipeline().srem(this.#k.heldBy(holder), tag).zadd(this.#k.keptIndex, keptUntil, tag).exec().then(check);
+    return true;
   }
 
   async end(uid: string, claim?: string): Promise<DirectoryEntry | undefined> {

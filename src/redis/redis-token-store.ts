@@ -231,7 +231,8 @@ export class RedisTokenStore implements TokenStore {
   async close(): Promise<void> {
     this.#sub.off('message', this.#onMessage);
     this.#sub.off('ready', this.#onReady);
-    await this.#sub.unsubscribe(this.#k.tokenChannel).catch(() => {});
+    // Away, the UNSUBSCRIBE would wait for a reconnect: a subscription lost with the connection needs none.
+    if (this.#sub.status === 'ready') await this.#sub.unsubscribe(this.#k.tokenChannel).catch(() => {});
   }
 
   async #fetch(key: string, now: number): Promise<TokenInfo | undefined> {

@@ -25,6 +25,9 @@ const TELEMETRY_SHARE = 0.5;
 /** What became of a transmission addressed to a session. 'forwarded': handed to the fleet (SharedSessions), which settles it. */
 export type Delivery = 'sent' | 'buffered' | 'forwarded' | 'no-session' | 'too-large' | BufferRefusal;
 
+/** What a claim records of the connection: the directory shows it, and replays are cut to its maximum. */
+export type SharedLinkInfo = Pick<SessionLink, 'peer' | 'tls' | 'maxTransmissionLength'>;
+
 /** What the fleet's claim of a UID found: who held it, and what was buffered for it, ready to write in order. */
 export interface SharedClaim {
   readonly claim: string;
@@ -41,8 +44,8 @@ export interface SharedClaim {
 export interface SharedSessions {
   /** This node's id. */
   readonly node: string;
-  /** Takes the UID fleet-wide for `link` (a connection elsewhere is told to close 0xA1). Rejects when the engine is away. */
-  claim(uid: string, kind: SessionKind, group: string, link: SessionLink): Promise<SharedClaim>;
+  /** Takes the UID fleet-wide for a connection (one elsewhere is told to close 0xA1). Rejects when the engine is away. */
+  claim(uid: string, kind: SessionKind, group: string, link: SharedLinkInfo): Promise<SharedClaim>;
   /** The connection of `s` is gone: the session is kept fleet-wide until `keptUntil`. */
   keep(s: Session, keepMs: number): void;
   /** The session ends fleet-wide; what was buffered for it is answered 0xA0. */
@@ -95,13 +98,13 @@ export class SessionManager {
    * Binds an authenticated connection to its UID's session: a new one, the kept one
    * (buffer replayed in order), or the connected one (the older connection is closed).
    */
-  attach(uid: string, kind: SessionKind, group: string, link: SessionLink): Session | Promise<Session> {
-    const shared = this.#shared;
-    if (shared) return shared.claim(uid, kind, group, link).then((c) => this.#attach(uid, kind, group, link, c));
-    return this.#attach(uid, kind, group, link, undefined);
+  /** In a cluster: takes the UID fleet-wide for a connection about to be accepted (attach follows with the result). */
+  claim(uid: string, kind: SessionKind, group: string, link: SharedLinkInfo): Promise<SharedClaim> | undefined {
+    return this.#shared?.claim(uid, kind, group, link);
   }
 
-  #attach(uid: string, kind: SessionKind, group: string, link: SessionLink, c: SharedClaim | undefined): Session {
+  attach(uid: string, kind: SessionKind, group: string, link: SessionLink, c?: SharedClaim): Session {
+    if (this.#shared && !c) throw new Error(`session ${JSON.stringify(uid)}: a cluster node attaches only what it claimed`);
     const existing = this.store.get(uid);
     if (!existing) {
       const b = this.#opts.buffers;

@@ -34,6 +34,11 @@ export interface HandshakeDeps {
    * ACL change is being persisted: the verdict waits for the ACL in force after it.
    */
   credentials(uid: string): Credentials | undefined | Promise<Credentials | undefined>;
+  /**
+   * A cluster takes the UID fleet-wide before the peer is told it is accepted, so that once it
+   * is, every node routes to it. Rejects when that cannot be done (the peer is refused).
+   */
+  claim?(uid: string, credentials: Credentials, initiation: Initiation, socket: Socket): Promise<unknown> | undefined;
 }
 
 export interface HandshakeResult {
@@ -42,6 +47,8 @@ export interface HandshakeResult {
   readonly credentials: Credentials;
   readonly initiation: Initiation;
   readonly tls: boolean;
+  /** What `claim` resolved with. */
+  readonly claimed?: unknown;
 }
 
 export class HandshakeError extends Error {
@@ -125,8 +132,18 @@ async function steps(raw: Socket, deps: HandshakeDeps, setSocket: (s: Socket) =>
   }
   if (!credentials) return refuseAuth(socket, 'unknown-uid', uid);
   if (!verifyMac(credentials.key, challenge, mac)) return refuseAuth(socket, 'bad-mac', uid);
+  const claiming = deps.claim?.(uid, credentials, initiation, socket);
+  let claimed: unknown;
+  if (claiming) {
+    try {
+      claimed = await claiming;
+    } catch {
+      return refuseAuth(socket, 'cluster-unavailable', uid);
+    }
+    if (socket.destroyed) throw new Error('closed while its session was claimed');
+  }
   socket.write(ACCEPT);
-  return { socket, uid, credentials, initiation, tls: initiation.tls };
+  return { socket, uid, credentials, initiation, tls: initiation.tls, claimed };
 }
 
 function refuseAuth(socket: Socket, reason: HandshakeFailure, uid: string): never {

@@ -10,7 +10,7 @@ import {
 import type { AclService } from '../registry/acl-service.js';
 import { AclRejectedError } from '../registry/acl-service.js';
 import type { Session } from '../registry/session.js';
-import type { SessionManager } from '../registry/session-manager.js';
+import type { SessionManager, SharedClaim } from '../registry/session-manager.js';
 import type { Router } from '../routing/router.js';
 import { Connection } from './connection.js';
 import { dispatch, type TransmissionHandlers } from './dispatcher.js';
@@ -67,6 +67,9 @@ export class SessionHost {
       admission: (i, socket) => this.#admission(i, socket.remoteAddress ?? ''),
       credentials: (uid) => this.#credentials(uid),
       challenge: () => challenges.next(),
+      claim: (uid, cred, init, socket) => deps.sessions.claim(uid, cred.kind, cred.group, {
+        peer: `${socket.remoteAddress ?? ''}:${socket.remotePort}`, tls: init.tls, maxTransmissionLength: init.maxTransmissionLength,
+      }),
     };
   }
 
@@ -124,7 +127,7 @@ export class SessionHost {
     runHandshake(socket, this.#handshake).then(
       (r) => {
         this.#handshaking.delete(socket);
-        this.#bind(r.socket, peer, r.uid, r.credentials, r.initiation, r.tls);
+        this.#bind(r.socket, peer, r.uid, r.credentials, r.initiation, r.tls, r.claimed as SharedClaim | undefined);
       },
       (err: unknown) => {
         this.#handshaking.delete(socket);
@@ -173,7 +176,7 @@ export class SessionHost {
     return rec && { kind: 'object', group: rec.group, key: rec.key };
   }
 
-  #bind(socket: Socket, peer: string, uid: string, cred: Credentials, init: Initiation, tls: boolean): void {
+  #bind(socket: Socket, peer: string, uid: string, cred: Credentials, init: Initiation, tls: boolean, claimed: SharedClaim | undefined): void {
     const d = this.#d;
     if (tls) socket.on('error', () => {}); // the TLS layer's errors end in 'close' too; the raw socket is tracked
     d.metrics.countHandshake('accepted', cred.kind);
@@ -190,17 +193,7 @@ export class SessionHost {
       trace: this.#trace.forConnection(uid, peer),
     });
     if (this.#draining) return conn.close(0x01, 'draining');
-    const attached = d.sessions.attach(uid, cred.kind, cred.group, conn);
-    if (!(attached instanceof Promise)) return this.#run(attached, conn, peer, uid, cred);
-    // A cluster claims the UID fleet-wide first; the peer's transmissions wait in the paused socket.
-    attached.then((session) => this.#run(session, conn, peer, uid, cred), (err: unknown) => {
-      d.log.warn({ event: 'claim-failed', uid, peer, err: String(err) }, 'session not claimed: the cluster engine is away; closing 0xA1 (retry later)');
-      conn.close(CloseCode.FREEING_RESOURCES, 'cluster-unavailable');
-    });
-  }
-
-  #run(session: Session, conn: Connection, peer: string, uid: string, cred: Credentials): void {
-    const d = this.#d;
+    const session = d.sessions.attach(uid, cred.kind, cred.group, conn, claimed);
     const intake = new OrderedIntake((t) => {
       const violation = dispatch(cred.kind, t, handlers);
       if (violation === undefined) return;

@@ -104,3 +104,11 @@ t.test('check-config: a missing ACL file is fine (start begins with an empty ACL
   t.equal(r.code, 0, r.err);
   t.match(r.out, /^config OK/);
 });
+
+t.test('acl add with a cluster config writes the file but says the running cluster reads Redis', async (t) => {
+  const dir = t.testdir({ config: { 'concentrator.yaml': `${CONFIG}cluster: { redis: 'redis://127.0.0.1:1', nodeId: n1 }\n` } });
+  const r = await cli(dir, 'acl', 'add', '--uid', 'x', '--group', 'Stations');
+  t.equal(r.code, 0, r.err);
+  t.match(r.err, /has a cluster key: running nodes read the ACL from Redis, and this file only seeds an empty cluster; change a running cluster with POST \/acl/);
+  t.ok(existsSync(join(dir, 'data/acl.json')), 'the file is written (it seeds a new cluster)');
+});

@@ -4,6 +4,7 @@ import type { ClusterConfig } from '../../src/config/types.js';
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
 import { device, startDaemon } from '../helpers/daemon.js';
 import { call } from '../helpers/http.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { until } from '../helpers/until.js';
 import { RedisServer } from '../helpers/redis.js';
 
@@ -146,4 +147,30 @@ t.test('a node dies (destroy: no goodbye): requests through it are answered once
   await again.connect();
   const res = await buffered;
   t.same([res.code, res.payload.data.toString()], [0, 'while nobody holds it'], 'resumed on a, the buffered request answered by the device');
+});
+
+t.test('a node cut off from Redis past its lease: a survivor keeps its sessions; once back, it takes them up again (no split brain)', async (t) => {
+  const proxy = await TcpProxy.start(t, redis.port);
+  const keyPrefix = `fb${++prefixes}:`;
+  const cluster = (nodeId: string, port: number): ClusterConfig => ({ redis: `redis://127.0.0.1:${port}`, nodeId, keyPrefix, commandTimeoutMs: 300, heartbeatSec: 1, leaseSec: 2 });
+  const a = await startDaemon(t, testConfig(t, { cluster: cluster('a', proxy.port) }), [dev], { logLevel: 'silent' });
+  const b = await startDaemon(t, testConfig(t, { cluster: cluster('b', redis.port) }), [dev], { logLevel: 'silent' });
+  const central = new CentralClient({ host: '127.0.0.1', port: b.port, key: CENTRAL_KEY });
+  const obj = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => ({ code: 0, payload: req.payload }) });
+  t.teardown(() => { central.destroy(); obj.destroy(); });
+  await central.connect();
+  await obj.connect();
+  const engines = b.daemon.internals.fleet!.engines;
+  const before = (await engines.directory.lookup(dev.uid))!;
+  proxy.cut();
+  await until(async () => (await engines.directory.lookup(dev.uid))?.state === 'kept', "b reaps a and keeps a's session", 10_000);
+  t.equal(a.daemon.internals.fleet!.live, false, 'a knows it is not live: it claims nothing');
+  const answer = central.request(dev.uid, ascii('asked while a was away'));
+  await until(async () => (await engines.buffers.stats(dev.uid)).count === 1, 'the request is buffered for the kept session');
+  proxy.restore();
+  const res = await answer;
+  t.same([res.code, res.payload.data.toString()], [0, 'asked while a was away'], 'a, back, claims the session again for the connection it still has, and the buffered request reaches the device');
+  const after = (await engines.directory.lookup(dev.uid))!;
+  t.same([after.node, after.state], ['a', 'connected'], 'held by a again');
+  t.not(after.claim, before.claim, 'under a new claim');
 });

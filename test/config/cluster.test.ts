@@ -1,9 +1,10 @@
 import t from 'tap';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultNodeId, hideRedisPassword, NODE_ID_PATTERN } from '../../src/config/cluster.js';
 import { parseConfig } from '../../src/config/load.js';
 import { planReload } from '../../src/config/reload-plan.js';
+import { configSchema } from '../../src/config/schema.js';
 
 const KEY = '00112233445566778899AABBCCDDEEFF';
 const HEAD = `central: { authKey: ${KEY} }\n`;
@@ -140,4 +141,11 @@ t.test('every cluster key needs a restart (SIGHUP applies none)', async (t) => {
   const b = parse('cluster: { redis: redis://h2, nodeId: n2, keyPrefix: "x:", commandTimeoutMs: 60, heartbeatSec: 1, leaseSec: 2, tls: {} }\n').config!;
   t.same(planReload(a, b).restart.sort(), ['cluster.commandTimeoutMs', 'cluster.heartbeatSec', 'cluster.keyPrefix', 'cluster.leaseSec', 'cluster.nodeId', 'cluster.redis']);
   t.same(planReload(a, b).reload, []);
+});
+
+t.test('the README configuration table lists every cluster key', async (t) => {
+  const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+  const keys = Object.entries(configSchema.properties.cluster.properties)
+    .flatMap(([k, v]) => ('properties' in v ? Object.keys(v.properties).map((s) => `cluster.${k}.${s}`) : [`cluster.${k}`]));
+  t.same(keys.filter((k) => !readme.includes(`\`${k}\``)), [], `${keys.length} keys, each in the table`);
 });

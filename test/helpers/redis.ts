@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * A real redis-server (Debian's package) for one test, on a free loopback port in a temporary
@@ -14,22 +14,28 @@ import { Redis } from 'ioredis';
 export class RedisServer {
   readonly port: number;
   readonly dir: string;
+  /** `requirepass`: clients must AUTH with it (tests of a refused password). */
+  readonly password: string | undefined;
+  /** PEM files: the server speaks only TLS (rediss://), with this certificate. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   #child: ChildProcess | undefined;
 
-  private constructor(port: number, dir: string) {
+  private constructor(port: number, dir: string, opts: RedisServerOptions) {
     this.port = port;
     this.dir = dir;
+    this.password = opts.password;
+    this.tls = opts.tls;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
-  static async start(t: { teardown(fn: () => unknown): void }): Promise<RedisServer> {
+  static async start(t: { teardown(fn: () => unknown): void }, opts: RedisServerOptions = {}): Promise<RedisServer> {
     const which = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
     if (which.error) throw new Error('redis-server is not installed: apt-get install -y redis-server (.ci/run installs it)');
     const dir = mkdtempSync(join(tmpdir(), 'iots-redis-'));
-    const server = new RedisServer(await freePort(), dir);
+    const server = new RedisServer(await freePort(), dir, opts);
     t.teardown(async () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -41,9 +47,13 @@ export class RedisServer {
   /** Starts (again) on the same port and folder, and waits until it answers PING. */
   async resume(): Promise<void> {
     if (this.#child) return;
+    const listen = this.tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', this.tls.certFile, '--tls-key-file', this.tls.keyFile, '--tls-auth-clients', 'no']
+      : ['--port', String(this.port)];
     const child = spawn('redis-server', [
-      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
+      ...listen, '--bind', '127.0.0.1', '--dir', this.dir,
       '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no', '--loglevel', 'warning',
+      ...(this.password !== undefined ? ['--requirepass', this.password] : []),
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
     let stderr = '';
@@ -52,7 +62,7 @@ export class RedisServer {
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (!this.#child) throw new Error(`redis-server exited at start: ${stderr.trim()}`);
-      if (await pings(this.port)) return;
+      if (await pings(this.#options())) return;
       if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not answer PING within 10 s`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -70,14 +80,23 @@ export class RedisServer {
 
   /** A client for the test's own reads and setup; closed at teardown. */
   client(t: { teardown(fn: () => unknown): void }): Redis {
-    const c = new Redis(this.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 });
+    const c = new Redis({ ...this.#options(), lazyConnect: false, maxRetriesPerRequest: 1 });
     t.teardown(() => c.disconnect());
     return c;
   }
+
+  #options(): RedisOptions {
+    return { host: '127.0.0.1', port: this.port, password: this.password, ...(this.tls ? { tls: { rejectUnauthorized: false } } : {}) };
+  }
 }
 
-async function pings(port: number): Promise<boolean> {
-  const c = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+export interface RedisServerOptions {
+  readonly password?: string;
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+}
+
+async function pings(options: RedisOptions): Promise<boolean> {
+  const c = new Redis({ ...options, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   c.on('error', () => {});
   try {
     await c.connect();

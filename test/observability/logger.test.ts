@@ -24,8 +24,9 @@ t.test('secrets are redacted wherever they sit', async (t) => {
   log.debug({ session: { uid: 'dev1', mac: SECRET, key: SECRET } }, 'handshake');
   log.info({ req: { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, host: 'h' } } }, 'http');
   log.info({ token: SECRET, grant: { token: SECRET } }, 'telemetry');
+  log.info({ config: { cluster: { redis: 'redis://h', password: SECRET } }, cluster: { password: SECRET } }, 'cluster');
   const lines = out.lines();
-  t.equal(lines.length, 6);
+  t.equal(lines.length, 7);
   t.notMatch(out.text(), SECRET);
   t.notMatch(out.text().toLowerCase(), SECRET.toLowerCase());
   t.equal(lines[0]!.authKey, REDACTED);
@@ -36,6 +37,7 @@ t.test('secrets are redacted wherever they sit', async (t) => {
   t.equal(lines[4]!.req.headers.authorization, REDACTED);
   t.equal(lines[4]!.req.headers.host, 'h');
   t.same([lines[5]!.token, lines[5]!.grant.token], [REDACTED, REDACTED]);
+  t.same([lines[6]!.config.cluster.password, lines[6]!.cluster.password, lines[6]!.config.cluster.redis], [REDACTED, REDACTED, 'redis://h']);
 });
 
 t.test('level and base fields', async (t) => {
