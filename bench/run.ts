@@ -3,8 +3,10 @@
  * [--cpu-prof DIR] [scenario...]`. Prints a table, then one JSON line per figure.
  * To add a scenario: one file in bench/scenarios/ exporting a Scenario, one line below.
  */
+import { clusterRr } from './scenarios/cluster-rr.js';
 import { codec } from './scenarios/codec.js';
 import { httpRr } from './scenarios/http-rr.js';
+import { redisEngine } from './scenarios/redis-engine.js';
 import { sessions } from './scenarios/sessions.js';
 import { tcpRr } from './scenarios/tcp-rr.js';
 import { tcpRrLatency } from './scenarios/tcp-rr-latency.js';
@@ -23,7 +25,8 @@ const SCENARIOS: ReadonlyArray<readonly [string, Scenario]> = [
   ['udp', udp],
   ['udp-webhook', udpWebhook],
   ['sessions', sessions],
-  // TODO (bench/README.md): http-rr, udp, udp-webhook once the HTTP API and UDP server are merged.
+  ['cluster-rr', clusterRr],
+  ['redis-engine', redisEngine],
 ];
 
 async function main(): Promise<void> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../../src/config/types.js';
+import type { ClusterConfig, Config } from '../../src/config/types.js';
 import { formatAclJson } from '../../src/registry/acl-file.js';
 
 /** The central key every bench run uses (a bench fixture, not a secret). */
@@ -33,6 +33,16 @@ export interface BenchConfigOptions {
   readonly udp?: { readonly maxPerSecPerToken: number; readonly recvBufferBytes: number };
   /** central.webhooks.telemetry (udp-webhook). */
   readonly telemetryWebhook?: string;
+  /** `cluster` (cluster-rr, redis-engine): this daemon is a node on that Redis. Absent: one node, in memory. */
+  readonly cluster?: ClusterConfig;
+}
+
+/**
+ * The bench's cluster settings: a node of the `bench:` cluster on `redis`, with the daemon's
+ * defaults for the command timeout, heartbeat and lease (1 s, 3 s, 7 s).
+ */
+export function benchCluster(redis: string, nodeId: string, keyPrefix = 'bench:'): ClusterConfig {
+  return { redis, nodeId, keyPrefix, commandTimeoutMs: 1000, heartbeatSec: 3, leaseSec: 7 };
 }
 
 /**
@@ -90,6 +100,7 @@ export function benchConfig(o: BenchConfigOptions): WireConfig {
       transmissionTimeoutSec: 30, authFailuresPerMinute: 15, authBanSec: 300, acceptPerSec: BENCH_ACCEPT_PER_SEC,
     },
     log: { level: 'info' },
+    ...(o.cluster && { cluster: o.cluster }),
   };
 }
 

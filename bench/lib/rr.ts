@@ -5,6 +5,8 @@ import type { CentralArgs, CentralResult } from './rr-central-main.js';
 export interface RrRoundOptions extends Omit<CentralArgs, 'host'> {
   /** Processes the objects are spread over; the central always has its own. */
   readonly objectProcs: number;
+  /** Where the objects connect, when not to `port` (cluster-rr: the objects on another node than the central). */
+  readonly objectPort?: number;
 }
 
 /** One tcp-rr round: fork the object processes and the central, run the window, collect. */
@@ -15,13 +17,13 @@ export async function rrRound(o: RrRoundOptions): Promise<CentralResult> {
   for (let p = 0; p < nProcs; p++) {
     const indices = Array.from({ length: o.objects }, (_, i) => i).filter((i) => i % nProcs === p);
     objectChildren.push(new Child(libScript('rr-object-main'), {
-      mode: o.mode, host: '127.0.0.1', port: o.port, ca: o.ca, indices, maxMs: lifeMs,
+      mode: o.mode, host: '127.0.0.1', port: o.objectPort ?? o.port, ca: o.ca, indices, maxMs: lifeMs,
     }, { name: `objects-${p}` }));
   }
   let central: Child | undefined;
   try {
     await Promise.all(objectChildren.map((c) => c.next('ready', 30_000)));
-    const { objectProcs: _procs, ...rest } = o;
+    const { objectProcs: _procs, objectPort: _objectPort, ...rest } = o;
     const args: CentralArgs = { ...rest, host: '127.0.0.1' };
     central = new Child(libScript('rr-central-main'), args, { name: 'central' });
     await central.next('ready', 30_000);
@@ -33,9 +35,9 @@ export async function rrRound(o: RrRoundOptions): Promise<CentralResult> {
 }
 
 /** Runs `a` and `b` alternately (ABBA order) so drift in the machine hits both alike. */
-export async function interleave<T>(rounds: number, a: () => Promise<T>, b: () => Promise<T>): Promise<{ a: T[]; b: T[] }> {
-  const ra: T[] = [];
-  const rb: T[] = [];
+export async function interleave<A, B = A>(rounds: number, a: () => Promise<A>, b: () => Promise<B>): Promise<{ a: A[]; b: B[] }> {
+  const ra: A[] = [];
+  const rb: B[] = [];
   for (let r = 0; r < rounds; r++) {
     if (r % 2 === 0) {
       ra.push(await a());

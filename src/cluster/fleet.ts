@@ -43,17 +43,22 @@ interface Wait {
   readonly node: string;
   readonly uid: string;
   readonly tracking: number;
-  readonly timer: TimerHandle;
+  /** Clock ms after which the origin is answered here (0xA1) if the node never answered. */
+  readonly deadline: number;
 }
 
 /** Messages re-routed by a node that no longer holds the session: a bound, so a moving session cannot loop. */
 const MAX_HOPS = 3;
-/** A route (UID → the node holding its connection) is trusted this long; a stale one costs a hop, never a loss. */
-const ROUTE_TTL_MS = 1_000;
+/**
+ * A route (UID → the node holding its connection) is trusted this long: a stale one costs a hop
+ * (the node that no longer holds the session routes the message on), never a loss.
+ */
+const ROUTE_TTL_MS = 5_000;
 /** A kept buffer outlives its session in Redis by this much (the sweep empties it first). */
 const BUFFER_TTL_MARGIN_MS = 10 * 60_000;
 const TELEMETRY_SHARE = 0.5;
 const SWEEP_MS = 1_000;
+const BACKSTOP_SWEEP_MS = 250;
 const SWEEP_BATCH = 200;
 
 /** An origin on another node: the answer travels back to it through its inbox. */
@@ -131,6 +136,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   async start(address: string): Promise<void> {
     await this.#e.inbox.start((batch) => this.#onBatch(batch));
     await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL });
+    this.#e.directory.useIncarnation(this.#e.registry.incarnation);
     await this.#adoptPreviousRun();
     let lapsed = false;
     this.#e.registry.onState((state) => {
@@ -139,11 +145,16 @@ export class Fleet implements SharedSessions, RemoteRouting {
         this.#log.warn({ event: 'node-lease-lapsed', node: this.node }, 'node lease lapsed: no new session is claimed until it is renewed (others may reap this node)');
       } else if (state === 'live' && lapsed) {
         lapsed = false;
+        this.#e.directory.useIncarnation(this.#e.registry.incarnation); // a renewal after a lapse is a new incarnation
         this.#log.warn({ event: 'node-lease-renewed', node: this.node }, 'node lease renewed: checking the sessions held here against the directory');
         this.#reconcile().catch((err: unknown) => this.#log.warn({ event: 'reconcile-failed', err: String(err) }, 'reconciling after a lapse failed'));
       }
     });
     this.#every('sweep', SWEEP_MS, () => this.#sweep());
+    this.#every('backstop', BACKSTOP_SWEEP_MS, async () => {
+      const now = this.#clock.now();
+      for (const [id, w] of this.#waits) if (w.deadline <= now) this.#settleWait(id, ResponseCode.TIMEOUT, 'timeout');
+    });
     this.#every('nodes', this.#opts.heartbeatMs, () => this.#watchNodes());
   }
 
@@ -167,7 +178,6 @@ export class Fleet implements SharedSessions, RemoteRouting {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
-    for (const w of this.#waits.values()) this.#clock.clearTimeout(w.timer);
     this.#waits.clear();
     this.#e.registry.abandon();
   }
@@ -253,11 +263,12 @@ export class Fleet implements SharedSessions, RemoteRouting {
       this.#counters.refused(why);
       origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_FOUND, EMPTY_PAYLOAD, why);
     };
-    const route = this.#routes.get(uid);
-    if (route && !this.#chains.has(uid) && this.#clock.now() - route.at < ROUTE_TTL_MS && hops < MAX_HOPS) {
-      return this.#sendRequest(route.node, uid, tracking, payload, origin, timeoutMs, hops);
-    }
+    const route = this.#chains.has(uid) ? undefined : this.#route(uid);
+    if (route !== undefined && hops < MAX_HOPS) return this.#sendRequest(route, uid, tracking, payload, origin, timeoutMs, hops);
     this.#inOrder(uid, async () => {
+      // Requests queued behind the one that looked the route up take it from the cache.
+      const cached = this.#route(uid);
+      if (cached !== undefined && hops < MAX_HOPS) return this.#sendRequest(cached, uid, tracking, payload, origin, timeoutMs, hops);
       let e = await this.#lookup(uid);
       if (e === 'unavailable') return answer('cluster-unavailable');
       if (!e || hops >= MAX_HOPS) return answer('no-session');
@@ -323,12 +334,21 @@ export class Fleet implements SharedSessions, RemoteRouting {
   // ---- routing to sessions not connected here ----
 
   #offer(uid: string, t: Transmission, tracked: Tracked | undefined, noSession?: () => void, noSessionWhenKept = false): void {
-    const route = this.#routes.get(uid);
-    if (route && !this.#chains.has(uid) && this.#clock.now() - route.at < ROUTE_TTL_MS) return this.#send(route.node, uid, t, tracked, 0);
-    this.#inOrder(uid, () => this.#route(uid, t, tracked, 0, noSession, noSessionWhenKept));
+    const route = this.#chains.has(uid) ? undefined : this.#route(uid);
+    if (route !== undefined) return this.#send(route, uid, t, tracked, 0);
+    this.#inOrder(uid, () => this.#routeTo(uid, t, tracked, 0, noSession, noSessionWhenKept));
   }
 
-  async #route(uid: string, t: Transmission, tracked: Tracked | undefined, hops: number, noSession?: () => void, noSessionWhenKept = false): Promise<void> {
+  /** The node holding `uid`'s connection, as last looked up, while that is recent enough to trust. */
+  #route(uid: string): string | undefined {
+    const r = this.#routes.get(uid);
+    return r && this.#clock.now() - r.at < ROUTE_TTL_MS ? r.node : undefined;
+  }
+
+  async #routeTo(uid: string, t: Transmission, tracked: Tracked | undefined, hops: number, noSession?: () => void, noSessionWhenKept = false): Promise<void> {
+    // A first try takes a route another message just looked up; a message routed on (hops > 0) looks again.
+    const cached = hops === 0 ? this.#route(uid) : undefined;
+    if (cached !== undefined) return this.#send(cached, uid, t, tracked, hops);
     let e = await this.#lookup(uid);
     if (e === 'unavailable') return this.#refuse(uid, t, tracked, 'cluster-unavailable');
     if (!e || hops >= MAX_HOPS || (noSessionWhenKept && e.state === 'kept')) return noSession ? noSession() : this.#refuse(uid, t, tracked, 'no-session');
@@ -360,7 +380,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
       return this.#refuse(uid, t, tracked, 'cluster-unavailable');
     }
     // Resumed, taken or ended since the lookup: route it again, to wherever it is now.
-    if (refusal === 'not-kept') return this.#route(uid, t, tracked, hops + 1, noSession, noSessionWhenKept);
+    if (refusal === 'not-kept') return this.#routeTo(uid, t, tracked, hops + 1, noSession, noSessionWhenKept);
     if (refusal) return this.#refuse(uid, t, tracked, refusal);
     if (ref) tracked!.buffered(() => void this.#e.buffers.remove(uid, ref.dir, ref.tracking, uid === CENTRAL_UID ? ref.uid : undefined).catch(() => {}));
   }
@@ -368,7 +388,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** The session is (again) connected here: the session manager delivers, or the fleet once more if it left meanwhile. */
   #deliverHere(uid: string, t: Transmission, tracked: Tracked | undefined, hops: number): void {
     const s = this.#sessions.get(uid);
-    if (!s?.link) return void this.#inOrder(uid, () => this.#route(uid, t, tracked, hops + 1));
+    if (!s?.link) return void this.#inOrder(uid, () => this.#routeTo(uid, t, tracked, hops + 1));
     const max = s.maxTransmissionLength;
     const bytes = encodeTransmission(t);
     if (max > 0 && bytes.length > max) return this.#refuse(uid, t, tracked, 'too-large');
@@ -385,8 +405,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   #sendRequest(node: string, uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number, hops: number): void {
     const id = ++this.#seq >>> 0;
-    const timer = this.#clock.setTimeout(() => this.#settleWait(id, ResponseCode.TIMEOUT, 'timeout'), timeoutMs + this.#opts.backstopGraceMs);
-    this.#waits.set(id, { origin, node, uid, tracking, timer });
+    // No timer per request: one sweep (BACKSTOP_SWEEP_MS) answers the waits past their deadline.
+    this.#waits.set(id, { origin, node, uid, tracking, deadline: this.#clock.now() + timeoutMs + this.#opts.backstopGraceMs });
     this.post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload },
       () => this.#settleWait(id, ResponseCode.NOT_FOUND, 'cluster-unavailable'));
   }
@@ -395,7 +415,6 @@ export class Fleet implements SharedSessions, RemoteRouting {
     const w = this.#waits.get(id);
     if (!w) return;
     this.#waits.delete(id);
-    this.#clock.clearTimeout(w.timer);
     if (reason !== 'timeout') this.#counters.refused(reason as RefusalReason);
     w.origin.deliverResponse(w.uid, Math.max(w.tracking, 0), code, EMPTY_PAYLOAD, reason);
   }
@@ -474,7 +493,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
         const t = decodeTransmissions(m.bytes)[0]!;
         const tracked = m.ref && this.#trackedFor(m.ref);
         if (m.ref && !tracked) return; // answered meanwhile: never delivered late
-        return this.#inOrder(m.session, () => this.#route(m.session, t, tracked, m.hops + 1));
+        return this.#inOrder(m.session, () => this.#routeTo(m.session, t, tracked, m.hops + 1));
       }
       case 'takeover': {
         const s = this.#sessions.get(m.uid);
@@ -488,7 +507,6 @@ export class Fleet implements SharedSessions, RemoteRouting {
         const w = this.#waits.get(m.id);
         if (!w) return;
         this.#waits.delete(m.id);
-        this.#clock.clearTimeout(w.timer);
         return w.origin.deliverResponse(m.uid, m.tracking, m.code, m.payload, (m.reason || undefined) as GeneratedReason | undefined);
       }
       case 'tracker-response':
@@ -645,15 +663,20 @@ export class Fleet implements SharedSessions, RemoteRouting {
       if (this.#dead.has(node)) continue;
       // Its tracker died with it: what waits here for its answers is answered now, once.
       for (const [id, w] of this.#waits) if (w.node === node) this.#settleWait(id, ResponseCode.NOT_FOUND, 'node-lost');
+      for (const [uid, r] of this.#routes) if (r.node === node) this.#routes.delete(uid); // its sessions are about to move
       this.#log.warn({ event: 'node-lost', node }, `node ${node} stopped renewing its lease`);
     }
     this.#dead = now;
     for (const d of dead) {
       if (!(await registry.reap(d))) continue;
-      const held = await this.#e.directory.heldBy(d.node);
+      // A run of the same id started meanwhile keeps what it claimed itself (claims carry the incarnation).
+      const again = (await registry.live()).find((n) => n.node === d.node);
+      const theirs = again && `${d.node}.${again.incarnation}.`;
+      const held = (await this.#e.directory.heldBy(d.node)).filter((e) => !theirs || !e.claim.startsWith(theirs));
       const at = this.#clock.epochMs();
       for (const e of held) await this.#e.directory.keep(e.uid, e.claim, at + this.#opts.keepSessionMs, at);
       await registry.forget(d);
+      if (!again) await this.#e.inbox.drop(d.node);
       this.#log.warn({ event: 'node-reaped', node: d.node, sessions: held.length }, `reaped node ${d.node}: its ${held.length} sessions are kept for their devices to resume on any node`);
     }
   }

@@ -10,6 +10,8 @@ export interface RedisInboxOptions {
   readonly blockMs: number;
 }
 
+const TRIM_EVERY_MS = 1_000;
+
 const DEFAULTS: RedisInboxOptions = { maxBatches: 10_000, idleTtlMs: 120_000, blockMs: 1_000 };
 
 /**
@@ -28,6 +30,8 @@ export class RedisNodeInbox implements NodeInbox {
   #flushed: Promise<void> = Promise.resolve();
   #closed = false;
   #reading: Promise<void> | undefined;
+  /** When each destination's expiry was last pushed back: once per quarter of it is enough (not one PEXPIRE per batch). */
+  readonly #expiryRenewed = new Map<string, number>();
 
   constructor(cmd: Redis, blocking: Redis, keys: RedisKeys, node: string, opts: Partial<RedisInboxOptions> = {}) {
     this.node = node;
@@ -59,6 +63,7 @@ export class RedisNodeInbox implements NodeInbox {
     // From the newest entry at start: what was posted to an earlier incarnation is not ours.
     const last = await this.#blocking.xrevrange(key, '+', '-', 'COUNT', 1);
     let id = last[0]?.[0] ?? '0-0';
+    let trimmedAt = -Infinity;
     this.#reading = (async () => {
       while (!this.#closed) {
         let res: Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
@@ -77,7 +82,12 @@ export class RedisNodeInbox implements NodeInbox {
             if (packed) handler(unpackBatch(packed));
           }
         }
-        void this.#cmd.xtrim(key, 'MINID', id).catch(() => {});
+        // What was read is trimmed about once a second, not after every read (MAXLEN bounds the stream meanwhile).
+        const now = performance.now();
+        if (now - trimmedAt >= TRIM_EVERY_MS) {
+          trimmedAt = now;
+          void this.#cmd.xtrim(key, 'MINID', id).catch(() => {});
+        }
       }
     })();
   }
@@ -92,6 +102,10 @@ export class RedisNodeInbox implements NodeInbox {
     if (reading) await this.#reading;
   }
 
+  async drop(node: string): Promise<void> {
+    await this.#cmd.del(this.#k.inbox(node));
+  }
+
   async #send(): Promise<void> {
     this.#scheduled = false;
     const out = this.#outbox;
@@ -100,7 +114,11 @@ export class RedisNodeInbox implements NodeInbox {
     for (const [to, q] of out) {
       const key = this.#k.inbox(to);
       p.xadd(key, 'MAXLEN', '~', this.#o.maxBatches, '*', 'b', packBatch(q.msgs));
-      p.pexpire(key, this.#o.idleTtlMs);
+      const now = performance.now();
+      if (now - (this.#expiryRenewed.get(to) ?? -Infinity) >= this.#o.idleTtlMs / 4) {
+        this.#expiryRenewed.set(to, now);
+        p.pexpire(key, this.#o.idleTtlMs);
+      }
     }
     let failure: unknown;
     try {
@@ -110,6 +128,7 @@ export class RedisNodeInbox implements NodeInbox {
       failure = err;
     }
     if (failure === undefined) return;
+    for (const to of out.keys()) this.#expiryRenewed.delete(to); // the next batch sets the expiry again
     for (const q of out.values()) for (const f of q.lost) f?.();
     throw failure;
   }

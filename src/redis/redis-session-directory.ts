@@ -42,8 +42,8 @@ export class RedisSessionDirectory implements SessionDirectory {
   readonly node: string;
   readonly #r: Scripted;
   readonly #k: RedisKeys;
-  /** Unique per process: claims stay distinct across restarts of a node with the same id. */
-  readonly #incarnation = randomBytes(4).toString('hex');
+  /** Unique per process until the node's lease incarnation is set: claims stay distinct across restarts of a node with the same id. */
+  #incarnation = randomBytes(4).toString('hex');
   #claims = 0;
 
   constructor(redis: Redis, keys: RedisKeys, node: string) {
@@ -54,6 +54,10 @@ export class RedisSessionDirectory implements SessionDirectory {
       iotsKeep: { keys: 1, lua: KEEP },
       iotsEnd: { keys: 1, lua: END },
     });
+  }
+
+  useIncarnation(incarnation: string): void {
+    this.#incarnation = incarnation;
   }
 
   async claim(uid: string, info: SessionInfo, now: number): Promise<ClaimResult> {

@@ -19,6 +19,8 @@ export interface NodeInbox {
   start(handler: (batch: Buffer[]) => void): Promise<void>;
   /** Stops delivery; idempotent. */
   close(): Promise<void>;
+  /** Removes a dead node's inbox (its reaper calls it): what was posted there is never read. */
+  drop(node: string): Promise<void>;
 }
 
 /** The inboxes of one process's fleet (the single node, or several in one test). */
@@ -58,6 +60,8 @@ export class MemoryNodeInbox implements NodeInbox {
   async close(): Promise<void> {
     this.#b.handlers.delete(this.node);
   }
+
+  async drop(_node: string): Promise<void> {}
 
   #send(): void {
     this.#scheduled = false;

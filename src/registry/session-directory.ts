@@ -39,6 +39,11 @@ export interface ClaimResult {
 export interface SessionDirectory {
   /** This node's id, written into the entries it claims. */
   readonly node: string;
+  /**
+   * Claims made from now on are `node.incarnation.n`: the node's lease incarnation (NodeRegistry),
+   * so a reaper keeps only what the dead incarnation claimed, never what a restarted one just did.
+   */
+  useIncarnation(incarnation: string): void;
   /** Takes the UID's session for a connection on this node. */
   claim(uid: string, info: SessionInfo, now: number): Promise<ClaimResult>;
   /** The connection of `claim` is gone and the session is kept until `keptUntil`. False: fenced. */
@@ -65,8 +70,8 @@ export interface SessionDirectory {
 export class MemoryDirectoryBacking {
   readonly entries = new Map<string, DirectoryEntry>();
   #claims = 0;
-  nextClaim(node: string): string {
-    return `${node}.${++this.#claims}`;
+  nextClaim(node: string, incarnation: string): string {
+    return `${node}.${incarnation}.${++this.#claims}`;
   }
 }
 
@@ -75,14 +80,20 @@ export class MemorySessionDirectory implements SessionDirectory {
   readonly node: string;
   readonly #b: MemoryDirectoryBacking;
 
+  #incarnation = '0';
+
   constructor(node: string, backing: MemoryDirectoryBacking = new MemoryDirectoryBacking()) {
     this.node = node;
     this.#b = backing;
   }
 
+  useIncarnation(incarnation: string): void {
+    this.#incarnation = incarnation;
+  }
+
   async claim(uid: string, info: SessionInfo, now: number): Promise<ClaimResult> {
     const previous = this.#b.entries.get(uid);
-    const claim = this.#b.nextClaim(this.node);
+    const claim = this.#b.nextClaim(this.node, this.#incarnation);
     this.#b.entries.set(uid, { ...pickInfo(info), uid, node: this.node, claim, state: 'connected', since: now, keptUntil: 0 });
     return previous ? { claim, previous } : { claim };
   }

@@ -1,6 +1,8 @@
 import t, { type Test } from 'tap';
+import { clusterRr } from '../../bench/scenarios/cluster-rr.js';
 import { codec } from '../../bench/scenarios/codec.js';
 import { httpRr } from '../../bench/scenarios/http-rr.js';
+import { redisEngine } from '../../bench/scenarios/redis-engine.js';
 import { sessions } from '../../bench/scenarios/sessions.js';
 import { tcpRr } from '../../bench/scenarios/tcp-rr.js';
 import { udp } from '../../bench/scenarios/udp.js';
@@ -63,4 +65,23 @@ t.test('one tiny sessions round of each kind, with the CPU of both sides reporte
   reportsNumbers(t, rows, ['sessions/plain/established', 'sessions/plain/handshakes', 'sessions/plain/daemon-cpu', 'sessions/plain/load-cpu', 'sessions/tls/handshakes', 'sessions/tls/load-cpu']);
   t.equal(rows.find((r) => r.scenario === 'sessions/plain/answering')?.met, true, 'every plain session answered its Ping');
   t.equal(rows.find((r) => r.scenario === 'sessions/tls/answering')?.met, true, 'every TLS session answered its Ping');
+});
+
+t.test('one tiny cluster-rr round of each kind on two nodes and a real redis-server, with Redis commands counted', async (t) => {
+  const lines: string[] = [];
+  const rows = await clusterRr({ ...opts, log: (m: string) => lines.push(m) });
+  reportsNumbers(t, rows, ['cluster-rr/cross-node', 'cluster-rr/cross-node-p99', 'cluster-rr/cross-node-cpu', 'cluster-rr/redis-commands/cross-node', 'cluster-rr/redis-used-memory']);
+  const rr = rows.find((r) => r.scenario === 'cluster-rr/cross-node')!;
+  t.ok(rr.baseline !== null && rr.baseline > 0, 'the same-node baseline reported');
+  t.equal(rr.note, undefined, 'every request answered 0x00, on both paths');
+  t.ok(rows.find((r) => r.scenario === 'cluster-rr/redis-commands/same-node')!.median >= 0, 'same-node commands counted');
+  t.ok(lines.some((l) => /cross-node: .*Redis: \d+ commands/.test(l)), 'each round logs its Redis commands');
+});
+
+t.test('one tiny redis-engine round: a single node with the Redis engine against the in-memory engine', async (t) => {
+  const rows = await redisEngine(opts);
+  reportsNumbers(t, rows, ['redis-engine', 'redis-engine/p99', 'redis-engine/daemon-cpu', 'redis-engine/redis-commands']);
+  const rr = rows.find((r) => r.scenario === 'redis-engine')!;
+  t.ok(rr.baseline !== null && rr.baseline > 0, 'the in-memory baseline reported');
+  t.equal(rr.note, undefined, 'every request answered 0x00');
 });
