@@ -62,11 +62,11 @@ t.test('finding: a request tracked on one node and buffered by another is delive
   t.same(seen, ['warm', 'after'], 'the central never got the request its origin saw answered 0xA1');
 });
 
-t.test('finding: a node whose lease lapsed while Redis was away from it is reaped, and its still-connected sessions stay unroutable', async (t) => {
+t.test('finding (fixed on main, kept as a regression test): a node reaped while its lease lapsed gets its still-connected sessions routable again', async (t) => {
   // Node a alone loses Redis for longer than its lease (its command connection is killed over and
-  // over), b reaps it and marks a's sessions kept. a comes back live, but nothing re-claims the
-  // sessions it still holds: requests from b to the object connected at a are buffered for a
-  // "kept" session that is in fact connected, and answered 0xA1 forever.
+  // over), b reaps it and marks a's sessions kept. Found by the chaos run (seed 2): once a was live
+  // again nothing re-claimed the sessions it still held, so requests from b to the object connected
+  // at a were buffered for a "kept" session that was in fact connected, and answered 0xA1 forever.
   const own = await RedisServer.start(t);
   const { a, b } = await twoNodes(t, own.url);
   const obj = new ObjectClient({
@@ -90,7 +90,7 @@ t.test('finding: a node whose lease lapsed while Redis was away from it is reape
     const list = String(await admin.client('LIST'));
     for (const line of list.split('\n')) {
       const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
-      if (id && / name=iots:a:cmd /.test(line)) await admin.client('KILL', 'ID', id).catch(() => {});
+      if (id && / name=(iots|iotsocket):a:cmd /.test(line)) await admin.client('KILL', 'ID', id).catch(() => {});
     }
     if (fleetA.engines.registry.state === 'lapsed' && (await b.daemon.internals.fleet!.engines.directory.lookup(dev.uid))?.state === 'kept') break;
     await new Promise((r) => setTimeout(r, 20));
@@ -135,6 +135,7 @@ t.test('finding: a buffered request answered 0xA1 while Redis is away stays in t
   t.equal((await answer).code, 0xa1, 'its origin got 0xA1 at the request timeout (1 s), Redis away');
   await own.resume();
   await until(() => a.daemon.internals.fleet!.live && b.daemon.internals.fleet!.live, 'both nodes live again', 10_000);
+  t.equal((await engines.buffers.stats(CENTRAL_UID)).count, 0, 'the answered request is no longer in the buffer');
   const again = new CentralClient({ host: '127.0.0.1', port: b.port, key: CENTRAL_KEY, reconnect: false, handler });
   t.teardown(() => again.destroy());
   await until(() => again.connect().then(() => true, () => false), 'the central connects at b again', 10_000);
