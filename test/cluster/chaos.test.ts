@@ -1,5 +1,5 @@
 import t from 'tap';
-import { runChaos, type ChaosOptions } from '../helpers/chaos-world.js';
+import { REQUEST_TIMEOUT_SEC, runChaos, type ChaosOptions } from '../helpers/chaos-world.js';
 
 /**
  * Model-based chaos (issue 11 §3, CLUSTER.md guarantees 2, 4, 5, 8): three nodes on one Redis,
@@ -28,6 +28,7 @@ for (const seed of seeds) {
     t.comment(`seed ${seed} (replay: CHAOS_SEED=${seed}${stress ? ' IOTS_STRESS=1' : ''}): ${r.requests} requests in ${r.elapsedMs} ms; actions ${JSON.stringify(r.actions)}`);
     for (const [k, n] of Object.entries(v.counts)) t.comment(`  ${k}: ${n}`);
     for (const [k, n] of Object.entries(v.notes)) t.comment(`  note: ${k}: ${n}`);
+    t.comment(`  slowest answer ${v.latency.maxMs} ms (${v.latency.worst}); ${v.latency.pastTimeout} answered more than 1 s past the ${REQUEST_TIMEOUT_SEC} s request timeout`);
     for (const f of v.quietFailures) t.comment(`  quiet phase, not a success: ${f}`);
     if (Object.keys(r.nodeErrors).length) t.comment(`  node error logs: ${JSON.stringify(r.nodeErrors)}`);
     if (v.violationCount) t.comment(`  trace:\n${r.trace.map((l) => `    ${l}`).join('\n')}`);

@@ -76,7 +76,8 @@ export class ChaosModel {
   /** Told of each violation as it is seen (the world's trace). */
   onViolation: ((what: string) => void) | undefined;
 
-  constructor(readonly now: () => number = Date.now) {}
+  /** `timeoutMs`: the concentrator's request timeout, for the figure of answers that came after it. */
+  constructor(readonly now: () => number = Date.now, readonly timeoutMs = Infinity) {}
 
   nextId(prefix: string): string {
     return `${prefix}${++this.#seq}`;
@@ -157,10 +158,16 @@ export class ChaosModel {
     const counts: Record<string, number> = {};
     const quiet = { total: 0, ok: 0, slow: 0 };
     const quietFailures: string[] = [];
+    const latency = { maxMs: 0, pastTimeout: 0, worst: '' };
     for (const e of this.#entries.values()) {
       const o = e.outcome;
       const key = !o ? 'unsettled' : o.type === 'refused' ? `refused ${hex(o.code)} ${o.reason}` : o.type === 'abandoned' ? `abandoned (${o.why})` : o.type;
       counts[`${e.req.kind}: ${key}`] = (counts[`${e.req.kind}: ${key}`] ?? 0) + 1;
+      if (e.answeredAt !== undefined && o?.type !== 'abandoned') {
+        const ms = e.answeredAt - e.req.sentAt;
+        if (ms > latency.maxMs) [latency.maxMs, latency.worst] = [ms, `${e.req.id} (${e.req.kind}${e.req.slow ? ', slow answerer' : ''}): ${fmt(o!)}`];
+        if (ms > this.timeoutMs + 1000) latency.pastTimeout++;
+      }
       if (!o) v.push(`lost: ${e.req.id} (${e.req.kind} to ${e.req.target || 'central'}) never settled`);
       else if (o.type === 'lost') v.push(`lost: ${e.req.id} (${e.req.kind} via ${e.req.conn} to ${e.req.target || 'central'}, sent at +${e.req.sentAt}): ${o.why}`);
       if (e.req.quiet) {
@@ -185,7 +192,7 @@ export class ChaosModel {
     }
     for (const [carried, n] of this.#carried) if (n > 1) v.push(`duplicated: an answer carrying ${carried} reached ${n} callers`);
     const listed = v.length > MAX_LISTED ? [...v.slice(0, MAX_LISTED), `… and ${v.length - MAX_LISTED} more`] : v;
-    return { violations: listed, violationCount: v.length, counts: sortKeys(counts), notes: Object.fromEntries(this.#notes), quiet, quietFailures };
+    return { violations: listed, violationCount: v.length, counts: sortKeys(counts), notes: Object.fromEntries(this.#notes), quiet, quietFailures, latency };
   }
 }
 
@@ -198,6 +205,8 @@ export interface Verdict {
   readonly quiet: { readonly total: number; readonly ok: number; readonly slow: number };
   /** Quiet-phase requests that did not succeed, and why (the first few). */
   readonly quietFailures: string[];
+  /** The slowest answer, and how many came more than 1 s after the request timeout (a figure, not a check). */
+  readonly latency: { readonly maxMs: number; readonly pastTimeout: number; readonly worst: string };
 }
 
 function hex(n: number): string {

@@ -18,7 +18,7 @@ import { ChaosModel, Rng, type Kind, type SentRequest, type Verdict } from './ch
  * ports, Redis killed and restarted (AOF). Real time throughout: leases expire by Redis's clock.
  */
 
-const REQUEST_TIMEOUT_SEC = 3;
+export const REQUEST_TIMEOUT_SEC = 3;
 /** The daemon's BACKSTOP_GRACE_MS: a remote origin answers this long after the timeout at the latest. */
 const BACKSTOP_GRACE_MS = 2_000;
 /** A caller waits this long for its one answer before the model calls the request lost. */
@@ -82,7 +82,7 @@ interface Entity {
 
 export async function runChaos(t: Test, o: ChaosOptions): Promise<ChaosReport> {
   const began = Date.now();
-  const model = new ChaosModel(() => Date.now() - began);
+  const model = new ChaosModel(() => Date.now() - began, REQUEST_TIMEOUT_SEC * 1000);
   const w = new World(t, o, model);
   // Registered before Redis starts: clients and nodes go first, whichever order tap runs teardowns in.
   t.teardown(() => w.stop());
