@@ -163,7 +163,7 @@ t.test('probe (passes today): after Redis is away longer than the lease, twice, 
   t.teardown(() => obj.destroy());
   await obj.connect();
   const atB = `http://127.0.0.1:${b.daemon.addresses!.http!.port}`;
-  const ask = () => call(atB, '/request', { UID: dev.uid, Timeout: 1, Format: 'ASCII', Payload: 'ping' }).then((r) => r.json as { Code?: number }, () => ({}));
+  const ask = () => call(atB, '/request', { UID: dev.uid, Timeout: 1, Format: 'ASCII', Payload: 'ping' }).then((r) => r.json as { Code?: number }, (): { Code?: number } => ({}));
   const failures: string[] = [];
   for (let attempt = 1; attempt <= 2 && failures.length === 0; attempt++) {
     await own.stop();
@@ -178,4 +178,61 @@ t.test('probe (passes today): after Redis is away longer than the lease, twice, 
     }
   }
   t.same(failures, [], 'after every outage the object is routable again');
+});
+
+t.test('finding: a survivor whose reap of a lapsed node is delayed until that node renewed and reconciled keeps sessions the node still holds', async (t) => {
+  // The race the probe above cannot reach, made deterministic by holding b's reap() (as a slow
+  // Redis round trip or a busy event loop would) from the moment b decided a was dead until a has
+  // renewed its lease (a new incarnation) and reconciled. Fleet.#watchNodes (src/cluster/fleet.ts)
+  // then reaps a's old incarnation (its lease is no longer current) and keeps every entry not
+  // claimed under a's new incarnation: all of a's sessions, claimed before the lapse and still
+  // connected at a. a's reconcile already ran, so nothing repairs them.
+  const own = await RedisServer.start(t);
+  const { a, b } = await twoNodes(t, own.url);
+  const obj = new ObjectClient({
+    host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key,
+    reconnect: { minMs: 50, maxMs: 200, takeoverMinMs: 50 }, // a fix that closes the connection instead is fine too
+    handler: (req) => ({ code: 0, payload: req.payload }),
+  });
+  t.teardown(() => obj.destroy());
+  await obj.connect();
+  const atB = `http://127.0.0.1:${b.daemon.addresses!.http!.port}`;
+  const ask = () => call(atB, '/request', { UID: dev.uid, Timeout: 1, Format: 'ASCII', Payload: 'ping' }).then((r) => r.json as { Code?: number }, (): { Code?: number } => ({}));
+  t.equal((await ask()).Code, 0, 'b reaches the object on a');
+
+  const registryB = b.daemon.internals.fleet!.engines.registry;
+  const reap = registryB.reap.bind(registryB);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let held = false;
+  registryB.reap = async (d) => {
+    if (d.node === 'a') {
+      held = true;
+      await gate;
+    }
+    return reap(d);
+  };
+  const admin = new Redis(own.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+  t.teardown(() => admin.disconnect());
+  const fleetA = a.daemon.internals.fleet!;
+  const before = fleetA.engines.registry.incarnation;
+  const began = Date.now();
+  while (!held && Date.now() - began < 8000) { // a's command connection cut until b decides a is dead
+    for (const line of String(await admin.client('LIST')).split('\n')) {
+      const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+      if (id && / name=iotsocket:a:cmd /.test(line)) await admin.client('KILL', 'ID', id).catch(() => {});
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.ok(held, "b is about to reap a (its reap held)");
+  await until(() => fleetA.live && fleetA.engines.registry.incarnation !== before, 'a renewed under a new incarnation', 10_000);
+  await new Promise((r) => setTimeout(r, 500)); // a's reconcile: its entries still say connected with its claims
+  release();
+  await new Promise((r) => setTimeout(r, 1500)); // b's reap and keeps land
+  let last: unknown;
+  await until(async () => ((last = await ask()) as { Code?: number }).Code === 0, 'the object on a routable from b', 6000)
+    .then(() => t.pass('routable from b'), async (err: Error) => {
+      const e = await b.daemon.internals.fleet!.engines.directory.lookup(dev.uid);
+      t.fail(`${err.message}: last answer ${JSON.stringify(last)}; object connected ${obj.connected}; directory ${e ? `${e.state} at ${e.node}, claim ${e.claim}` : 'none'}; a's incarnation now ${fleetA.engines.registry.incarnation}`);
+    });
 });
