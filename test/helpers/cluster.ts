@@ -161,7 +161,8 @@ export class InProcessNode extends NodeBase {
     });
     writeFileSync(config.acl.file, formatAclJson(devices));
     const logs = new LogSink();
-    const daemon = createConcentrator(config, { logger: pino({ level: 'warn' }, logs) });
+    // IOTS_TEST_LOG=debug keeps every line (node.logs) when a test needs explaining.
+    const daemon = createConcentrator(config, { logger: pino({ level: process.env.IOTS_TEST_LOG ?? 'warn' }, logs) });
     t.teardown(() => daemon.close());
     await daemon.start();
     return new InProcessNode(t, id, daemon, config, logs);
