@@ -1,35 +1,17 @@
 import t, { type Test } from 'tap';
 import { ObjectClient } from '../../src/client/index.js';
 import { ResponseCode, ToT, type Transmission } from '../../src/protocol/index.js';
-import { CliNode, InProcessNode, ascii, untilKept, untilReaped, withTimeout } from '../helpers/cluster.js';
+import { CliNode, InProcessNode, ascii, readUntil, responsesBeforePong, untilKept, untilReaped, withTimeout } from '../helpers/cluster.js';
 import { device } from '../helpers/daemon.js';
-import type { RawClient } from '../helpers/raw-client.js';
 import { RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
 
 // CLUSTER.md guarantees 4, 5 and 8 where a process dies: a node killed with SIGKILL (the real
-// CLI in a child process), a durable single node restarted, Redis restarted under traffic.
+// CLI in a child process), a durable single node restarted, Redis stopped under traffic.
 
 const LEASE_MS = 2000; // FAST_CLUSTER.leaseSec
 /** src/daemon.ts BACKSTOP_GRACE_MS: how long after its timeout a remote origin answers a request itself. */
 const BACKSTOP_GRACE_MS = 2000;
-
-/** Reads `client` until a transmission of `type`; returns it and everything read before it. */
-async function readUntil<T extends Transmission['type']>(client: RawClient, type: T, ms = 5000): Promise<{ hit: Extract<Transmission, { type: T }>; before: Transmission[] }> {
-  const before: Transmission[] = [];
-  for (;;) {
-    const x = await client.next(ms);
-    if (x.type === type) return { hit: x as Extract<Transmission, { type: T }>, before };
-    before.push(x);
-  }
-}
-
-/** Sends a Ping, returns the responses received before its Pong (there should be none left over). */
-async function responsesBeforePong(client: RawClient): Promise<Transmission[]> {
-  client.send({ type: ToT.PING });
-  return (await readUntil(client, ToT.PONG)).before.filter((x) => x.type === ToT.RESPONSE);
-}
-
 
 /** No request left in flight at these in-process nodes (so no backstop timer can answer twice later). */
 async function untilNothingInFlight(nodes: InProcessNode[], ms: number): Promise<void> {
