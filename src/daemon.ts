@@ -128,7 +128,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     counters: {
       refused: (reason) => metrics.refusedRequests.labels(reason).inc(),
       lateResponse: (dir) => metrics.lateResponses.labels(dir).inc(),
-      message: (kind, way) => metrics.clusterMessages.labels(kind, way).inc(),
+      message: (kind, way) => metrics.countClusterMessage(kind, way),
     },
   }, {
     keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers, backstopGraceMs: BACKSTOP_GRACE_MS,

@@ -43,7 +43,8 @@ interface Wait {
   readonly node: string;
   readonly uid: string;
   readonly tracking: number;
-  readonly timer: TimerHandle;
+  /** Clock ms after which the origin is answered here (0xA1) if the node never answered. */
+  readonly deadline: number;
 }
 
 /** Messages re-routed by a node that no longer holds the session: a bound, so a moving session cannot loop. */
@@ -57,6 +58,7 @@ const ROUTE_TTL_MS = 5_000;
 const BUFFER_TTL_MARGIN_MS = 10 * 60_000;
 const TELEMETRY_SHARE = 0.5;
 const SWEEP_MS = 1_000;
+const BACKSTOP_SWEEP_MS = 250;
 const SWEEP_BATCH = 200;
 
 /** An origin on another node: the answer travels back to it through its inbox. */
@@ -149,6 +151,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
       }
     });
     this.#every('sweep', SWEEP_MS, () => this.#sweep());
+    this.#every('backstop', BACKSTOP_SWEEP_MS, async () => {
+      const now = this.#clock.now();
+      for (const [id, w] of this.#waits) if (w.deadline <= now) this.#settleWait(id, ResponseCode.TIMEOUT, 'timeout');
+    });
     this.#every('nodes', this.#opts.heartbeatMs, () => this.#watchNodes());
   }
 
@@ -172,7 +178,6 @@ export class Fleet implements SharedSessions, RemoteRouting {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
-    for (const w of this.#waits.values()) this.#clock.clearTimeout(w.timer);
     this.#waits.clear();
     this.#e.registry.abandon();
   }
@@ -400,8 +405,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   #sendRequest(node: string, uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number, hops: number): void {
     const id = ++this.#seq >>> 0;
-    const timer = this.#clock.setTimeout(() => this.#settleWait(id, ResponseCode.TIMEOUT, 'timeout'), timeoutMs + this.#opts.backstopGraceMs);
-    this.#waits.set(id, { origin, node, uid, tracking, timer });
+    // No timer per request: one sweep (BACKSTOP_SWEEP_MS) answers the waits past their deadline.
+    this.#waits.set(id, { origin, node, uid, tracking, deadline: this.#clock.now() + timeoutMs + this.#opts.backstopGraceMs });
     this.post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload },
       () => this.#settleWait(id, ResponseCode.NOT_FOUND, 'cluster-unavailable'));
   }
@@ -410,7 +415,6 @@ export class Fleet implements SharedSessions, RemoteRouting {
     const w = this.#waits.get(id);
     if (!w) return;
     this.#waits.delete(id);
-    this.#clock.clearTimeout(w.timer);
     if (reason !== 'timeout') this.#counters.refused(reason as RefusalReason);
     w.origin.deliverResponse(w.uid, Math.max(w.tracking, 0), code, EMPTY_PAYLOAD, reason);
   }
@@ -503,7 +507,6 @@ export class Fleet implements SharedSessions, RemoteRouting {
         const w = this.#waits.get(m.id);
         if (!w) return;
         this.#waits.delete(m.id);
-        this.#clock.clearTimeout(w.timer);
         return w.origin.deliverResponse(m.uid, m.tracking, m.code, m.payload, (m.reason || undefined) as GeneratedReason | undefined);
       }
       case 'tracker-response':

@@ -40,7 +40,9 @@ export type NodeMessage =
 
 const KIND = ['deliver', 'takeover', 'central-request', 'origin-response', 'tracker-response', 'tracker-fail', 'end-session'] as const;
 
-export class NodeMessageError extends Error {}
+export class NodeMessageError extends Error {
+  override readonly name = 'NodeMessageError';
+}
 
 /** Bytes of one message: [version, kind, fields...]. Strings are u8-length UTF-8 (UIDs ≤ 16 bytes, node ids ≤ 64, reasons short). */
 export function encodeNodeMessage(m: NodeMessage): Buffer {
@@ -106,39 +108,50 @@ export function decodeNodeMessage(b: Buffer): NodeMessage {
   return m;
 }
 
+/** One scratch buffer for every message (encoding is synchronous): each message costs one allocation, its copy. */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
 class Writer {
-  #parts: Buffer[] = [];
-  #n = 0;
-  #push(b: Buffer): this {
-    this.#parts.push(b);
-    this.#n += b.length;
-    return this;
+  #o = 0;
+  #room(n: number): number {
+    const at = this.#o;
+    if (at + n > scratch.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(scratch.length * 2, at + n));
+      scratch.copy(bigger, 0, 0, at);
+      scratch = bigger;
+    }
+    this.#o += n;
+    return at;
   }
   u8(v: number): this {
-    return this.#push(Buffer.of(v & 0xff));
+    scratch[this.#room(1)] = v & 0xff;
+    return this;
   }
   u16(v: number): this {
-    const b = Buffer.allocUnsafe(2);
-    b.writeUInt16BE(v);
-    return this.#push(b);
+    scratch.writeUInt16BE(v, this.#room(2));
+    return this;
   }
   u32(v: number): this {
-    const b = Buffer.allocUnsafe(4);
-    b.writeUInt32BE(v >>> 0);
-    return this.#push(b);
+    scratch.writeUInt32BE(v >>> 0, this.#room(4));
+    return this;
   }
   i32(v: number): this {
-    const b = Buffer.allocUnsafe(4);
-    b.writeInt32BE(v);
-    return this.#push(b);
+    scratch.writeInt32BE(v, this.#room(4));
+    return this;
   }
   str(s: string): this {
-    const b = Buffer.from(s, 'utf8');
-    if (b.length > 255) throw new NodeMessageError(`node message string too long (${b.length} bytes)`);
-    return this.u8(b.length).#push(b);
+    const n = Buffer.byteLength(s, 'utf8');
+    if (n > 255) throw new NodeMessageError(`node message string too long (${n} bytes)`);
+    const at = this.#room(1 + n);
+    scratch[at] = n;
+    scratch.write(s, at + 1, n, 'utf8');
+    return this;
   }
   bytes(b: Buffer): this {
-    return this.u32(b.length).#push(b);
+    const at = this.#room(4 + b.length);
+    scratch.writeUInt32BE(b.length, at);
+    b.copy(scratch, at + 4);
+    return this;
   }
   ref(r: TrackRef): this {
     return this.u8(r.dir === 'up' ? 1 : 0).str(r.uid).u16(r.tracking).str(r.node);
@@ -147,7 +160,9 @@ class Writer {
     return this.u8(p.format).u8(p.options).bytes(p.data);
   }
   done(): Buffer {
-    return Buffer.concat(this.#parts, this.#n);
+    const out = Buffer.allocUnsafe(this.#o);
+    scratch.copy(out, 0, 0, this.#o);
+    return out;
   }
 }
 
@@ -179,7 +194,9 @@ class Reader {
   bytes(): Buffer {
     const n = this.u32();
     const at = this.#take(n);
-    return Buffer.from(this.b.subarray(at, at + n)); // a copy: the batch it came in can be freed
+    const out = Buffer.allocUnsafe(n); // a copy: the batch it came in can be freed
+    this.b.copy(out, 0, at, at + n);
+    return out;
   }
   dir(): 'down' | 'up' {
     return this.u8() === 1 ? 'up' : 'down';

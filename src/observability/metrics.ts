@@ -100,7 +100,13 @@ export class Metrics {
 
   /** Set on a cluster node (src/daemon.ts): what its gauges read at scrape time. */
   clusterSources: { up(): boolean; remoteWaits(): number } | undefined;
-  readonly clusterMessages = new Counter({ name: 'iotsocket_cluster_messages_total', help: 'Node-to-node messages of a cluster, by kind and way (in, out)', labelNames: ['kind', 'way'] as const, registers: [this.registry] });
+  readonly #clusterMessageCounts = new Map<string, LocalCount>();
+  readonly #clusterMessageByKind = { in: new Map<string, LocalCount>(), out: new Map<string, LocalCount>() };
+  /** Per node-to-node message: counted locally (countClusterMessage), flushed on read. */
+  readonly clusterMessages: Counter<'kind' | 'way'> = new Counter({
+    name: 'iotsocket_cluster_messages_total', help: 'Node-to-node messages of a cluster, by kind and way (in, out)', labelNames: ['kind', 'way'] as const, registers: [this.registry],
+    collect: (): void => flushInto(this.clusterMessages, pairs(this.#clusterMessageCounts, 'kind', 'way')),
+  });
   readonly clusterUp = new Gauge({
     name: 'iotsocket_cluster_up', help: 'Cluster node: 1 while it reaches the shared engine (Redis) and holds a live lease, else 0 (absent on a single node)', registers: [this.registry],
     collect: () => { if (this.clusterSources) this.clusterUp.set(this.clusterSources.up() ? 1 : 0); },
@@ -134,6 +140,20 @@ export class Metrics {
   /** Counts a handshake (iotsocket_handshakes_total): 'accepted' with the kind, or 'refused' with the reason. */
   countHandshake(result: 'accepted' | 'refused', reason: string): void {
     countPair(this.#handshakeCounts, result, reason);
+  }
+
+  /** Counts a node-to-node message (iotsocket_cluster_messages_total) without touching prom-client. */
+  countClusterMessage(kind: string, way: 'in' | 'out'): void {
+    // One count object per (kind, way), found without building a key string per message.
+    const byKind = this.#clusterMessageByKind[way];
+    let c = byKind.get(kind);
+    if (!c) {
+      const key = `${kind}|${way}`;
+      c = this.#clusterMessageCounts.get(key) ?? new LocalCount();
+      this.#clusterMessageCounts.set(key, c);
+      byKind.set(kind, c);
+    }
+    c.n++;
   }
 
   /** Counts a session lifecycle event (iotsocket_session_events_total). */
