@@ -132,7 +132,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     },
   }, {
     keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers, backstopGraceMs: BACKSTOP_GRACE_MS,
-    forwardTtlMs: Math.max(config.tcp.requestTimeoutSec, config.http.maxWaitSec) * 1000 + BACKSTOP_GRACE_MS,
+    forwardTtlMs: Math.max(config.tcp.requestTimeoutSec, config.http.maxWaitSec) * 1000 + 10_000,
     heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
     leaseMs: (config.cluster?.leaseSec ?? 7) * 1000,
   });
@@ -323,8 +323,11 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
 }
 
 const SHUTDOWN_GRACE_MS = 2_000;
-/** A request sent to another node's tracker is answered this long after its timeout if that node never answers. */
-const BACKSTOP_GRACE_MS = 2_000;
+/**
+ * A request sent to another node's tracker is answered here this long after its timeout if that
+ * node never answers (it died, or its answer was lost with Redis): by the timeout, as on one node.
+ */
+const BACKSTOP_GRACE_MS = 0;
 /** Gauges read at scrape time: sessions by kind and state, buffered bytes, requests in flight, tokens. */
 function collectGauges(metrics: Metrics, sessions: SessionManager, tracker: RequestTracker, tokens: () => number): void {
   metrics.sources = {

@@ -40,9 +40,14 @@ export class Child {
     this.name = opts.name ?? script;
     const nodeArgs = [...(opts.execArgv ?? []), script, JSON.stringify(payload)];
     const limit = opts.fdLimit ?? 1_048_576;
-    // `exec` keeps the IPC descriptor (NODE_CHANNEL_FD) open across the shell.
-    const sh = `ulimit -n ${limit} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"`;
-    this.proc = spawn('bash', ['-c', sh, process.execPath, ...nodeArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // `exec` keeps the IPC descriptor (NODE_CHANNEL_FD) open across the shell. Under the tap smoke
+    // test, tap's @tapjs/processinfo adds its --import to the NODE_OPTIONS of whatever is spawned
+    // (the shell): the shell puts back this process's own NODE_OPTIONS without it, so the children
+    // run as under `npm run bench` (the hook doubles a child's start-up CPU).
+    const own = (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((o) => o !== '' && !o.includes('@tapjs/processinfo')).join(' ');
+    const sh = `NODE_OPTIONS="$BENCH_NODE_OPTIONS"; unset BENCH_NODE_OPTIONS; [ -n "$NODE_OPTIONS" ] || unset NODE_OPTIONS; `
+      + `ulimit -n ${limit} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"`;
+    this.proc = spawn('bash', ['-c', sh, process.execPath, ...nodeArgs], { env: { ...process.env, BENCH_NODE_OPTIONS: own }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.proc.on('message', (m: Msg) => this.#onMessage(m));
     this.exited = new Promise((res) => this.proc.once('exit', (code) => {
       this.#dead = new Error(`${this.name} exited with code ${code}`);

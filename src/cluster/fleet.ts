@@ -34,7 +34,8 @@ export interface FleetCounters {
 interface Tracked {
   readonly ref: TrackRef;
   refuse(why: RefusalReason): void;
-  buffered(remove: () => void): void;
+  /** It now waits in `session`'s kept buffer; `remove` takes it out once it is answered. */
+  buffered(session: string, remove: () => void): void;
 }
 
 /** A central-side request sent to the node holding its object: its origin waits here. */
@@ -58,7 +59,7 @@ const ROUTE_TTL_MS = 5_000;
 const BUFFER_TTL_MARGIN_MS = 10 * 60_000;
 const TELEMETRY_SHARE = 0.5;
 const SWEEP_MS = 1_000;
-const BACKSTOP_SWEEP_MS = 250;
+const BACKSTOP_SWEEP_MS = 100;
 const SWEEP_BATCH = 200;
 
 /** An origin on another node: the answer travels back to it through its inbox. */
@@ -92,9 +93,16 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** UIDs being claimed here: what arrives for them waits until the session is attached. */
   readonly #attaching = new Map<string, { n: number; waiters: Array<() => void> }>();
   readonly #waits = new Map<number, Wait>();
-  /** 'dir uid tracking' → the node tracking a request delivered here, for its response. */
+  /**
+   * 'dir uid tracking' → the node tracking a request delivered here, for its response; node ''
+   * for an orphan (its tracker's run is gone): the response goes straight to the other party.
+   */
   readonly #forwarded = new Map<string, { node: string; at: number }>();
   #dead = new Set<string>();
+  /** Live nodes as of the last heartbeat tick (this one included): a buffered request's tracker is alive or not. */
+  #live = new Set<string>();
+  /** Removals of answered requests from kept buffers that failed (the engine was away): retried each sweep. */
+  #removals: Array<() => Promise<unknown>> = [];
   #seq = 0;
   readonly #timers = new Map<string, TimerHandle>();
   #stopped = false;
@@ -138,6 +146,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL });
     this.#e.directory.useIncarnation(this.#e.registry.incarnation);
     await this.#adoptPreviousRun();
+    this.#live = new Set((await this.#e.registry.live()).map((n) => n.node));
     let lapsed = false;
     this.#e.registry.onState((state) => {
       if (state === 'lapsed') {
@@ -199,6 +208,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
       if (previous?.state === 'connected' && previous.node !== this.node) {
         this.post(previous.node, { kind: 'takeover', uid, claim: previous.claim });
       }
+      // Nodes that routed to it elsewhere forget that route now: a device moving is routable at once.
+      if (previous && previous.node !== this.node) for (const n of this.#live) if (n !== this.node) this.post(n, { kind: 'moved', uid });
       // Taken after the claim: an append guarded by the old claim can no longer land behind it.
       const replay = previous ? this.#replayable(uid, await this.#e.buffers.take(uid), link.maxTransmissionLength) : [];
       return previous ? { claim, previous: { node: previous.node, state: previous.state, peer: previous.peer }, replay } : { claim, replay };
@@ -291,7 +302,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
     const f = this.#forwarded.get(k);
     if (!f) return false;
     this.#forwarded.delete(k);
-    this.post(f.node, { kind: 'tracker-response', dir, uid, tracking, code, payload });
+    if (f.node !== '') this.post(f.node, { kind: 'tracker-response', dir, uid, tracking, code, payload });
+    // Its tracker died (a kept session outlived it): the answer goes to the party on the other side.
+    else if (dir === 'down') this.#sessions.deliver(CENTRAL_UID, { type: ToT.RESPONSE, uid, tracking, code, payload });
+    else this.#sessions.deliver(uid, { type: ToT.RESPONSE, tracking, code, payload });
     return true;
   }
 
@@ -371,7 +385,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     };
     const ref = tracked?.ref;
     const entry: BufferedEntry = ref
-      ? { bytes, request: uid === CENTRAL_UID ? { dir: ref.dir, tracking: ref.tracking, node: ref.node, uid: ref.uid } : { dir: ref.dir, tracking: ref.tracking, node: ref.node } }
+      ? { bytes, request: { dir: ref.dir, tracking: ref.tracking, node: ref.node, run: ref.run, expiresAt: ref.expiresAt, ...(uid === CENTRAL_UID && { uid: ref.uid }) } }
       : { bytes };
     let refusal;
     try {
@@ -382,7 +396,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     // Resumed, taken or ended since the lookup: route it again, to wherever it is now.
     if (refusal === 'not-kept') return this.#routeTo(uid, t, tracked, hops + 1, noSession, noSessionWhenKept);
     if (refusal) return this.#refuse(uid, t, tracked, refusal);
-    if (ref) tracked!.buffered(() => void this.#e.buffers.remove(uid, ref.dir, ref.tracking, uid === CENTRAL_UID ? ref.uid : undefined).catch(() => {}));
+    if (ref) tracked!.buffered(uid, () => this.#unbuffer(uid, ref));
   }
 
   /** The session is (again) connected here: the session manager delivers, or the fleet once more if it left meanwhile. */
@@ -424,14 +438,21 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#sessions.events.dropped(uid, why === 'not-kept' || why === 'in-progress' ? 'no-session' : (why as 'no-session'), t.type);
   }
 
+  /** An answered request leaves the kept buffer; while the engine is away the removal is tried again each sweep. */
+  #unbuffer(session: string, ref: TrackRef): void {
+    const remove = () => this.#e.buffers.remove(session, ref.dir, ref.tracking, session === CENTRAL_UID ? ref.uid : undefined);
+    remove().catch(() => this.#removals.push(remove));
+  }
+
   #localTracked(p: PendingRequest): Tracked {
+    const expiresAt = this.#clock.epochMs() + (p.deadline - this.#clock.now());
     return {
-      ref: { dir: p.dir, uid: p.uid, tracking: p.tracking, node: this.node },
+      ref: { dir: p.dir, uid: p.uid, tracking: p.tracking, node: this.node, run: this.#e.registry.incarnation, expiresAt },
       refuse: (why) => {
         this.#counters.refused(why);
         this.#tracker.fail(p, ResponseCode.NOT_FOUND, why);
       },
-      buffered: (remove) => {
+      buffered: (_session, remove) => {
         if (p.settled) return remove(); // answered (timeout) while the append was on its way
         p.unbuffer = remove;
       },
@@ -443,7 +464,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
     return {
       ref,
       refuse: (why) => this.post(ref.node, { kind: 'tracker-fail', dir: ref.dir, uid: ref.uid, tracking: ref.tracking, reason: why }),
-      buffered: () => {},
+      // Its tracker takes it out of the buffer once answered (PROTOCOL §6: never delivered late).
+      buffered: (session) => this.post(ref.node, { kind: 'buffered', session, dir: ref.dir, uid: ref.uid, tracking: ref.tracking }),
     };
   }
 
@@ -453,8 +475,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
     return p && this.#localTracked(p);
   }
 
-  #remember(ref: TrackRef): void {
-    this.#forwarded.set(refKey(ref.dir, ref.uid, ref.tracking), { node: ref.node, at: this.#clock.now() });
+  #remember(ref: TrackRef, orphan = false): void {
+    this.#forwarded.set(refKey(ref.dir, ref.uid, ref.tracking), { node: orphan ? '' : ref.node, at: this.#clock.now() });
   }
 
   // ---- the inbox ----
@@ -517,6 +539,16 @@ export class Fleet implements SharedSessions, RemoteRouting {
         if (p) this.#tracker.fail(p, ResponseCode.NOT_FOUND, m.reason as GeneratedReason);
         return;
       }
+      case 'moved':
+        this.#routes.delete(m.uid);
+        return;
+      case 'buffered': {
+        const p = this.#tracker.pending(m.dir, m.uid, m.tracking);
+        const ref = { dir: m.dir, uid: m.uid, tracking: m.tracking, node: this.node, run: '', expiresAt: 0 };
+        if (!p) return this.#unbuffer(m.session, ref); // answered before it was buffered
+        p.unbuffer = () => this.#unbuffer(m.session, ref);
+        return;
+      }
       case 'end-session': {
         const s = this.#sessions.get(m.uid);
         if (s) this.#sessions.end(s, m.reason === 'revoked' ? 'revoked' : 'admin', m.code);
@@ -537,17 +569,21 @@ export class Fleet implements SharedSessions, RemoteRouting {
         else out.push(e.bytes);
         continue;
       }
-      const ref: TrackRef = { dir: e.request.dir, uid: e.request.uid ?? uid, tracking: e.request.tracking, node: e.request.node };
-      if (ref.node === this.node) {
+      const q = e.request;
+      const ref: TrackRef = { dir: q.dir, uid: q.uid ?? uid, tracking: q.tracking, node: q.node, run: q.run ?? '', expiresAt: q.expiresAt ?? Infinity };
+      if (ref.expiresAt <= this.#clock.epochMs()) continue; // its origin was answered 0xA1: never delivered late
+      const ours = ref.node === this.node && ref.run === this.#e.registry.incarnation;
+      if (ours) {
         const p = this.#tracker.pending(ref.dir, ref.uid, ref.tracking);
-        if (!p) continue; // answered (0xA1) already
+        if (!p) continue; // answered already
         p.unbuffer = undefined;
-      } else if (this.#dead.has(ref.node)) continue; // its origin was answered when that node was lost
+      }
       if (tooLarge) {
         this.#failTracked(ref, 'too-large');
         continue;
       }
-      if (ref.node !== this.node) this.#remember(ref);
+      // A tracker that is gone (its node died, or this node's previous run): delivered anyway, the answer to the other party.
+      if (!ours) this.#remember(ref, ref.node === this.node || !this.#live.has(ref.node));
       out.push(e.bytes);
     }
     return out;
@@ -555,7 +591,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   async #answerBuffered(uid: string, reason: 'session-ended'): Promise<void> {
     for (const e of await this.#e.buffers.take(uid)) {
-      if (e.request) this.#failTracked({ dir: e.request.dir, uid: e.request.uid ?? uid, tracking: e.request.tracking, node: e.request.node }, reason);
+      const q = e.request;
+      if (q) this.#failTracked({ dir: q.dir, uid: q.uid ?? uid, tracking: q.tracking, node: q.node, run: q.run ?? '', expiresAt: q.expiresAt ?? Infinity }, reason);
     }
   }
 
@@ -640,6 +677,9 @@ export class Fleet implements SharedSessions, RemoteRouting {
   }
 
   async #sweep(): Promise<void> {
+    const retry = this.#removals;
+    this.#removals = [];
+    for (const remove of retry) await remove().catch(() => this.#removals.push(remove));
     const now = this.#clock.epochMs();
     for (const e of await this.#e.directory.expired(now, SWEEP_BATCH)) {
       // Every node sweeps; end() hands the entry to exactly one of them, which answers its buffer.
@@ -657,6 +697,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     const registry = this.#e.registry;
     registry.setSessions(this.#sessions.store.size);
     if (registry.state !== 'live') return;
+    this.#live = new Set((await registry.live()).map((n) => n.node));
     const dead = await registry.dead();
     const now = new Set(dead.map((d) => d.node));
     for (const node of now) {

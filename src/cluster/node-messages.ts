@@ -13,6 +13,10 @@ export interface TrackRef {
   readonly uid: string;
   readonly tracking: number;
   readonly node: string;
+  /** The tracking node's run (lease incarnation): a node restarted with the same id tracks none of its previous run's requests. */
+  readonly run: string;
+  /** Wall-clock ms of the request's timeout: past it, its origin was answered 0xA1, so it is never delivered. */
+  readonly expiresAt: number;
 }
 
 /** What one node hands another through its inbox (NodeInbox: batched, ordered per sender, at most once). */
@@ -35,10 +39,14 @@ export type NodeMessage =
   | { readonly kind: 'tracker-response'; readonly dir: 'down' | 'up'; readonly uid: string; readonly tracking: number; readonly code: number; readonly payload: Payload }
   /** A request this node tracks was dropped undelivered elsewhere: answer its origin with 0xA0 and `reason`. */
   | { readonly kind: 'tracker-fail'; readonly dir: 'down' | 'up'; readonly uid: string; readonly tracking: number; readonly reason: string }
+  /** A request this node tracks now waits in `session`'s kept buffer: once answered, take it out. */
+  | { readonly kind: 'buffered'; readonly session: string; readonly dir: 'down' | 'up'; readonly uid: string; readonly tracking: number }
+  /** `uid` is now held elsewhere than before: drop any route to it. */
+  | { readonly kind: 'moved'; readonly uid: string }
   /** End the session of `uid` held here (revocation, admin), with Close `code`. */
   | { readonly kind: 'end-session'; readonly uid: string; readonly code: number; readonly reason: string };
 
-const KIND = ['deliver', 'takeover', 'central-request', 'origin-response', 'tracker-response', 'tracker-fail', 'end-session'] as const;
+const KIND = ['deliver', 'takeover', 'central-request', 'origin-response', 'tracker-response', 'tracker-fail', 'end-session', 'moved', 'buffered'] as const;
 
 export class NodeMessageError extends Error {
   override readonly name = 'NodeMessageError';
@@ -65,6 +73,10 @@ export function encodeNodeMessage(m: NodeMessage): Buffer {
       return w.u8(m.dir === 'up' ? 1 : 0).str(m.uid).u16(m.tracking).str(m.reason).done();
     case 'end-session':
       return w.str(m.uid).u8(m.code).str(m.reason).done();
+    case 'moved':
+      return w.str(m.uid).done();
+    case 'buffered':
+      return w.str(m.session).u8(m.dir === 'up' ? 1 : 0).str(m.uid).u16(m.tracking).done();
   }
 }
 
@@ -100,6 +112,12 @@ export function decodeNodeMessage(b: Buffer): NodeMessage {
       break;
     case 'end-session':
       m = { kind, uid: r.str(), code: r.u8(), reason: r.str() };
+      break;
+    case 'moved':
+      m = { kind, uid: r.str() };
+      break;
+    case 'buffered':
+      m = { kind, session: r.str(), dir: r.dir(), uid: r.str(), tracking: r.u16() };
       break;
     default:
       throw new NodeMessageError(`unknown node message kind ${b[1]}`);
@@ -154,7 +172,11 @@ class Writer {
     return this;
   }
   ref(r: TrackRef): this {
-    return this.u8(r.dir === 'up' ? 1 : 0).str(r.uid).u16(r.tracking).str(r.node);
+    return this.u8(r.dir === 'up' ? 1 : 0).str(r.uid).u16(r.tracking).str(r.node).str(r.run).f64(r.expiresAt);
+  }
+  f64(v: number): this {
+    scratch.writeDoubleBE(v, this.#room(8));
+    return this;
   }
   payload(p: Payload): this {
     return this.u8(p.format).u8(p.options).bytes(p.data);
@@ -202,7 +224,7 @@ class Reader {
     return this.u8() === 1 ? 'up' : 'down';
   }
   ref(): TrackRef {
-    return { dir: this.dir(), uid: this.str(), tracking: this.u16(), node: this.str() };
+    return { dir: this.dir(), uid: this.str(), tracking: this.u16(), node: this.str(), run: this.str(), expiresAt: this.b.readDoubleBE(this.#take(8)) };
   }
   payload(): Payload {
     const format = this.u8();

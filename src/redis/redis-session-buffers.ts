@@ -10,7 +10,7 @@ import { withScripts } from './scripts.js';
 
 /**
  * KEYS: stream, bytes, the UID's directory hash (same tag). ARGV: maxCount, maxBytes, ttl, bytes,
- * dir, tracking, node ('' for none), object uid ('' for none), claim ('' for no guard).
+ * dir, tracking, node ('' for none), object uid ('' for none), claim ('' for no guard), run, expiresAt ('' for none).
  */
 const APPEND = `
 if ARGV[9] ~= '' then
@@ -22,10 +22,12 @@ local used = tonumber(redis.call('GET', KEYS[2]) or '0')
 if used + string.len(ARGV[4]) > tonumber(ARGV[2]) then return 'session-bytes' end
 if ARGV[7] == '' then
   redis.call('XADD', KEYS[1], '*', 'b', ARGV[4])
-elseif ARGV[8] == '' then
-  redis.call('XADD', KEYS[1], '*', 'b', ARGV[4], 'd', ARGV[5], 'k', ARGV[6], 'n', ARGV[7])
 else
-  redis.call('XADD', KEYS[1], '*', 'b', ARGV[4], 'd', ARGV[5], 'k', ARGV[6], 'n', ARGV[7], 'u', ARGV[8])
+  local f = {'b', ARGV[4], 'd', ARGV[5], 'k', ARGV[6], 'n', ARGV[7]}
+  if ARGV[8] ~= '' then f[#f + 1] = 'u'; f[#f + 1] = ARGV[8] end
+  if ARGV[10] ~= '' then f[#f + 1] = 'r'; f[#f + 1] = ARGV[10] end
+  if ARGV[11] ~= '' then f[#f + 1] = 'x'; f[#f + 1] = ARGV[11] end
+  redis.call('XADD', KEYS[1], '*', unpack(f))
 end
 redis.call('INCRBY', KEYS[2], string.len(ARGV[4]))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -77,7 +79,7 @@ export class RedisSessionBuffers implements SessionBuffers {
     const q = entry.request;
     const refusal = await this.#r.iotsBufAppend(this.#k.buffer(uid), this.#k.bufferBytes(uid), this.#k.session(uid),
       String(bounds.maxCount), String(bounds.maxBytes), String(Math.max(1, Math.ceil(bounds.ttlMs))), entry.bytes,
-      q?.dir ?? '', String(q?.tracking ?? ''), q?.node ?? '', q?.uid ?? '', whileKept ?? '');
+      q?.dir ?? '', String(q?.tracking ?? ''), q?.node ?? '', q?.uid ?? '', whileKept ?? '', q?.run ?? '', q?.expiresAt === undefined ? '' : String(q.expiresAt));
     return refusal === null ? undefined : (refusal as BufferRefusal | NotKept);
   }
 
@@ -88,8 +90,11 @@ export class RedisSessionBuffers implements SessionBuffers {
       for (let i = 0; i < fields.length; i += 2) f[fields[i]!.toString()] = fields[i + 1]!;
       const bytes = f.b ?? Buffer.alloc(0);
       if (!f.n) return { bytes };
-      const request = { dir: f.d!.toString() === 'up' ? 'up' as const : 'down' as const, tracking: Number(f.k!.toString()), node: f.n.toString() };
-      return { bytes, request: f.u ? { ...request, uid: f.u.toString() } : request };
+      const request = {
+        dir: f.d!.toString() === 'up' ? 'up' as const : 'down' as const, tracking: Number(f.k!.toString()), node: f.n.toString(),
+        ...(f.u && { uid: f.u.toString() }), ...(f.r && { run: f.r.toString() }), ...(f.x && { expiresAt: Number(f.x.toString()) }),
+      };
+      return { bytes, request };
     });
   }
 

@@ -9,6 +9,10 @@ export interface BufferedRequestRef {
   readonly node: string;
   /** The object's UID, for a request buffered for the central (its buffer holds many objects' requests). */
   readonly uid?: string;
+  /** The tracking node's run (lease incarnation), so a restarted node tells its previous run's requests from its own. */
+  readonly run?: string;
+  /** Wall-clock ms of the request's timeout: a resume past it leaves it out (its origin got 0xA1). */
+  readonly expiresAt?: number;
 }
 
 /** Why an append guarded by a claim was refused: the session is no longer kept under it (resumed, taken, ended). */

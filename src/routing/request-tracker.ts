@@ -18,6 +18,8 @@ export type Direction = 'down' | 'up';
 export class PendingRequest {
   settled = false;
   timer: TimerHandle | undefined;
+  /** Clock ms of its timeout. */
+  deadline = 0;
   unbuffer: (() => void) | undefined;
   constructor(
     readonly tracker: RequestTracker,
@@ -79,6 +81,7 @@ export class RequestTracker {
     const p = new PendingRequest(this, dir, uid, tracking, origin, this.#clock.now());
     perUid.set(tracking, p);
     this.#size++;
+    p.deadline = p.startedAt + timeoutMs;
     p.timer = this.#clock.setTimeout(() => this.fail(p, ResponseCode.TIMEOUT, 'timeout'), timeoutMs);
     return p;
   }

@@ -2,14 +2,15 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { choosePretty } from '../../src/observability/logger.js';
-import { BIN, cleanEnv, ensureBuilt } from '../helpers/cli.js';
+import { BIN, cleanEnv, ensureBuilt, plainSpawn } from '../helpers/cli.js';
 
 const CONFIG = 'tcp: { port: 0 }\nudp: { enabled: false }\nhttp: { enabled: false }\ncentral: { authKey: 00112233445566778899AABBCCDDEEFF }\n';
 
 /** Runs `iotsocket start` (stdout a pipe, not a terminal) until its "concentrator started" line; returns the lines so far. */
 async function startLines(t: Test, args: string[], yaml = CONFIG): Promise<string[]> {
   const dir = t.testdir({ 'c.yaml': yaml });
-  const child = spawn(process.execPath, [BIN, 'start', '-c', 'c.yaml', ...args], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = plainSpawn([process.execPath, BIN, 'start', '-c', 'c.yaml', ...args], cleanEnv());
+  const child = spawn(run.file, run.args, { cwd: dir, env: run.env, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void child.kill('SIGKILL'));
   const lines: string[] = [];
   let stderr = '';

@@ -11,7 +11,8 @@ import { until } from '../helpers/until.js';
 
 /**
  * What the chaos test (chaos.test.ts) found, each reduced to the smallest scenario that shows it.
- * These fail until the wiring (src/cluster/fleet.ts) is fixed; each says what it expects and why.
+ * Each failed against the first wiring and passes since its fix in src/cluster/fleet.ts; each
+ * says what it expects and why.
  */
 
 const dev = device('finding-1');
@@ -90,7 +91,7 @@ t.test('finding: a node whose lease lapsed while Redis was away from it is reape
     const list = String(await admin.client('LIST'));
     for (const line of list.split('\n')) {
       const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
-      if (id && / name=iots:a:cmd /.test(line)) await admin.client('KILL', 'ID', id).catch(() => {});
+      if (id && / name=iotsocket:a:cmd /.test(line)) await admin.client('KILL', 'ID', id).catch(() => {});
     }
     if (fleetA.engines.registry.state === 'lapsed' && (await b.daemon.internals.fleet!.engines.directory.lookup(dev.uid))?.state === 'kept') break;
     await new Promise((r) => setTimeout(r, 20));

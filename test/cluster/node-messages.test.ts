@@ -4,13 +4,15 @@ import { NODE_PROTOCOL, decodeNodeMessage, encodeNodeMessage, type NodeMessage }
 const payload = { format: 0x0a, options: 0, data: Buffer.from('{"a":1}') };
 const samples: NodeMessage[] = [
   { kind: 'deliver', session: '', hops: 0, bytes: Buffer.from([0x30, 1, 2]) },
-  { kind: 'deliver', session: 'dev-1', hops: 2, ref: { dir: 'up', uid: 'dev-1', tracking: 65535, node: 'node.a-1' }, bytes: Buffer.alloc(70_000, 7) },
+  { kind: 'deliver', session: 'dev-1', hops: 2, ref: { dir: 'up', uid: 'dev-1', tracking: 65535, node: 'node.a-1', run: '1f2e3d4c', expiresAt: 1796172466840.5 }, bytes: Buffer.alloc(70_000, 7) },
   { kind: 'takeover', uid: 'ü{}:x', claim: 'a.1f2e.3' },
   { kind: 'central-request', uid: 'dev-2', tracking: -1, timeoutMs: 30_000, origin: 'b', id: 4_294_967_295, hops: 1, payload },
   { kind: 'origin-response', id: 7, uid: 'dev-2', tracking: 513, code: 0xa0, reason: 'node-lost', payload },
   { kind: 'tracker-response', dir: 'down', uid: 'dev-3', tracking: 0, code: 0, payload: { format: 0, options: 3, data: Buffer.alloc(0) } },
   { kind: 'tracker-fail', dir: 'up', uid: 'dev-4', tracking: 9, reason: 'session-ended' },
   { kind: 'end-session', uid: 'dev-5', code: 1, reason: 'revoked' },
+  { kind: 'moved', uid: 'dev-6' },
+  { kind: 'buffered', session: '', dir: 'up', uid: 'dev-7', tracking: 3 },
 ];
 
 t.test('every kind of node message reads back as written', async (t) => {

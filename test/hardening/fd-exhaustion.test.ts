@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Format, ResponseCode, ToT, encodeInitiation } from '../../src/protocol/index.js';
-import { BIN, cleanEnv, ensureBuilt } from '../helpers/cli.js';
+import { BIN, cleanEnv, ensureBuilt, plainSpawn } from '../helpers/cli.js';
 import { cliFiles, isListening, portOf } from '../helpers/cli-daemon.js';
 import { CENTRAL_KEY } from '../helpers/config.js';
 import { device } from '../helpers/daemon.js';
@@ -42,7 +42,8 @@ t.test(`ulimit -n ${LIMIT}: accept fails past the limit, existing sessions keep 
   ensureBuilt();
   const devs = [device('fd-a', 'Stations'), device('fd-b', 'Stations')];
   const dir = t.testdir(cliFiles(devs));
-  const child = spawn('bash', ['-c', `ulimit -n ${LIMIT} && exec "${process.execPath}" "${BIN}" start -c c.yaml`], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = plainSpawn(['bash', '-c', `ulimit -n ${LIMIT} && exec "${process.execPath}" "${BIN}" start -c c.yaml`], cleanEnv());
+  const child = spawn(run.file, run.args, { cwd: dir, env: run.env, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void child.kill('SIGKILL'));
   const lines: Array<Record<string, any>> = [];
   let stderr = '';

@@ -23,7 +23,10 @@ export class RawClient {
   }
 
   static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    const s = connect({ port, host });
+    // No Nagle: with it, the second of two writes in a row (an ACL, then a Ping) waits up to 40 ms
+    // for the daemon's delayed ACK of the first, which slows every such test and hides races
+    // behind the wait (the Ping would come long after the ACL was written).
+    const s = connect({ port, host, noDelay: true });
     await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
     return new RawClient(s);
   }
