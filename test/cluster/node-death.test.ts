@@ -10,8 +10,6 @@ import { until } from '../helpers/until.js';
 // CLI in a child process), a durable single node restarted, Redis stopped under traffic.
 
 const LEASE_MS = 2000; // FAST_CLUSTER.leaseSec
-/** src/daemon.ts BACKSTOP_GRACE_MS: how long after its timeout a remote origin answers a request itself. */
-const BACKSTOP_GRACE_MS = 2000;
 
 /** No request left in flight at these in-process nodes (so no backstop timer can answer twice later). */
 async function untilNothingInFlight(nodes: InProcessNode[], ms: number): Promise<void> {
@@ -167,9 +165,8 @@ t.test('Redis stopped and restarted under traffic: every request answered exactl
   await obj.connect();
   const central = await a.central();
 
-  // Bound: the timeout, plus the origin's backstop grace (a response lost with Redis is answered by
-  // that backstop; the stricter "at its timeout" is the next test's, where it is deterministic).
-  const lateMs = requestTimeoutSec * 1000 + BACKSTOP_GRACE_MS + 1000;
+  // Bound: the request timeout, plus 1 s for scheduling on a loaded machine.
+  const lateMs = requestTimeoutSec * 1000 + 1000;
   const sentAt = new Map<number, number>();
   const answers = new Map<number, number[]>();
   const problems: string[] = [];
