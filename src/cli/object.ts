@@ -54,31 +54,41 @@ export async function runObject(o: ObjectOptions, io: CliIo): Promise<number> {
   client.on('reconnect', (e: { attempt: number; delayMs: number; takenOver?: boolean }) => line({ event: 'reconnect', ...e }));
   client.on('token', () => line({ event: 'token' }));
   client.on('error', (err) => line({ event: 'error', code: err.code, message: explain(err) }));
+  // The signal handlers come first: a SIGTERM right after the 'connected' line (emitted inside
+  // connect()) must stop the simulator cleanly, not kill it by the default action.
+  let ticker: NodeJS.Timeout | undefined;
+  let stopping = false;
+  let stopped: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => { stopped = resolve; });
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(ticker);
+    io.signals.removeListener('SIGINT', stop);
+    io.signals.removeListener('SIGTERM', stop);
+    client.close(CloseCode.MAINTENANCE).finally(() => stopped(ExitCode.OK));
+  };
+  io.signals.on('SIGINT', stop);
+  io.signals.on('SIGTERM', stop);
   try {
     await client.connect();
   } catch (err) {
+    if (stopping) return done;
+    io.signals.removeListener('SIGINT', stop);
+    io.signals.removeListener('SIGTERM', stop);
     io.err(`iotsocket object: ${explain(err as Error)}\n`);
     return ExitCode.RUNTIME;
   }
   let sent = 0;
-  const ticker = o.telemetryEvery
-    ? setInterval(() => {
-        client.sendTelemetry(json({ n: ++sent, at: new Date().toISOString() })).then(
-          () => line({ event: 'telemetry', n: sent }),
-          (err: Error) => line({ event: 'telemetry-failed', message: err.message }),
-        );
-      }, o.telemetryEvery * 1000)
-    : undefined;
-  return new Promise((resolve) => {
-    const stop = () => {
-      clearInterval(ticker);
-      io.signals.removeListener('SIGINT', stop);
-      io.signals.removeListener('SIGTERM', stop);
-      client.close(CloseCode.MAINTENANCE).finally(() => resolve(ExitCode.OK));
-    };
-    io.signals.on('SIGINT', stop);
-    io.signals.on('SIGTERM', stop);
-  });
+  if (o.telemetryEvery && !stopping) {
+    ticker = setInterval(() => {
+      client.sendTelemetry(json({ n: ++sent, at: new Date().toISOString() })).then(
+        () => line({ event: 'telemetry', n: sent }),
+        (err: Error) => line({ event: 'telemetry-failed', message: err.message }),
+      );
+    }, o.telemetryEvery * 1000);
+  }
+  return done;
 }
 
 export function registerObject(program: Command, io: CliIo, done: (code: number) => void): void {

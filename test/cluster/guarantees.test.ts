@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { CloseCode, ObjectClient, decodePayloadJson, json } from '../../src/client/index.js';
-import { ResponseCode, ToT, encodeDatagram, type Transmission } from '../../src/protocol/index.js';
-import { ascii, sessionOf, startCluster, untilKept, withTimeout } from '../helpers/cluster.js';
+import { ResponseCode, ToT, encodeDatagram } from '../../src/protocol/index.js';
+import { ascii, responsesBeforePong, sessionOf, startCluster, untilKept, withTimeout } from '../helpers/cluster.js';
 import { device, type Device } from '../helpers/daemon.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { RedisServer } from '../helpers/redis.js';
@@ -25,16 +25,6 @@ async function pingPong(client: RawClient): Promise<void> {
   await client.nextOf(ToT.PONG);
 }
 
-/** The responses `client` receives before the Pong to a Ping sent now. */
-async function responsesBeforePong(client: RawClient): Promise<Transmission[]> {
-  client.send({ type: ToT.PING });
-  const seen: Transmission[] = [];
-  for (;;) {
-    const x = await client.next();
-    if (x.type === ToT.PONG) return seen;
-    if (x.type === ToT.RESPONSE) seen.push(x);
-  }
-}
 
 
 t.test('guarantee 1, any node reaches any device and any central: TCP both ways, HTTP at a third node, UDP at a third node', async (t) => {

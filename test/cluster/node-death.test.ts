@@ -1,35 +1,15 @@
 import t, { type Test } from 'tap';
 import { ObjectClient } from '../../src/client/index.js';
 import { ResponseCode, ToT, type Transmission } from '../../src/protocol/index.js';
-import { CliNode, InProcessNode, ascii, untilKept, untilReaped, withTimeout } from '../helpers/cluster.js';
+import { CliNode, InProcessNode, ascii, readUntil, responsesBeforePong, untilKept, untilReaped, withTimeout } from '../helpers/cluster.js';
 import { device } from '../helpers/daemon.js';
-import type { RawClient } from '../helpers/raw-client.js';
 import { RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
 
 // CLUSTER.md guarantees 4, 5 and 8 where a process dies: a node killed with SIGKILL (the real
-// CLI in a child process), a durable single node restarted, Redis restarted under traffic.
+// CLI in a child process), a durable single node restarted, Redis stopped under traffic.
 
 const LEASE_MS = 2000; // FAST_CLUSTER.leaseSec
-/** src/daemon.ts BACKSTOP_GRACE_MS: how long after its timeout a remote origin answers a request itself. */
-const BACKSTOP_GRACE_MS = 2000;
-
-/** Reads `client` until a transmission of `type`; returns it and everything read before it. */
-async function readUntil<T extends Transmission['type']>(client: RawClient, type: T, ms = 5000): Promise<{ hit: Extract<Transmission, { type: T }>; before: Transmission[] }> {
-  const before: Transmission[] = [];
-  for (;;) {
-    const x = await client.next(ms);
-    if (x.type === type) return { hit: x as Extract<Transmission, { type: T }>, before };
-    before.push(x);
-  }
-}
-
-/** Sends a Ping, returns the responses received before its Pong (there should be none left over). */
-async function responsesBeforePong(client: RawClient): Promise<Transmission[]> {
-  client.send({ type: ToT.PING });
-  return (await readUntil(client, ToT.PONG)).before.filter((x) => x.type === ToT.RESPONSE);
-}
-
 
 /** No request left in flight at these in-process nodes (so no backstop timer can answer twice later). */
 async function untilNothingInFlight(nodes: InProcessNode[], ms: number): Promise<void> {
@@ -98,16 +78,18 @@ t.test('requests in flight through a killed node are answered exactly once, and 
 
   const moved = await c.object(dev);
   const fresh = a.post('/request', { UID: dev.uid, Timeout: 5, Format: 'ASCII', Payload: 'fresh' }, { ms: 8000 });
-  const outcome = await Promise.race([
-    moved.nextOf(ToT.REQUEST, 6000).then((req) => ({ req }), (err: Error) => ({ err })),
-    fresh.then((ans) => ({ ans }), (err: Error) => ({ err })),
-  ]);
-  if ('req' in outcome) {
-    t.equal(outcome.req.payload.data.toString(), 'fresh', 'the object reconnected at c gets a new request at once (not a replay of the held ones)');
-    moved.send({ type: ToT.RESPONSE, tracking: outcome.req.tracking, code: 0, payload: ascii('re:fresh') });
+  let freshEnd: string | undefined;
+  void fresh.then((r) => { freshEnd = r.text; }, (err: Error) => { freshEnd = err.message; });
+  // Without consuming anything: a reader left waiting here would swallow a later request.
+  await until(() => moved.received.some((x) => x.type === ToT.REQUEST) || freshEnd !== undefined, 'the new request to reach the object or be answered', 6000)
+    .catch(() => {});
+  if (moved.received.some((x) => x.type === ToT.REQUEST)) {
+    const req = await moved.nextOf(ToT.REQUEST);
+    t.equal(req.payload.data.toString(), 'fresh', 'the object reconnected at c gets a new request at once (not a replay of the held ones)');
+    moved.send({ type: ToT.RESPONSE, tracking: req.tracking, code: 0, payload: ascii('re:fresh') });
     t.same((await fresh).json, { Code: 0, Format: 'ASCII', Payload: 're:fresh' }, 'and the HTTP caller at a gets its answer: routable again, before b is even reaped');
   } else {
-    t.fail(`a request at a to the object reconnected at c must reach it at once; it ended without reaching it: ${'ans' in outcome ? outcome.ans.text : outcome.err.message}`);
+    t.fail(`a request at a to the object reconnected at c must reach it at once; it ended without reaching it: ${freshEnd ?? 'no answer within 6 s'}`);
   }
 
   const httpEnd = await withTimeout(held, bound + 2000, 'the held HTTP request to be answered');
@@ -183,9 +165,8 @@ t.test('Redis stopped and restarted under traffic: every request answered exactl
   await obj.connect();
   const central = await a.central();
 
-  // Bound: the timeout, plus the origin's backstop grace (a response lost with Redis is answered by
-  // that backstop; the stricter "at its timeout" is the next test's, where it is deterministic).
-  const lateMs = requestTimeoutSec * 1000 + BACKSTOP_GRACE_MS + 1000;
+  // Bound: the request timeout, plus 1 s for scheduling on a loaded machine.
+  const lateMs = requestTimeoutSec * 1000 + 1000;
   const sentAt = new Map<number, number>();
   const answers = new Map<number, number[]>();
   const problems: string[] = [];

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { Agent } from 'undici';
 import type { ClusterConfig, Config } from '../../src/config/types.js';
 import { createConcentrator, type Concentrator } from '../../src/daemon.js';
-import { Format, type Payload } from '../../src/protocol/index.js';
+import { Format, ToT, type Payload, type Transmission } from '../../src/protocol/index.js';
 import { formatAclJson } from '../../src/registry/acl-file.js';
 import { ensureBuilt, spawnCli, type CliChild } from './cli.js';
 import { isListening } from './cli-daemon.js';
@@ -161,7 +161,8 @@ export class InProcessNode extends NodeBase {
     });
     writeFileSync(config.acl.file, formatAclJson(devices));
     const logs = new LogSink();
-    const daemon = createConcentrator(config, { logger: pino({ level: 'warn' }, logs) });
+    // IOTS_TEST_LOG=debug keeps every line (node.logs) when a test needs explaining.
+    const daemon = createConcentrator(config, { logger: pino({ level: process.env.IOTS_TEST_LOG ?? 'warn' }, logs) });
     t.teardown(() => daemon.close());
     await daemon.start();
     return new InProcessNode(t, id, daemon, config, logs);
@@ -318,4 +319,20 @@ export async function untilKept(nodes: readonly ClusterNode[], uid: string, buff
   }, `${uid} kept with ${buffered} buffered, seen from ${nodes.map((n) => n.id).join(' or ')}`, ms).catch((err: Error) => {
     throw new Error(`${err.message}; last rows: ${JSON.stringify(last)}`);
   });
+}
+
+/** Reads `client` until a transmission of `type`; returns it and everything read before it. */
+export async function readUntil<T extends Transmission['type']>(client: RawClient, type: T, ms = 5000): Promise<{ hit: Extract<Transmission, { type: T }>; before: Transmission[] }> {
+  const before: Transmission[] = [];
+  for (;;) {
+    const x = await client.next(ms);
+    if (x.type === type) return { hit: x as Extract<Transmission, { type: T }>, before };
+    before.push(x);
+  }
+}
+
+/** Sends a Ping and returns the Responses received before its Pong: what was still on its way (per connection, in order). */
+export async function responsesBeforePong(client: RawClient): Promise<Transmission[]> {
+  client.send({ type: ToT.PING });
+  return (await readUntil(client, ToT.PONG)).before.filter((x) => x.type === ToT.RESPONSE);
 }
