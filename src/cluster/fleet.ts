@@ -710,10 +710,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#dead = now;
     for (const d of dead) {
       if (!(await registry.reap(d))) continue;
-      // A run of the same id started meanwhile keeps what it claimed itself (claims carry the incarnation).
-      const again = (await registry.live()).find((n) => n.node === d.node);
-      const theirs = again && `${d.node}.${again.incarnation}.`;
-      const held = (await this.#e.directory.heldBy(d.node)).filter((e) => !theirs || !e.claim.startsWith(theirs));
+      // A run of that id live again (a restart, or a renewal after a lapse) takes up its entries
+      // itself (adoptPreviousRun, reconcile): keeping them here would strand its live connections.
+      const again = (await registry.live()).some((n) => n.node === d.node);
+      const held = again ? [] : await this.#e.directory.heldBy(d.node);
       const at = this.#clock.epochMs();
       for (const e of held) await this.#e.directory.keep(e.uid, e.claim, at + this.#opts.keepSessionMs, at);
       await registry.forget(d);
