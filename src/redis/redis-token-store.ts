@@ -68,6 +68,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return {redis.call('ZCARD', KEYS[1]), now}`;
 
+/** A close waits this long at most for its UNSUBSCRIBE (a server that just went away never answers it). */
+const UNSUBSCRIBE_BOUND_MS = 500;
+
 export interface RedisTokenOptions {
   /** The fleet-wide bound (approximate, see `issue`). */
   readonly max: number;
@@ -232,7 +235,12 @@ export class RedisTokenStore implements TokenStore {
     this.#sub.off('message', this.#onMessage);
     this.#sub.off('ready', this.#onReady);
     // Away, the UNSUBSCRIBE would wait for a reconnect: a subscription lost with the connection needs none.
-    if (this.#sub.status === 'ready') await this.#sub.unsubscribe(this.#k.tokenChannel).catch(() => {});
+    // 'ready' can still show for a moment after the server went away, so the wait is bounded too.
+    if (this.#sub.status !== 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, UNSUBSCRIBE_BOUND_MS); timer.unref(); });
+    await Promise.race([this.#sub.unsubscribe(this.#k.tokenChannel).then(() => {}, () => {}), bound]);
+    clearTimeout(timer);
   }
 
   async #fetch(key: string, now: number): Promise<TokenInfo | undefined> {

@@ -46,7 +46,7 @@ export interface SharedSessions {
   readonly node: string;
   /** Takes the UID fleet-wide for a connection (one elsewhere is told to close 0xA1). Rejects when the engine is away. */
   claim(uid: string, kind: SessionKind, group: string, link: SharedLinkInfo): Promise<SharedClaim>;
-  /** The connection of `s` is gone: the session is kept fleet-wide until `keptUntil`. */
+  /** The connection of `s` is gone: the session is kept fleet-wide for `keepMs`. */
   keep(s: Session, keepMs: number): void;
   /** The session ends fleet-wide; what was buffered for it is answered 0xA0. */
   end(s: SessionView & { readonly claim: string }): void;
@@ -94,15 +94,16 @@ export class SessionManager {
     return this.store.get(uid);
   }
 
-  /**
-   * Binds an authenticated connection to its UID's session: a new one, the kept one
-   * (buffer replayed in order), or the connected one (the older connection is closed).
-   */
   /** In a cluster: takes the UID fleet-wide for a connection about to be accepted (attach follows with the result). */
   claim(uid: string, kind: SessionKind, group: string, link: SharedLinkInfo): Promise<SharedClaim> | undefined {
     return this.#shared?.claim(uid, kind, group, link);
   }
 
+  /**
+   * Binds an authenticated connection to its UID's session: a new one, the kept one
+   * (buffer replayed in order), or the connected one (the older connection is closed).
+   * In a cluster, `c` is what its claim found (a session kept or connected on another node).
+   */
   attach(uid: string, kind: SessionKind, group: string, link: SessionLink, c?: SharedClaim): Session {
     if (this.#shared && !c) throw new Error(`session ${JSON.stringify(uid)}: a cluster node attaches only what it claimed`);
     const existing = this.store.get(uid);

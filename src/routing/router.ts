@@ -112,7 +112,11 @@ export class Router {
    */
   centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget = this.#centralTarget, timeoutMs = this.#opts.requestTimeoutMs): number {
     const remote = this.#opts.remote;
-    if (remote && this.#opts.acl().get(uid) && !this.#sessions.get(uid)) return void remote.centralRequest(uid, tracking, payload, origin, timeoutMs), tracking;
+    if (remote && this.#opts.acl().get(uid) && !this.#sessions.get(uid)) {
+      // Not connected here: the node holding it tracks it (or this one, for a session kept in the fleet).
+      remote.centralRequest(uid, tracking, payload, origin, timeoutMs);
+      return tracking;
+    }
     if (!this.#opts.acl().get(uid) || !this.#sessions.get(uid)) {
       const why = this.#opts.acl().get(uid) ? 'no-session' : 'not-in-acl';
       this.#counters.refused(why);
