@@ -209,7 +209,11 @@ export class Fleet implements SharedSessions, RemoteRouting {
         this.post(previous.node, { kind: 'takeover', uid, claim: previous.claim });
       }
       // Nodes that routed to it elsewhere forget that route now: a device moving is routable at once.
-      if (previous && previous.node !== this.node) for (const n of this.#live) if (n !== this.node) this.post(n, { kind: 'moved', uid });
+      // Handed to Redis before the device is accepted, so the notice is on its way before anything it triggers.
+      if (previous && previous.node !== this.node) {
+        for (const n of this.#live) if (n !== this.node) this.post(n, { kind: 'moved', uid });
+        await this.#e.inbox.flush().catch(() => {});
+      }
       // Taken after the claim: an append guarded by the old claim can no longer land behind it.
       const replay = previous ? this.#replayable(uid, await this.#e.buffers.take(uid), link.maxTransmissionLength) : [];
       return previous ? { claim, previous: { node: previous.node, state: previous.state, peer: previous.peer }, replay } : { claim, replay };
