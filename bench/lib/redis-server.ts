@@ -128,7 +128,8 @@ export function describeCalls(byCommand: ReadonlyMap<string, number>, per: numbe
     .map(([c, n]) => `${c} ${per > 0 ? (n / per).toPrecision(3) : `${n} calls`}`).join(', ');
 }
 
-function freePort(): Promise<number> {
+/** A free loopback TCP port (the tests' RedisServer uses it too). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

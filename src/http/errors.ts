@@ -48,3 +48,8 @@ export class HttpApiError extends IotsError {
     return { error: this.code, message: this.message, ...this.extra };
   }
 }
+
+/** A cluster node cannot reach its shared engine: 503 at once, so the caller may retry (maybe at another node). */
+export function clusterUnavailable(opts: { extra?: Record<string, unknown>; cause?: unknown } = {}): HttpApiError {
+  return new HttpApiError('ERR_IOTS_HTTP_CLUSTER_UNAVAILABLE', 'the cluster engine (Redis) is unreachable from this node; retry later', { ...opts, headers: { 'Retry-After': '1' } });
+}

@@ -10,7 +10,7 @@ import type { SessionManager } from '../registry/session-manager.js';
 import { CloseCode } from '../protocol/index.js';
 import { BearerAuth } from './auth.js';
 import { sendConsole } from './console.js';
-import { HttpApiError } from './errors.js';
+import { HttpApiError, clusterUnavailable } from './errors.js';
 import { sendError, sendJson } from './reply.js';
 
 /** Operations URIs: health and metrics (no auth), admin (Bearer). docs/openapi-admin.yaml lists them. */
@@ -192,7 +192,7 @@ async function unavailableAs503<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (err) {
-    throw new HttpApiError('ERR_IOTS_HTTP_CLUSTER_UNAVAILABLE', 'the cluster engine (Redis) is unreachable from this node; retry later', { headers: { 'Retry-After': '1' }, cause: err });
+    throw clusterUnavailable({ cause: err });
   }
 }
 

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { payloadFromJson, payloadToJson, JsonPayloadError, type Payload } from '../protocol/index.js';
 import type { ResponseTarget } from '../routing/request-tracker.js';
-import { HttpApiError } from './errors.js';
+import { HttpApiError, clusterUnavailable } from './errors.js';
 import { isGone, sendError, sendJson } from './reply.js';
 import type { RequestBody } from './schemas.js';
 
@@ -74,7 +74,7 @@ export class HeldRequests {
     // PROTOCOL §8: the concentrator's own codes come with `Payload: null`; `Reason` says why.
     // A cluster that cannot reach its engine refuses at once: the caller may retry, maybe at another node.
     if (reason === 'cluster-unavailable') {
-      return sendError(res, new HttpApiError('ERR_IOTS_HTTP_CLUSTER_UNAVAILABLE', 'the cluster engine (Redis) is unreachable from this node; retry later', { headers: { 'Retry-After': '1' }, extra: { Reason: reason } }), close);
+      return sendError(res, clusterUnavailable({ extra: { Reason: reason } }), close);
     }
     if (reason !== undefined) return sendJson(res, 200, { Code: code, Payload: null, Format: 'JSON', Reason: reason }, {}, close);
     const json = payloadToJson(answer);

@@ -185,12 +185,7 @@ export class SessionManager {
   /** Ends a session at once; each request buffered for it is answered 0xA0 (BufferedRequest.discard). */
   end(s: Session, reason: EndReason, closeCode: number = CloseCode.MAINTENANCE): void {
     if (s.state === 'ended') return;
-    const link = s.link;
-    s.state = 'ended';
-    s.link = undefined;
-    this.#clock.clearTimeout(s.keptTimer);
-    this.#clock.clearTimeout(s.tokenTimer);
-    if (this.store.get(s.uid) === s) this.store.delete(s.uid);
+    const link = this.#leave(s);
     s.buffer.discard();
     link?.close(closeCode);
     this.#shared?.end(s);
@@ -203,12 +198,18 @@ export class SessionManager {
    */
   release(s: Session): void {
     if (s.state !== 'connected') return;
+    this.#leave(s)?.close(CloseCode.FREEING_RESOURCES, 'taken-over', true);
+  }
+
+  /** The session leaves this node: ended, its timers stopped, out of the store. Returns the link it had. */
+  #leave(s: Session): SessionLink | undefined {
     const link = s.link;
     s.state = 'ended';
     s.link = undefined;
+    this.#clock.clearTimeout(s.keptTimer);
     this.#clock.clearTimeout(s.tokenTimer);
     if (this.store.get(s.uid) === s) this.store.delete(s.uid);
-    link?.close(CloseCode.FREEING_RESOURCES, 'taken-over', true);
+    return link;
   }
 
   /**

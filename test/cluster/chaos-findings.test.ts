@@ -31,6 +31,22 @@ async function twoNodes(t: Test, url = redis.url) {
   return { a, b };
 }
 
+/** Two nodes on a Redis of the test's own, an echoing object on a (it reconnects by itself), and `ask`: a POST /request at b to it. */
+async function objectOnAAskedFromB(t: Test) {
+  const own = await RedisServer.start(t);
+  const { a, b } = await twoNodes(t, own.url);
+  const obj = new ObjectClient({
+    host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key,
+    reconnect: { minMs: 50, maxMs: 200, takeoverMinMs: 50 }, // a fix that closes the connection instead is fine too
+    handler: (req) => ({ code: 0, payload: req.payload }),
+  });
+  t.teardown(() => obj.destroy());
+  await obj.connect();
+  const atB = `http://127.0.0.1:${b.daemon.addresses!.http!.port}`;
+  const ask = () => call(atB, '/request', { UID: dev.uid, Timeout: 1, Format: 'ASCII', Payload: 'ping' }).then((r) => r.json as { Code?: number }, (): { Code?: number } => ({}));
+  return { own, a, b, obj, ask };
+}
+
 t.test('finding (fixed on main): a request tracked on one node and buffered by another is never delivered after its origin got 0xA1 (PROTOCOL §6)', async (t) => {
   // Object on a, central on b. The object's request is tracked on a; a's cached route (1 s) still
   // points at b after the central dropped there, so b routes it again and buffers it for the kept
@@ -153,17 +169,7 @@ t.test('probe (passes today): after Redis is away longer than the lease, twice, 
   // incarnation from a dead() read taken before a renewed, after a's reconcile found nothing to do,
   // and keeps every entry not claimed under a's new incarnation — has a window of a round trip:
   // this probe does not hit it (it passed 4 of 4 outages). It stays as a check of the lapse path.
-  const own = await RedisServer.start(t);
-  const { a, b } = await twoNodes(t, own.url);
-  const obj = new ObjectClient({
-    host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key,
-    reconnect: { minMs: 50, maxMs: 200, takeoverMinMs: 50 }, // a fix that closes the connection instead is fine too
-    handler: (req) => ({ code: 0, payload: req.payload }),
-  });
-  t.teardown(() => obj.destroy());
-  await obj.connect();
-  const atB = `http://127.0.0.1:${b.daemon.addresses!.http!.port}`;
-  const ask = () => call(atB, '/request', { UID: dev.uid, Timeout: 1, Format: 'ASCII', Payload: 'ping' }).then((r) => r.json as { Code?: number }, (): { Code?: number } => ({}));
+  const { own, a, b, obj, ask } = await objectOnAAskedFromB(t);
   const failures: string[] = [];
   for (let attempt = 1; attempt <= 2 && failures.length === 0; attempt++) {
     await own.stop();
@@ -187,17 +193,7 @@ t.test('finding: a survivor whose reap of a lapsed node is delayed until that no
   // then reaps a's old incarnation (its lease is no longer current) and keeps every entry not
   // claimed under a's new incarnation: all of a's sessions, claimed before the lapse and still
   // connected at a. a's reconcile already ran, so nothing repairs them.
-  const own = await RedisServer.start(t);
-  const { a, b } = await twoNodes(t, own.url);
-  const obj = new ObjectClient({
-    host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key,
-    reconnect: { minMs: 50, maxMs: 200, takeoverMinMs: 50 }, // a fix that closes the connection instead is fine too
-    handler: (req) => ({ code: 0, payload: req.payload }),
-  });
-  t.teardown(() => obj.destroy());
-  await obj.connect();
-  const atB = `http://127.0.0.1:${b.daemon.addresses!.http!.port}`;
-  const ask = () => call(atB, '/request', { UID: dev.uid, Timeout: 1, Format: 'ASCII', Payload: 'ping' }).then((r) => r.json as { Code?: number }, (): { Code?: number } => ({}));
+  const { own, a, b, obj, ask } = await objectOnAAskedFromB(t);
   t.equal((await ask()).Code, 0, 'b reaches the object on a');
 
   const registryB = b.daemon.internals.fleet!.engines.registry;
