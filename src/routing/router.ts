@@ -111,14 +111,16 @@ export class Router {
    * (`tracking` = -1: the concentrator picks a free number in the shared space).
    */
   centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget = this.#centralTarget, timeoutMs = this.#opts.requestTimeoutMs): number {
+    const known = this.#opts.acl().get(uid) !== undefined;
+    const here = this.#sessions.get(uid) !== undefined;
     const remote = this.#opts.remote;
-    if (remote && this.#opts.acl().get(uid) && !this.#sessions.get(uid)) {
+    if (remote && known && !here) {
       // Not connected here: the node holding it tracks it (or this one, for a session kept in the fleet).
       remote.centralRequest(uid, tracking, payload, origin, timeoutMs);
       return tracking;
     }
-    if (!this.#opts.acl().get(uid) || !this.#sessions.get(uid)) {
-      const why = this.#opts.acl().get(uid) ? 'no-session' : 'not-in-acl';
+    if (!known || !here) {
+      const why = known ? 'no-session' : 'not-in-acl';
       this.#counters.refused(why);
       origin.deliverResponse(uid, tracking < 0 ? 0 : tracking, ResponseCode.NOT_FOUND, EMPTY_PAYLOAD, why);
       return tracking;
