@@ -143,7 +143,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
   async start(address: string): Promise<void> {
     await this.#e.inbox.start((batch) => this.#onBatch(batch));
-    await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL });
+    const link = this.#e.inbox.link;
+    await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL, ...(link && { link }) });
     this.#e.directory.useIncarnation(this.#e.registry.incarnation);
     await this.#adoptPreviousRun();
     this.#live = new Set((await this.#e.registry.live()).map((n) => n.node));
@@ -342,9 +343,15 @@ export class Fleet implements SharedSessions, RemoteRouting {
     return true;
   }
 
-  /** Hands a message to another node's inbox. `lost`: it could not be handed over (the engine is away). */
+  /**
+   * Hands a message to another node's inbox. `lost`: it could not be handed over. A message whose
+   * sender must hear of its loss (a request on its way) is refused while the engine is away, even
+   * when a direct link could carry it: without the directory no node can prove it still holds the
+   * session (CLUSTER.md guarantee 8: cross-node requests are answered at once, 0xA0 / HTTP 503).
+   */
   post(node: string, m: NodeMessage, lost?: () => void): void {
     if (this.#abandoned) return;
+    if (lost && this.#e.reachability === 'unreachable') return lost();
     this.#counters.message(m.kind, 'out');
     this.#e.inbox.post(node, encodeNodeMessage(m), lost);
   }

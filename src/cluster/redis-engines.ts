@@ -7,6 +7,7 @@ import { blockingConnection, commandConnection } from '../redis/connect.js';
 import { RedisKeys } from '../redis/keys.js';
 import { RedisAclStore } from '../redis/redis-acl-store.js';
 import { RedisNodeInbox, type RedisInboxOptions } from '../redis/redis-node-inbox.js';
+import type { NodeInbox } from '../registry/node-inbox.js';
 import { RedisNodeRegistryEngine } from '../redis/redis-node-registry.js';
 import { RedisSessionBuffers } from '../redis/redis-session-buffers.js';
 import { RedisSessionDirectory } from '../redis/redis-session-directory.js';
@@ -14,6 +15,7 @@ import { RedisTokenStore, type RedisTokenOptions } from '../redis/redis-token-st
 import { NodeRegistry, type NodeLeaseOptions } from '../registry/node-registry.js';
 import { ConnectionWatch } from './connection-watch.js';
 import type { ClusterEngines, EngineReachability } from './engines.js';
+import { LinkNodeInbox } from './link-inbox.js';
 import { clusterEndpoint } from './redis-endpoint.js';
 
 export interface RedisEnginesDeps {
@@ -32,9 +34,10 @@ export const OPEN_BOUND_MIN_MS = 3_000;
 
 /**
  * The six ports on one Redis, for a node of a cluster, built without connecting (the daemon is
- * wired first, then started: `connect()`). Three connections: commands (fail fast: no offline
- * queue, a command timeout), the inbox's blocking reads, and one subscriber shared by the ACL's
- * and the tokens' notices (each filters its channel). `connect()` rejects with a coded error
+ * wired first, then started: `connect()`). Connections: commands (fail fast: no offline queue, a
+ * command timeout), one subscriber shared by the ACL's and the tokens' notices (each filters its
+ * channel), and with `inbox: redis` the stream inbox's blocking reads; by default node messages
+ * go over direct links between nodes (link-inbox.ts), whose addresses and keys the registry holds. `connect()` rejects with a coded error
  * (ERR_IOTS_CLUSTER_REDIS) naming `cluster.redis` and the URL, password hidden, when Redis is
  * unreachable within max(3 s, 3 × commandTimeoutMs), and at once when it refuses the
  * credentials or its TLS certificate is not trusted; never hangs.
@@ -45,19 +48,25 @@ export function createRedisEngines(cluster: ClusterConfig, deps: RedisEnginesDep
   const { endpoint, describe } = clusterEndpoint(cluster);
   const node = cluster.nodeId;
   const cmd = commandConnection(endpoint, `iotsocket:${node}:cmd`);
-  const blocking = blockingConnection(endpoint, `iotsocket:${node}:inbox`);
+  const streams = cluster.inbox === 'redis';
+  // Only the stream inbox reads blocking; direct links need no connection of their own.
+  const blocking = streams ? blockingConnection(endpoint, `iotsocket:${node}:inbox`) : undefined;
   // Queued while away, not refused: a subscription asked for during an outage lands on reconnect.
   const subscriber = blockingConnection(endpoint, `iotsocket:${node}:sub`);
-  const conns = [cmd, blocking, subscriber];
+  const conns = blocking ? [cmd, blocking, subscriber] : [cmd, subscriber];
   const watch = new ConnectionWatch(conns);
   const boundMs = Math.max(OPEN_BOUND_MIN_MS, 3 * cluster.commandTimeoutMs);
   const log = deps.log.child({ cluster: describe, node });
   const keys = new RedisKeys(cluster.keyPrefix);
-  const inbox = new RedisNodeInbox(cmd, blocking, keys, node, deps.inbox);
   const tokens = new RedisTokenStore(cmd, subscriber, keys, deps.tokens, () => deps.clock.now());
   const registry = new NodeRegistry(node, new RedisNodeRegistryEngine(cmd, keys), deps.clock, {
     ...deps.lease, heartbeatMs: cluster.heartbeatSec * 1000, leaseMs: cluster.leaseSec * 1000,
   });
+  const inbox: NodeInbox = blocking
+    ? new RedisNodeInbox(cmd, blocking, keys, node, deps.inbox)
+    : new LinkNodeInbox(node, async (peer) => (await registry.live()).find((n) => n.node === peer)?.link, {
+      ...(cluster.link ?? { host: '127.0.0.1', port: 0 }), connectTimeoutMs: Math.max(1_000, 2 * cluster.commandTimeoutMs),
+    }, log);
   let closing: Promise<void> | undefined;
   const close = async () => {
     if (registry.state === 'live' || registry.state === 'lapsed') await registry.stop();

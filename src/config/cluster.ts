@@ -15,6 +15,8 @@ export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 type Issue = (path: string, message: string) => void;
 
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
 /** The URL for logs and messages: its password, if any, replaced by `***`. */
 export function hideRedisPassword(url: string): string {
   try {
@@ -54,6 +56,9 @@ export function checkCluster(c: Partial<RawCluster>, issue: Issue): void {
   if (typeof c.heartbeatSec === 'number' && typeof c.leaseSec === 'number' && c.leaseSec <= c.heartbeatSec) {
     issue('cluster.leaseSec', `must be greater than cluster.heartbeatSec (${c.heartbeatSec}): a node renews its lease every heartbeat, so a shorter lease lapses between two`);
   }
+  if (c.link?.advertise === undefined && typeof c.link?.host === 'string' && (c.inbox ?? 'direct') === 'direct' && WILDCARD_HOSTS.has(c.link.host)) {
+    issue('cluster.link.advertise', `is needed when cluster.link.host is ${c.link.host}: other nodes must be told a host they can dial`);
+  }
   if (c.tls?.ca !== undefined && typeof c.redis === 'string' && !tlsScheme) {
     issue('cluster.tls.ca', 'needs a rediss:// URL in cluster.redis: a redis:// connection does not use TLS');
   }
@@ -92,6 +97,8 @@ export function finishCluster(c: RawCluster, issue: Issue, warnings: string[]): 
     leaseSec: c.leaseSec,
     ...(password !== undefined ? { password } : {}),
     ...(c.tls?.ca !== undefined ? { tls: { ca: c.tls.ca } } : {}),
+    inbox: c.inbox,
+    link: { host: c.link.host, port: c.link.port, ...(c.link.advertise !== undefined ? { advertise: c.link.advertise } : {}) },
   };
 }
 

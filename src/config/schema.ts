@@ -156,6 +156,9 @@ export const configSchema = {
         leaseSec: { ...positiveSec, default: 7 },
         passwordFile: filePath,
         tls: { type: 'object', additionalProperties: false, properties: { ca: filePath } },
+        // How nodes hand each other messages: direct TCP links (default), or streams in Redis (only Redis between nodes).
+        inbox: { enum: ['direct', 'redis'], default: 'direct' },
+        link: section({ host: { ...host, default: '127.0.0.1' }, port: { ...port, default: 0 }, advertise: host }),
       },
     },
     // No default: absent means "pretty when stdout is a terminal", decided by `iotsocket start`.
@@ -233,6 +236,8 @@ export interface RawCluster {
   leaseSec: number;
   passwordFile?: string;
   tls?: { ca?: string };
+  inbox: 'direct' | 'redis';
+  link: { host: string; port: number; advertise?: string };
 }
 
 function isHttpUrl(value: string): boolean {

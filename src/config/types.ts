@@ -143,4 +143,8 @@ export interface ClusterConfig {
   readonly password?: string;
   /** `tls.ca`: a CA file (absolute path) to verify a rediss:// server with, instead of the system's. */
   readonly tls?: { readonly ca?: string };
+  /** How nodes hand each other messages (absent: 'direct'): 'direct' TCP links between nodes, or 'redis' streams (nodes need to reach only Redis). */
+  readonly inbox?: 'direct' | 'redis';
+  /** Where this node listens for other nodes' links ('direct'; absent: 127.0.0.1, any free port); `advertise` is the host others dial. */
+  readonly link?: { readonly host: string; readonly port: number; readonly advertise?: string };
 }

@@ -8,6 +8,8 @@
  */
 export interface NodeInbox {
   readonly node: string;
+  /** Where other nodes reach this inbox once started, when they dial it themselves (announced with the node's lease). */
+  readonly link?: { readonly address: string; readonly key: string };
   /**
    * Queues `msg` for node `to`; sent with the rest of this loop turn's messages to it. `lost` is
    * called if the engine could not take the batch (it is unreachable): answer the origin at once.

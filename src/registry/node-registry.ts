@@ -9,6 +9,8 @@ export interface NodeAnnouncement {
   readonly sessions: number;
   /** The version of its node-to-node messages. */
   readonly protocol: number;
+  /** Where other nodes' links reach it, and the key they prove they know (direct node links; absent with the stream inbox). */
+  readonly link?: { readonly address: string; readonly key: string };
 }
 
 export interface NodeInfo extends NodeAnnouncement {
@@ -103,7 +105,7 @@ export class NodeRegistry {
         throw new Error(`node ${this.node} speaks node protocol ${a.protocol} and cannot join: node ${n.node} (${n.address}) speaks ${n.protocol}`);
       }
     }
-    this.#announcement = { address: a.address, sessions: a.sessions, protocol: a.protocol };
+    this.#announcement = { address: a.address, sessions: a.sessions, protocol: a.protocol, ...(a.link && { link: a.link }) };
     this.#incarnation = newIncarnation();
     await this.#refresh();
     this.#schedule();

@@ -22,17 +22,19 @@ t.test('a minimal cluster key gets every default (pinned)', async (t) => {
   t.same(res.warnings, []);
   t.strictSame(res.config!.cluster, {
     redis: 'redis://127.0.0.1:6379', nodeId: defaultNodeId(), keyPrefix: 'iotsocket:',
-    commandTimeoutMs: 1000, heartbeatSec: 3, leaseSec: 7,
+    commandTimeoutMs: 1000, heartbeatSec: 3, leaseSec: 7, inbox: 'direct', link: { host: '127.0.0.1', port: 0 },
   });
   t.ok(Object.isFrozen(res.config!.cluster), 'frozen with the rest');
   t.match(res.config!.cluster!.nodeId, NODE_ID_PATTERN);
   const all = parse([
     'cluster:', '  redis: rediss://redis.example:6380/2', '  nodeId: node-1.eu_west', '  keyPrefix: "fleet-a:"',
-    '  commandTimeoutMs: 250', '  heartbeatSec: 0.5', '  leaseSec: 2',
+    '  commandTimeoutMs: 250', '  heartbeatSec: 0.5', '  leaseSec: 2', '  inbox: redis',
+    '  link:', '    host: 0.0.0.0', '    port: 7400', '    advertise: node-1.internal',
   ].join('\n'));
   t.same(all.errors, []);
   t.strictSame(all.config!.cluster, {
     redis: 'rediss://redis.example:6380/2', nodeId: 'node-1.eu_west', keyPrefix: 'fleet-a:', commandTimeoutMs: 250, heartbeatSec: 0.5, leaseSec: 2,
+    inbox: 'redis', link: { host: '0.0.0.0', port: 7400, advertise: 'node-1.internal' },
   });
 });
 
@@ -66,6 +68,19 @@ t.test('cluster.redis: only redis:// or rediss://, named with its line and shown
   t.equal(env.errors[0]!.line, undefined);
   t.notMatch(JSON.stringify(env.errors), /hunter2/);
   t.same(parse('cluster: { redis: "rediss://[::1]:6380" }\n').errors, [], 'IPv6 and TLS');
+});
+
+t.test('cluster.inbox and cluster.link: bad values are named with their line; a wildcard link host needs advertise', async (t) => {
+  const bad = parse('cluster:\n  redis: redis://h\n  inbox: kafka\n');
+  t.match(bad.errors, [{ path: 'cluster.inbox', line: 4, message: /direct.*redis/ }]);
+  const port = parse('cluster:\n  redis: redis://h\n  link:\n    port: 70000\n');
+  t.match(port.errors, [{ path: 'cluster.link.port', line: 5, message: /65535/ }]);
+  const wild = parse('cluster:\n  redis: redis://h\n  link:\n    host: 0.0.0.0\n');
+  t.match(wild.errors, [{ path: 'cluster.link.advertise', message: /needed when cluster\.link\.host is 0\.0\.0\.0/ }]);
+  t.same(parse('cluster:\n  redis: redis://h\n  inbox: redis\n  link: { host: 0.0.0.0 }\n').errors, [], 'streams need no link address');
+  t.same(parse('cluster:\n  redis: redis://h\n  link: { host: 0.0.0.0, advertise: 10.0.0.5 }\n').errors, []);
+  const env = parse('cluster:\n  redis: redis://h\n', { IOTSOCKET_CLUSTER__LINK__PORT: '7401', IOTSOCKET_CLUSTER__INBOX: 'redis' });
+  t.match(env.config?.cluster, { inbox: 'redis', link: { port: 7401 } }, 'from the environment');
 });
 
 t.test('hideRedisPassword: the password becomes ***, everything else stays', async (t) => {

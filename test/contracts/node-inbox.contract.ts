@@ -82,7 +82,7 @@ export function nodeInboxContract(t: Test, makeFleet: (t: Test) => Promise<Inbox
     await b.close();
     await b.close();
     a.post('b', Buffer.from('after'));
-    await a.flush();
+    await a.flush().catch(() => {}); // an engine may say at once that it is lost (direct links do)
     await new Promise((r) => setTimeout(r, 50));
     t.same(rb.got.map(String), ['before']);
   });

@@ -1,0 +1,310 @@
+import { randomBytes } from 'node:crypto';
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { unpackBatch, type NodeInbox } from '../registry/node-inbox.js';
+import {
+  ChunkReader, LINK_ACCEPT, LINK_CHALLENGE_BYTES, LINK_HELLO_BYTES, LINK_MAX_FRAME_BYTES,
+  checkLinkAuth, decodeLinkHello, encodeLinkAuth, encodeLinkHello, linkAuthBytes, linkMac,
+} from './link-frames.js';
+
+/** Where a node's link listens and the key a sender proves it knows (hex): announced with its lease. */
+export interface LinkAddress {
+  readonly address: string;
+  readonly key: string;
+}
+
+/** A node's link address as the cluster's engine has it now; undefined when the node is not live. */
+export type PeerResolver = (node: string) => Promise<LinkAddress | undefined>;
+
+export interface LinkInboxOptions {
+  /** Where this node listens for other nodes' links. */
+  readonly host: string;
+  /** 0: any free port (the one bound is announced). */
+  readonly port: number;
+  /** The host other nodes dial (when `host` is a wildcard such as 0.0.0.0); default `host`. */
+  readonly advertise?: string;
+  /** A link must connect and authenticate within this long, or what waits on it is lost (its origins answered). */
+  readonly connectTimeoutMs: number;
+  /** Bytes a link may hold unwritten (a peer that stopped reading): beyond, posts to it are lost at once. */
+  readonly maxQueuedBytes: number;
+  /** A peer that could not be reached is dialled again no sooner than this: a dead node costs one try, not one per turn. */
+  readonly retryAfterFailMs: number;
+}
+
+export const LINK_INBOX_DEFAULTS: Omit<LinkInboxOptions, 'host' | 'port'> = {
+  connectTimeoutMs: 2_000, maxQueuedBytes: 64 << 20, retryAfterFailMs: 500,
+};
+
+interface Batch {
+  readonly msgs: Buffer[];
+  readonly lost: Array<(() => void) | undefined>;
+}
+
+/**
+ * Node-to-node messages over direct TCP links (CLUSTER.md "one inbox per node", without a hop
+ * through Redis): each node listens; a sender dials each node it posts to once, proves it may
+ * (an HMAC of the receiver's challenge under the receiver's link key, which only readers of the
+ * engine know), and then writes one frame per destination per loop turn. Ordered per sender
+ * (one TCP connection), at most once, like the stream inbox: a message handed to the kernel and
+ * then lost with its peer is answered by its origin's backstop; one that cannot be handed over
+ * (peer unknown, unreachable, or not reading) is `lost` at once.
+ */
+export class LinkNodeInbox implements NodeInbox {
+  readonly node: string;
+  readonly #o: LinkInboxOptions;
+  readonly #resolve: PeerResolver;
+  readonly #log: Logger | undefined;
+  readonly #key = randomBytes(32);
+  #outbox = new Map<string, Batch>();
+  #scheduled = false;
+  #flushed: Promise<void> = Promise.resolve();
+  readonly #links = new Map<string, PeerLink>();
+  #server: Server | undefined;
+  readonly #inbound = new Set<Socket>();
+  #link: LinkAddress | undefined;
+  #closed = false;
+
+  constructor(node: string, resolve: PeerResolver, opts: Pick<LinkInboxOptions, 'host' | 'port'> & Partial<LinkInboxOptions>, log?: Logger) {
+    this.node = node;
+    this.#resolve = resolve;
+    this.#o = { ...LINK_INBOX_DEFAULTS, ...opts };
+    this.#log = log;
+  }
+
+  /** Where other nodes reach this one, once started (announced with the lease). */
+  get link(): LinkAddress | undefined {
+    return this.#link;
+  }
+
+  post(to: string, msg: Buffer, lost?: () => void): void {
+    let q = this.#outbox.get(to);
+    if (!q) this.#outbox.set(to, (q = { msgs: [], lost: [] }));
+    q.msgs.push(msg);
+    q.lost.push(lost);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    this.#flushed = new Promise((resolve, reject) => setImmediate(() => this.#send().then(resolve, reject)));
+    this.#flushed.catch(() => {}); // reported through `lost` and flush()
+  }
+
+  flush(): Promise<void> {
+    return this.#flushed;
+  }
+
+  async start(handler: (batch: Buffer[]) => void): Promise<void> {
+    const server = createServer({ noDelay: true }, (s) => this.#accept(s, handler));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#o.port, this.#o.host, () => { server.off('error', reject); resolve(); });
+    });
+    server.on('error', (err) => this.#log?.error({ event: 'node-link-server-error', err: String(err) }, 'node link server error'));
+    const { port } = server.address() as AddressInfo;
+    this.#link = { address: joinHostPort(this.#o.advertise ?? this.#o.host, port), key: this.#key.toString('hex') };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const l of this.#links.values()) l.close();
+    this.#links.clear();
+    for (const s of this.#inbound) s.destroy();
+    const server = this.#server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** A dead node: the link to it goes (a restarted node with its id announces a new address and key). */
+  async drop(node: string): Promise<void> {
+    this.#links.get(node)?.close();
+    this.#links.delete(node);
+  }
+
+  async #send(): Promise<void> {
+    this.#scheduled = false;
+    const out = this.#outbox;
+    this.#outbox = new Map();
+    const sent: Array<Promise<boolean>> = [];
+    for (const [to, q] of out) sent.push(this.#closed ? lose(q) : this.#linkTo(to).send(packFrame(q.msgs), q.lost));
+    const ok = await Promise.all(sent);
+    if (ok.includes(false)) throw new Error('node link: messages could not be handed over');
+  }
+
+  #linkTo(to: string): PeerLink {
+    let l = this.#links.get(to);
+    if (l && l.usable(performance.now(), this.#o.retryAfterFailMs)) return l;
+    l?.close();
+    l = new PeerLink(this.node, to, this.#o, this.#resolve, this.#log);
+    this.#links.set(to, l);
+    return l;
+  }
+
+  #accept(s: Socket, handler: (batch: Buffer[]) => void): void {
+    if (this.#closed) return void s.destroy();
+    this.#inbound.add(s);
+    s.on('error', () => {});
+    s.once('close', () => this.#inbound.delete(s));
+    const challenge = randomBytes(LINK_CHALLENGE_BYTES);
+    s.write(encodeLinkHello(challenge));
+    const reader = new ChunkReader();
+    let from: string | undefined;
+    const timer = setTimeout(() => s.destroy(), this.#o.connectTimeoutMs);
+    timer.unref();
+    s.on('data', (chunk: Buffer) => {
+      if (this.#closed) return;
+      reader.push(chunk);
+      if (from === undefined) {
+        const first = reader.peekByte(0);
+        const auth = first === undefined ? undefined : reader.take(linkAuthBytes(first));
+        if (!auth) return;
+        from = checkLinkAuth(auth, this.#key, challenge);
+        clearTimeout(timer);
+        if (from === undefined) {
+          this.#log?.warn({ event: 'node-link-refused', peer: `${s.remoteAddress}:${s.remotePort}` }, 'a node link was refused: its MAC is wrong (another cluster, or not a node)');
+          return void s.destroy();
+        }
+        s.write(Buffer.of(LINK_ACCEPT));
+      }
+      for (;;) {
+        const n = reader.peekU32();
+        if (n === undefined) return;
+        if (n > LINK_MAX_FRAME_BYTES) return this.#broken(s, from, `a frame of ${n} bytes`);
+        if (reader.size < 4 + n) return;
+        reader.take(4);
+        let batch: Buffer[];
+        try {
+          batch = unpackBatch(reader.take(n)!);
+        } catch (err) {
+          return this.#broken(s, from, String(err));
+        }
+        handler(batch);
+      }
+    });
+  }
+
+  #broken(s: Socket, from: string, why: string): void {
+    this.#log?.error({ event: 'node-link-broken', from, why }, 'a node link sent what is not a frame: closed');
+    s.destroy();
+  }
+}
+
+/** One link to one peer: dialled on first use, writes frames once authenticated. */
+class PeerLink {
+  #state: 'dialing' | 'open' | 'failed' | 'closed' = 'dialing';
+  #socket: Socket | undefined;
+  #failedAt = 0;
+  /** Frames posted while dialing, written in order once the link is open. */
+  #waiting: Array<{ frame: Buffer; lost: Batch['lost']; done: (ok: boolean) => void }> = [];
+  readonly #o: LinkInboxOptions;
+  readonly #log: Logger | undefined;
+  readonly #to: string;
+
+  constructor(self: string, to: string, o: LinkInboxOptions, resolve: PeerResolver, log: Logger | undefined) {
+    this.#o = o;
+    this.#log = log;
+    this.#to = to;
+    void this.#dial(self, to, resolve);
+  }
+
+  /** False once it closed, or failed longer than `retryMs` ago: then a new link is dialled. */
+  usable(now: number, retryMs: number): boolean {
+    return this.#state === 'dialing' || this.#state === 'open' || (this.#state === 'failed' && now - this.#failedAt < retryMs);
+  }
+
+  /** Resolves true once the frame is handed to the kernel, false (after calling each `lost`) if it cannot be. */
+  send(frame: Buffer, lost: Batch['lost']): Promise<boolean> {
+    if (this.#state === 'dialing') return new Promise((done) => this.#waiting.push({ frame, lost, done }));
+    const s = this.#socket;
+    if (this.#state !== 'open' || !s || s.writableLength > this.#o.maxQueuedBytes) return lose({ lost });
+    return new Promise((done) => s.write(frame, (err) => (err ? done(callLost(lost)) : done(true))));
+  }
+
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#fail('closed');
+  }
+
+  async #dial(self: string, to: string, resolve: PeerResolver): Promise<void> {
+    const timer = setTimeout(() => this.#fail('failed', `no link within ${this.#o.connectTimeoutMs} ms`), this.#o.connectTimeoutMs);
+    timer.unref();
+    let peer: LinkAddress | undefined;
+    try {
+      peer = await resolve(to);
+    } catch (err) {
+      return this.#fail('failed', `its address could not be read (${String(err)})`, timer);
+    }
+    if (this.#state !== 'dialing') return clearTimeout(timer);
+    if (!peer) return this.#fail('failed', 'it is not live in the cluster', timer);
+    const { host, port } = splitHostPort(peer.address);
+    const s = createConnection({ host, port, noDelay: true });
+    this.#socket = s;
+    s.on('error', (err) => this.#fail('failed', String(err), timer));
+    s.once('close', () => this.#fail(this.#state === 'open' ? 'closed' : 'failed', 'the link closed', timer));
+    const reader = new ChunkReader();
+    let authed = false;
+    s.on('data', (chunk: Buffer) => {
+      if (this.#state !== 'dialing') return;
+      reader.push(chunk);
+      if (!authed) {
+        const hello = reader.take(LINK_HELLO_BYTES);
+        if (!hello) return;
+        const h = decodeLinkHello(hello);
+        if ('problem' in h) return this.#fail('failed', h.problem, timer);
+        s.write(encodeLinkAuth(self, linkMac(Buffer.from(peer.key, 'hex'), h.challenge, self)));
+        authed = true;
+      }
+      const accept = reader.take(1);
+      if (!accept) return;
+      if (accept[0] !== LINK_ACCEPT) return this.#fail('failed', 'refused', timer);
+      clearTimeout(timer);
+      this.#state = 'open';
+      const waiting = this.#waiting;
+      this.#waiting = [];
+      for (const w of waiting) void this.send(w.frame, w.lost).then(w.done);
+    });
+  }
+
+  #fail(state: 'failed' | 'closed', why?: string, timer?: NodeJS.Timeout): void {
+    if (timer) clearTimeout(timer);
+    if (this.#state === 'closed' || (this.#state === 'failed' && state === 'failed')) return;
+    const was = this.#state;
+    this.#state = state;
+    this.#failedAt = performance.now();
+    this.#socket?.destroy();
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) w.done(callLost(w.lost));
+    if (was === 'dialing' && why) this.#log?.warn({ event: 'node-link-failed', to: this.#to, why }, `no link to node ${this.#to}: ${why}`);
+  }
+}
+
+function callLost(lost: Batch['lost']): false {
+  for (const f of lost) f?.();
+  return false;
+}
+
+function lose(q: { lost: Batch['lost'] }): Promise<boolean> {
+  return Promise.resolve(callLost(q.lost));
+}
+
+/** u32 BE frame length, then the batch packed as packBatch does: one buffer, one write. */
+function packFrame(msgs: readonly Buffer[]): Buffer {
+  let n = 0;
+  for (const m of msgs) n += 4 + m.length;
+  const out = Buffer.allocUnsafe(4 + n);
+  out.writeUInt32BE(n, 0);
+  let o = 4;
+  for (const m of msgs) {
+    out.writeUInt32BE(m.length, o);
+    o += 4 + m.copy(out, o + 4);
+  }
+  return out;
+}
+
+function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(i + 1)) };
+}
