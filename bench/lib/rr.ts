@@ -50,6 +50,17 @@ export async function interleave<A, B = A>(rounds: number, a: () => Promise<A>, 
   return { a: ra, b: rb };
 }
 
+/** Runs each of `fns` once per round, in an order reversed every other round, so drift hits all alike. */
+export async function interleaveAll<A>(rounds: number, fns: ReadonlyArray<() => Promise<A>>): Promise<A[][]> {
+  const out = fns.map(() => [] as A[]);
+  for (let r = 0; r < rounds; r++) {
+    const order = fns.map((_, i) => i);
+    if (r % 2 === 1) order.reverse();
+    for (const i of order) out[i]!.push(await fns[i]!());
+  }
+  return out;
+}
+
 export interface RrSizes {
   readonly objects: number;
   readonly payloadBytes: number;

@@ -70,10 +70,10 @@ t.test('one tiny sessions round of each kind, with the CPU of both sides reporte
 t.test('one tiny cluster-rr round of each kind on two nodes and a real redis-server, with Redis commands counted', async (t) => {
   const lines: string[] = [];
   const rows = await clusterRr({ ...opts, log: (m: string) => lines.push(m) });
-  reportsNumbers(t, rows, ['cluster-rr/cross-node', 'cluster-rr/cross-node-p99', 'cluster-rr/cross-node-cpu', 'cluster-rr/redis-commands/cross-node', 'cluster-rr/redis-used-memory']);
+  reportsNumbers(t, rows, ['cluster-rr/cross-node', 'cluster-rr/cross-node-p99', 'cluster-rr/cross-node-cpu', 'cluster-rr/cross-node-streams', 'cluster-rr/redis-commands/cross-node', 'cluster-rr/redis-commands/cross-node-streams', 'cluster-rr/redis-used-memory']);
   const rr = rows.find((r) => r.scenario === 'cluster-rr/cross-node')!;
   t.ok(rr.baseline !== null && rr.baseline > 0, 'the same-node baseline reported');
-  t.equal(rr.note, undefined, 'every request answered 0x00, on both paths');
+  t.equal(rr.note, undefined, 'every request answered 0x00, on all three paths');
   t.ok(rows.find((r) => r.scenario === 'cluster-rr/redis-commands/same-node')!.median >= 0, 'same-node commands counted');
   t.ok(lines.some((l) => /cross-node: .*Redis: \d+ commands/.test(l)), 'each round logs its Redis commands');
 });
