@@ -10,9 +10,9 @@ const dev = device('fc-1');
 const redis = await RedisServer.start(t);
 let prefixes = 0;
 
-async function nodes(t: Test, ids: string[]) {
+async function nodes(t: Test, ids: string[], inbox: ClusterConfig['inbox'] = 'direct') {
   const keyPrefix = `fc${++prefixes}:`;
-  const cluster = (nodeId: string): ClusterConfig => ({ redis: redis.url, nodeId, keyPrefix, commandTimeoutMs: 1000, heartbeatSec: 1, leaseSec: 2 });
+  const cluster = (nodeId: string): ClusterConfig => ({ redis: redis.url, nodeId, keyPrefix, commandTimeoutMs: 1000, heartbeatSec: 1, leaseSec: 2, inbox });
   return Promise.all(ids.map((id) => startDaemon(t, testConfig(t, { cluster: cluster(id) }), [dev], { logLevel: 'silent' })));
 }
 
@@ -40,8 +40,8 @@ t.test("objects' requests to a kept central wait in its buffer and reach it, in 
   void a;
 });
 
-t.test('a central taking over on another node: the older connection gets Close 0xA1; objects reach the new one', async (t) => {
-  const [a, b, c] = await nodes(t, ['a', 'b', 'c']);
+for (const inbox of ['direct', 'redis'] as const) t.test(`a central taking over on another node: the older connection gets Close 0xA1; objects reach the new one, and it them (inbox: ${inbox})`, async (t) => {
+  const [a, b, c] = await nodes(t, ['a', 'b', 'c'], inbox);
   const first = new CentralClient({ host: '127.0.0.1', port: a.port, key: CENTRAL_KEY, reconnect: false, handler: () => ({ code: 0, payload: ascii('first') }) });
   const obj = new ObjectClient({ host: '127.0.0.1', port: b.port, uid: dev.uid, key: dev.key, reconnect: false, handler: () => ({ code: 0, payload: ascii('x') }) });
   t.teardown(() => { first.destroy(); obj.destroy(); });
@@ -54,6 +54,8 @@ t.test('a central taking over on another node: the older connection gets Close 0
   await second.connect();
   t.equal((await closed).code, 0xa1, 'the central on a: Close 0xA1');
   t.equal((await obj.request(ascii('?'))).payload.data.toString(), 'second', 'the object on b reaches the central on c');
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => second.request(dev.uid, ascii(`q${i}`))));
+  t.same(answers.map((r) => [r.code, r.payload.data.toString()]), Array.from({ length: 20 }, () => [0, 'x']), 'the central on c reaches the object on b: 20 requests, 20 answers');
 });
 
 t.test('one node with cluster.redis is durable: after a crash and a restart with its id, its sessions resume with what was buffered', async (t) => {
