@@ -108,7 +108,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   const tracker = new RequestTracker(clock, {
     settled: (p, code, generated, now) => {
       metrics.countRequest(p.dir, code);
-      if (!generated) metrics.requestDuration.labels(p.dir).observe((now - p.startedAt) / 1000);
+      if (!generated) metrics.requestDuration.observe(p.dir, (now - p.startedAt) / 1000);
     },
   });
   const hooks = config.central.webhooks;

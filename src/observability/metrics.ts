@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TOT_NAMES } from '../protocol/index.js';
+import { LocalHistogram } from './local-histogram.js';
+
+export const REQUEST_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
 
 /** A hot-path count: a plain increment, handed to prom-client only when the registry is read. */
 export class LocalCount {
@@ -55,9 +58,10 @@ export class Metrics {
       }
     },
   });
-  readonly requestDuration = new Histogram({
-    name: 'iotsocket_request_duration_seconds', help: 'Time from forwarding a request to its response', labelNames: ['direction'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
+  /** Per request: counted locally (LocalHistogram), exported as prom-client's histogram would be. */
+  readonly requestDuration = new LocalHistogram({
+    name: 'iotsocket_request_duration_seconds', help: 'Time from forwarding a request to its response', labelName: 'direction',
+    buckets: REQUEST_DURATION_BUCKETS, registers: [this.registry],
   });
   readonly lateResponses = new Counter({ name: 'iotsocket_late_responses_total', help: 'Responses dropped because nothing waited for them (late or unknown tracking)', labelNames: ['direction'] as const, registers: [this.registry] });
   readonly refusedRequests = new Counter({ name: 'iotsocket_requests_refused_total', help: 'Requests answered by the concentrator instead of forwarded, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
