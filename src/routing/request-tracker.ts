@@ -1,5 +1,6 @@
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { Format, ResponseCode, type Payload } from '../protocol/index.js';
+import { DeadlineLanes } from './deadline-lanes.js';
 import type { GeneratedReason } from './reasons.js';
 
 export type { GeneratedReason } from './reasons.js';
@@ -17,7 +18,8 @@ export type Direction = 'down' | 'up';
 /** One tracked request. It is also what an offline buffer holds for it (BufferedRequest). */
 export class PendingRequest {
   settled = false;
-  timer: TimerHandle | undefined;
+  /** Its timeout's lane while it waits (DeadlineLanes). */
+  lane: unknown = undefined;
   /** Clock ms of its timeout. */
   deadline = 0;
   unbuffer: (() => void) | undefined;
@@ -48,11 +50,14 @@ export class RequestTracker {
   readonly #tables = { down: new Map<string, Map<number, PendingRequest>>(), up: new Map<string, Map<number, PendingRequest>>() };
   readonly #clock: Clock;
   readonly #events: TrackerEvents;
+  /** One timer per timeout length, not per request. */
+  readonly #timeouts: DeadlineLanes<PendingRequest>;
   #size = 0;
 
   constructor(clock: Clock, events: TrackerEvents) {
     this.#clock = clock;
     this.#events = events;
+    this.#timeouts = new DeadlineLanes(clock, (p) => this.fail(p, ResponseCode.TIMEOUT, 'timeout'));
   }
 
   get size(): number {
@@ -82,7 +87,7 @@ export class RequestTracker {
     perUid.set(tracking, p);
     this.#size++;
     p.deadline = p.startedAt + timeoutMs;
-    p.timer = this.#clock.setTimeout(() => this.fail(p, ResponseCode.TIMEOUT, 'timeout'), timeoutMs);
+    this.#timeouts.add(p, timeoutMs);
     return p;
   }
 
@@ -108,7 +113,7 @@ export class RequestTracker {
 
   #settle(p: PendingRequest, code: number, payload: Payload, generated: boolean, reason: GeneratedReason | undefined): void {
     p.settled = true;
-    this.#clock.clearTimeout(p.timer);
+    this.#timeouts.settled(p);
     p.unbuffer?.(); // PROTOCOL §6: an answered request is never delivered late, so it leaves its buffer now
     p.unbuffer = undefined;
     const table = this.#tables[p.dir];

@@ -1,15 +1,15 @@
-import { Histogram, Registry } from 'prom-client';
+import { Histogram, Registry, type RegistryContentType } from 'prom-client';
 import t from 'tap';
 import { LocalHistogram } from '../../src/observability/local-histogram.js';
 import { REQUEST_DURATION_BUCKETS } from '../../src/observability/metrics.js';
 
 /** The same observations into prom-client's Histogram and into a LocalHistogram, each in its own registry. */
 function twins() {
-  const theirs = new Registry();
-  const ours = new Registry();
+  const theirs = new Registry<RegistryContentType>();
+  const ours = new Registry<RegistryContentType>();
   const config = { name: 'iotsocket_request_duration_seconds', help: 'Time from forwarding a request to its response' };
-  const ph = new Histogram({ ...config, labelNames: ['direction'] as const, buckets: [...REQUEST_DURATION_BUCKETS], registers: [theirs] });
-  const lh = new LocalHistogram({ ...config, labelName: 'direction', buckets: REQUEST_DURATION_BUCKETS, registers: [ours] });
+  const ph = new Histogram({ ...config, labelNames: ['direction'] as const, buckets: [...REQUEST_DURATION_BUCKETS], registers: [theirs as unknown as Registry] });
+  const lh = new LocalHistogram({ ...config, labelName: 'direction', buckets: REQUEST_DURATION_BUCKETS, registers: [ours as unknown as Registry] });
   const observe = (dir: string, v: number) => { ph.labels(dir).observe(v); lh.observe(dir, v); };
   return { theirs, ours, observe, lh };
 }

@@ -1,0 +1,104 @@
+import type { Clock, TimerHandle } from '../clock.js';
+
+/** What a lane holds: its deadline (clock ms), and the lane while it waits (cleared once settled). */
+export interface Timed {
+  readonly deadline: number;
+  lane: unknown;
+}
+
+/** The waiting items of one timeout length, in the order they began, which is their deadlines' order. */
+class Lane<T extends Timed> {
+  items: T[] = [];
+  head = 0;
+  live = 0;
+  timer: TimerHandle | undefined;
+  constructor(readonly ms: number) {}
+}
+
+/** Settled items a lane may hold before it is compacted: a bound on what outlives its answer. */
+const COMPACT_AT = 1024;
+
+/**
+ * Timeouts without a timer per request (issue 14: a setTimeout and a clearTimeout per request
+ * were about 5 % of the daemon's CPU). Items of one timeout length begin in clock order, so
+ * their deadlines come in that order too: each length is a lane (a queue) with one timer, for
+ * its earliest waiting item. Settling an item is a count; the timer, when it fires, skips what
+ * was settled meanwhile. A lane with nothing waiting has no timer, and settled items are
+ * dropped once they outnumber the waiting ones, so memory follows what is in flight.
+ * Each item is due at its own deadline, as with a timer of its own (same clock, same order).
+ */
+export class DeadlineLanes<T extends Timed> {
+  readonly #lanes = new Map<number, Lane<T>>();
+  readonly #clock: Clock;
+  readonly #due: (item: T) => void;
+
+  /** `due(item)` must settle it (call `settled(item)`), as a timeout does. */
+  constructor(clock: Clock, due: (item: T) => void) {
+    this.#clock = clock;
+    this.#due = due;
+  }
+
+  /** `item.deadline` must be the clock's now + `timeoutMs`. */
+  add(item: T, timeoutMs: number): void {
+    let lane = this.#lanes.get(timeoutMs);
+    if (!lane) this.#lanes.set(timeoutMs, (lane = new Lane(timeoutMs)));
+    lane.items.push(item);
+    lane.live++;
+    item.lane = lane;
+    if (!lane.timer) this.#arm(lane, item.deadline);
+  }
+
+  /** The item was answered (or failed): it no longer waits. */
+  settled(item: T): void {
+    const lane = item.lane as Lane<T> | undefined;
+    if (!lane) return;
+    item.lane = undefined;
+    if (--lane.live === 0) {
+      this.#clock.clearTimeout(lane.timer);
+      this.#lanes.delete(lane.ms);
+      return;
+    }
+    const dead = lane.items.length - lane.head - lane.live;
+    if (dead > COMPACT_AT && dead > lane.live) {
+      lane.items = lane.items.slice(lane.head).filter((x) => x.lane === lane);
+      lane.head = 0;
+    }
+  }
+
+  /** Items held in all lanes, settled ones not yet dropped included: what the compaction bounds. */
+  get held(): number {
+    let n = 0;
+    for (const l of this.#lanes.values()) n += l.items.length - l.head;
+    return n;
+  }
+
+  /** Timers armed now (one per timeout length with something waiting). */
+  get timers(): number {
+    return this.#lanes.size;
+  }
+
+  #arm(lane: Lane<T>, deadline: number): void {
+    lane.timer = this.#clock.setTimeout(() => this.#fire(lane), Math.max(0, deadline - this.#clock.now()));
+  }
+
+  #fire(lane: Lane<T>): void {
+    lane.timer = undefined;
+    const now = this.#clock.now();
+    while (lane.head < lane.items.length) {
+      const item = lane.items[lane.head]!;
+      if (item.lane !== lane) {
+        lane.head++; // settled meanwhile
+        continue;
+      }
+      if (item.deadline > now) break;
+      lane.head++;
+      this.#due(item);
+    }
+    if (this.#lanes.get(lane.ms) !== lane) return; // the last waiting item was settled: the lane is gone
+    if (lane.head > COMPACT_AT && lane.head * 2 > lane.items.length) {
+      lane.items = lane.items.slice(lane.head);
+      lane.head = 0;
+    }
+    if (lane.head < lane.items.length) this.#arm(lane, lane.items[lane.head]!.deadline);
+  }
+}
