@@ -35,6 +35,9 @@ export const LINK_INBOX_DEFAULTS: Omit<LinkInboxOptions, 'host' | 'port'> = {
   connectTimeoutMs: 2_000, maxQueuedBytes: 64 << 20, retryAfterFailMs: 500,
 };
 
+/** Link connections accepted at once that have not authenticated yet (a cluster has a few nodes). */
+export const MAX_UNPROVEN_LINKS = 64;
+
 interface Batch {
   readonly msgs: Buffer[];
   readonly lost: Array<(() => void) | undefined>;
@@ -61,6 +64,8 @@ export class LinkNodeInbox implements NodeInbox {
   readonly #links = new Map<string, PeerLink>();
   #server: Server | undefined;
   readonly #inbound = new Set<Socket>();
+  /** Connections that have not proven they are nodes yet: bounded, so a flood cannot take the descriptors. */
+  #unproven = 0;
   #link: LinkAddress | undefined;
   #closed = false;
 
@@ -139,10 +144,13 @@ export class LinkNodeInbox implements NodeInbox {
   }
 
   #accept(s: Socket, handler: (batch: Buffer[]) => void): void {
-    if (this.#closed) return void s.destroy();
+    if (this.#closed || this.#unproven >= MAX_UNPROVEN_LINKS) return void s.destroy();
     this.#inbound.add(s);
+    this.#unproven++;
+    let proven = false;
+    const settle = () => { if (!proven) { proven = true; this.#unproven--; } };
     s.on('error', () => {});
-    s.once('close', () => this.#inbound.delete(s));
+    s.once('close', () => { settle(); this.#inbound.delete(s); });
     const challenge = randomBytes(LINK_CHALLENGE_BYTES);
     s.write(encodeLinkHello(challenge));
     const reader = new ChunkReader();
@@ -158,6 +166,7 @@ export class LinkNodeInbox implements NodeInbox {
         if (!auth) return;
         from = checkLinkAuth(auth, this.#key, challenge);
         clearTimeout(timer);
+        settle();
         if (from === undefined) {
           this.#log?.warn({ event: 'node-link-refused', peer: `${s.remoteAddress}:${s.remotePort}` }, 'a node link was refused: its MAC is wrong (another cluster, or not a node)');
           return void s.destroy();

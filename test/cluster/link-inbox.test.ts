@@ -2,7 +2,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import pino from 'pino';
 import { encodeLinkHello, LINK_ACCEPT } from '../../src/cluster/link-frames.js';
-import { LinkNodeInbox, type LinkAddress } from '../../src/cluster/link-inbox.js';
+import { LinkNodeInbox, MAX_UNPROVEN_LINKS, type LinkAddress } from '../../src/cluster/link-inbox.js';
 import { nodeInboxContract } from '../contracts/node-inbox.contract.js';
 import { until } from '../helpers/until.js';
 
@@ -98,6 +98,29 @@ t.test('what is not a node is closed without a word, and the inbox goes on', asy
   a.post('b', Buffer.from('still here'));
   await a.flush();
   await until(() => got.includes('still here'), 'a real node to get through after the stranger');
+});
+
+t.test('connections that never authenticate are bounded (and dropped at connectTimeoutMs); a node still gets through', async (t) => {
+  const f = linkFleet(t, { connectTimeoutMs: 1_500 });
+  const b = f.node('b');
+  const got = await collect(b);
+  const [host, port] = b.link!.address.split(':');
+  const idle = await Promise.all(Array.from({ length: MAX_UNPROVEN_LINKS + 20 }, () => new Promise<{ closed: boolean }>((resolve) => {
+    const s = connect({ host, port: Number(port) });
+    const state = { closed: false };
+    s.on('error', () => {});
+    s.resume();
+    s.once('close', () => { state.closed = true; });
+    s.once('connect', () => resolve(state));
+    t.teardown(() => s.destroy());
+  })));
+  await until(() => idle.filter((s) => s.closed).length >= 20, 'the connections beyond the bound to be closed at once', 1_000);
+  t.equal(idle.filter((s) => s.closed).length, 20, `${MAX_UNPROVEN_LINKS} held, the rest closed`);
+  await until(() => idle.every((s) => s.closed), 'the unproven ones dropped at connectTimeoutMs', 5_000);
+  const a = f.node('a');
+  a.post('b', Buffer.from('through'));
+  await a.flush();
+  await until(() => got.includes('through'), 'a node to get through after the flood');
 });
 
 t.test('a peer that never answers the hello: what waits on the link is lost within connectTimeoutMs', async (t) => {
