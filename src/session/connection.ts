@@ -5,12 +5,19 @@ import {
   type Transmission,
 } from '../protocol/index.js';
 import type { SessionLink } from '../registry/session.js';
-import type { ConnectionTrace } from './transmission-trace.js';
+import { ConnectionTrace, type TransmissionTrace } from './transmission-trace.js';
 
-export interface ConnectionOptions {
+/** What one connection is: its own figures (the options are shared by every connection of a host). */
+export interface ConnectionPeer {
   readonly peer: string;
   readonly tls: boolean;
   readonly maxTransmissionLength: number;
+  /** The session's UID, named in trace lines. */
+  readonly uid?: string;
+}
+
+/** Settings every connection of a host shares: one object for all of them, not one per connection (issue 14). */
+export interface ConnectionOptions {
   readonly maxTransmissionBytes: number;
   readonly clock: Clock;
   /** Silence after which we Ping; twice that with no answer and the peer is taken as dead. 0: off. */
@@ -25,7 +32,7 @@ export interface ConnectionOptions {
   /** Per-ToT counters of what is sent (metrics), indexed by type. */
   readonly sentCounters?: ReadonlyArray<{ inc(): void } | undefined>;
   /** Debug lines per transmission in and out; consulted only while `trace.enabled`. */
-  readonly trace?: ConnectionTrace;
+  readonly trace?: TransmissionTrace;
 }
 
 export interface ClosedInfo {
@@ -57,6 +64,7 @@ export class Connection implements SessionLink {
   readonly peer: string;
   readonly tls: boolean;
   readonly maxTransmissionLength: number;
+  readonly #uid: string;
   readonly #socket: Socket;
   readonly #opts: ConnectionOptions;
   readonly #parser: TransmissionParser;
@@ -83,22 +91,29 @@ export class Connection implements SessionLink {
   readonly #written = (err?: Error | null) => this.#onWritten(err);
   /** Set when closed by a takeover: answers to requests this connection received still count. */
   #lateResponses = false;
-  readonly #trace: ConnectionTrace | undefined;
+  readonly #trace: TransmissionTrace | undefined;
+  /** Built the first time a line is traced (debug only). */
+  #tracer: ConnectionTrace | undefined;
   readonly #emit = (t: Transmission) => {
     if (this.#closing && t.type !== ToT.RESPONSE) return;
-    if (this.#trace?.enabled) this.#trace.received(t);
+    if (this.#trace?.enabled) this.#traced().received(t);
     this.#hooks?.onTransmission(t);
   };
 
-  constructor(socket: Socket, opts: ConnectionOptions) {
+  constructor(socket: Socket, opts: ConnectionOptions, peer: ConnectionPeer) {
     this.#socket = socket;
     this.#opts = opts;
-    this.peer = opts.peer;
-    this.tls = opts.tls;
-    this.maxTransmissionLength = opts.maxTransmissionLength;
+    this.peer = peer.peer;
+    this.tls = peer.tls;
+    this.maxTransmissionLength = peer.maxTransmissionLength;
+    this.#uid = peer.uid ?? '';
     this.#parser = new TransmissionParser(opts.maxTransmissionBytes);
     this.#trace = opts.trace;
     this.#lastActivity = opts.clock.now();
+  }
+
+  #traced(): ConnectionTrace {
+    return (this.#tracer ??= new ConnectionTrace(this.#trace!, this.#uid, this.peer));
   }
 
   get closing(): boolean {
@@ -122,7 +137,7 @@ export class Connection implements SessionLink {
   send(t: Transmission): void {
     if (this.#closing) return this.#late(t);
     this.#opts.sentCounters?.[t.type]?.inc();
-    if (this.#trace?.enabled) this.#trace.sent(t);
+    if (this.#trace?.enabled) this.#traced().sent(t);
     this.#queue.push(t);
     this.#queuedBytes += transmissionLength(t);
     this.#schedule();
@@ -131,7 +146,7 @@ export class Connection implements SessionLink {
   sendBytes(bytes: Buffer): void {
     if (this.#closing) return this.#late(bytes);
     this.#opts.sentCounters?.[bytes[0]! >> 4]?.inc();
-    if (this.#trace?.enabled) this.#trace.sent(bytes);
+    if (this.#trace?.enabled) this.#traced().sent(bytes);
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
     this.#schedule();
@@ -149,7 +164,7 @@ export class Connection implements SessionLink {
   close(code: number, reason = 'closed-by-concentrator', acceptResponses = false): void {
     if (this.#closing) return;
     this.#lateResponses = acceptResponses;
-    if (this.#trace?.enabled) this.#trace.sent({ type: ToT.CLOSE, code });
+    if (this.#trace?.enabled) this.#traced().sent({ type: ToT.CLOSE, code });
     this.#queue.push({ type: ToT.CLOSE, code });
     this.#queuedBytes += 2;
     this.#sent = code;
