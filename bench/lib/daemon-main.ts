@@ -1,5 +1,6 @@
 /** Child process: one concentrator from a JSON config; reports its port and, on request, its memory and CPU time. */
 import { join } from 'node:path';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { pino } from 'pino';
 import { createConcentrator } from '../../src/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
       gc?.();
       gc?.();
       forcedGcs += 2;
-      toParent({ type: 'mem', usage: process.memoryUsage(), connections: daemon.internals.host.connectionCount, gc: gc !== undefined });
+      toParent({ type: 'mem', usage: process.memoryUsage(), youngBytes: youngGeneration(), connections: daemon.internals.host.connectionCount, gc: gc !== undefined });
     } else if (m.type === 'cpu') {
       toParent({ type: 'cpu', usage: process.cpuUsage(), forcedGcs });
     } else if (m.type === 'counters') {
@@ -44,6 +45,17 @@ async function main(): Promise<void> {
   toParent({
     type: 'ready', port: addr.tcp.port, httpPort: addr.http?.port, udpPort: addr.udp?.port, fdLimit: await fdLimit(), pid: process.pid,
   });
+}
+
+/**
+ * Bytes committed to V8's young generation (new space, new large objects). It grows to its cap
+ * (32 MiB here) under any burst of allocation, at start-up or while sessions open, and forced
+ * GCs do not give it back: a fixed cost, not one that scales with the sessions held.
+ */
+function youngGeneration(): number {
+  return getHeapSpaceStatistics()
+    .filter((s) => s.space_name === 'new_space' || s.space_name === 'new_large_object_space')
+    .reduce((sum, s) => sum + s.space_size, 0);
 }
 
 main().catch(failChild);

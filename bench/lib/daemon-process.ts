@@ -9,8 +9,11 @@ export interface DaemonProcess {
   readonly pid: number;
   /** Soft RLIMIT_NOFILE the daemon got. */
   readonly fdLimit: number;
-  /** process.memoryUsage() after two forced GCs, and the daemon's open connection count. */
-  memory(): Promise<{ usage: NodeJS.MemoryUsage; connections: number }>;
+  /**
+   * process.memoryUsage() after two forced GCs, the bytes committed to V8's young generation
+   * then (daemon-main.ts), and the daemon's open connection count.
+   */
+  memory(): Promise<DaemonMemory>;
   /** CPU time (user + system) the daemon process has used so far, in µs. */
   cpuMicros(): Promise<number>;
   /** The daemon's process.cpuUsage() (user + system µs since it started), and how many GCs memory() forced. */
@@ -18,6 +21,12 @@ export interface DaemonProcess {
   /** Non-zero telemetry and webhook counters, by metric and labels. */
   counters(): Promise<DaemonCounter[]>;
   stop(): Promise<void>;
+}
+
+export interface DaemonMemory {
+  readonly usage: NodeJS.MemoryUsage;
+  readonly youngBytes: number;
+  readonly connections: number;
 }
 
 export interface DaemonCounter {
@@ -56,8 +65,8 @@ export async function startDaemonProcess(config: WireConfig, opts: DaemonProcess
     fdLimit: ready.fdLimit,
     async memory() {
       child.send({ type: 'mem' });
-      const m = await child.next<{ type: 'mem'; usage: NodeJS.MemoryUsage; connections: number }>('mem', 30_000);
-      return { usage: m.usage, connections: m.connections };
+      const m = await child.next<{ type: 'mem' } & DaemonMemory>('mem', 30_000);
+      return { usage: m.usage, youngBytes: m.youngBytes, connections: m.connections };
     },
     cpu,
     async cpuMicros() {

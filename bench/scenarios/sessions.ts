@@ -6,7 +6,8 @@
 import { generateSelfSigned } from '../../src/tls/self-signed.js';
 import { Child, libScript } from '../lib/child.js';
 import { benchConfig } from '../lib/config.js';
-import { startDaemonProcess, type DaemonProcess } from '../lib/daemon-process.js';
+import { startDaemonProcess, type DaemonMemory, type DaemonProcess } from '../lib/daemon-process.js';
+import { prepareStartDir, startRss } from '../lib/start-rss.js';
 import { makeRow, type Row } from '../lib/report.js';
 import { runIfMain, scratchDir, type ScenarioOptions } from '../lib/scenario.js';
 
@@ -26,6 +27,8 @@ interface PhaseRound {
   readonly answered: number;
   readonly perSec: number;
   readonly kibPerSession: number;
+  /** The same without V8's young generation (a fixed cost: daemon-main.ts), on both sides: what scales with the sessions. */
+  readonly heldKibPerSession: number;
   /** CPU time over the opening phase's wall time, in % of one core: the daemon's, and each load process's. */
   readonly daemonCpu: number;
   readonly loadCpu: readonly number[];
@@ -51,7 +54,7 @@ async function freshRound(dir: string, objects: number, certs: { cert: string; k
   }
 }
 
-async function phaseRound(daemon: DaemonProcess, before: { usage: NodeJS.MemoryUsage }, n: number, procs: number, ca: string | undefined, o: ScenarioOptions): Promise<PhaseRound> {
+async function phaseRound(daemon: DaemonProcess, before: DaemonMemory, n: number, procs: number, ca: string | undefined, o: ScenarioOptions): Promise<PhaseRound> {
   const per = Math.ceil(n / procs);
   const maxMs = OPEN_MS + 90_000;
   const children = Array.from({ length: procs }, (_, p) => new Child(libScript('sessions-load-main'), {
@@ -78,6 +81,7 @@ async function phaseRound(daemon: DaemonProcess, before: { usage: NodeJS.MemoryU
       answered: pinged.reduce((s, r) => s + r.answered, 0),
       perSec: total / (ms / 1000),
       kibPerSession: total > 0 ? (after.usage.rss - before.usage.rss) / total / 1024 : NaN,
+      heldKibPerSession: total > 0 ? (after.usage.rss - after.youngBytes - (before.usage.rss - before.youngBytes)) / total / 1024 : NaN,
       daemonCpu: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 10 / ms,
       loadCpu: opened.map((r) => (100 * r.cpuMs) / ms),
       firstError: opened.find((r) => r.firstError)?.firstError,
@@ -85,8 +89,9 @@ async function phaseRound(daemon: DaemonProcess, before: { usage: NodeJS.MemoryU
     o.log(`sessions ${ca ? 'tls  ' : 'plain'}: ${r.opened}/${n} opened (${r.failed} failed${r.firstError ? `: ${r.firstError}` : ''}), ${r.answered} answered, `
       + `${Math.round(r.perSec)} handshakes/s in ${(ms / 1000).toFixed(1)} s (forced GCs before opening: ${cpu0.forcedGcs}; cpu: daemon ${r.daemonCpu.toFixed(0)}%, load ${r.loadCpu.map((c) => `${c.toFixed(0)}%`).join(' + ')}; `
       + `per handshake: daemon ${perHandshakeUs(r.daemonCpu, r.perSec)} µs, load ${perHandshakeUs(r.loadCpu.reduce((a, b) => a + b, 0), r.perSec)} µs), `
-      + `${r.kibPerSession.toFixed(2)} KiB RSS/session `
-      + `(rss ${(before.usage.rss / 2 ** 20).toFixed(0)} -> ${(after.usage.rss / 2 ** 20).toFixed(0)} MiB, heap ${(before.usage.heapUsed / 2 ** 20).toFixed(0)} -> ${(after.usage.heapUsed / 2 ** 20).toFixed(0)} MiB, ${after.connections} connections)`);
+      + `${r.kibPerSession.toFixed(2)} KiB RSS/session, ${r.heldKibPerSession.toFixed(2)} without the young generation `
+      + `(rss ${(before.usage.rss / 2 ** 20).toFixed(0)} -> ${(after.usage.rss / 2 ** 20).toFixed(0)} MiB, heap ${(before.usage.heapUsed / 2 ** 20).toFixed(0)} -> ${(after.usage.heapUsed / 2 ** 20).toFixed(0)} MiB, `
+      + `young generation ${(before.youngBytes / 2 ** 20).toFixed(0)} -> ${(after.youngBytes / 2 ** 20).toFixed(0)} MiB, ${after.connections} connections)`);
     return r;
   } finally {
     await Promise.all(children.map((c) => c.stop(10_000)));
@@ -111,12 +116,63 @@ function phaseRows(kind: 'plain' | 'tls', wanted: number, n: number, rounds: Pha
     makeRow(`sessions/${kind}/established`, 'sessions', rounds.map((r) => r.opened), { kind: 'abs>=', value: wanted }, undefined, establishedNote(n, rounds, capNote)),
     makeRow(`sessions/${kind}/answering`, 'sessions', rounds.map((r) => r.answered), { kind: 'abs>=', value: n }),
     makeRow(`sessions/${kind}/rss-per-session`, 'KiB', rounds.map((r) => r.kibPerSession), { kind: 'abs<=', value: kibTarget }),
+    makeRow(`sessions/${kind}/rss-per-session-held`, 'KiB', rounds.map((r) => r.heldKibPerSession), { kind: 'abs<=', value: kibTarget }, undefined,
+      'RSS less V8\'s young generation, before and after: what grows with the sessions held'),
     makeRow(`sessions/${kind}/handshakes`, 'per s', rounds.map((r) => r.perSec), { kind: 'abs>=', value: rateTarget }),
     // Which side saturates: 100% is one core; the machine has 2 for the daemon and the load processes together.
     makeRow(`sessions/${kind}/daemon-cpu`, '% of a core', rounds.map((r) => r.daemonCpu), { kind: 'report' }),
     makeRow(`sessions/${kind}/load-cpu`, '% of a core', rounds.map((r) => r.loadCpu.reduce((a, b) => a + b, 0)), { kind: 'report' }, undefined,
       `${rounds[0]?.loadCpu.length ?? 0} load processes, summed`),
   ];
+}
+
+/** ACL entries the heap measure holds (issue 14: bytes per entry at this size). */
+const ACL_ENTRIES = 100_000;
+/** How long the started daemon idles before its RSS is read. */
+const START_SETTLE_MS = 2_000;
+
+/** RSS of `iotsocket start` with the shipped config, MiB, per round; a first start bootstraps its directory. */
+async function startRssRounds(rounds: number, o: ScenarioOptions): Promise<number[]> {
+  const scratch = scratchDir('start-rss');
+  try {
+    prepareStartDir(scratch.dir);
+    await startRss(scratch.dir, 0); // bootstrap: the central key and the development certificate
+    const out: number[] = [];
+    for (let r = 0; r < rounds; r++) out.push((await startRss(scratch.dir, START_SETTLE_MS)) / 2 ** 20);
+    o.log(`start: RSS ${out.map((m) => m.toFixed(1)).join(' / ')} MiB with config/concentrator.yaml (ports 0), ${START_SETTLE_MS / 1000} s after listening`);
+    return out;
+  } finally {
+    scratch.cleanup();
+  }
+}
+
+interface AclRound {
+  /** What a daemon's heap holds per entry: heapUsed + arrayBuffers, with the ACL against without. */
+  readonly heapPerEntry: number;
+  readonly rssPerEntry: number;
+  /** The Acl structure alone (acl-heap-main.ts), and one has(uid). */
+  readonly structurePerEntry: number;
+  readonly lookupNs: number;
+}
+
+/** Per round: a daemon with an ACL of `entries` against one with none, then the structure alone in a child. */
+async function aclRounds(dir: string, rounds: number, entries: number, o: ScenarioOptions): Promise<AclRound[]> {
+  const held = async (objects: number) => {
+    const d = await startDaemonProcess(benchConfig({ dir, objects }));
+    const m = await d.memory().finally(() => d.stop());
+    return { heap: m.usage.heapUsed + m.usage.arrayBuffers, rss: m.usage.rss - m.youngBytes };
+  };
+  const out: AclRound[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const none = await held(0);
+    const full = await held(entries);
+    const c = new Child(libScript('acl-heap-main'), { entries }, { execArgv: ['--expose-gc'], name: 'acl-heap' });
+    const alone = await c.next<{ bytesPerEntry: number; lookupNs: number }>('acl', 60_000).finally(() => c.stop(5_000));
+    out.push({ heapPerEntry: (full.heap - none.heap) / entries, rssPerEntry: (full.rss - none.rss) / entries, structurePerEntry: alone.bytesPerEntry, lookupNs: alone.lookupNs });
+  }
+  const f = (k: keyof AclRound) => out.map((a) => a[k].toFixed(0)).join(' / ');
+  o.log(`acl of ${entries}: per entry ${f('heapPerEntry')} bytes of heap in the daemon (${f('structurePerEntry')} the Acl alone), ${f('rssPerEntry')} bytes of RSS; lookup ${f('lookupNs')} ns`);
+  return out;
 }
 
 export async function sessions(o: ScenarioOptions): Promise<Row[]> {
@@ -143,9 +199,17 @@ export async function sessions(o: ScenarioOptions): Promise<Row[]> {
     for (let r = 0; r < rounds; r++) plain.push(await freshRound(scratch.dir, objects, certs, nPlain, procsFor(nPlain), false, o));
     const tlsRounds: PhaseRound[] = [];
     for (let r = 0; r < rounds; r++) tlsRounds.push(await freshRound(scratch.dir, objects, certs, nTls, procsFor(nTls), true, o));
+    const start = await startRssRounds(rounds, o);
+    const aclEntries = o.smoke ? 1_000 : ACL_ENTRIES;
+    const acl = await aclRounds(scratch.dir, rounds, aclEntries, o);
     return [
-      ...phaseRows('plain', wantPlain, nPlain, plain, 20, 5_000, capNote(wantPlain, nPlain)),
-      ...phaseRows('tls', wantTls, nTls, tlsRounds, 48, 1_000, capNote(wantTls, nTls)),
+      // Issue 14's targets: 3 KiB per plain session, 20 per TLS one, 60 MB at start, 200 bytes per ACL entry.
+      ...phaseRows('plain', wantPlain, nPlain, plain, 3, 5_000, capNote(wantPlain, nPlain)),
+      ...phaseRows('tls', wantTls, nTls, tlsRounds, 20, 1_000, capNote(wantTls, nTls)),
+      makeRow('sessions/start-rss', 'MiB', start, { kind: 'abs<=', value: 60 }, undefined, 'iotsocket start, config/concentrator.yaml, no session'),
+      makeRow('sessions/acl-entry', 'bytes', acl.map((a) => a.heapPerEntry), { kind: 'abs<=', value: 200 }, undefined, `daemon heap per entry of an ACL of ${aclEntries}`),
+      makeRow('sessions/acl-entry-rss', 'bytes', acl.map((a) => a.rssPerEntry), { kind: 'report' }, undefined, 'RSS less the young generation; includes what parsing the file left committed'),
+      makeRow('sessions/acl-lookup', 'ns', acl.map((a) => a.lookupNs), { kind: 'report' }, undefined, 'one has(uid) of a fresh UID string'),
     ];
   } finally {
     scratch.cleanup();

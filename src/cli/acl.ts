@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { request as httpRequest } from 'undici';
 import { isValidUid } from '../protocol/index.js';
 import { parseAclJson, writeAclFileAtomic } from '../registry/acl-file.js';
 import { checkAclFile } from '../registry/acl-check.js';
@@ -70,6 +69,7 @@ async function load(file: string, io: CliIo, cmd: string) {
 /** `acl list` against a running daemon's admin API (GET /acl, Bearer), instead of the file. */
 async function listOverHttp(o: { url: string; key: string }, io: CliIo): Promise<number> {
   try {
+    const { request: httpRequest } = await import('undici'); // not loaded by `start` (issue 14)
     const res = await httpRequest(new URL('/acl', o.url.endsWith('/') ? o.url : `${o.url}/`), { method: 'GET', headers: { authorization: `Bearer ${o.key}` } });
     const text = await res.body.text();
     if (res.statusCode !== 200) {

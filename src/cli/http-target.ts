@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 
 /** How the CLI reaches a daemon's HTTP(S) API: `--ca FILE` and `--insecure`, as `iotsocket object` has them. */
 export interface HttpTrustOptions {
@@ -26,7 +26,7 @@ export function parseHttpUrl(value: string): string {
  * An undici Agent trusting `--ca` or, with `--insecure`, any certificate; undefined for the
  * default one. Throws an Error naming `--ca` when the file cannot be read.
  */
-export function trustAgent(o: HttpTrustOptions): Agent | undefined {
+export async function trustAgent(o: HttpTrustOptions): Promise<Agent | undefined> {
   if (!o.ca && !o.insecure) return undefined;
   let ca: string | undefined;
   if (o.ca) {
@@ -36,7 +36,8 @@ export function trustAgent(o: HttpTrustOptions): Agent | undefined {
       throw new Error(`--ca: cannot read ${o.ca}: ${(err as Error).message}`);
     }
   }
-  return new Agent({ connect: { ...(ca ? { ca } : {}), ...(o.insecure ? { rejectUnauthorized: false } : {}) } });
+  const { Agent: UndiciAgent } = await import('undici'); // not loaded by `start` (issue 14)
+  return new UndiciAgent({ connect: { ...(ca ? { ca } : {}), ...(o.insecure ? { rejectUnauthorized: false } : {}) } });
 }
 
 const CERT_CODES = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { request as httpRequest } from 'undici';
 import { ExitCode, type CliIo } from './io.js';
 import { parseFormat, parsePositive } from './args.js';
 import { describeHttpFailure, parseHttpUrl, trustAgent, type HttpTrustOptions } from './http-target.js';
@@ -26,16 +25,17 @@ function payloadValue(text: string, format: RequestOptions['format']): unknown {
 /** One POST /request; prints the JSON answer. Exit 0 only for Code 0; 3 for another Code; 2 for HTTP or network failures. */
 export async function runRequest(o: RequestOptions, io: CliIo): Promise<number> {
   let body: string;
-  let dispatcher: ReturnType<typeof trustAgent>;
+  let dispatcher: Awaited<ReturnType<typeof trustAgent>>;
   try {
     body = JSON.stringify({ UID: o.uid, Format: o.format, Payload: payloadValue(o.payload, o.format), ...(o.timeout ? { Timeout: o.timeout } : {}) });
-    dispatcher = trustAgent(o);
+    dispatcher = await trustAgent(o);
   } catch (err) {
     io.err(`iotsocket request: ${(err as Error).message}\n`);
     return ExitCode.USAGE;
   }
   const url = new URL('request', o.url.endsWith('/') ? o.url : `${o.url}/`);
   try {
+    const { request: httpRequest } = await import('undici'); // not loaded by `start` (issue 14)
     const res = await httpRequest(url, {
       method: 'POST', body, dispatcher,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${o.key}` },

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { generateSelfSigned } from '../tls/self-signed.js';
 import { ErrorCode, IotsError } from '../errors.js';
 import type { RawTls } from './schema.js';
 
@@ -60,6 +59,8 @@ async function runStep(step: FirstStartStep, log: FirstStartLog): Promise<void> 
     );
     return;
   }
+  // Loaded here only: every later start would carry selfsigned and its forge (~6 MiB of RSS, issue 14).
+  const { generateSelfSigned } = await import('../tls/self-signed.js');
   const pair = await generateSelfSigned();
   await writeNew(step.keyFile, pair.key, 0o600);
   await writeNew(step.certFile, pair.cert, 0o644);

@@ -14,56 +14,92 @@ export interface AclProblem {
   readonly knownGroups?: readonly string[];
 }
 
-/** An immutable ACL: UID → group and key. Replaced whole, never edited in place. */
+/**
+ * An immutable ACL: UID → group and key. Replaced whole, never edited in place.
+ * Compact (issue 14: an entry was ~600 bytes held): a map from UID to the entry's index, every
+ * key in one buffer and every group as an index into the config's groups, so an entry holds a
+ * map slot, its UID string, 16 key bytes and 2 group bytes; no object or Buffer per entry.
+ */
 export class Acl {
-  readonly #byUid: ReadonlyMap<string, AclRecord>;
+  readonly #index: ReadonlyMap<string, number>;
+  /** AUTH_KEY_LENGTH bytes per entry, in index order. */
+  readonly #keys: Buffer;
+  /** Each entry's group, as an index into #groups. */
+  readonly #groupOf: Uint16Array;
+  readonly #groups: readonly string[];
 
-  private constructor(byUid: Map<string, AclRecord>) {
-    this.#byUid = byUid;
+  private constructor(index: Map<string, number>, keys: Buffer, groupOf: Uint16Array, groups: readonly string[]) {
+    this.#index = index;
+    this.#keys = keys;
+    this.#groupOf = groupOf;
+    this.#groups = groups;
   }
 
-  static readonly empty = new Acl(new Map());
+  static readonly empty = new Acl(new Map(), Buffer.alloc(0), new Uint16Array(0), []);
 
   /**
    * Builds an ACL or lists every problem; nothing is half-applied (PROTOCOL §9: the first
    * concentrator silently dropped entries of unknown groups).
    */
   static from(entries: readonly AclEntry[], groups: ReadonlySet<string>): Acl | AclProblem[] {
-    const map = new Map<string, AclRecord>();
+    const index = new Map<string, number>();
     const problems: AclProblem[] = [];
     const knownGroups = [...groups];
-    entries.forEach((e, index) => {
+    const groupIndex = new Map(knownGroups.map((g, i) => [g, i]));
+    // Without a problem every entry is kept, so both arrays are sized once.
+    const keys = Buffer.alloc(entries.length * AUTH_KEY_LENGTH);
+    const groupOf = new Uint16Array(entries.length);
+    entries.forEach((e, i) => {
       const uid = e.uid;
-      if (uid === CENTRAL_UID) problems.push({ index, uid, reason: 'central-uid' });
-      else if (!isValidUid(uid)) problems.push({ index, uid, reason: 'invalid-uid' });
-      else if (!groups.has(e.group)) problems.push({ index, uid, reason: 'unknown-group', group: e.group, knownGroups });
-      else if (e.key.length !== AUTH_KEY_LENGTH) problems.push({ index, uid, reason: 'invalid-key' });
-      else if (map.has(uid)) problems.push({ index, uid, reason: 'duplicate-uid' });
-      else map.set(uid, { group: e.group, key: Buffer.from(e.key) });
+      const g = groupIndex.get(e.group);
+      if (uid === CENTRAL_UID) problems.push({ index: i, uid, reason: 'central-uid' });
+      else if (!isValidUid(uid)) problems.push({ index: i, uid, reason: 'invalid-uid' });
+      else if (g === undefined) problems.push({ index: i, uid, reason: 'unknown-group', group: e.group, knownGroups });
+      else if (e.key.length !== AUTH_KEY_LENGTH) problems.push({ index: i, uid, reason: 'invalid-key' });
+      else if (index.has(uid)) problems.push({ index: i, uid, reason: 'duplicate-uid' });
+      else {
+        index.set(uid, i);
+        e.key.copy(keys, i * AUTH_KEY_LENGTH);
+        groupOf[i] = g;
+      }
     });
-    return problems.length > 0 ? problems : new Acl(map);
+    return problems.length > 0 ? problems : new Acl(index, keys, groupOf, knownGroups);
   }
 
   get size(): number {
-    return this.#byUid.size;
+    return this.#index.size;
   }
 
+  /** Allocates nothing: what a request's routing asks. */
+  has(uid: string): boolean {
+    return this.#index.has(uid);
+  }
+
+  /** The entry of `uid`; its key is a view of this ACL's key buffer (read it, never write it). */
   get(uid: string): AclRecord | undefined {
-    return this.#byUid.get(uid);
+    const i = this.#index.get(uid);
+    return i === undefined ? undefined : this.#record(i);
   }
 
   entries(): AclEntry[] {
-    return [...this.#byUid].map(([uid, r]) => ({ uid, group: r.group, key: r.key }));
+    return [...this.#index].map(([uid, i]) => ({ uid, ...this.#record(i) }));
   }
 
   /** UIDs that are gone, or whose key or group changed, in `next`: their sessions must end. */
   revokedIn(next: Acl): string[] {
     const out: string[] = [];
-    for (const [uid, r] of this.#byUid) {
-      const n = next.get(uid);
-      if (!n || n.group !== r.group || !n.key.equals(r.key)) out.push(uid);
+    for (const [uid, i] of this.#index) {
+      const j = next.#index.get(uid);
+      if (j === undefined || next.#groups[next.#groupOf[j]!] !== this.#groups[this.#groupOf[i]!]
+        || this.#keys.compare(next.#keys, j * AUTH_KEY_LENGTH, (j + 1) * AUTH_KEY_LENGTH, i * AUTH_KEY_LENGTH, (i + 1) * AUTH_KEY_LENGTH) !== 0) {
+        out.push(uid);
+      }
     }
     return out;
+  }
+
+  #record(i: number): AclRecord {
+    return { group: this.#groups[this.#groupOf[i]!]!, key: this.#keys.subarray(i * AUTH_KEY_LENGTH, (i + 1) * AUTH_KEY_LENGTH) };
   }
 }
 

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import { TOKEN_LENGTH } from '../protocol/index.js';
 
@@ -17,12 +16,15 @@ const PURGE_INTERVAL_MS = 1_000;
 
 /**
  * Telemetry tokens (PROTOCOL §7): 8 random bytes → object. Expiry follows the injected
- * clock (lru-cache's `perf` hook), so tests move time instead of sleeping. Bounded twice:
- * per UID (a new token frees the UID's oldest beyond TOKENS_PER_UID) and in all (`max`).
- * A live token is never evicted to make room: a full registry refuses to issue.
+ * clock, so tests move time instead of sleeping. Bounded twice: per UID (a new token frees
+ * the UID's oldest beyond TOKENS_PER_UID) and in all (`max`). A live token is never evicted
+ * to make room: a full registry refuses to issue.
+ * A Map, not an LRU cache: nothing is ever evicted by recency, and lru-cache allocates its
+ * index arrays for `max` entries up front (300 000 with the shipped config: ~11 MiB held from
+ * start, issue 14); a Map holds what is issued.
  */
 export class TokenRegistry {
-  readonly #cache: LRUCache<string, TokenInfo>;
+  readonly #tokens = new Map<string, TokenInfo>();
   /** Each UID's token keys, oldest first. */
   readonly #byUid = new Map<string, string[]>();
   readonly #clock: Clock;
@@ -32,19 +34,11 @@ export class TokenRegistry {
   constructor(clock: Clock, max: number) {
     this.#clock = clock;
     this.#max = max;
-    this.#cache = new LRUCache<string, TokenInfo>({
-      max, // never reached by a set: issue() refuses first
-      ttlAutopurge: false,
-      // 0: no cached "now" (lru-cache would arm a real timer on every lookup and miss clock jumps).
-      ttlResolution: 0,
-      perf: { now: () => clock.now() },
-      dispose: (info, key) => this.#forget(info.uid, key),
-    });
   }
 
   /** Tokens held, including expired ones not yet purged (see purgeExpired). */
   get size(): number {
-    return this.#cache.size;
+    return this.#tokens.size;
   }
 
   /**
@@ -53,12 +47,12 @@ export class TokenRegistry {
    */
   issue(uid: string, group: string, lifetimeMs: number): { token: Buffer; info: TokenInfo } | undefined {
     const keys = this.#byUid.get(uid);
-    while (keys && keys.length >= TOKENS_PER_UID) this.#cache.delete(keys.shift()!);
-    if (this.#cache.size >= this.#max && !this.#makeRoom()) return undefined;
+    while (keys && keys.length >= TOKENS_PER_UID) this.#tokens.delete(keys.shift()!);
+    if (this.#tokens.size >= this.#max && !this.#makeRoom()) return undefined;
     const token = randomBytes(TOKEN_LENGTH);
     const key = tokenKey(token);
     const info: TokenInfo = { uid, group, expiresAt: lifetimeMs > 0 ? this.#clock.now() + lifetimeMs : Infinity };
-    this.#cache.set(key, info, lifetimeMs > 0 ? { ttl: lifetimeMs } : {});
+    this.#tokens.set(key, info);
     const list = this.#byUid.get(uid);
     if (list) list.push(key);
     else this.#byUid.set(uid, [key]);
@@ -67,10 +61,9 @@ export class TokenRegistry {
 
   /** The object a valid token belongs to, or undefined (unknown or expired). `key`: tokenKey(token). */
   lookup(key: string): TokenInfo | undefined {
-    const info = this.#cache.get(key, { updateAgeOnGet: false });
-    // Checked here too: lru-cache treats an entry set at clock time 0 as never stale.
+    const info = this.#tokens.get(key);
     if (info && info.expiresAt <= this.#clock.now()) {
-      this.#cache.delete(key);
+      this.#delete(key, info);
       return undefined;
     }
     return info;
@@ -79,40 +72,39 @@ export class TokenRegistry {
   /** Frees every expired token; returns how many went. */
   purgeExpired(): number {
     const now = this.#clock.now();
-    const before = this.#cache.size;
+    const before = this.#tokens.size;
     this.#purgedAt = now;
-    this.#cache.purgeStale();
-    // entries() skips what lru-cache sees as stale; it does not see an entry set at clock time 0 so.
-    for (const [key, info] of this.#cache.entries()) if (info.expiresAt <= now) this.#cache.delete(key);
-    return before - this.#cache.size;
+    for (const [key, info] of this.#tokens) if (info.expiresAt <= now) this.#delete(key, info);
+    return before - this.#tokens.size;
   }
 
   /** Revokes every token of `uid` (removed from the ACL). */
   revoke(uid: string): number {
     const keys = this.#byUid.get(uid);
     if (!keys) return 0;
-    const n = keys.length;
-    for (const key of [...keys]) this.#cache.delete(key);
+    for (const key of keys) this.#tokens.delete(key);
     this.#byUid.delete(uid);
-    return n;
+    return keys.length;
   }
 
   clear(): void {
-    this.#cache.clear();
+    this.#tokens.clear();
     this.#byUid.clear();
   }
 
   #makeRoom(): boolean {
     if (this.#clock.now() - this.#purgedAt >= PURGE_INTERVAL_MS) this.purgeExpired();
-    return this.#cache.size < this.#max;
+    return this.#tokens.size < this.#max;
   }
 
-  #forget(uid: string, key: string): void {
-    const keys = this.#byUid.get(uid);
+  /** Frees one token, and its place in its UID's list. */
+  #delete(key: string, info: TokenInfo): void {
+    this.#tokens.delete(key);
+    const keys = this.#byUid.get(info.uid);
     if (!keys) return;
     const i = keys.indexOf(key);
     if (i >= 0) keys.splice(i, 1);
-    if (keys.length === 0) this.#byUid.delete(uid);
+    if (keys.length === 0) this.#byUid.delete(info.uid);
   }
 }
 

@@ -111,7 +111,7 @@ export class Router {
    * (`tracking` = -1: the concentrator picks a free number in the shared space).
    */
   centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget = this.#centralTarget, timeoutMs = this.#opts.requestTimeoutMs): number {
-    const known = this.#opts.acl().get(uid) !== undefined;
+    const known = this.#opts.acl().has(uid);
     const here = this.#sessions.get(uid) !== undefined;
     const remote = this.#opts.remote;
     if (remote && known && !here) {

@@ -5,12 +5,19 @@ import {
   type Transmission,
 } from '../protocol/index.js';
 import type { SessionLink } from '../registry/session.js';
-import type { ConnectionTrace } from './transmission-trace.js';
+import { ConnectionTrace, type TransmissionTrace } from './transmission-trace.js';
 
-export interface ConnectionOptions {
+/** What one connection is: its own figures (the options are shared by every connection of a host). */
+export interface ConnectionPeer {
   readonly peer: string;
   readonly tls: boolean;
   readonly maxTransmissionLength: number;
+  /** The session's UID, named in trace lines. */
+  readonly uid?: string;
+}
+
+/** Settings every connection of a host shares: one object for all of them, not one per connection (issue 14). */
+export interface ConnectionOptions {
   readonly maxTransmissionBytes: number;
   readonly clock: Clock;
   /** Silence after which we Ping; twice that with no answer and the peer is taken as dead. 0: off. */
@@ -25,7 +32,7 @@ export interface ConnectionOptions {
   /** Per-ToT counters of what is sent (metrics), indexed by type. */
   readonly sentCounters?: ReadonlyArray<{ inc(): void } | undefined>;
   /** Debug lines per transmission in and out; consulted only while `trace.enabled`. */
-  readonly trace?: ConnectionTrace;
+  readonly trace?: TransmissionTrace;
 }
 
 export interface ClosedInfo {
@@ -49,6 +56,10 @@ export interface ConnectionHooks {
   onClosed(info: ClosedInfo): void;
 }
 
+/** The socket's Connection, read by the listeners every socket shares. */
+const CONNECTION = Symbol('iotsocket.connection');
+type Carrier = Socket & { [CONNECTION]?: Connection };
+
 /**
  * An authenticated connection: the only session-layer code that touches a socket after the
  * handshake. Outgoing transmissions are queued and written once per loop turn in one buffer.
@@ -57,6 +68,7 @@ export class Connection implements SessionLink {
   readonly peer: string;
   readonly tls: boolean;
   readonly maxTransmissionLength: number;
+  readonly #uid: string;
   readonly #socket: Socket;
   readonly #opts: ConnectionOptions;
   readonly #parser: TransmissionParser;
@@ -77,29 +89,60 @@ export class Connection implements SessionLink {
   #blocked = false;
   /** Our writes not yet completed: while one is, its callback will move a blocked queue on. */
   #pendingWrites = 0;
-  /** The bytes of each write not completed or failed, oldest first (the socket holds them anyway): handed back at close. */
-  #writes: Buffer[] = [];
+  /**
+   * The bytes of each write not completed or failed, oldest first (the socket holds them anyway):
+   * handed back at close. The oldest in a field of its own, the others in an array made only
+   * when writes overlap: an array pushed and shifted once per write kept a 17-slot backing
+   * store on every idle connection (issue 14).
+   */
+  #oldestWrite: Buffer | undefined;
+  #laterWrites: Buffer[] | undefined;
   readonly #flush = () => this.#doFlush();
   readonly #written = (err?: Error | null) => this.#onWritten(err);
   /** Set when closed by a takeover: answers to requests this connection received still count. */
   #lateResponses = false;
-  readonly #trace: ConnectionTrace | undefined;
+  readonly #trace: TransmissionTrace | undefined;
+  /** Built the first time a line is traced (debug only). */
+  #tracer: ConnectionTrace | undefined;
   readonly #emit = (t: Transmission) => {
     if (this.#closing && t.type !== ToT.RESPONSE) return;
-    if (this.#trace?.enabled) this.#trace.received(t);
+    if (this.#trace?.enabled) this.#traced().received(t);
     this.#hooks?.onTransmission(t);
   };
 
-  constructor(socket: Socket, opts: ConnectionOptions) {
+  constructor(socket: Socket, opts: ConnectionOptions, peer: ConnectionPeer) {
     this.#socket = socket;
     this.#opts = opts;
-    this.peer = opts.peer;
-    this.tls = opts.tls;
-    this.maxTransmissionLength = opts.maxTransmissionLength;
+    this.peer = peer.peer;
+    this.tls = peer.tls;
+    this.maxTransmissionLength = peer.maxTransmissionLength;
+    this.#uid = peer.uid ?? '';
     this.#parser = new TransmissionParser(opts.maxTransmissionBytes);
     this.#trace = opts.trace;
     this.#lastActivity = opts.clock.now();
   }
+
+  #traced(): ConnectionTrace {
+    return (this.#tracer ??= new ConnectionTrace(this.#trace!, this.#uid, this.peer));
+  }
+
+  static readonly #socketData = function (this: Carrier, chunk: Buffer): void {
+    this[CONNECTION]!.#onData(chunk);
+  };
+
+  static readonly #socketEnd = function (this: Carrier): void {
+    this[CONNECTION]!.#onEnd();
+  };
+
+  static readonly #socketError = function (this: Carrier): void {
+    const c = this[CONNECTION]!;
+    if (!c.#closing) c.#reason = 'error';
+  };
+
+  static readonly #socketClose = function (this: Carrier): void {
+    const c = this[CONNECTION]!;
+    if (c.#hooks) c.#onClose();
+  };
 
   get closing(): boolean {
     return this.#closing;
@@ -108,11 +151,14 @@ export class Connection implements SessionLink {
   /** Starts reading; call once the session is attached. */
   start(hooks: ConnectionHooks): void {
     this.#hooks = hooks;
-    const s = this.#socket;
-    s.on('data', (chunk: Buffer) => this.#onData(chunk));
-    s.on('end', () => this.#onEnd());
-    s.on('error', () => { this.#reason = this.#closing ? this.#reason : 'error'; });
-    s.on('close', () => { if (this.#hooks) this.#onClose(); });
+    const s = this.#socket as Carrier;
+    // The same four listeners for every socket, which finds its connection on itself: four
+    // closures per connection were ~260 bytes of heap each session (issue 14).
+    s[CONNECTION] = this;
+    s.on('data', Connection.#socketData);
+    s.on('end', Connection.#socketEnd);
+    s.on('error', Connection.#socketError);
+    s.on('close', Connection.#socketClose);
     if (this.#opts.pingIdleMs > 0) this.#armIdle();
     s.resume();
     // Closed before it started (a cluster's claim took a round trip): report it as any close.
@@ -122,7 +168,7 @@ export class Connection implements SessionLink {
   send(t: Transmission): void {
     if (this.#closing) return this.#late(t);
     this.#opts.sentCounters?.[t.type]?.inc();
-    if (this.#trace?.enabled) this.#trace.sent(t);
+    if (this.#trace?.enabled) this.#traced().sent(t);
     this.#queue.push(t);
     this.#queuedBytes += transmissionLength(t);
     this.#schedule();
@@ -131,7 +177,7 @@ export class Connection implements SessionLink {
   sendBytes(bytes: Buffer): void {
     if (this.#closing) return this.#late(bytes);
     this.#opts.sentCounters?.[bytes[0]! >> 4]?.inc();
-    if (this.#trace?.enabled) this.#trace.sent(bytes);
+    if (this.#trace?.enabled) this.#traced().sent(bytes);
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
     this.#schedule();
@@ -149,7 +195,7 @@ export class Connection implements SessionLink {
   close(code: number, reason = 'closed-by-concentrator', acceptResponses = false): void {
     if (this.#closing) return;
     this.#lateResponses = acceptResponses;
-    if (this.#trace?.enabled) this.#trace.sent({ type: ToT.CLOSE, code });
+    if (this.#trace?.enabled) this.#traced().sent({ type: ToT.CLOSE, code });
     this.#queue.push({ type: ToT.CLOSE, code });
     this.#queuedBytes += 2;
     this.#sent = code;
@@ -225,7 +271,8 @@ export class Connection implements SessionLink {
       this.#queue = n === q.length ? [] : q.slice(n);
       this.#queuedBytes -= bytes;
       this.#pendingWrites++;
-      this.#writes.push(buf);
+      if (this.#oldestWrite === undefined) this.#oldestWrite = buf;
+      else (this.#laterWrites ??= []).push(buf);
       this.#socket.write(buf, this.#written);
     }
     if (this.#queue.length === 0) return this.#unblock();
@@ -256,7 +303,7 @@ export class Connection implements SessionLink {
    */
   #onWritten(err: Error | null | undefined): void {
     this.#pendingWrites--;
-    if (!err) this.#writes.shift();
+    if (!err) this.#oldestWrite = this.#laterWrites?.length ? this.#laterWrites.shift() : undefined;
     if (!this.#blocked || this.#closing) return;
     this.#opts.clock.clearTimeout(this.#drainTimer);
     this.#drainTimer = this.#opts.clock.setTimeout(() => this.#stall(), this.#opts.drainTimeoutMs);
@@ -327,9 +374,10 @@ export class Connection implements SessionLink {
     // A write that failed (the peer reset: the kernel refused it) or never completed did not
     // reach the peer. Except after a drain timeout: a write stalled on a full kernel buffer was
     // partly taken, and the kernel may still deliver that part, so it is not sent twice.
-    const writes = this.#reason === 'drain-timeout' ? [] : this.#writes;
+    const writes = this.#reason === 'drain-timeout' || !this.#oldestWrite ? [] : [this.#oldestWrite, ...(this.#laterWrites ?? [])];
     const unsent = [...writes, ...this.#queue];
-    this.#writes = [];
+    this.#oldestWrite = undefined;
+    this.#laterWrites = undefined;
     this.#queue = [];
     this.#queuedBytes = 0;
     hooks?.onClosed({ received: this.#received, sent: this.#sent, reason: this.#reason, unsent });

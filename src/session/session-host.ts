@@ -5,18 +5,16 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import {
-  CENTRAL_UID, CloseCode, RuleType, ToT, closeKeepsSession, decodeTransmissions, type Initiation, type InitiationAnswer, type Transmission,
+  CENTRAL_UID, RuleType, decodeTransmissions, type Initiation, type InitiationAnswer, type Transmission,
 } from '../protocol/index.js';
 import type { AclService } from '../registry/acl-service.js';
-import { AclRejectedError } from '../registry/acl-service.js';
 import type { Session } from '../registry/session.js';
 import type { SessionManager, SharedClaim } from '../registry/session-manager.js';
 import type { Router } from '../routing/router.js';
-import { Connection } from './connection.js';
-import { dispatch, type TransmissionHandlers } from './dispatcher.js';
+import { Connection, type ConnectionOptions } from './connection.js';
 import { AdmissionGuard } from './admission-guard.js';
 import { ChallengePool } from './challenge-pool.js';
-import { OrderedIntake } from './ordered-intake.js';
+import { SessionChannel, type ChannelContext } from './session-channel.js';
 import { HandshakeError, runHandshake, type Credentials, type HandshakeDeps, type HandshakeFailure } from './handshake.js';
 import { TransmissionTrace } from './transmission-trace.js';
 
@@ -40,6 +38,8 @@ export interface SessionHostDeps {
 const REFUSE: InitiationAnswer = Object.freeze({ ok: false, flags: 0, rule: { type: RuleType.NONE } });
 const ACCEPT: InitiationAnswer = Object.freeze({ ok: true, flags: 0, rule: { type: RuleType.NONE } });
 const CLOSE_GRACE_MS = 5_000;
+/** Errors of an accepted socket are reported through 'close'; an unhandled one must not crash the daemon. */
+const ignoreError = (): void => {};
 
 /** Takes accepted sockets through the handshake to a session, and feeds their transmissions to the router. */
 export class SessionHost {
@@ -51,6 +51,11 @@ export class SessionHost {
   /** The same for every handshake: built once, not per accepted socket. */
   readonly #handshake: HandshakeDeps;
   readonly #trace: TransmissionTrace;
+  /** What every Connection and SessionChannel shares (per-connection objects hold only their own state: issue 14). */
+  readonly #connection: ConnectionOptions;
+  readonly #channel: ChannelContext;
+  /** One listener for every socket ('close' calls it with the socket as `this`), not a closure per socket. */
+  readonly #forgetSocket: (this: Socket) => void;
   #draining = false;
   #awaitingAcl = 0;
 
@@ -60,6 +65,23 @@ export class SessionHost {
     this.#guard = new AdmissionGuard(deps.clock, { failuresPerMinute: l.authFailuresPerMinute, banSec: l.authBanSec, acceptPerSec: l.acceptPerSec });
     const challenges = new ChallengePool();
     this.#trace = new TransmissionTrace(deps.log);
+    const sockets = this.#sockets;
+    this.#forgetSocket = function forgetSocket(this: Socket) { sockets.delete(this); };
+    this.#connection = {
+      clock: deps.clock,
+      maxTransmissionBytes: deps.config.tcp.maxTransmissionBytes,
+      pingIdleMs: deps.config.tcp.pingIdleSec * 1000,
+      closeGraceMs: CLOSE_GRACE_MS,
+      writeBufferBytes: l.writeBufferBytes,
+      drainTimeoutMs: l.drainTimeoutSec * 1000,
+      transmissionTimeoutMs: l.transmissionTimeoutSec * 1000,
+      sentCounters: deps.metrics.outByTot,
+      trace: this.#trace,
+    };
+    this.#channel = {
+      router: deps.router, acl: deps.acl, sessions: deps.sessions, log: deps.log, metrics: deps.metrics,
+      reroute: (session, unsent, reason) => this.#reroute(session, unsent, reason),
+    };
     this.#handshake = {
       clock: deps.clock,
       timeoutMs: deps.config.tcp.handshakeTimeoutSec * 1000,
@@ -119,8 +141,8 @@ export class SessionHost {
     // One entry per connection: the raw socket. A TLS socket wraps it and closes with it, so
     // tracking both would count every TLS session twice toward tcp.maxConnections.
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
-    socket.on('error', () => {}); // reported through 'close'; an unhandled error must not crash the daemon
+    socket.on('close', this.#forgetSocket);
+    socket.on('error', ignoreError);
     socket.setNoDelay(true);
     this.#handshaking.add(socket);
     const d = this.#d;
@@ -178,49 +200,12 @@ export class SessionHost {
 
   #bind(socket: Socket, peer: string, uid: string, cred: Credentials, init: Initiation, tls: boolean, claimed: SharedClaim | undefined): void {
     const d = this.#d;
-    if (tls) socket.on('error', () => {}); // the TLS layer's errors end in 'close' too; the raw socket is tracked
+    if (tls) socket.on('error', ignoreError); // the TLS layer's errors end in 'close' too; the raw socket is tracked
     d.metrics.countHandshake('accepted', cred.kind);
-    const conn = new Connection(socket, {
-      peer, tls, clock: d.clock,
-      maxTransmissionLength: init.maxTransmissionLength,
-      maxTransmissionBytes: d.config.tcp.maxTransmissionBytes,
-      pingIdleMs: d.config.tcp.pingIdleSec * 1000,
-      closeGraceMs: CLOSE_GRACE_MS,
-      writeBufferBytes: d.config.limits.writeBufferBytes,
-      drainTimeoutMs: d.config.limits.drainTimeoutSec * 1000,
-      transmissionTimeoutMs: d.config.limits.transmissionTimeoutSec * 1000,
-      sentCounters: d.metrics.outByTot,
-      trace: this.#trace.forConnection(uid, peer),
-    });
+    const conn = new Connection(socket, this.#connection, { peer, tls, maxTransmissionLength: init.maxTransmissionLength, uid });
     if (this.#draining) return conn.close(0x01, 'draining');
     const session = d.sessions.attach(uid, cred.kind, cred.group, conn, claimed);
-    const intake = new OrderedIntake((t) => {
-      const violation = dispatch(cred.kind, t, handlers);
-      if (violation === undefined) return;
-      d.metrics.protocolErrors.labels(cred.kind).inc();
-      d.log.warn({ event: 'protocol-error', uid, peer, violation }, 'protocol error: closing with 0x00');
-      conn.close(CloseCode.PROTOCOL_ERROR, 'protocol-error');
-      d.sessions.detach(session, conn, false, 'protocol-error'); // PROTOCOL §6: ends at once
-    }, conn);
-    const handlers = this.#handlers(session, conn, intake);
-    conn.start({
-      onTransmission: (t: Transmission) => {
-        d.metrics.inByTot[t.type]?.inc();
-        intake.push(t);
-      },
-      onProtocolError: (err) => {
-        d.metrics.protocolErrors.labels(cred.kind).inc();
-        d.log.warn({ event: 'protocol-error', uid, peer, code: err.code, detail: err.message }, 'protocol error');
-        d.sessions.detach(session, conn, false, 'protocol-error');
-      },
-      onClosed: (info) => {
-        const code = info.received ?? info.sent;
-        // PROTOCOL §6: unexpected drop or Close 0xA0/0xA1 keeps the session; 0x00–0x03 end it.
-        const keep = code === undefined || closeKeepsSession(code);
-        d.sessions.detach(session, conn, keep, info.reason);
-        if (info.unsent.length > 0) this.#reroute(session, info.unsent, info.reason);
-      },
-    });
+    conn.start(new SessionChannel(this.#channel, session, conn, cred.kind));
     d.onAuthenticated(session, conn);
   }
 
@@ -239,36 +224,5 @@ export class SessionHost {
     if (n === 0) return;
     if (reason === 'drain-timeout') this.#d.log.warn({ event: 'peer-not-reading', uid: session.uid, unsent: n }, 'peer stopped reading: disconnected');
     else this.#d.log.info({ event: 'unsent-rerouted', uid: session.uid, unsent: n, reason }, 'connection gone before its queue was written: rerouted');
-  }
-
-  #handlers(session: Session, conn: Connection, intake: OrderedIntake): TransmissionHandlers {
-    const { router, acl, log, metrics } = this.#d;
-    const uid = session.uid;
-    return {
-      acl: (t) => {
-        const applied = acl.replace(t.entries).then(
-          (next) => { metrics.aclUpdates.labels('tcp', 'applied').inc(); log.info({ event: 'acl-replaced', source: 'tcp', entries: next.size }, 'ACL replaced'); },
-          (err: unknown) => {
-            metrics.aclUpdates.labels('tcp', 'rejected').inc();
-            if (err instanceof AclRejectedError) log.error({ event: 'acl-rejected', source: 'tcp', problems: err.problems }, 'ACL from the central rejected; the previous ACL stays');
-            else log.error({ event: 'acl-write-failed', source: 'tcp', err: String(err) }, 'ACL not applied: it could not be persisted; the previous ACL stays');
-          },
-        );
-        // What the central sends next is answered only once this ACL is in force (or refused).
-        intake.holdUntil(applied);
-      },
-      ping: () => conn.send({ type: ToT.PONG }),
-      pong: () => {},
-      objectRequest: (t) => router.objectRequest(uid, t.tracking, t.payload),
-      objectResponse: (t) => router.objectResponse(uid, t.tracking, t.code, t.payload),
-      centralRequest: (t) => void router.centralRequest(t.uid, t.tracking, t.payload),
-      centralResponse: (t) => router.centralResponse(t.uid, t.tracking, t.code, t.payload),
-      close: (code) => {
-        conn.noteCloseReceived(code);
-        if (session.link !== conn) return;
-        this.#d.sessions.detach(session, conn, closeKeepsSession(code), `peer-close-0x${code.toString(16)}`);
-        this.#reroute(session, conn.takeUnsent(), 'peer-close'); // now, ahead of anything routed to the kept session next
-      },
-    };
   }
 }

@@ -44,3 +44,30 @@ t.test('from the empty ACL nothing is revoked; to it, everything', async (t) => 
   t.same(Acl.empty.revokedIn(before), []);
   t.same(before.revokedIn(Acl.empty).sort(), ['kept', 'regrouped', 'rekeyed', 'removed']);
 });
+
+// The compact representation (issue 14) answers as the map of records did.
+t.test('get, has and entries answer each entry with its own group and key', async (t) => {
+  const a = acl([['a', 'Devices', 1], ['b', 'Meters', 2], ['c', 'Devices', 3]]);
+  t.equal(a.size, 3);
+  t.ok(a.has('b'));
+  t.notOk(a.has('z'));
+  t.equal(a.get('z'), undefined);
+  t.same([a.get('a')?.group, a.get('b')?.group, a.get('c')?.group], ['Devices', 'Meters', 'Devices']);
+  t.ok(a.get('b')?.key.equals(key(2)), 'its own key, not a neighbour\'s');
+  t.same(a.entries().map((e) => [e.uid, e.group, e.key.toString('hex')]), [
+    ['a', 'Devices', key(1).toString('hex')], ['b', 'Meters', key(2).toString('hex')], ['c', 'Devices', key(3).toString('hex')],
+  ]);
+});
+
+t.test('the ACL holds copies of the keys it was built from', async (t) => {
+  const k = key(7);
+  const a = Acl.from([{ uid: 'x', group: 'Devices', key: k }], groups) as Acl;
+  k.fill(0);
+  t.ok(a.get('x')?.key.equals(key(7)));
+});
+
+t.test('a rejected list builds nothing and names each problem', async (t) => {
+  const r = Acl.from([{ uid: 'x', group: 'Devices', key: key(1) }, { uid: 'x', group: 'Devices', key: key(2) }, { uid: 'y', group: 'Nope', key: key(3) }], groups);
+  t.ok(Array.isArray(r));
+  t.same((r as Array<{ reason: string }>).map((p) => p.reason), ['duplicate-uid', 'unknown-group']);
+});

@@ -17,9 +17,9 @@ function fakeSocket() {
 
 function connection(socket: ReturnType<typeof fakeSocket>): Connection {
   return new Connection(socket as unknown as Socket, {
-    peer: '127.0.0.1:1', tls: false, maxTransmissionLength: 0, maxTransmissionBytes: 1 << 20, clock: new ManualClock(),
+    maxTransmissionBytes: 1 << 20, clock: new ManualClock(),
     pingIdleMs: 0, closeGraceMs: 1_000, writeBufferBytes: 1 << 20, drainTimeoutMs: 1_000, transmissionTimeoutMs: 1_000,
-  });
+  }, { peer: '127.0.0.1:1', tls: false, maxTransmissionLength: 0 });
 }
 
 const telemetry = (uid: string): Transmission => ({ type: ToT.TELEMETRY, uid, payload: { format: Format.BINARY, options: 0, data: Buffer.from(uid) } });
