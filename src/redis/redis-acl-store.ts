@@ -4,17 +4,23 @@ import type { AclSnapshot, AclStore } from '../registry/acl-store.js';
 import type { RedisKeys } from './keys.js';
 import { withScripts } from './scripts.js';
 
-/** KEYS: entries hash, version. ARGV: uid, value pairs. Replaces the hash whole and bumps the version. */
+/**
+ * KEYS: entries hash, version. ARGV: uid, value pairs. Replaces the hash whole and bumps the
+ * version. HSET takes the pairs 1 000 at a time: Redis's Lua cannot unpack more than about
+ * 8 000 values at once, and a fleet's ACL is 100 000 entries or more.
+ */
 const REPLACE = `
 redis.call('DEL', KEYS[1])
-if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
+for i = 1, #ARGV, 2000 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 1999, #ARGV)))
+end
 return redis.call('INCR', KEYS[2])`;
 
 /** KEYS: entries hash, version. Both in one reply, so a read never mixes two versions. */
 const READ = `return {redis.call('GET', KEYS[2]) or '0', redis.call('HGETALL', KEYS[1])}`;
 
 type Scripted = Redis & {
-  iotsAclReplace(entries: string, version: string, ...argv: string[]): Promise<number>;
+  iotsAclReplace(entries: string, version: string, argv: readonly string[]): Promise<number>;
   iotsAclRead(entries: string, version: string): Promise<[string, string[]]>;
 };
 
@@ -59,7 +65,8 @@ export class RedisAclStore implements AclStore {
   async replace(entries: readonly AclEntry[]): Promise<string> {
     const argv: string[] = [];
     for (const e of entries) argv.push(e.uid, JSON.stringify([e.group, e.key.toString('hex')]));
-    const version = String(await this.#r.iotsAclReplace(this.#k.aclEntries, this.#k.aclVersion, ...argv));
+    // One array argument (ioredis flattens it): spreading 2 values per entry into the call overflows the JS stack.
+    const version = String(await this.#r.iotsAclReplace(this.#k.aclEntries, this.#k.aclVersion, argv));
     await this.#r.publish(this.#k.aclChannel, version).catch(() => {}); // a missed notice is caught by the next handshake's check
     return version;
   }

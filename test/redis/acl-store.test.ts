@@ -30,3 +30,17 @@ t.test('a node decides handshakes on the ACL another node wrote; a burst of hand
   await nodeB.beforeVerdict();
   t.same([nodeB.current.size, revokedAtB], [0, ['new-1']], 'a removal at A revokes at B');
 });
+
+t.test('a fleet-sized ACL (100 000 entries) is replaced and read back whole', async (t) => {
+  // Seeding a cluster from a 100 000-device acl.file used to fail: the arguments were spread into
+  // one JS call (RangeError: call stack) and into one Lua unpack (Redis caps it near 8 000 values).
+  const store = new RedisAclStore(server.client(t), server.client(t), new RedisKeys('fleet-sized:'));
+  const entries = Array.from({ length: 100_000 }, (_, i) => ({ uid: `d${String(i).padStart(6, '0')}`, group: 'Devices', key: Buffer.alloc(16, i & 0xff) }));
+  const version = await store.replace(entries);
+  const read = await store.read();
+  t.equal(read.version, version, 'the version of the replacement');
+  t.equal(read.entries.length, 100_000, 'every entry stored');
+  t.same(read.entries[99_999], entries[99_999], 'the last entry as written');
+  await store.replace(entries.slice(0, 3));
+  t.equal((await store.read()).entries.length, 3, 'a smaller replacement drops the rest');
+});
