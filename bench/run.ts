@@ -4,6 +4,7 @@
  * To add a scenario: one file in bench/scenarios/ exporting a Scenario, one line below.
  */
 import { clusterRr } from './scenarios/cluster-rr.js';
+import { clusterSessions } from './scenarios/cluster-sessions.js';
 import { codec } from './scenarios/codec.js';
 import { httpRr } from './scenarios/http-rr.js';
 import { redisEngine } from './scenarios/redis-engine.js';
@@ -27,6 +28,7 @@ const SCENARIOS: ReadonlyArray<readonly [string, Scenario]> = [
   ['sessions', sessions],
   ['cluster-rr', clusterRr],
   ['redis-engine', redisEngine],
+  ['cluster-sessions', clusterSessions],
 ];
 
 async function main(): Promise<void> {
