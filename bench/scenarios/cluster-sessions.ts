@@ -15,6 +15,7 @@ import { Format } from '../../src/protocol/index.js';
 import { Child, libScript } from '../lib/child.js';
 import { BENCH_CENTRAL_KEY, benchCluster, benchConfig, objectUid, type WireConfig } from '../lib/config.js';
 import { startDaemonProcess, type DaemonProcess } from '../lib/daemon-process.js';
+import { describeRefusals, logTrouble } from '../lib/daemon-log.js';
 import { BenchRedis } from '../lib/redis-server.js';
 import { makeRow, type Row } from '../lib/report.js';
 import { runIfMain, scratchDir, type ScenarioOptions } from '../lib/scenario.js';
@@ -25,6 +26,8 @@ const SOURCES = Array.from({ length: 20 }, (_, i) => `127.0.0.${i + 1}`);
 /** Descriptors a node needs besides its sessions (listeners, Redis connections, stdio, IPC, libuv). */
 const FD_MARGIN = 256;
 const MiB = 2 ** 20;
+/** A node's start bound: six nodes reading a 100 000-entry ACL together share 2 cores. */
+const START_MS = 120_000;
 
 interface Sizes {
   readonly perNode: number;
@@ -37,7 +40,7 @@ interface Sizes {
 function sizes(o: ScenarioOptions): Sizes {
   if (o.smoke) return { perNode: 10, samplePerNode: 2, rampMs: 20_000, concurrencyPerProcess: 4 };
   if (o.quick) return { perNode: 500, samplePerNode: 20, rampMs: 60_000, concurrencyPerProcess: 32 };
-  return { perNode: 16_700, samplePerNode: 100, rampMs: 240_000, concurrencyPerProcess: 48 };
+  return { perNode: 16_700, samplePerNode: 100, rampMs: 540_000, concurrencyPerProcess: 96 };
 }
 
 /** `n` object indices spread evenly over [from, to). */
@@ -69,7 +72,7 @@ async function centralSample(port: number, indices: readonly number[]): Promise<
 /** Starts daemons in parallel; each one that starts goes into `started` (cleaned up by the caller) even if another fails. */
 async function startTogether(configs: readonly WireConfig[], started: DaemonProcess[]): Promise<DaemonProcess[]> {
   const results = await Promise.allSettled(configs.map(async (c) => {
-    const d = await startDaemonProcess(c);
+    const d = await startDaemonProcess(c, { readyTimeoutMs: START_MS });
     started.push(d);
     return d;
   }));
@@ -155,6 +158,11 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
       + `RSS ${mem.map((m) => (m.usage.rss / MiB).toFixed(0)).join(' ')} MiB (idle ${(memRef.usage.rss / MiB).toFixed(0)}) = ${kibPerSession.toFixed(2)} KiB/session; `
       + `Redis used_memory ${(redisBefore / MiB).toFixed(1)} -> ${(redisAfter / MiB).toFixed(1)} MiB = ${redisPerSession.toFixed(0)} B/session, ${await redis.dbSize()} keys`);
 
+    const nodeIds = nodes.map((_, i) => `n${i + 1}`);
+    const troubles = nodeIds.map((id) => logTrouble(join(scratch.dir, id)));
+    const firstWarning = troubles.find((t) => t.firstWarning)?.firstWarning;
+    o.log(`cluster-sessions: the nodes' logs: refused handshakes ${describeRefusals(troubles)}; warnings ${troubles.map((t) => t.warnings).join(' ')}${firstWarning ? `, first: ${firstWarning}` : ''}`);
+
     const sample = nodes.flatMap((_, p) => spread(p * s.perNode, (p + 1) * s.perNode, s.samplePerNode));
     for (const [p, c] of loads.entries()) c.send({ type: 'serve', indices: sample.filter((i) => Math.floor(i / s.perNode) === p) });
     await Promise.all(loads.map((c) => c.next('serving', 30_000)));
@@ -171,7 +179,7 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
     const perNodeNote = `one value per node (n1…n${NODES}), not rounds: ${perNode.join(', ')}`;
     return [
       makeRow('cluster-sessions/established', 'sessions', [sessions], { kind: 'abs>=', value: total }, undefined,
-        failed > 0 || sessions < total ? `${failed} failed${firstError ? ` (first: ${firstError})` : ''}; ramp bound ${s.rampMs / 1000} s` : undefined),
+        failed > 0 || sessions < total ? `${failed} failed${firstError ? ` (first: ${firstError})` : ''}; the nodes refused: ${describeRefusals(troubles)}; ramp bound ${s.rampMs / 1000} s` : undefined),
       makeRow('cluster-sessions/per-node', 'sessions', perNode, { kind: 'report' }, undefined, perNodeNote),
       makeRow('cluster-sessions/ramp', 'sessions/s', [sessions / (rampMs / 1000)], { kind: 'report' }, undefined,
         `${NODES} load processes (one per node, ${s.concurrencyPerProcess} handshakes in flight each), ${(rampMs / 1000).toFixed(1)} s`),
