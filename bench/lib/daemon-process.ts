@@ -38,6 +38,8 @@ export interface DaemonProcessOptions {
   /** Directory for a --cpu-prof profile of the daemon; none when undefined. */
   readonly cpuProfDir?: string;
   readonly fdLimit?: number;
+  /** How long the daemon may take to start (default 20 s): a cluster node reads the whole ACL first. */
+  readonly readyTimeoutMs?: number;
 }
 
 /** Runs the concentrator alone in a child process, so its RSS and CPU are its own. */
@@ -47,7 +49,7 @@ export async function startDaemonProcess(config: WireConfig, opts: DaemonProcess
   const child = new Child(libScript('daemon-main'), config, { execArgv, fdLimit: opts.fdLimit, name: 'daemon' });
   let ready;
   try {
-    ready = await child.next<{ type: 'ready'; port: number; httpPort?: number; udpPort?: number; fdLimit: number; pid: number }>('ready', 20_000);
+    ready = await child.next<{ type: 'ready'; port: number; httpPort?: number; udpPort?: number; fdLimit: number; pid: number }>('ready', opts.readyTimeoutMs ?? 20_000);
   } catch (err) {
     child.proc.kill('SIGKILL');
     throw err;

@@ -50,6 +50,11 @@ export class RedisKeys {
     return `${this.prefix}{acl}:entries`;
   }
 
+  /** Hash: a replacement of the ACL being written, under the ACL's tag so that one script can put it in place. */
+  aclStaging(id: string): string {
+    return `${this.prefix}{acl}:staging:${id}`;
+  }
+
   get aclVersion(): string {
     return `${this.prefix}{acl}:version`;
   }
