@@ -37,6 +37,7 @@ t.test(`soak, ${durationMs / 1000} s, seed ${seed}: real processes, kill -9, Red
     + `rss KiB ${r.nodes.map((x) => `${x.id} ${x.rssWarmKiB}→${x.rssEndKiB}`).join(', ')}; redis used_memory ${r.redis.memWarm}→${r.redis.memEnd} B; `
     + `fds ${r.nodes.map((x) => `${x.id} ${x.fdsBaseline}→${x.fdsEnd}`).join(', ')}; keys without expiry ${r.redis.persistentBaseline.length}→${r.redis.persistentEnd.length}, with expiry at the end ${r.redis.expiringEnd}, token index ${r.redis.tokenIndex}`);
   t.comment(`  phases ended at (ms): ${JSON.stringify(r.phases)}`);
+  t.comment(`  stalls (Redis PING or this process's timers ≥ 250 ms late, outside the planned Redis restarts): ${r.stalls.count}, longest ${r.stalls.longestMs} ms${r.stalls.seen.length ? `: ${r.stalls.seen.join('; ')}` : ''}`);
   for (const [k, x] of Object.entries(v.counts)) t.comment(`  ${k}: ${x}`);
   for (const [k, x] of Object.entries(v.notes)) t.comment(`  note: ${k}: ${x}`);
   t.comment(`  slowest answer ${v.latency.maxMs} ms (${v.latency.worst}); ${v.latency.pastTimeout} answered more than 1 s past the ${REQUEST_TIMEOUT_SEC} s request timeout`);

@@ -27,6 +27,11 @@ export class Disturbances {
     return () => { w.to ??= this.now(); };
   }
 
+  /** A disturbance seen after the fact (a stall measured once it ended): [from, to] of `scope`. */
+  record(scope: Scope, what: string, from: number, to: number, graceMs: number): void {
+    this.#windows.push({ scope, what, from, to, graceMs });
+  }
+
   /** The disturbance of `scopes` overlapping [from, to], if any: what excuses an error in that span. */
   overlapping(scopes: readonly Scope[], from: number, to: number): string | undefined {
     for (let i = this.#windows.length - 1; i >= 0; i--) {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { until } from './until.js';
 
 /** Redis's `used_memory` (bytes) from INFO memory. */
 export async function usedMemory(r: Redis): Promise<number> {
@@ -25,4 +26,25 @@ export async function keysByExpiry(r: Redis, prefix: string): Promise<{ expiring
     else if (ttl === -1) persistent.push(k); // -2: gone between SCAN and PTTL
   });
   return { expiring: expiring.sort(), persistent: persistent.sort() };
+}
+
+export interface SessionsAudit {
+  /** Keys without an expiry, and how many keys have one. */
+  readonly persistentEnd: string[];
+  readonly expiringEnd: number;
+  /** Members left in the fleet's sessions index. */
+  readonly sessionsLeft: number;
+  /** Members of the fleet's token index (each lapses with its token). */
+  readonly tokenIndex: number;
+  readonly violations: string[];
+}
+
+/** Once every session of the fleet under `prefix` ended: waits (up to `ms`) for the sessions index to empty, then lists what is left. */
+export async function auditAfterSessions(r: Redis, prefix: string, ms: number): Promise<SessionsAudit> {
+  const sessions = `${prefix}sessions`;
+  const violations: string[] = [];
+  await until(async () => (await r.zcard(sessions)) === 0, 'every session entry gone from Redis after Close 0x01', ms)
+    .catch(async () => violations.push(`sessions left in ${sessions} after every session ended: ${(await r.zrange(sessions, 0, -1)).join(', ')}`));
+  const keys = await keysByExpiry(r, prefix);
+  return { persistentEnd: keys.persistent, expiringEnd: keys.expiring.length, sessionsLeft: await r.zcard(sessions), tokenIndex: await r.zcard(`${prefix}tokens`), violations };
 }

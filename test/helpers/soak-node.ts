@@ -2,12 +2,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Dispatcher } from 'undici';
 import { formatAclJson } from '../../src/registry/acl-file.js';
 import { ensureBuilt, spawnCli, type CliChild } from './cli.js';
 import { isListening } from './cli-daemon.js';
 import { withTimeout } from './cluster.js';
 import { CENTRAL_KEY } from './config.js';
 import type { Device } from './daemon.js';
+import { call } from './http.js';
 import { openFds, rssKiB } from './proc-stats.js';
 import type { RedisServer } from './redis.js';
 
@@ -78,6 +80,23 @@ export class SoakNode {
   async restart(): Promise<void> {
     if (this.#run) throw new Error(`node ${this.id} is running`);
     await this.#launch();
+  }
+
+  /** GET /readyz answers 200 (Redis reached, lease held). */
+  async ready(dispatcher: Dispatcher): Promise<boolean> {
+    const r = await call(this.httpBase, '/readyz', undefined, { method: 'GET', dispatcher, signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+    return r?.status === 200;
+  }
+
+  /** A metric from GET /metrics, summed over its labels; NaN when absent. */
+  async metric(name: string, dispatcher: Dispatcher): Promise<number> {
+    const r = await call(this.httpBase, '/metrics', undefined, { method: 'GET', dispatcher, signal: AbortSignal.timeout(5_000) });
+    let sum = NaN;
+    for (const line of r.text.split('\n')) {
+      if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
+      sum = (Number.isNaN(sum) ? 0 : sum) + Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return sum;
   }
 
   rssKiB(): number | undefined {

@@ -3,17 +3,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Test } from 'tap';
 import type { Redis } from 'ioredis';
 import { Agent } from 'undici';
-import { CentralClient, ClientErrorCode, ObjectClient, decodePayloadJson, json, type CloseEvent, type ResponseResult } from '../../src/client/index.js';
+import { CentralClient, ObjectClient, decodePayloadJson, json, type CloseEvent } from '../../src/client/index.js';
 import { encodeDatagram, type Payload } from '../../src/protocol/index.js';
-import { ChaosModel, Rng, type SentRequest, type Verdict } from './chaos-model.js';
+import { ChaosModel, Rng } from './chaos-model.js';
 import { CENTRAL_KEY } from './config.js';
 import { device, type Device } from './daemon.js';
-import { Disturbances, type Scope } from './disturbances.js';
-import { call, type HttpAnswer } from './http.js';
+import { Disturbances } from './disturbances.js';
+import { call } from './http.js';
 import { fdKinds } from './proc-stats.js';
-import { keysByExpiry, usedMemory } from './redis-audit.js';
+import { auditAfterSessions, keysByExpiry, usedMemory, type SessionsAudit } from './redis-audit.js';
 import { RedisServer } from './redis.js';
+import { AnswerJudge } from './soak-answers.js';
 import { SoakNode } from './soak-node.js';
+import { StallWatch } from './stall-watch.js';
+import { fdsBackTo, leftTracked, untilReady } from './soak-probes.js';
+import type { SoakOptions, SoakReport } from './soak-report.js';
+
+export type { NodeFigures, SoakOptions, SoakReport } from './soak-report.js';
 import { TelemetryHook, TelemetryLedger } from './telemetry-ledger.js';
 import { until } from './until.js';
 
@@ -39,65 +45,16 @@ const ANSWER_DEADLINE_MS = REQUEST_TIMEOUT_SEC * 1000 + BACKSTOP_GRACE_MS + 5_00
 const FLEET_GRACE_MS = 10_000;
 /** After an object or the central reconnected: what was in flight on its old connection settles. */
 const MOVE_GRACE_MS = 5_000;
+/** A Redis PING or a timer of this process this late is a stall (the nodes' commandTimeoutMs is 500). */
+const STALL_MS = 250;
+/** After a stall: what timed out during it is answered, leases renew. */
+const STALL_GRACE_MS = 3_000;
 const NODE_IDS = ['n0', 'n1', 'n2'] as const;
 const WITNESS = 'n0';
 export const OBJECTS = 8;
 const KEY_PREFIX = 'soak:';
 /** Requests waiting for an answer at most: beyond, the traffic loop waits (bounded load on a shared machine). */
 const MAX_PENDING = 64;
-
-export interface SoakOptions {
-  readonly seed: number;
-  /** Traffic and faults last this long; then everything settles and is measured. */
-  readonly durationMs: number;
-  /** Milliseconds between faults (a node kill, a device or central move), drawn in [lo, hi]. */
-  readonly faultEveryMs: readonly [number, number];
-  /** Milliseconds between requests; a datagram goes with about every second one. */
-  readonly requestGapMs: number;
-}
-
-export interface NodeFigures {
-  readonly id: string;
-  readonly starts: number;
-  /** KiB: after warm-up (for a killed node: a while after its last start) and at the end of traffic. */
-  readonly rssWarmKiB: number;
-  readonly rssEndKiB: number;
-  /** Descriptors at its first start with no client, and at the end once every session ended. */
-  readonly fdsBaseline: number;
-  readonly fdsEnd: number;
-  readonly fdsEndKinds: Record<string, number>;
-  readonly fdsBaselineKinds: Record<string, number>;
-  readonly crashes: readonly string[];
-}
-
-export interface SoakReport {
-  readonly verdict: Verdict;
-  readonly elapsedMs: number;
-  /** When each part of the run ended (ms since the start): start, traffic, heal, settle, sessions ended, descriptors. */
-  readonly phases: Record<string, number>;
-  readonly requests: { readonly tcp: number; readonly http: number };
-  readonly faults: Record<string, number>;
-  readonly telemetry: {
-    readonly sent: number;
-    readonly central: number;
-    readonly webhook: number;
-    readonly calmSent: number;
-    readonly calmMissing: readonly string[];
-    readonly violations: readonly string[];
-  };
-  readonly nodes: readonly NodeFigures[];
-  readonly redis: {
-    readonly memWarm: number;
-    readonly memEnd: number;
-    readonly persistentBaseline: readonly string[];
-    readonly persistentEnd: readonly string[];
-    readonly expiringEnd: number;
-    readonly sessionsLeft: number;
-    /** Members of the fleet's token index at the end (each lapses with its token). */
-    readonly tokenIndex: number;
-  };
-  readonly trace: readonly string[];
-}
 
 interface Conn {
   readonly tag: string;
@@ -135,6 +92,7 @@ class SoakWorld {
   readonly #m = new ChaosModel(this.#now, REQUEST_TIMEOUT_SEC * 1000);
   readonly #dist = new Disturbances(this.#now);
   readonly #ledger = new TelemetryLedger(this.#now);
+  readonly #judge = new AnswerJudge(this.#m, this.#dist, this.#now, ANSWER_DEADLINE_MS);
   readonly #rng: Rng;
   /** Background reconnects: their timing is not the seed's to fix. */
   readonly #bg: Rng;
@@ -153,6 +111,7 @@ class SoakWorld {
   #hook!: TelemetryHook;
   #nodes: SoakNode[] = [];
   #udp!: Socket;
+  #stalls!: StallWatch;
   #stopped = false;
   #redisUp = true;
 
@@ -168,13 +127,14 @@ class SoakWorld {
     const o = this.#o;
     this.#redis = await RedisServer.start(this.#t);
     this.#r = this.#redis.client(this.#t);
+    this.#r.on('error', () => {}); // while Redis is stopped on purpose
     this.#hook = await TelemetryHook.start(this.#t, this.#ledger);
     this.#udp = createSocket('udp4');
     await new Promise<void>((resolve) => this.#udp.bind(0, '127.0.0.1', resolve));
     const settings = { keyPrefix: KEY_PREFIX, requestTimeoutSec: REQUEST_TIMEOUT_SEC, keepSessionSec: 20, telemetryHook: this.#hook.url, tokenExpMin: 0.5 };
     // Started together: every node has the same ACL file, whichever seeds the fleet's ACL.
     this.#nodes = await Promise.all(NODE_IDS.map((id) => SoakNode.start(this.#t, this.#redis, id, this.#devices, settings)));
-    await this.#untilReady(this.#nodes, 15_000);
+    await untilReady(this.#nodes, this.#agent, 15_000);
     // Baselines with no client (not even the readiness probe's kept-alive connection): what every
     // node holds open, and the keys the fleet keeps by itself.
     await this.#freshAgent();
@@ -184,6 +144,8 @@ class SoakWorld {
     this.#log(`started ${this.#nodes.map((n) => `${n.id} (pid ${n.pid}, tcp ${n.tcp}, udp ${n.udp})`).join(', ')}; ${persistentBaseline.length} keys without expiry`);
 
     for (const e of [this.#central, ...this.#objects]) await this.#open(e, this.#rng.pick(this.#nodes));
+    this.#stalls = new StallWatch(this.#r, this.#dist, this.#now, { everyMs: 100, thresholdMs: STALL_MS, graceMs: STALL_GRACE_MS, paused: () => !this.#redisUp });
+    this.#stalls.start();
     this.#phase('start');
 
     // Warm-up (10 %): traffic only. Faults (10–75 %): kills, moves, two Redis restarts. Tail: traffic and moves only.
@@ -205,13 +167,14 @@ class SoakWorld {
     this.#phase('heal');
     await this.#settle();
     this.#phase('settle');
+    await this.#stalls.stop();
     const rssEnd = new Map(this.#nodes.map((n) => [n.id, n.rssKiB() ?? 0]));
     const memEnd = await usedMemory(this.#r);
 
     const calm = this.#ledger.missingWhen((at) => this.#dist.calm(at) && this.#dist.calm(at + 1_000));
     const ended = await this.#endSessions();
     this.#phase('sessions ended');
-    const fdsEnd = await this.#fdsBackTo(fdsBaseline);
+    const fdsEnd = await this.#fdsAtEnd(fdsBaseline);
     this.#phase('descriptors');
     return {
       verdict: this.#m.verdict(),
@@ -219,6 +182,7 @@ class SoakWorld {
       phases: { ...this.#phases },
       requests: { ...this.#sentBy },
       faults: { ...this.#faults },
+      stalls: { count: this.#stalls.stalls.length, longestMs: this.#stalls.longestMs, seen: this.#stalls.stalls.slice(0, 20).map((x) => `+${x.at} ${x.what}`) },
       telemetry: { sent: this.#ledger.sentCount, ...this.#ledger.counted, calmSent: calm.sent, calmMissing: calm.missing, violations: this.#ledger.violations },
       nodes: this.#nodes.map((n) => ({
         id: n.id, starts: n.life, rssWarmKiB: rssWarm.get(n.id)!, rssEndKiB: rssEnd.get(n.id)!,
@@ -232,6 +196,7 @@ class SoakWorld {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    await this.#stalls?.stop();
     for (const c of this.#clients) c.destroy();
     await this.#agent.destroy();
     await new Promise<void>((r) => { try { this.#udp.close(() => r()); } catch { r(); } });
@@ -346,7 +311,7 @@ class SoakWorld {
     const client = e.device
       ? new ObjectClient({ ...base, uid: e.device.uid, key: e.device.key, handler: (req) => this.#answer(e.name, tag, req.payload) })
       : new CentralClient({ ...base, key: CENTRAL_KEY });
-    if (client instanceof CentralClient) client.on('telemetry', (ev: { uid: string; payload: Payload }) => this.#telemetryAtCentral(ev));
+    if (client instanceof CentralClient) client.on('telemetry', (ev: { uid: string; payload: Payload }) => this.#ledger.atCentral(ev.uid, ev.payload));
     const conn: Conn = { tag, node, life: node.life, client, closed: false };
     this.#clients.add(client);
     client.on('error', () => {});
@@ -437,7 +402,7 @@ class SoakWorld {
     this.#sentBy.tcp++;
     const req = this.#m.sent({ id: this.#m.nextId('t'), kind: 'central-tcp', target: uid, sender: 'central', conn: c.tag, quiet: false, slow: false });
     this.#track((c.client as CentralClient).request(uid, json({ id: req.id, delay }), { timeoutMs: ANSWER_DEADLINE_MS })
-      .then((r) => this.#tcpAnswer(req, r), (err) => this.#tcpFailed(req, err)));
+      .then((r) => this.#judge.tcpAnswer(req, r), (err) => this.#judge.tcpFailed(req, err)));
   }
 
   #viaHttp(uid: string, delay: number): void {
@@ -449,49 +414,7 @@ class SoakWorld {
     const req = this.#m.sent({ id: this.#m.nextId('h'), kind: 'central-http', target: uid, sender: 'http', conn: `http@${node.id}.${life}`, quiet: false, slow: false });
     const body = { UID: uid, Timeout: REQUEST_TIMEOUT_SEC, Format: 'JSON', Payload: { id: req.id, delay } };
     this.#track(call(node.httpBase, '/request', body, { dispatcher: this.#agent, signal: AbortSignal.timeout(ANSWER_DEADLINE_MS) })
-      .then((r) => this.#httpAnswer(req, r, node, life), (err: Error) => {
-        if (node.life !== life || !node.alive) return this.#m.answered(req.id, { type: 'abandoned', why: 'the node it was posted to was killed' });
-        this.#m.answered(req.id, { type: 'lost', why: err.name === 'TimeoutError' ? `no HTTP answer within ${ANSWER_DEADLINE_MS} ms` : `HTTP transport failed at a live node: ${err.message}` });
-      }));
-  }
-
-  /** A refusal is allowed only while the fleet or the request's target was disturbed (or within the grace after). */
-  #refused(req: SentRequest, code: number, reason: string, extraScopes: readonly Scope[] = []): void {
-    this.#m.answered(req.id, { type: 'refused', code, reason }, true);
-    const excuse = this.#dist.overlapping(['fleet', req.target, ...extraScopes], req.sentAt, this.#now());
-    const label = code > 0xff ? `HTTP ${code}` : `0x${code.toString(16).toUpperCase()}`;
-    if (!excuse) this.#m.violation(`refused with nothing failing: ${req.id} (${req.kind} via ${req.conn} to ${req.target}, sent at +${req.sentAt}) got ${label} ${reason} at +${this.#now()}`);
-  }
-
-  #tcpAnswer(req: SentRequest, r: ResponseResult): void {
-    if (r.code === 0) {
-      let body: { id?: unknown; by?: unknown } = {};
-      try {
-        body = decodePayloadJson(r.payload);
-      } catch { /* judged below: it carries no id */ }
-      return this.#m.success(req.id, body.id, body.by);
-    }
-    if ((r.code === 0xa0 || r.code === 0xa1) && r.payload.data.length === 0) return this.#refused(req, r.code, 'tcp');
-    // 0xA2: the central's new connection reused a tracking number still in flight from its old one.
-    if (r.code === 0xa2 && r.payload.data.length === 0) return this.#refused(req, r.code, 'tcp', ['central']);
-    this.#m.answered(req.id, { type: 'wrong', why: `code ${r.code}` });
-    this.#m.violation(`${req.id}: unexpected answer code 0x${r.code.toString(16)} with ${r.payload.data.length} payload bytes`);
-  }
-
-  #tcpFailed(req: SentRequest, err: { code?: string; message?: string }): void {
-    if (err.code === ClientErrorCode.CLOSED) return this.#m.answered(req.id, { type: 'abandoned', why: 'its connection ended' });
-    if (err.code === ClientErrorCode.TIMEOUT) return this.#m.answered(req.id, { type: 'lost', why: `no answer within ${ANSWER_DEADLINE_MS} ms` });
-    this.#m.answered(req.id, { type: 'lost', why: `request failed: ${err.message}` });
-  }
-
-  #httpAnswer(req: SentRequest, r: HttpAnswer, node: SoakNode, life: number): void {
-    const j = r.json as { Code?: number; Payload?: { id?: unknown; by?: unknown } | null; Reason?: string } | undefined;
-    if (r.status === 200 && j?.Code === 0 && j.Reason === undefined) return this.#m.success(req.id, j.Payload?.id, j.Payload?.by);
-    if (r.status === 200 && typeof j?.Reason === 'string' && (j.Code === 0xa0 || j.Code === 0xa1)) return this.#refused(req, j.Code, j.Reason);
-    if (r.status === 503 && typeof j?.Reason === 'string') return this.#refused(req, 503, j.Reason);
-    if (r.status === 503 && node.life !== life) return this.#m.answered(req.id, { type: 'abandoned', why: 'its node was shutting down' });
-    this.#m.answered(req.id, { type: 'wrong', why: `HTTP ${r.status}` });
-    this.#m.violation(`${req.id}: unexpected HTTP answer ${r.status} ${r.text.slice(0, 200)}`);
+      .then((r) => this.#judge.httpAnswer(req, r, node.life !== life), (err: Error) => this.#judge.httpFailed(req, err, node.life !== life || !node.alive)));
   }
 
   /** One datagram with an object's current token to a random live node's UDP port. */
@@ -505,25 +428,7 @@ class SoakWorld {
     this.#udp.send(encodeDatagram(token, json({ d: id, uid: obj.name })), node.udp, '127.0.0.1');
   }
 
-  #telemetryAtCentral(ev: { uid: string; payload: Payload }): void {
-    let body: { d?: unknown } = {};
-    try {
-      body = decodePayloadJson(ev.payload);
-    } catch { /* judged by the ledger: no id */ }
-    this.#ledger.arrived(body.d, ev.uid, 'central');
-  }
-
   // ---- the end ----
-
-  async #untilReady(nodes: readonly SoakNode[], ms: number): Promise<void> {
-    await until(async () => {
-      for (const n of nodes) {
-        const r = await call(n.httpBase, '/readyz', undefined, { method: 'GET', dispatcher: this.#agent, signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
-        if (r?.status !== 200) return false;
-      }
-      return true;
-    }, `${nodes.map((n) => n.id).join(', ')} ready (GET /readyz 200)`, ms);
-  }
 
   /** Everything back: Redis up, every node running and ready, every client connected. */
   async #heal(): Promise<void> {
@@ -532,7 +437,7 @@ class SoakWorld {
     for (const n of this.#nodes) if (!n.alive) await n.restart();
     const all = [this.#central, ...this.#objects];
     try {
-      await this.#untilReady(this.#nodes, 20_000);
+      await untilReady(this.#nodes, this.#agent, 20_000);
       await until(() => all.every((e) => e.current?.client.connected === true), 'every client connected again', 20_000);
     } catch (err) {
       this.#m.violation(`not healed: ${(err as Error).message}`);
@@ -543,56 +448,28 @@ class SoakWorld {
   async #settle(): Promise<void> {
     const guard = sleep(ANSWER_DEADLINE_MS + 5_000).then(() => 'timeout' as const);
     if ((await Promise.race([Promise.allSettled([...this.#pending]), guard])) === 'timeout') this.#m.violation('requests still unsettled past every deadline');
-    const left = async () => {
-      const out: string[] = [];
-      for (const n of this.#nodes) {
-        const inFlight = await this.#metric(n, 'iotsocket_requests_in_flight');
-        const remote = await this.#metric(n, 'iotsocket_cluster_remote_requests');
-        if (inFlight !== 0 || remote !== 0) out.push(`${n.id}: ${inFlight} in flight, ${remote} waiting for a remote answer`);
-      }
-      return out;
-    };
-    await until(async () => (await left()).length === 0, 'every node\'s tracker and remote waits empty', 10_000)
-      .catch(async () => this.#m.violation(`left tracked after settling: ${(await left()).join('; ')}`));
-  }
-
-  /** A metric of node `n` from GET /metrics, summed over its labels; NaN when absent. */
-  async #metric(n: SoakNode, name: string): Promise<number> {
-    const r = await call(n.httpBase, '/metrics', undefined, { method: 'GET', dispatcher: this.#agent, signal: AbortSignal.timeout(5_000) });
-    let sum = NaN;
-    for (const line of r.text.split('\n')) {
-      if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
-      sum = (Number.isNaN(sum) ? 0 : sum) + Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-    return sum;
+    await until(async () => (await leftTracked(this.#nodes, this.#agent)).length === 0, 'every node\'s tracker and remote waits empty', 10_000)
+      .catch(async () => this.#m.violation(`left tracked after settling: ${(await leftTracked(this.#nodes, this.#agent)).join('; ')}`));
   }
 
   /** Ends every session (Close 0x01), then reads what Redis holds: only the fleet's own keys may stay without an expiry. */
-  async #endSessions(): Promise<{ persistentEnd: string[]; expiringEnd: number; sessionsLeft: number; tokenIndex: number }> {
+  async #endSessions(): Promise<Omit<SessionsAudit, 'violations'>> {
     for (const e of [this.#central, ...this.#objects]) {
       const c = e.current;
       if (!c) continue;
       c.expectedEnd = 'ending';
       await c.client.close(0x01).catch(() => {});
     }
-    const sessions = `${KEY_PREFIX}sessions`;
-    await until(async () => (await this.#r.zcard(sessions)) === 0, 'every session entry gone from Redis after Close 0x01', 15_000)
-      .catch(async () => this.#m.violation(`sessions left in ${sessions} after every session ended: ${(await this.#r.zrange(sessions, 0, -1)).join(', ')}`));
-    const keys = await keysByExpiry(this.#r, KEY_PREFIX);
-    const tokenIndex = await this.#r.zcard(`${KEY_PREFIX}tokens`);
-    return { persistentEnd: keys.persistent, expiringEnd: keys.expiring.length, sessionsLeft: await this.#r.zcard(sessions), tokenIndex };
+    const { violations, ...audit } = await auditAfterSessions(this.#r, KEY_PREFIX, 15_000);
+    for (const v of violations) this.#m.violation(v);
+    return audit;
   }
 
   /** Drops the test's own keep-alive connections to the nodes and the nodes' to the webhook, then waits for each node's descriptors to return to its baseline. */
-  async #fdsBackTo(baseline: Map<string, string[]>): Promise<Map<string, string[]>> {
+  async #fdsAtEnd(baseline: Map<string, string[]>): Promise<Map<string, string[]>> {
     await this.#freshAgent();
     this.#hook.dropConnections();
-    const out = new Map<string, string[]>();
-    await until(() => {
-      for (const n of this.#nodes) out.set(n.id, n.fds());
-      return this.#nodes.every((n) => out.get(n.id)!.length <= baseline.get(n.id)!.length);
-    }, 'every node\'s descriptors back to their baseline', 15_000).catch(() => {});
-    return out;
+    return fdsBackTo(this.#nodes, baseline, 15_000);
   }
 
   /** Closes the test's kept-alive HTTP connections to the nodes (each is a descriptor at a node). */

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodePayloadJson, type Payload } from '../../src/client/index.js';
 
 /**
  * Every UDP telemetry datagram of a soak, by id (carried in its JSON payload with the UID that
@@ -29,6 +30,15 @@ export class TelemetryLedger {
     if (d.via) return void this.violations.push(`duplicated: telemetry ${id} arrived twice (${d.via}, then ${via})`);
     d.via = via;
     this.counted[via]++;
+  }
+
+  /** An identified telemetry at the central's TCP session (its payload: the test's JSON with the datagram's id). */
+  atCentral(uid: string, payload: Payload): void {
+    let body: { d?: unknown } = {};
+    try {
+      body = decodePayloadJson(payload);
+    } catch { /* judged as an unknown id */ }
+    this.arrived(body.d, uid, 'central');
   }
 
   get sentCount(): number {
