@@ -102,8 +102,15 @@ export class RedisNodeInbox implements NodeInbox {
     if (reading) await this.#reading;
   }
 
+  /**
+   * Empties the stream and leaves it to its expiry rather than deleting it: a sender renews a
+   * destination's expiry only once per quarter of it, so its next post would re-create a deleted
+   * key with no expiry at all (a key with neither owner nor expiry if that node never returns).
+   */
   async drop(node: string): Promise<void> {
-    await this.#cmd.del(this.#k.inbox(node));
+    const key = this.#k.inbox(node);
+    const res = await this.#cmd.pipeline().xtrim(key, 'MAXLEN', 0).pexpire(key, this.#o.idleTtlMs).exec();
+    for (const [err] of res ?? []) if (err) throw err;
   }
 
   async #send(): Promise<void> {

@@ -65,3 +65,25 @@ t.test('Redis down: a post fails at once and says so; back up: the inbox reads o
   await until(() => got.includes('after'), `the receiver to read on after the restart (got ${JSON.stringify(got)})`, 10_000);
   t.notOk(got.includes('while down'));
 });
+
+t.test('an inbox dropped by a reaper and posted to again still has an expiry (no key left without an owner or expiry)', async (t) => {
+  // Found by the soak (test/cluster/soak.test.ts): a sender renews a destination's expiry once per
+  // quarter of it; a reaper's drop deleted the key, so the sender's next post re-created it with no expiry.
+  const keys = new RedisKeys('dropped:');
+  const [a, reaper] = await Promise.all([inbox(t, keys, 'a'), inbox(t, keys, 'reaper')]);
+  const probe = server.client(t);
+  a.post('b', Buffer.from('before the drop'));
+  await a.flush();
+  t.ok((await probe.pttl(keys.inbox('b'))) > 0, 'the first post gives b\'s inbox an expiry');
+  await reaper.drop('b');
+  a.post('b', Buffer.from('after the drop'));
+  await a.flush();
+  const ttl = await probe.pttl(keys.inbox('b'));
+  t.ok(ttl > 0 && ttl <= 120_000, `a post after the drop leaves b's inbox with an expiry (PTTL ${ttl})`);
+  const b = await inbox(t, keys, 'b');
+  const got: string[] = [];
+  await b.start((batch) => got.push(...batch.map(String)));
+  a.post('b', Buffer.from('to the new run'));
+  await until(() => got.length > 0, 'b to read the post made after it started');
+  t.same(got, ['to the new run'], 'what was posted before b started is not read by it');
+});
