@@ -1,0 +1,182 @@
+/**
+ * peers: this daemon side by side with NATS (nats-server, request/reply), Mosquitto (MQTT
+ * 3.1.1) and aedes (MQTT, Node) under tcp-rr's load shape: 1 central, 10 devices × 32
+ * requests in flight, 32-byte payloads, devices echo; then 1 request in flight; then idle
+ * connections for memory. Rounds interleaved across the systems in one run. A peer whose
+ * binary is missing keeps its column, saying how to install it.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Child, libScript } from '../lib/child.js';
+import { missing, startBroker, SYSTEM_TITLES, SYSTEMS, type Broker, type System } from '../lib/peer-brokers.js';
+import { peerRound, type PeerRound } from '../lib/peer-round.js';
+import { formatPeerTable, type PeerFigure } from '../lib/peer-table.js';
+import { makeRow, type Row, type Target } from '../lib/report.js';
+import { rrSizes } from '../lib/rr.js';
+import { runIfMain, scratchDir, type ScenarioOptions } from '../lib/scenario.js';
+import { median } from '../lib/stats.js';
+
+interface IdleMemory {
+  readonly rssBefore: number;
+  readonly kibPerConnection: number;
+  readonly opened: number;
+  readonly answered: number;
+}
+
+/**
+ * RSS of a fresh broker before any session, then with `n` idle device connections (each
+ * answering one ping): (after - before) / opened. The daemon's devices use the sessions
+ * scenario's lean handshake; the peers' subscribe to their request subject or topic.
+ */
+async function idleMemory(system: System, n: number, dir: string, o: ScenarioOptions): Promise<IdleMemory> {
+  const broker = await startBroker(system, { dir, devices: n });
+  const maxMs = 180_000;
+  const load = system === 'daemon'
+    ? new Child(libScript('sessions-load-main'), { port: broker.port, from: 0, to: n, localAddresses: ['127.0.0.1'], concurrency: 64, openMs: 60_000, maxMs }, { name: 'daemon-idle' })
+    : new Child(libScript('peer-idle-main'), { protocol: system === 'nats' ? 'nats' : 'mqtt', port: broker.port, n, concurrency: 64, maxMs }, { name: `${system}-idle` });
+  try {
+    await load.next('ready', 30_000);
+    const rssBefore = await broker.rssBytes();
+    load.send({ type: 'go' });
+    const opened = await load.next<{ opened: number; failed: number; firstError?: string }>('opened', maxMs);
+    load.send({ type: 'ping' });
+    const { answered } = await load.next<{ answered: number }>('pinged', 60_000);
+    const rssAfter = await broker.rssBytes();
+    load.send({ type: 'close' });
+    await load.next('closed', 60_000);
+    const r = { rssBefore, kibPerConnection: opened.opened > 0 ? (rssAfter - rssBefore) / opened.opened / 1024 : NaN, opened: opened.opened, answered };
+    o.log(`peers idle ${system}: ${opened.opened}/${n} opened (${opened.failed} failed${opened.firstError ? `: ${opened.firstError}` : ''}), ${answered} answered a ping, `
+      + `rss ${(rssBefore / 2 ** 20).toFixed(1)} -> ${(rssAfter / 2 ** 20).toFixed(1)} MiB, ${r.kibPerConnection.toFixed(2)} KiB per connection`);
+    return r;
+  } finally {
+    await load.stop(10_000);
+    await broker.stop();
+  }
+}
+
+function describe(system: System, inFlight: number, r: PeerRound): string {
+  return `peers ${system} ×${inFlight}: ${Math.round(r.perSec)} rt/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, `
+    + `broker ${r.brokerUsPerRt.toFixed(2)} µs/rt, load ${r.loadUsPerRt.toFixed(2)} µs/rt, errors ${r.errors}, left ${r.unanswered}`;
+}
+
+/** Even rounds in the systems' order, odd ones reversed (ABBA for two), so drift hits every system alike. */
+function roundOrder<T>(xs: readonly T[], round: number): readonly T[] {
+  return round % 2 === 0 ? xs : [...xs].reverse();
+}
+
+export async function peers(o: ScenarioOptions): Promise<Row[]> {
+  const s = rrSizes(o);
+  const idleN = o.smoke ? 50 : o.quick ? 500 : 2_000;
+  const absent = new Map<System, string>();
+  for (const sys of SYSTEMS) {
+    const why = missing(sys);
+    if (why) absent.set(sys, why);
+  }
+  const ran = SYSTEMS.filter((sys) => !absent.has(sys));
+  for (const [sys, why] of absent) o.log(`peers: ${SYSTEM_TITLES[sys]} ${why}`);
+  const scratch = scratchDir('peers');
+  const dirFor = (name: string) => {
+    const d = join(scratch.dir, name);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const loaded = new Map<System, PeerRound[]>(ran.map((sys) => [sys, []]));
+  const single = new Map<System, PeerRound[]>(ran.map((sys) => [sys, []]));
+  const memory = new Map<System, IdleMemory>();
+  try {
+    // Memory first, each on a fresh broker of its own, so no load round has grown its heap.
+    for (const sys of ran) memory.set(sys, await idleMemory(sys, idleN, dirFor(`${sys}-idle`), o));
+    const brokers: Broker[] = [];
+    try {
+      for (const sys of ran) {
+        brokers.push(await startBroker(sys, { dir: dirFor(`${sys}-load`), devices: s.objects, cpuProfDir: sys === 'daemon' ? o.cpuProfDir : undefined }));
+      }
+      for (let r = 0; r < s.rounds; r++) {
+        for (const b of roundOrder(brokers, r)) {
+          const x = await peerRound(b, s, 32);
+          o.log(describe(b.system, 32, x));
+          loaded.get(b.system)!.push(x);
+        }
+        for (const b of roundOrder(brokers, r)) {
+          const x = await peerRound(b, s, 1);
+          o.log(describe(b.system, 1, x));
+          single.get(b.system)!.push(x);
+        }
+      }
+    } finally {
+      await Promise.all(brokers.map((b) => b.stop()));
+    }
+  } finally {
+    scratch.cleanup();
+  }
+  return report(ran, absent, loaded, single, memory, o);
+}
+
+/** Figures per system as the issue's table has them, in the order of its rows. */
+interface Series {
+  readonly name: string;
+  readonly scenario: string;
+  readonly unit: string;
+  readonly rounds: (sys: System) => number[];
+}
+
+function report(ran: readonly System[], absent: ReadonlyMap<System, string>, loaded: ReadonlyMap<System, PeerRound[]>, single: ReadonlyMap<System, PeerRound[]>, memory: ReadonlyMap<System, IdleMemory>, o: ScenarioOptions): Row[] {
+  const of = (m: ReadonlyMap<System, PeerRound[]>, f: (r: PeerRound) => number) => (sys: System) => (m.get(sys) ?? []).map(f);
+  const mem = (f: (m: IdleMemory) => number) => (sys: System) => (memory.has(sys) ? [f(memory.get(sys)!)] : []);
+  const series: Series[] = [
+    { name: 'broker CPU per 1 000 round trips', scenario: 'peers/broker-cpu', unit: 'ms', rounds: of(loaded, (r) => r.brokerUsPerRt) },
+    { name: 'p50 under that load', scenario: 'peers/p50', unit: 'ms', rounds: of(loaded, (r) => r.p50) },
+    { name: 'p99 under that load', scenario: 'peers/p99', unit: 'ms', rounds: of(loaded, (r) => r.p99) },
+    { name: 'p99 with 1 request in flight', scenario: 'peers/p99-1-in-flight', unit: 'ms', rounds: of(single, (r) => r.p99) },
+    { name: 'RSS per idle device connection', scenario: 'peers/rss-per-connection', unit: 'KiB', rounds: mem((m) => m.kibPerConnection) },
+    { name: 'RSS before any session', scenario: 'peers/rss-at-start', unit: 'MiB', rounds: mem((m) => m.rssBefore / 2 ** 20) },
+    { name: 'round trips/s under that load', scenario: 'peers/round-trips', unit: 'rt/s', rounds: of(loaded, (r) => r.perSec) },
+    { name: 'load side CPU per 1 000 round trips (central + devices)', scenario: 'peers/load-cpu', unit: 'ms', rounds: of(loaded, (r) => r.loadUsPerRt) },
+  ];
+  const valuesOf = (x: Series) => Object.fromEntries(ran.map((sys) => [sys, median(x.rounds(sys))])) as Partial<Record<System, number>>;
+  const [cpu, p50, p99, ...rest] = series;
+  const figures: PeerFigure[] = [
+    { name: cpu!.name, unit: cpu!.unit, values: valuesOf(cpu!) },
+    {
+      name: 'p50 / p99 under that load', unit: 'ms',
+      values: Object.fromEntries(ran.map((sys) => [sys, [median(p50!.rounds(sys)), median(p99!.rounds(sys))] as const])),
+    },
+    ...rest.map((x) => ({ name: x.name, unit: x.unit, values: valuesOf(x) })),
+  ];
+  // The issue's targets, each against one peer; met is false when that peer could not run.
+  const targets: ReadonlyArray<{ scenario: string; peer: System; target: Target; text: string }> = [
+    { scenario: 'peers/broker-cpu', peer: 'nats', target: { kind: 'ratio<=', value: 0.75 }, text: 'daemon CPU per 1 000 round trips <= 0.75x NATS\'s' },
+    { scenario: 'peers/p99-1-in-flight', peer: 'mosquitto', target: { kind: 'ratio<=', value: 1 }, text: 'p99 with 1 request in flight <= Mosquitto\'s' },
+  ];
+  const rows: Row[] = [];
+  const problems = describeProblems([...loaded.values(), ...single.values()].flat());
+  for (const x of series) {
+    for (const peer of SYSTEMS.filter((sys) => sys !== 'daemon')) {
+      const t = targets.find((g) => g.scenario === x.scenario && g.peer === peer);
+      const why = absent.get(peer);
+      const row = makeRow(`${x.scenario}/${peer}`, x.unit, x.rounds('daemon'), t?.target ?? { kind: 'report' }, why ? undefined : x.rounds(peer), why ? `${peer}: ${why}` : problems);
+      rows.push(why && t ? { ...row, met: false } : row);
+    }
+  }
+  const targetLines = targets.map((t) => {
+    const r = rows.find((x) => x.scenario === `${t.scenario}/${t.peer}`)!;
+    const how = r.ratio === null ? (absent.get(t.peer) ?? 'no figure') : `${r.median} / ${r.baseline} = ${r.ratio}x`;
+    return `- target: ${t.text}: ${how}: ${r.met ? 'met' : 'NOT met'}`;
+  });
+  const idle = ran.map((sys) => `${SYSTEM_TITLES[sys]} ${memory.get(sys)?.opened ?? 0}`).join(', ');
+  o.table?.([
+    formatPeerTable(figures, SYSTEMS, absent),
+    '',
+    ...targetLines,
+    `- medians of ${loaded.get('daemon')?.length ?? 0} interleaved rounds per system and load; idle connections opened: ${idle}${problems ? `; ${problems}` : ''}`,
+  ].join('\n'));
+  return rows;
+}
+
+function describeProblems(rs: readonly PeerRound[]): string | undefined {
+  const errors = rs.reduce((n, r) => n + r.errors, 0);
+  const left = rs.reduce((n, r) => n + r.unanswered, 0);
+  return errors || left ? `${errors} wrong answers, ${left} unanswered` : undefined;
+}
+
+runIfMain(import.meta.url, peers);
