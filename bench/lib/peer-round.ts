@@ -41,28 +41,41 @@ const SCRIPTS: Readonly<Record<System, { central: string; device: string }>> = {
   aedes: { central: 'mqtt-central-main', device: 'mqtt-device-main' },
 };
 
-export async function peerRound(broker: Broker, s: RrSizes, inFlight: number): Promise<PeerRound> {
-  const scripts = SCRIPTS[broker.system];
-  const lifeMs = s.warmupMs + s.measureMs + 40_000;
-  const deviceArgs: DeviceArgs & { mode: 'daemon' } = {
-    mode: 'daemon', host: '127.0.0.1', port: broker.port, indices: Array.from({ length: s.objects }, (_, i) => i), payloadBytes: s.payloadBytes, maxMs: lifeMs,
+/** A system's device process, connected once for all of its rounds (their sessions stay open between rounds). */
+export interface Devices {
+  readonly child: Child;
+  stop(): Promise<void>;
+}
+
+export async function startDevices(broker: Broker, s: RrSizes, maxMs: number): Promise<Devices> {
+  const args: DeviceArgs & { mode: 'daemon' } = {
+    mode: 'daemon', host: '127.0.0.1', port: broker.port, indices: Array.from({ length: s.objects }, (_, i) => i), payloadBytes: s.payloadBytes, maxMs,
   };
-  const devices = new Child(libScript(scripts.device), deviceArgs, { name: `${broker.system}-devices` });
-  let central: Child | undefined;
+  const child = new Child(libScript(SCRIPTS[broker.system].device), args, { name: `${broker.system}-devices` });
   try {
-    await devices.next('ready', 30_000);
-    const args: CentralArgs = {
-      mode: 'daemon', host: '127.0.0.1', port: broker.port, objects: s.objects, inFlight, payloadBytes: s.payloadBytes,
-      warmupMs: s.warmupMs, measureMs: s.measureMs, maxRequests: s.maxRequests,
-    };
-    central = new Child(libScript(scripts.central), args, { name: `${broker.system}-central` });
+    await child.next('ready', 30_000);
+  } catch (err) {
+    await child.stop(1_000);
+    throw err;
+  }
+  return { child, stop: () => child.stop(5_000) };
+}
+
+export async function peerRound(broker: Broker, devices: Devices, s: RrSizes, inFlight: number): Promise<PeerRound> {
+  const args: CentralArgs = {
+    mode: 'daemon', host: '127.0.0.1', port: broker.port, objects: s.objects, inFlight, payloadBytes: s.payloadBytes,
+    warmupMs: s.warmupMs, measureMs: s.measureMs, maxRequests: s.maxRequests,
+  };
+  const central = new Child(libScript(SCRIPTS[broker.system].central), args, { name: `${broker.system}-central` });
+  const devicesPid = devices.child.proc.pid!;
+  try {
     await central.next('ready', 30_000);
     const broker0 = await broker.cpuMicros();
-    const devices0 = procCpuMicros(devices.proc.pid!);
+    const devices0 = procCpuMicros(devicesPid);
     central.send({ type: 'go' });
     const r = await central.next<CentralResult>('result', s.warmupMs + s.measureMs + 30_000);
     const brokerUs = (await broker.cpuMicros()) - broker0;
-    const devicesUs = procCpuMicros(devices.proc.pid!) - devices0;
+    const devicesUs = procCpuMicros(devicesPid) - devices0;
     const answered = r.sent - r.outstandingAtEnd;
     return {
       perSec: r.perSec, p50: r.p50, p99: r.p99, answered,
@@ -70,6 +83,6 @@ export async function peerRound(broker: Broker, s: RrSizes, inFlight: number): P
       errors: r.errors, unanswered: r.outstandingAtEnd,
     };
   } finally {
-    await Promise.all([devices, ...(central ? [central] : [])].map((c) => c.stop(5_000)));
+    await central.stop(5_000);
   }
 }

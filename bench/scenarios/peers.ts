@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Child, libScript } from '../lib/child.js';
 import { missing, startBroker, SYSTEM_TITLES, SYSTEMS, type Broker, type System } from '../lib/peer-brokers.js';
-import { peerRound, type PeerRound } from '../lib/peer-round.js';
+import { peerRound, startDevices, type Devices, type PeerRound } from '../lib/peer-round.js';
 import { formatPeerTable, type PeerFigure } from '../lib/peer-table.js';
 import { makeRow, type Row, type Target } from '../lib/report.js';
 import { rrSizes } from '../lib/rr.js';
@@ -23,13 +23,23 @@ interface IdleMemory {
   readonly answered: number;
 }
 
+/** idleMemory on a broker of its own, started for it. */
+async function idleMemoryFresh(system: System, n: number, dir: string, o: ScenarioOptions): Promise<IdleMemory> {
+  const broker = await startBroker(system, { dir, devices: n });
+  try {
+    return await idleMemory(broker, n, o);
+  } finally {
+    await broker.stop();
+  }
+}
+
 /**
- * RSS of a fresh broker before any session, then with `n` idle device connections (each
+ * RSS of a broker before any session, then with `n` idle device connections (each
  * answering one ping): (after - before) / opened. The daemon's devices use the sessions
  * scenario's lean handshake; the peers' subscribe to their request subject or topic.
  */
-async function idleMemory(system: System, n: number, dir: string, o: ScenarioOptions): Promise<IdleMemory> {
-  const broker = await startBroker(system, { dir, devices: n });
+async function idleMemory(broker: Broker, n: number, o: ScenarioOptions): Promise<IdleMemory> {
+  const system = broker.system;
   const maxMs = 180_000;
   const load = system === 'daemon'
     ? new Child(libScript('sessions-load-main'), { port: broker.port, from: 0, to: n, localAddresses: ['127.0.0.1'], concurrency: 64, openMs: 60_000, maxMs }, { name: 'daemon-idle' })
@@ -50,13 +60,20 @@ async function idleMemory(system: System, n: number, dir: string, o: ScenarioOpt
     return r;
   } finally {
     await load.stop(10_000);
-    await broker.stop();
   }
 }
 
 function describe(system: System, inFlight: number, r: PeerRound): string {
   return `peers ${system} ×${inFlight}: ${Math.round(r.perSec)} rt/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, `
     + `broker ${r.brokerUsPerRt.toFixed(2)} µs/rt, load ${r.loadUsPerRt.toFixed(2)} µs/rt, errors ${r.errors}, left ${r.unanswered}`;
+}
+
+/** Starts in parallel; whatever started goes into `into` (for the caller to stop) even when another failed. */
+async function startAll<T>(into: T[], starting: ReadonlyArray<Promise<T>>): Promise<void> {
+  const settled = await Promise.allSettled(starting);
+  for (const x of settled) if (x.status === 'fulfilled') into.push(x.value);
+  const failed = settled.find((x) => x.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Even rounds in the systems' order, odd ones reversed (ABBA for two), so drift hits every system alike. */
@@ -83,27 +100,37 @@ export async function peers(o: ScenarioOptions): Promise<Row[]> {
   const loaded = new Map<System, PeerRound[]>(ran.map((sys) => [sys, []]));
   const single = new Map<System, PeerRound[]>(ran.map((sys) => [sys, []]));
   const memory = new Map<System, IdleMemory>();
+  // Every round of every system, each at most its window plus the drain deadline and start-up.
+  const devicesMaxMs = s.rounds * 2 * ran.length * (s.warmupMs + s.measureMs + 25_000);
   try {
-    // Memory first, each on a fresh broker of its own, so no load round has grown its heap.
-    for (const sys of ran) memory.set(sys, await idleMemory(sys, idleN, dirFor(`${sys}-idle`), o));
+    // Memory first, each on a fresh broker of its own, so that no load round has grown its
+    // heap and the forced GCs of the Node brokers do not slow their load rounds. The smoke
+    // test measures it on the load brokers instead, to stay short.
+    if (!o.smoke) for (const sys of ran) memory.set(sys, await idleMemoryFresh(sys, idleN, dirFor(`${sys}-idle`), o));
     const brokers: Broker[] = [];
+    const devices: Devices[] = [];
     try {
-      for (const sys of ran) {
-        brokers.push(await startBroker(sys, { dir: dirFor(`${sys}-load`), devices: s.objects, cpuProfDir: sys === 'daemon' ? o.cpuProfDir : undefined }));
-      }
+      const devicesFor = o.smoke ? Math.max(s.objects, idleN) : s.objects;
+      await startAll(brokers, ran.map((sys) => startBroker(sys, { dir: dirFor(`${sys}-load`), devices: devicesFor, cpuProfDir: sys === 'daemon' ? o.cpuProfDir : undefined })));
+      // The smoke test (figures mean nothing there) runs the systems side by side, to stay short.
+      const each = async (order: readonly number[], fn: (i: number) => Promise<void>) => {
+        if (o.smoke) await Promise.all(order.map(fn));
+        else for (const i of order) await fn(i);
+      };
+      const all = brokers.map((_, k) => k);
+      if (o.smoke) await each(all, async (i) => void memory.set(brokers[i]!.system, await idleMemory(brokers[i]!, idleN, o)));
+      await startAll(devices, brokers.map((b) => startDevices(b, s, devicesMaxMs)));
       for (let r = 0; r < s.rounds; r++) {
-        for (const b of roundOrder(brokers, r)) {
-          const x = await peerRound(b, s, 32);
-          o.log(describe(b.system, 32, x));
-          loaded.get(b.system)!.push(x);
-        }
-        for (const b of roundOrder(brokers, r)) {
-          const x = await peerRound(b, s, 1);
-          o.log(describe(b.system, 1, x));
-          single.get(b.system)!.push(x);
+        for (const inFlight of [32, 1]) {
+          await each(roundOrder(all, r), async (i) => {
+            const x = await peerRound(brokers[i]!, devices[i]!, s, inFlight);
+            o.log(describe(brokers[i]!.system, inFlight, x));
+            (inFlight === 1 ? single : loaded).get(brokers[i]!.system)!.push(x);
+          });
         }
       }
     } finally {
+      await Promise.all(devices.map((d) => d.stop()));
       await Promise.all(brokers.map((b) => b.stop()));
     }
   } finally {
