@@ -1,12 +1,13 @@
 /**
  * The benchmark suite's single entry: `node dist/bench/run.js [--quick] [--object-procs N]
- * [--cpu-prof DIR] [scenario...]`. Prints a table, then one JSON line per figure.
+ * [--cpu-prof DIR] [--install-peers] [scenario...]`. Prints a table, then one JSON line per figure.
  * To add a scenario: one file in bench/scenarios/ exporting a Scenario, one line below.
  */
 import { clusterRr } from './scenarios/cluster-rr.js';
 import { clusterSessions } from './scenarios/cluster-sessions.js';
 import { codec } from './scenarios/codec.js';
 import { httpRr } from './scenarios/http-rr.js';
+import { peers } from './scenarios/peers.js';
 import { redisEngine } from './scenarios/redis-engine.js';
 import { sessions } from './scenarios/sessions.js';
 import { tcpRr } from './scenarios/tcp-rr.js';
@@ -14,6 +15,7 @@ import { tcpRrLatency } from './scenarios/tcp-rr-latency.js';
 import { tcpRrTls } from './scenarios/tcp-rr-tls.js';
 import { udp } from './scenarios/udp.js';
 import { udpWebhook } from './scenarios/udp-webhook.js';
+import { installPeers } from './lib/install-peers.js';
 import type { Row } from './lib/report.js';
 import { parseArgs, printRows, type Scenario } from './lib/scenario.js';
 
@@ -29,6 +31,7 @@ const SCENARIOS: ReadonlyArray<readonly [string, Scenario]> = [
   ['cluster-rr', clusterRr],
   ['redis-engine', redisEngine],
   ['cluster-sessions', clusterSessions],
+  ['peers', peers],
 ];
 
 /** Run only when named: cluster-sessions takes several minutes at full size (100 000 sessions). */
@@ -36,6 +39,11 @@ const NAMED_ONLY: ReadonlySet<string> = new Set(['cluster-sessions']);
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.installPeers) {
+    if (!installPeers()) process.exitCode = 1;
+    // Alone, the flag only installs; with scenario names it installs, then runs them.
+    if (args.names.length === 0 || process.exitCode) return;
+  }
   const unknown = args.names.filter((n) => !SCENARIOS.some(([k]) => k === n));
   if (unknown.length > 0) {
     process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map(([k]) => k).join(', ')}\n`);
@@ -44,13 +52,14 @@ async function main(): Promise<void> {
   }
   const selected = SCENARIOS.filter(([k]) => (args.names.length === 0 ? !NAMED_ONLY.has(k) : args.names.includes(k)));
   const rows: Row[] = [];
+  const tables: string[] = [];
   const log = (m: string) => process.stderr.write(`  ${m}\n`);
   const started = performance.now();
   for (const [name, scenario] of selected) {
     const t0 = performance.now();
     process.stderr.write(`# ${name}${args.quick ? ' (quick)' : ''}\n`);
     try {
-      rows.push(...await scenario({ quick: args.quick, cpuProfDir: args.cpuProfDir, objectProcs: args.objectProcs, log }));
+      rows.push(...await scenario({ quick: args.quick, cpuProfDir: args.cpuProfDir, objectProcs: args.objectProcs, log, table: (t) => tables.push(t) }));
     } catch (err) {
       process.stderr.write(`  ${name} FAILED: ${err instanceof Error ? err.stack : String(err)}\n`);
       process.exitCode = 1;
@@ -58,7 +67,7 @@ async function main(): Promise<void> {
     process.stderr.write(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   }
   process.stderr.write(`# total ${((performance.now() - started) / 1000).toFixed(1)} s\n\n`);
-  printRows(rows);
+  printRows(rows, tables);
 }
 
 void main();

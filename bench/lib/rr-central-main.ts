@@ -33,6 +33,8 @@ export interface CentralResult {
   readonly errors: number;
   readonly sent: number;
   readonly outstandingAtEnd: number;
+  /** This process's CPU (user + system, µs) from the first request to the end of the drain: the load side's cost (peers scenario). */
+  readonly cpuMicros: number;
 }
 
 const DRAIN_MS = 10_000;
@@ -56,6 +58,7 @@ async function run(socket: Duplex, rest: Buffer): Promise<CentralResult> {
   const measureStart = start + a.warmupMs;
   const measureEnd = measureStart + a.measureMs;
   let out: Transmission[] = [];
+  const cpu0 = process.cpuUsage();
 
   const request = (obj: number, slot: number): void => {
     sentAt[obj * a.inFlight + slot] = now;
@@ -89,9 +92,11 @@ async function run(socket: Duplex, rest: Buffer): Promise<CentralResult> {
       done = true;
       clearInterval(tick);
       socket.off('data', onData);
+      const cpu = process.cpuUsage(cpu0);
       resolve({
         type: 'result', completed, perSec: completed / (a.measureMs / 1000), p50: quantile(lat.values, 0.5), p99: quantile(lat.values, 0.99),
         mean: completed ? latSum / completed : NaN, errors, sent, outstandingAtEnd: outstanding,
+        cpuMicros: cpu.user + cpu.system,
       });
     };
     const onData = (chunk: Buffer): void => {

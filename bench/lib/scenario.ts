@@ -14,13 +14,16 @@ export interface ScenarioOptions {
   /** Processes the tcp-rr objects are spread over (the central has its own). Default 1. */
   readonly objectProcs?: number;
   readonly log: (msg: string) => void;
+  /** A table of the scenario's own shape (peers: figures × systems), printed on stdout before the rows. */
+  readonly table?: (markdown: string) => void;
 }
 
 export type Scenario = (o: ScenarioOptions) => Promise<Row[]>;
 
-export function parseArgs(argv: readonly string[]): { quick: boolean; names: string[]; cpuProfDir?: string; objectProcs?: number } {
+export function parseArgs(argv: readonly string[]): { quick: boolean; names: string[]; cpuProfDir?: string; objectProcs?: number; installPeers: boolean } {
   const names: string[] = [];
   let quick = false;
+  let installPeers = false;
   let cpuProfDir: string | undefined;
   let objectProcs: number | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -28,12 +31,14 @@ export function parseArgs(argv: readonly string[]): { quick: boolean; names: str
     if (a === '--quick') quick = true;
     else if (a === '--cpu-prof') cpuProfDir = argv[++i];
     else if (a === '--object-procs') objectProcs = Number(argv[++i]);
+    else if (a === '--install-peers') installPeers = true;
     else names.push(a);
   }
-  return { quick, names, cpuProfDir, objectProcs };
+  return { quick, names, cpuProfDir, objectProcs, installPeers };
 }
 
-export function printRows(rows: readonly Row[]): void {
+export function printRows(rows: readonly Row[], tables: readonly string[] = []): void {
+  for (const t of tables) process.stdout.write(`${t}\n\n`);
   process.stdout.write(`${formatTable(rows)}\n\n`);
   for (const r of rows) process.stdout.write(`${jsonLine(r)}\n`);
 }
@@ -48,8 +53,9 @@ export function scratchDir(prefix: string): { dir: string; cleanup(): void } {
 export function runIfMain(moduleUrl: string, scenario: Scenario): void {
   if (process.argv[1] !== fileURLToPath(moduleUrl)) return;
   const args = parseArgs(process.argv.slice(2));
-  scenario({ quick: args.quick, cpuProfDir: args.cpuProfDir, objectProcs: args.objectProcs, log: (m) => process.stderr.write(`${m}\n`) })
-    .then(printRows)
+  const tables: string[] = [];
+  scenario({ quick: args.quick, cpuProfDir: args.cpuProfDir, objectProcs: args.objectProcs, log: (m) => process.stderr.write(`${m}\n`), table: (t) => tables.push(t) })
+    .then((rows) => printRows(rows, tables))
     .catch((err: unknown) => {
       process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
       process.exitCode = 1;
