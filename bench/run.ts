@@ -13,6 +13,7 @@ import { tcpRrLatency } from './scenarios/tcp-rr-latency.js';
 import { tcpRrTls } from './scenarios/tcp-rr-tls.js';
 import { udp } from './scenarios/udp.js';
 import { udpWebhook } from './scenarios/udp-webhook.js';
+import { workersRr } from './scenarios/workers-rr.js';
 import type { Row } from './lib/report.js';
 import { parseArgs, printRows, type Scenario } from './lib/scenario.js';
 
@@ -27,6 +28,7 @@ const SCENARIOS: ReadonlyArray<readonly [string, Scenario]> = [
   ['sessions', sessions],
   ['cluster-rr', clusterRr],
   ['redis-engine', redisEngine],
+  ['workers-rr', workersRr],
 ];
 
 async function main(): Promise<void> {
