@@ -39,11 +39,14 @@ export async function workersRr(o: ScenarioOptions): Promise<Row[]> {
   const dirs = plan.map((p) => scratchDir(`workers-rr-${p.nodeId}`));
   const targets: Target[] = [];
   try {
-    for (const [i, p] of plan.entries()) {
+    // Started side by side (separate clusters, nothing shared but the Redis server); each lands in `targets` to be stopped.
+    const started = await Promise.allSettled(plan.map(async (p, i) => {
       const daemon = await CliDaemon.start({ dir: dirs[i]!.dir, objects: s.objects, redis: redis.url, keyPrefix: p.prefix, nodeId: p.nodeId, workers: p.workers, scheduling: p.scheduling });
-      targets.push({ name: p.name, daemon });
+      targets[i] = { name: p.name, daemon };
       o.log(`workers-rr: ${p.name}: port ${daemon.port}, pids ${daemon.pids.join(', ')}`);
-    }
+    }));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     const common = { ...s, inFlight: 32, objectProcs: o.objectProcs ?? 1, mode: 'daemon' as const };
     // One unmeasured round each: a fresh process's first round is JIT compilation (5-20x slower here).
     for (const t of targets) await rrRound({ ...common, port: t.daemon.port, warmupMs: 0, measureMs: s.warmupMs + s.measureMs });
@@ -70,7 +73,7 @@ export async function workersRr(o: ScenarioOptions): Promise<Row[]> {
     }
     return rows;
   } finally {
-    await Promise.all(targets.map((t) => t.daemon.stop()));
+    await Promise.all(targets.filter(Boolean).map((t) => t.daemon.stop()));
     await redis.stop();
     for (const d of dirs) d.cleanup();
   }

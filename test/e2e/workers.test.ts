@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CentralClient, CloseCode, ObjectClient, decodePayloadJson, json, type CloseEvent } from '../../src/client/index.js';
 import { formatAclJson } from '../../src/registry/acl-file.js';
@@ -90,6 +90,24 @@ t.test('--workers with a bad count is a usage error (64)', async (t) => {
   }
 });
 
+t.test('--workers 2 on a TCP port in use: the first worker cannot listen, the primary stops (exit 2), no restart loop', async (t) => {
+  const redis = await RedisServer.start(t);
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise((r) => taken.close(r)));
+  const dir = t.testdir({});
+  writeNodeDir(dir, [device('d1')], redis);
+  writeFileSync(join(dir, 'c.yaml'), yaml(redis).replace('port: 0, requestTimeoutSec', `port: ${(taken.address() as AddressInfo).port}, requestTimeoutSec`));
+  const run = spawnCli(['start', '-c', 'c.yaml', '--workers', '2'], { cwd: dir });
+  t.teardown(() => void run.child.kill('SIGKILL'));
+  const exit = await withTimeout(run.exited, 30_000, 'the primary to exit');
+  t.equal(exit.code, 2, 'exit 2 (runtime failure)');
+  t.match(exit.stderr, /port \d+ on 127\.0\.0\.1 is already in use/, 'the worker says which port');
+  const events = exit.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).map((l) => l.event);
+  t.same(events.filter((e) => e === 'worker-forked').length, 1, 'one worker forked, none restarted, the second never started');
+  t.ok(events.includes('worker-start-failed'), 'the primary logs that the start failed');
+});
+
 t.test('--workers 2: two nodes on one port; a SIGKILLed worker is restarted with its node id; SIGTERM stops all, exit 0', async (t) => {
   const redis = await RedisServer.start(t);
   const devices = Array.from({ length: 6 }, (_, i) => device(`wd-${i + 1}`));
@@ -168,6 +186,11 @@ t.test('--workers 2: two nodes on one port; a SIGKILLed worker is restarted with
   await until(async () => (await sessions()).filter((s) => s.Kind === 'object' && s.State === 'connected').length === devices.length,
     'GET /sessions to list the 6 objects connected again', 10_000);
   await askAll('after the restart');
+
+  // SIGHUP to the primary: every worker reloads its config.
+  const reloaded = [1, 2].map((w) => run.waitForLog((l) => l.event === 'reloaded' && l.worker === w));
+  run.child.kill('SIGHUP');
+  await withTimeout(Promise.all(reloaded), 10_000, 'both workers to log "reloaded" after SIGHUP');
 
   // SIGTERM to the primary: every worker closes its sessions (0x01) and exits; the primary exits 0.
   run.child.kill('SIGTERM');
