@@ -124,7 +124,12 @@ export class CliDaemon {
 
   /** CPU (user + system) of every process of this daemon so far, in µs. Workers restarted meanwhile would be missed: none are here. */
   cpuMicros(): number {
-    return this.#pids.reduce((n, p) => n + procCpuMicros(p), 0);
+    return this.cpuByProcess().reduce((n, c) => n + c, 0);
+  }
+
+  /** CPU so far per process, in µs, in the order of `pids` (the primary first). */
+  cpuByProcess(): number[] {
+    return this.#pids.map(procCpuMicros);
   }
 
   /** SIGTERM and wait (SIGKILL after 20 s). */

@@ -26,6 +26,8 @@ interface Measured {
   /** Share of the objects that were not on the central's node in this round. */
   readonly crossShare: number;
   readonly placement: string;
+  /** CPU of each process in the round: the primary first, then the workers. */
+  readonly cpuSplit: string;
 }
 
 export async function workersRr(o: ScenarioOptions): Promise<Row[]> {
@@ -55,7 +57,7 @@ export async function workersRr(o: ScenarioOptions): Promise<Row[]> {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         const m = await measure(t, { ...common, port: t.daemon.port });
-        o.log(`${describeRound(`workers-rr ${t.name.padEnd(14)}`, m.r)}; CPU ${m.cpuPerRoundTrip.toFixed(2)} µs/rt; sessions ${m.placement}`);
+        o.log(`${describeRound(`workers-rr ${t.name.padEnd(14)}`, m.r)}; CPU ${m.cpuPerRoundTrip.toFixed(2)} µs/rt (${m.cpuSplit}); sessions ${m.placement}`);
         results.get(t.name)!.push(m);
       }
     }
@@ -82,9 +84,10 @@ export async function workersRr(o: ScenarioOptions): Promise<Row[]> {
 /** One tcp-rr round on `t`, with the CPU of all its processes and where the round's sessions landed. */
 async function measure(t: Target, o: Parameters<typeof rrRound>[0]): Promise<Measured> {
   const before = snapshot(t.daemon.placed);
-  const cpuBefore = t.daemon.cpuMicros();
+  const cpuBefore = t.daemon.cpuByProcess();
   const r = await rrRound(o);
-  const cpu = t.daemon.cpuMicros() - cpuBefore;
+  const perProcess = t.daemon.cpuByProcess().map((c, i) => c - cpuBefore[i]!);
+  const cpu = perProcess.reduce((n, c) => n + c, 0);
   const answered = r.sent - r.outstandingAtEnd;
   const round = [...t.daemon.placed].map(([node, p]) => {
     const b = before.get(node) ?? { objects: 0, central: 0 };
@@ -97,6 +100,7 @@ async function measure(t: Target, o: Parameters<typeof rrRound>[0]): Promise<Mea
     cpuPerRoundTrip: answered > 0 ? cpu / answered : NaN,
     crossShare: objects > 0 ? (objects - withCentral) / objects : 0,
     placement: round.map(([node, p]) => `${node}: ${p.objects} objects${p.central ? ' + central' : ''}`).join(', '),
+    cpuSplit: perProcess.map((c) => `${Math.round(c / 1000)} ms`).join(' + '),
   };
 }
 

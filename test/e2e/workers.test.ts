@@ -141,6 +141,9 @@ t.test('--workers 2: two nodes on one port; a SIGKILLed worker is restarted with
   const byNode = (rs: SessionRow[]) => [...new Set(rs.filter((s) => s.Kind === 'object').map((s) => s.Node))].sort();
   t.same(byNode(rows), ['w-1', 'w-2'], 'devices connecting to the one port landed on both nodes');
 
+  const metrics = await call(http, '/metrics', undefined, { method: 'GET', auth: null });
+  t.match(metrics.text, /^iotsocket_cluster_up\{node="w-[12]"\} 1$/m, 'a scrape of the shared port names the worker that answered (label node)');
+
   let central = new CentralClient({ host: '127.0.0.1', port, key: CENTRAL_KEY, reconnect: false });
   t.teardown(() => central.destroy());
   await central.connect();
