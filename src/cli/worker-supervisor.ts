@@ -47,6 +47,8 @@ class Supervisor {
   #done!: (code: number) => void;
   readonly #finished = new Promise<number>((resolve) => { this.#done = resolve; });
   #guard: NodeJS.Timeout | undefined;
+  /** The stop signal sent to the workers. */
+  #forwarded: NodeJS.Signals | undefined;
   /** Slots whose worker listened at least once: a later death is restarted, a first one fails the start. */
   readonly #everReady = new Set<number>();
 
@@ -111,7 +113,10 @@ class Supervisor {
     const fields = { worker: slot.index, node: slot.nodeId, pid: worker.process.pid, code, signal };
     if (this.#stopping) {
       this.#log.info({ event: 'worker-exited', ...fields }, `worker ${slot.index} exited (${signal ?? code})`);
-      if (this.#code === ExitCode.OK && code !== 0) this.#code = code ?? ExitCode.FORCED;
+      // A worker that had not listened yet may have had no signal handlers: the forwarded signal's
+      // default action ended it, holding nothing. That is a graceful stop, as a single node's during its start.
+      const clean = code === 0 || (slot.readyAt === undefined && signal === this.#forwarded);
+      if (this.#code === ExitCode.OK && !clean) this.#code = code ?? ExitCode.FORCED;
       if (this.#live().length === 0) this.#finish();
       return;
     }
@@ -148,6 +153,7 @@ class Supervisor {
 
   #stop(signal: NodeJS.Signals, code: number): void {
     this.#stopping = true;
+    this.#forwarded = signal;
     this.#code = code;
     for (const s of this.#slots) clearTimeout(s.restartTimer);
     for (const w of this.#live()) w.process.kill(signal);

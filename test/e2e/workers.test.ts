@@ -108,6 +108,20 @@ t.test('--workers 2 on a TCP port in use: the first worker cannot listen, the pr
   t.ok(events.includes('worker-start-failed'), 'the primary logs that the start failed');
 });
 
+t.test('--workers 2: SIGTERM while the first worker is still starting is a graceful stop (exit 0)', async (t) => {
+  const redis = await RedisServer.start(t);
+  const dir = t.testdir({});
+  writeNodeDir(dir, [device('d1')], redis);
+  const run = spawnCli(['start', '-c', 'c.yaml', '--workers', '2'], { cwd: dir });
+  t.teardown(() => void run.child.kill('SIGKILL'));
+  const forked = await withTimeout(run.waitForLog((l) => l.event === 'worker-forked'), 20_000, 'worker 1 to be forked');
+  run.child.kill('SIGTERM'); // before the worker has loaded the CLI, let alone its signal handlers
+  const exit = await withTimeout(run.exited, 20_000, 'the primary to exit');
+  t.same([exit.code, exit.signal], [0, null], `exit 0, as a single node stopped during its start\n${exit.stdout}${exit.stderr}`);
+  t.notOk(alive(forked.pid as number), 'the worker is gone');
+  t.notOk(exit.stdout.includes('"event":"worker-forked","worker":2'), 'worker 2 was never forked');
+});
+
 t.test('--workers 2: two nodes on one port; a SIGKILLed worker is restarted with its node id; SIGTERM stops all, exit 0', async (t) => {
   const redis = await RedisServer.start(t);
   const devices = Array.from({ length: 6 }, (_, i) => device(`wd-${i + 1}`));
