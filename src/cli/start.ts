@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG, ExitCode, printIssues, readConfigText, type CliIo } fro
 import type { Config } from '../config/types.js';
 import { IotsError, formatIssue } from '../errors.js';
 import type { ReloadResult } from '../daemon.js';
+import type { Metrics } from '../observability/metrics.js';
 import { superviseWorkers } from './worker-supervisor.js';
 import { leavePrimary, parseWorkers, reportReady, workerConfig, workerIdentity, type WorkerIdentity } from './workers.js';
 
@@ -177,7 +178,7 @@ async function startAndRun(opts: StartOptions, io: CliIo, early: ReturnType<type
     early.stop();
     return superviseWorkers({
       count: opts.workers, baseNodeId: done.config.cluster!.nodeId, logger, io,
-      listening: (a, nodes) => logger.info({ event: 'workers-ready', tcp: a.tcp, udp: a.udp, http: a.http, nodes },
+      listening: (a, nodes) => logger.info({ role: 'primary', event: 'workers-ready', tcp: a.tcp, udp: a.udp, http: a.http, nodes },
         `listening: ${describeAddresses({ ...a })} (${nodes.length} workers: nodes ${nodes.join(', ')})`),
     });
   }
@@ -205,7 +206,7 @@ async function startAndRun(opts: StartOptions, io: CliIo, early: ReturnType<type
 }
 
 /** A worker's metrics carry its node id as a label: a scrape of a shared port says whose figures it got. */
-async function workerMetrics(worker: WorkerIdentity) {
+async function workerMetrics(worker: WorkerIdentity): Promise<Metrics> {
   const { Metrics } = await import('../observability/metrics.js');
   const metrics = new Metrics({ defaultMetrics: true });
   metrics.registry.setDefaultLabels({ node: worker.nodeId });
