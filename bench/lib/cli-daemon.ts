@@ -68,7 +68,7 @@ export class CliDaemon {
     this.placed = placed;
   }
 
-  /** Writes the config and ACL into `o.dir`, starts, waits (30 s at most) for the ready line. */
+  /** Writes the config and ACL into `o.dir`, starts, waits (60 s at most: a loaded machine) for the ready line. */
   static async start(o: CliDaemonOptions): Promise<CliDaemon> {
     benchConfig({ dir: o.dir, objects: o.objects }); // writes acl.json
     writeFileSync(join(o.dir, 'c.yaml'), yaml(o));
@@ -96,7 +96,7 @@ export class CliDaemon {
       }
     };
     const port = await new Promise<number>((resolveReady, reject) => {
-      const timer = setTimeout(() => reject(new Error(`iotsocket start (${args.slice(2).join(' ')}): no ready line within 30 s: ${stderr}`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`iotsocket start (${args.slice(2).join(' ')}): no ready line within 60 s: ${stderr}`)), 60_000);
       proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`iotsocket start exited (${code}) before it listened: ${stderr}`)); });
       createInterface({ input: proc.stdout! }).on('line', (text) => {
         let l: Record<string, unknown>;
