@@ -16,6 +16,7 @@ import { tcpRrTls } from './scenarios/tcp-rr-tls.js';
 import { udp } from './scenarios/udp.js';
 import { udpWebhook } from './scenarios/udp-webhook.js';
 import { installPeers } from './lib/install-peers.js';
+import { workersRr } from './scenarios/workers-rr.js';
 import type { Row } from './lib/report.js';
 import { parseArgs, printRows, type Scenario } from './lib/scenario.js';
 
@@ -32,6 +33,7 @@ const SCENARIOS: ReadonlyArray<readonly [string, Scenario]> = [
   ['redis-engine', redisEngine],
   ['cluster-sessions', clusterSessions],
   ['peers', peers],
+  ['workers-rr', workersRr],
 ];
 
 /** Run only when named: cluster-sessions takes several minutes at full size (100 000 sessions). */

@@ -7,8 +7,11 @@ import { aclFileIssues } from './acl-file-issue.js';
 import { choosePretty, createLogger } from '../observability/logger.js';
 import { DEFAULT_CONFIG, ExitCode, printIssues, readConfigText, type CliIo } from './io.js';
 import type { Config } from '../config/types.js';
-import { IotsError } from '../errors.js';
+import { IotsError, formatIssue } from '../errors.js';
 import type { ReloadResult } from '../daemon.js';
+import type { Metrics } from '../observability/metrics.js';
+import { superviseWorkers } from './worker-supervisor.js';
+import { leavePrimary, parseWorkers, reportReady, workerConfig, workerIdentity, type WorkerIdentity } from './workers.js';
 
 /** A repeat of the first signal within this is the same Ctrl-C delivered twice, not a second signal. */
 const DUPLICATE_SIGNAL_MS = 1000;
@@ -113,17 +116,27 @@ function untilSignal(c: Running, logger: Logger, io: CliIo, configFile: string, 
   });
 }
 
+export interface StartOptions {
+  config: string;
+  pretty?: boolean;
+  /** `--workers N`: this process is the primary of N worker nodes (src/cli/worker-supervisor.ts). */
+  workers?: number;
+}
+
 /** Bootstrap (first start), load the config, start the daemon and run until a signal. */
-export async function runStart(opts: { config: string; pretty?: boolean }, io: CliIo): Promise<number> {
+export async function runStart(opts: StartOptions, io: CliIo): Promise<number> {
   const early = earlySignals(io);
+  // A worker forked by `--workers` runs this same command: it is one node, never a primary.
+  const worker = workerIdentity();
   try {
-    return await startAndRun(opts, io, early);
+    return await startAndRun(opts, io, early, worker);
   } finally {
     early.stop();
+    if (worker) leavePrimary();
   }
 }
 
-async function startAndRun(opts: { config: string; pretty?: boolean }, io: CliIo, early: ReturnType<typeof earlySignals>): Promise<number> {
+async function startAndRun(opts: StartOptions, io: CliIo, early: ReturnType<typeof earlySignals>, worker: WorkerIdentity | undefined): Promise<number> {
   const text = await readConfigText(opts.config, io);
   if (text === undefined) return ExitCode.CONFIG;
   const first = readConfigDraft(text, { file: opts.config, baseDir: io.cwd, env: io.env });
@@ -131,11 +144,17 @@ async function startAndRun(opts: { config: string; pretty?: boolean }, io: CliIo
     printIssues(io, first.errors, opts.config);
     return ExitCode.CONFIG;
   }
+  if (opts.workers !== undefined && !worker && first.draft.raw.cluster === undefined) {
+    // Before the bootstrap: a refused start creates no file.
+    io.err(`${formatIssue({ path: 'cluster.redis', message: `--workers ${opts.workers} runs ${opts.workers} nodes of one cluster, which share their sessions through Redis: set cluster.redis (README, "Several nodes on one host")` }, opts.config)}\n`);
+    return ExitCode.CONFIG;
+  }
   const { level, pretty } = first.draft.raw.log;
   const destination = choosePretty(opts.pretty, pretty, process.stdout.isTTY === true)
     ? (await import('../observability/pretty-stream.js')).prettyStream()
     : undefined;
-  const logger = createLogger({ level, destination });
+  const root = createLogger({ level, destination });
+  const logger = worker ? root.child({ worker: worker.index }) : root;
   for (const w of first.warnings) logger.warn(w);
   try {
     // Before the final load: it creates the files the final load then reads.
@@ -155,9 +174,18 @@ async function startAndRun(opts: { config: string; pretty?: boolean }, io: CliIo
     logger.info({ signal: early.first }, 'stopped before starting');
     return ExitCode.OK;
   }
+  if (opts.workers !== undefined && !worker) {
+    early.stop();
+    return superviseWorkers({
+      count: opts.workers, baseNodeId: done.config.cluster!.nodeId, logger, io,
+      listening: (a, nodes) => logger.info({ role: 'primary', event: 'workers-ready', tcp: a.tcp, udp: a.udp, http: a.http, nodes },
+        `listening: ${describeAddresses({ ...a })} (${nodes.length} workers: nodes ${nodes.join(', ')})`),
+    });
+  }
 
+  const config = worker ? workerConfig(done.config, worker) : done.config;
   const { createConcentrator } = await import('../daemon.js');
-  const c = createConcentrator(done.config, { logger });
+  const c = createConcentrator(config, { logger, ...(worker && { metrics: await workerMetrics(worker) }) });
   let addrs: Awaited<ReturnType<typeof c.start>>;
   try {
     addrs = await c.start();
@@ -173,7 +201,16 @@ async function startAndRun(opts: { config: string; pretty?: boolean }, io: CliIo
   const stopped = untilSignal(c, logger, io, opts.config, early.first);
   early.stop();
   logger.info({ tcp: addrs.tcp, udp: addrs.udp, http: addrs.http }, `listening: ${describeAddresses({ ...addrs })}`);
+  if (worker) reportReady(worker.nodeId, addrs);
   return stopped;
+}
+
+/** A worker's metrics carry its node id as a label: a scrape of a shared port says whose figures it got. */
+async function workerMetrics(worker: WorkerIdentity): Promise<Metrics> {
+  const { Metrics } = await import('../observability/metrics.js');
+  const metrics = new Metrics({ defaultMetrics: true });
+  metrics.registry.setDefaultLabels({ node: worker.nodeId });
+  return metrics;
 }
 
 export function registerStart(program: Command, io: CliIo, done: (code: number) => void): void {
@@ -183,5 +220,6 @@ export function registerStart(program: Command, io: CliIo, done: (code: number) 
     .option('-c, --config <file>', 'YAML config file (relative paths inside resolve against the current directory)', DEFAULT_CONFIG)
     .option('--pretty', 'human-readable log lines (default when stdout is a terminal, or log.pretty)')
     .option('--no-pretty', 'JSON log lines, one object each, even on a terminal')
-    .action(async (opts: { config: string; pretty?: boolean }) => done(await runStart(opts, io)));
+    .option('--workers <n>', 'run n nodes of one cluster in this host\'s processes, sharing the listening ports ("auto": one per core; needs cluster.redis)', parseWorkers)
+    .action(async (opts: StartOptions) => done(await runStart(opts, io)));
 }
