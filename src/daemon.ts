@@ -31,6 +31,7 @@ import { createUdpSide } from './daemon/udp-side.js';
 import { WebhookPort } from './webhooks/webhook-port.js';
 import type { ClusterEngines } from './cluster/engines.js';
 import { Fleet } from './cluster/fleet.js';
+import type { ProtocolRange } from './registry/node-protocol.js';
 import { createRedisEngines } from './cluster/redis-engines.js';
 import { seedSharedAcl } from './cluster/acl-seed.js';
 
@@ -45,6 +46,8 @@ export interface ConcentratorDeps {
   readonly engines?: ClusterEngines;
   /** Telemetry tokens; default: the cluster's shared store, else in memory, dying with this node. */
   readonly tokenStore?: TokenStore;
+  /** Tests only: the node-protocol versions a cluster node announces, as a node of another release would. */
+  readonly nodeProtocols?: ProtocolRange;
 }
 
 export interface BoundAddresses {
@@ -135,6 +138,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     forwardTtlMs: Math.max(config.tcp.requestTimeoutSec, config.http.maxWaitSec) * 1000 + 10_000,
     heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
     leaseMs: (config.cluster?.leaseSec ?? 7) * 1000,
+    ...(deps.nodeProtocols && { protocols: deps.nodeProtocols }),
   });
   if (fleet) {
     sessions.share(fleet);
@@ -224,6 +228,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       await engines.connect();
       log.info({ event: 'cluster-engine', redis: engines.describe, node: engines.node }, 'cluster engine reached');
       await fleet?.ensureIdFree();
+      await fleet?.ensureCompatible();
       await seedSharedAcl(engines.acl, config.acl.file, log);
     }
     await acl.load();
