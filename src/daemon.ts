@@ -31,6 +31,7 @@ import { createUdpSide } from './daemon/udp-side.js';
 import { WebhookPort } from './webhooks/webhook-port.js';
 import type { ClusterEngines } from './cluster/engines.js';
 import { Fleet } from './cluster/fleet.js';
+import { reportFleet } from './cluster/fleet-metrics.js';
 import type { ProtocolRange } from './registry/node-protocol.js';
 import { createRedisEngines } from './cluster/redis-engines.js';
 import { seedSharedAcl } from './cluster/acl-seed.js';
@@ -132,6 +133,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       refused: (reason) => metrics.refusedRequests.labels(reason).inc(),
       lateResponse: (dir) => metrics.lateResponses.labels(dir).inc(),
       message: (kind, way) => metrics.countClusterMessage(kind, way),
+      takeover: (way) => metrics.cluster.countTakeover(way),
     },
   }, {
     keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers, backstopGraceMs: BACKSTOP_GRACE_MS,
@@ -142,7 +144,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   });
   if (fleet) {
     sessions.share(fleet);
-    metrics.clusterSources = { up: () => fleet.live, remoteWaits: () => fleet.pendingRemote.waits };
+    reportFleet(metrics, fleet);
   }
   const revoke = revokeUid(tokens, sessions, log);
   const acl = new AclService(engines?.acl ?? new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), {

@@ -11,6 +11,7 @@ import { EMPTY_PAYLOAD, type GeneratedReason, type PendingRequest, type RequestT
 import type { RemoteRouting, Router } from '../routing/router.js';
 import type { ClusterEngines } from './engines.js';
 import { NodeProtocolMismatchError, announceRange, type ProtocolRange } from '../registry/node-protocol.js';
+import type { NodeInfo } from '../registry/node-registry.js';
 import { LiveNodes } from './live-nodes.js';
 import { NodeMessageError, decodeNodeMessage, encodeNodeMessage, type NodeMessage, type TrackRef } from './node-messages.js';
 
@@ -32,6 +33,8 @@ export interface FleetCounters {
   lateResponse(dir: 'down' | 'up', uid: string, tracking: number): void;
   /** A message sent to this node or by it: its kind, 'in' or 'out'. */
   message(kind: NodeMessage['kind'], way: 'in' | 'out'): void;
+  /** A session moved between nodes: 'in', a connection here took it over from another node; 'out', one elsewhere took it from here. */
+  takeover?(way: 'in' | 'out'): void;
 }
 
 /** A request on its way to a session: where it is tracked, how to refuse it, how to unbuffer it once answered. */
@@ -145,6 +148,11 @@ export class Fleet implements SharedSessions, RemoteRouting {
     return { waits: this.#waits.size, forwarded: this.#forwarded.size };
   }
 
+  /** Live nodes with what each announced (its load, its versions), as of the last heartbeat tick. */
+  get liveNodes(): readonly NodeInfo[] {
+    return this.#nodes.infos;
+  }
+
   /**
    * Before anything is bound: rejects (ERR_IOTS_CLUSTER_PROTOCOL, logged naming the other node
    * and its versions) when a live node speaks no node-protocol version in common with this one.
@@ -234,6 +242,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
       this.#routes.delete(uid);
       if (previous?.state === 'connected' && previous.node !== this.node) {
         this.post(previous.node, { kind: 'takeover', uid, claim: previous.claim });
+        this.#counters.takeover?.('in');
       }
       // Nodes that routed to it elsewhere forget that route now: a device moving is routable at once.
       // Handed to Redis before the device is accepted, so the notice is on its way before anything it triggers.
@@ -552,6 +561,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
         const s = this.#sessions.get(m.uid);
         if (!s || s.claim !== m.claim) return;
         this.#log.info({ event: 'session-taken-over', uid: m.uid, kind: s.kind, from: s.peer, to: 'another node' }, 'session taken over on another node');
+        this.#counters.takeover?.('out');
         return this.#sessions.release(s);
       }
       case 'central-request':

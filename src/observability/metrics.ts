@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TOT_NAMES } from '../protocol/index.js';
+import { ClusterMetrics } from './cluster-metrics.js';
 
 /** A hot-path count: a plain increment, handed to prom-client only when the registry is read. */
 export class LocalCount {
@@ -115,6 +116,9 @@ export class Metrics {
     name: 'iotsocket_cluster_remote_requests', help: 'Cluster node: requests waiting here for the answer of the node holding their object', registers: [this.registry],
     collect: () => { if (this.clusterSources) this.clusterRemoteWaits.set(this.clusterSources.remoteWaits()); },
   });
+
+  /** Per-node cluster metrics: nodes up, sessions per node, inbox, Redis round trip, takeovers, drains. */
+  readonly cluster = new ClusterMetrics(this.registry);
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     for (const tot of Object.keys(TOT_NAMES)) {
