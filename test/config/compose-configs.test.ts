@@ -50,6 +50,8 @@ t.test('docs/docker-compose.yml: Redis and three nodes, each with its config, it
   const redis = compose.services.redis!;
   t.match(redis.image, /^redis:7/);
   t.match(redis.healthcheck?.test, ['CMD', 'redis-cli', 'ping']);
+  t.match(redis.command, ['redis-server', '--appendonly', 'yes', '--appendfsync', 'everysec', '--protected-mode', 'no'], 'durable, and reachable from the other containers whatever the image\'s default');
+  t.notOk((redis as Service).ports, 'Redis is not published on the host');
   const hostPorts = new Set<string>();
   const env = imageEnv();
   const ids = new Set<string>();
