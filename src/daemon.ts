@@ -31,6 +31,8 @@ import { createUdpSide } from './daemon/udp-side.js';
 import { WebhookPort } from './webhooks/webhook-port.js';
 import type { ClusterEngines } from './cluster/engines.js';
 import { Fleet } from './cluster/fleet.js';
+import { reportFleet } from './cluster/fleet-metrics.js';
+import type { ProtocolRange } from './registry/node-protocol.js';
 import { createRedisEngines } from './cluster/redis-engines.js';
 import { seedSharedAcl } from './cluster/acl-seed.js';
 
@@ -45,6 +47,8 @@ export interface ConcentratorDeps {
   readonly engines?: ClusterEngines;
   /** Telemetry tokens; default: the cluster's shared store, else in memory, dying with this node. */
   readonly tokenStore?: TokenStore;
+  /** Tests only: the node-protocol versions a cluster node announces, as a node of another release would. */
+  readonly nodeProtocols?: ProtocolRange;
 }
 
 export interface BoundAddresses {
@@ -129,16 +133,18 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       refused: (reason) => metrics.refusedRequests.labels(reason).inc(),
       lateResponse: (dir) => metrics.lateResponses.labels(dir).inc(),
       message: (kind, way) => metrics.countClusterMessage(kind, way),
+      takeover: (way) => metrics.cluster.countTakeover(way),
     },
   }, {
     keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers, backstopGraceMs: BACKSTOP_GRACE_MS,
     forwardTtlMs: Math.max(config.tcp.requestTimeoutSec, config.http.maxWaitSec) * 1000 + 10_000,
     heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
     leaseMs: (config.cluster?.leaseSec ?? 7) * 1000,
+    ...(deps.nodeProtocols && { protocols: deps.nodeProtocols }),
   });
   if (fleet) {
     sessions.share(fleet);
-    metrics.clusterSources = { up: () => fleet.live, remoteWaits: () => fleet.pendingRemote.waits };
+    reportFleet(metrics, fleet);
   }
   const revoke = revokeUid(tokens, sessions, log);
   const acl = new AclService(engines?.acl ?? new FileAclStore(config.acl.file, deps.aclWriter), Object.keys(config.groups), {
@@ -224,6 +230,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       await engines.connect();
       log.info({ event: 'cluster-engine', redis: engines.describe, node: engines.node }, 'cluster engine reached');
       await fleet?.ensureIdFree();
+      await fleet?.ensureCompatible();
       await seedSharedAcl(engines.acl, config.acl.file, log);
     }
     await acl.load();

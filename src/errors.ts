@@ -13,6 +13,8 @@ export const ErrorCode = {
   WEBHOOK_CA: 'ERR_IOTS_WEBHOOK_CA',
   /** `cluster.redis` cannot be used at start: unreachable in time, a refused password, an unreadable CA. */
   CLUSTER_REDIS: 'ERR_IOTS_CLUSTER_REDIS',
+  /** A starting node speaks no node-protocol version in common with a live node of its cluster (a rolling upgrade skipped a version). */
+  CLUSTER_PROTOCOL: 'ERR_IOTS_CLUSTER_PROTOCOL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

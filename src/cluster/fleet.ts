@@ -10,7 +10,10 @@ import type { RefusalReason } from '../routing/reasons.js';
 import { EMPTY_PAYLOAD, type GeneratedReason, type PendingRequest, type RequestTracker, type ResponseTarget } from '../routing/request-tracker.js';
 import type { RemoteRouting, Router } from '../routing/router.js';
 import type { ClusterEngines } from './engines.js';
-import { NODE_PROTOCOL, NodeMessageError, decodeNodeMessage, encodeNodeMessage, type NodeMessage, type TrackRef } from './node-messages.js';
+import { NodeProtocolMismatchError, announceRange, type ProtocolRange } from '../registry/node-protocol.js';
+import type { NodeInfo } from '../registry/node-registry.js';
+import { LiveNodes } from './live-nodes.js';
+import { NodeMessageError, decodeNodeMessage, encodeNodeMessage, type NodeMessage, type TrackRef } from './node-messages.js';
 
 export interface FleetOptions {
   readonly keepSessionMs: number;
@@ -21,6 +24,8 @@ export interface FleetOptions {
   readonly forwardTtlMs: number;
   readonly heartbeatMs: number;
   readonly leaseMs: number;
+  /** The node-protocol versions announced; default: those this build speaks (tests claim another release's). */
+  readonly protocols?: ProtocolRange;
 }
 
 export interface FleetCounters {
@@ -28,6 +33,8 @@ export interface FleetCounters {
   lateResponse(dir: 'down' | 'up', uid: string, tracking: number): void;
   /** A message sent to this node or by it: its kind, 'in' or 'out'. */
   message(kind: NodeMessage['kind'], way: 'in' | 'out'): void;
+  /** A session moved between nodes: 'in', a connection here took it over from another node; 'out', one elsewhere took it from here. */
+  takeover?(way: 'in' | 'out'): void;
 }
 
 /** A request on its way to a session: where it is tracked, how to refuse it, how to unbuffer it once answered. */
@@ -99,8 +106,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
    */
   readonly #forwarded = new Map<string, { node: string; at: number }>();
   #dead = new Set<string>();
-  /** Live nodes as of the last heartbeat tick (this one included): a buffered request's tracker is alive or not. */
-  #live = new Set<string>();
+  /** Live nodes as of the last heartbeat tick (this one included): a buffered request's tracker is alive or not; the version each reads. */
+  readonly #nodes: LiveNodes;
   /** Removals of answered requests from kept buffers that failed (the engine was away): retried each sweep. */
   #removals: Array<() => Promise<unknown>> = [];
   #seq = 0;
@@ -119,6 +126,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#tracker = deps.tracker;
     this.#counters = deps.counters;
     this.#opts = opts;
+    this.#nodes = new LiveNodes(this.node, this.#log, opts.protocols);
   }
 
   /** The router is built with this fleet as its RemoteRouting; it is handed back here. */
@@ -140,14 +148,30 @@ export class Fleet implements SharedSessions, RemoteRouting {
     return { waits: this.#waits.size, forwarded: this.#forwarded.size };
   }
 
+  /** Live nodes with what each announced (its load, its versions), as of the last heartbeat tick. */
+  get liveNodes(): readonly NodeInfo[] {
+    return this.#nodes.infos;
+  }
+
+  /**
+   * Before anything is bound: rejects (ERR_IOTS_CLUSTER_PROTOCOL, logged naming the other node
+   * and its versions) when a live node speaks no node-protocol version in common with this one.
+   */
+  async ensureCompatible(): Promise<void> {
+    await this.#logMismatch(this.#e.registry.checkProtocols(this.#nodes.announced));
+    this.#nodes.assertWritable(); // after: among live nodes, the one it cannot join is the better message
+  }
+
   /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
   async start(address: string): Promise<void> {
+    this.#nodes.assertWritable();
     await this.#e.inbox.start((batch) => this.#onBatch(batch));
+    // The registry checks the versions again as it joins: a node of another release may have started meanwhile.
     const link = this.#e.inbox.link;
-    await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL, ...(link && { link }) });
+    await this.#logMismatch(this.#e.registry.start({ address, sessions: 0, ...announceRange(this.#nodes.announced), ...(link && { link }) }));
     this.#e.directory.useIncarnation(this.#e.registry.incarnation);
     await this.#adoptPreviousRun();
-    this.#live = new Set((await this.#e.registry.live()).map((n) => n.node));
+    this.#nodes.update(await this.#e.registry.live());
     let lapsed = false;
     this.#e.registry.onState((state) => {
       if (state === 'lapsed') {
@@ -166,6 +190,17 @@ export class Fleet implements SharedSessions, RemoteRouting {
       for (const [id, w] of this.#waits) if (w.deadline <= now) this.#settleWait(id, ResponseCode.TIMEOUT, 'timeout');
     });
     this.#every('nodes', this.#opts.heartbeatMs, () => this.#watchNodes());
+  }
+
+  async #logMismatch(joining: Promise<void>): Promise<void> {
+    try {
+      await joining;
+    } catch (err) {
+      if (err instanceof NodeProtocolMismatchError) {
+        this.#log.error({ event: 'node-protocol-mismatch', node: this.node, protocols: err.own, other: err.other.node, otherAddress: err.other.address, otherProtocols: err.other.protocols }, err.message);
+      }
+      throw err;
+    }
   }
 
   /** Leaves the cluster: every wait is answered, the node's lease and inbox are given up. */
@@ -208,11 +243,12 @@ export class Fleet implements SharedSessions, RemoteRouting {
       this.#routes.delete(uid);
       if (previous?.state === 'connected' && previous.node !== this.node) {
         this.post(previous.node, { kind: 'takeover', uid, claim: previous.claim });
+        this.#counters.takeover?.('in');
       }
       // Nodes that routed to it elsewhere forget that route now: a device moving is routable at once.
       // Handed to Redis before the device is accepted, so the notice is on its way before anything it triggers.
       if (previous && previous.node !== this.node) {
-        for (const n of this.#live) if (n !== this.node) this.post(n, { kind: 'moved', uid });
+        for (const n of this.#nodes.ids) if (n !== this.node) this.post(n, { kind: 'moved', uid });
         await this.#e.inbox.flush().catch(() => {});
       }
       // Taken after the claim: an append guarded by the old claim can no longer land behind it.
@@ -353,7 +389,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     if (this.#abandoned) return;
     if (lost && this.#e.reachability === 'unreachable') return lost();
     this.#counters.message(m.kind, 'out');
-    this.#e.inbox.post(node, encodeNodeMessage(m), lost);
+    this.#e.inbox.post(node, encodeNodeMessage(m, this.#nodes.versionFor(node)), lost);
   }
 
   // ---- routing to sessions not connected here ----
@@ -532,6 +568,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
         const s = this.#sessions.get(m.uid);
         if (!s || s.claim !== m.claim) return;
         this.#log.info({ event: 'session-taken-over', uid: m.uid, kind: s.kind, from: s.peer, to: 'another node' }, 'session taken over on another node');
+        this.#counters.takeover?.('out');
         return this.#sessions.release(s);
       }
       case 'central-request':
@@ -594,7 +631,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
         continue;
       }
       // A tracker that is gone (its node died, or this node's previous run): delivered anyway, the answer to the other party.
-      if (!ours) this.#remember(ref, ref.node === this.node || !this.#live.has(ref.node));
+      if (!ours) this.#remember(ref, ref.node === this.node || !this.#nodes.ids.has(ref.node));
       out.push(e.bytes);
     }
     return out;
@@ -708,7 +745,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     const registry = this.#e.registry;
     registry.setSessions(this.#sessions.store.size);
     if (registry.state !== 'live') return;
-    this.#live = new Set((await registry.live()).map((n) => n.node));
+    this.#nodes.update(await registry.live());
     const dead = await registry.dead();
     const now = new Set(dead.map((d) => d.node));
     for (const node of now) {

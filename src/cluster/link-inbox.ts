@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { unpackBatch, type NodeInbox } from '../registry/node-inbox.js';
+import { unpackBatch, type InboxStats, type NodeInbox } from '../registry/node-inbox.js';
 import {
   ChunkReader, LINK_ACCEPT, LINK_CHALLENGE_BYTES, LINK_HELLO_BYTES, LINK_MAX_FRAME_BYTES,
   checkLinkAuth, decodeLinkHello, encodeLinkAuth, encodeLinkHello, linkAuthBytes, linkMac,
@@ -118,6 +118,22 @@ export class LinkNodeInbox implements NodeInbox {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /**
+   * A link delivers as frames arrive, so nothing waits unread here: what waits is this node's
+   * frames for others not yet handed to the kernel (a link still opening, a peer slow to read).
+   */
+  async stats(): Promise<InboxStats> {
+    const now = performance.now();
+    let depth = 0;
+    let oldest = now;
+    for (const l of this.#links.values()) {
+      const w = l.waiting();
+      depth += w.frames;
+      oldest = Math.min(oldest, w.since);
+    }
+    return { depth, lagMs: depth === 0 ? 0 : Math.round(now - oldest) };
+  }
+
   /** A dead node: the link to it goes (a restarted node with its id announces a new address and key). */
   async drop(node: string): Promise<void> {
     this.#links.get(node)?.close();
@@ -202,7 +218,10 @@ class PeerLink {
   #socket: Socket | undefined;
   #failedAt = 0;
   /** Frames posted while dialing, written in order once the link is open. */
-  #waiting: Array<{ frame: Buffer; lost: Batch['lost']; done: (ok: boolean) => void }> = [];
+  #waiting: Array<{ frame: Buffer; lost: Batch['lost']; done: (ok: boolean) => void; at: number }> = [];
+  /** When each frame written and not yet handed to the kernel was written (write callbacks come in order). */
+  #unwritten: number[] = [];
+  #unwrittenHead = 0;
   readonly #o: LinkInboxOptions;
   readonly #log: Logger | undefined;
   readonly #to: string;
@@ -220,11 +239,22 @@ class PeerLink {
   }
 
   /** Resolves true once the frame is handed to the kernel, false (after calling each `lost`) if it cannot be. */
-  send(frame: Buffer, lost: Batch['lost']): Promise<boolean> {
-    if (this.#state === 'dialing') return new Promise((done) => this.#waiting.push({ frame, lost, done }));
+  send(frame: Buffer, lost: Batch['lost'], at = performance.now()): Promise<boolean> {
+    if (this.#state === 'dialing') return new Promise((done) => this.#waiting.push({ frame, lost, done, at }));
     const s = this.#socket;
     if (this.#state !== 'open' || !s || s.writableLength > this.#o.maxQueuedBytes) return lose({ lost });
-    return new Promise((done) => s.write(frame, (err) => (err ? done(callLost(lost)) : done(true))));
+    this.#unwritten.push(at);
+    return new Promise((done) => s.write(frame, (err) => {
+      if (++this.#unwrittenHead === this.#unwritten.length) [this.#unwritten, this.#unwrittenHead] = [[], 0];
+      done(err ? callLost(lost) : true);
+    }));
+  }
+
+  /** Frames not handed to the kernel yet, and since when the oldest waits. */
+  waiting(): { frames: number; since: number } {
+    const frames = this.#waiting.length + this.#unwritten.length - this.#unwrittenHead;
+    const since = this.#waiting[0]?.at ?? this.#unwritten[this.#unwrittenHead] ?? performance.now();
+    return { frames, since };
   }
 
   close(): void {
@@ -268,7 +298,7 @@ class PeerLink {
       this.#state = 'open';
       const waiting = this.#waiting;
       this.#waiting = [];
-      for (const w of waiting) void this.send(w.frame, w.lost).then(w.done);
+      for (const w of waiting) void this.send(w.frame, w.lost, w.at).then(w.done);
     });
   }
 

@@ -1,10 +1,17 @@
 import type { Payload } from '../protocol/index.js';
+import { formatRange, type ProtocolRange } from '../registry/node-protocol.js';
 
 /**
- * The version of node-to-node messages. A node reads only its own version and says so in its
- * log otherwise (never misreads); issue 12's rolling upgrades make it accept two.
+ * The versions of node-to-node messages this build reads and writes. A node announces them in
+ * the registry and writes to each node the highest version both speak (src/registry/node-protocol.ts),
+ * so nodes of two consecutive releases run side by side; a message of any other version is
+ * refused (logged and dropped), never misread. A v2 adds its layout beside v1's in the encoder
+ * and the decoder, branching on the version, and raises `max`; a later release drops v1 by raising `min`.
  */
-export const NODE_PROTOCOL = 1;
+export const NODE_PROTOCOLS: ProtocolRange = Object.freeze({ min: 1, max: 1 });
+
+/** The newest version this build speaks. */
+export const NODE_PROTOCOL = NODE_PROTOCOLS.max;
 
 /** Where a request is tracked, by value: `node`'s tracker holds (dir, uid, tracking). */
 export interface TrackRef {
@@ -52,10 +59,14 @@ export class NodeMessageError extends Error {
   override readonly name = 'NodeMessageError';
 }
 
-/** Bytes of one message: [version, kind, fields...]. Strings are u8-length UTF-8 (UIDs ≤ 16 bytes, node ids ≤ 64, reasons short). */
-export function encodeNodeMessage(m: NodeMessage): Buffer {
+/**
+ * Bytes of one message in `version` (the one negotiated with its receiver): [version, kind, fields...].
+ * Strings are u8-length UTF-8 (UIDs ≤ 16 bytes, node ids ≤ 64, reasons short).
+ */
+export function encodeNodeMessage(m: NodeMessage, version: number = NODE_PROTOCOL): Buffer {
+  if (!speaks(version)) throw new NodeMessageError(`cannot write node protocol ${version}; this node speaks ${formatRange(NODE_PROTOCOLS)}`);
   const w = new Writer();
-  w.u8(NODE_PROTOCOL).u8(KIND.indexOf(m.kind));
+  w.u8(version).u8(KIND.indexOf(m.kind));
   switch (m.kind) {
     case 'deliver':
       w.str(m.session).u8(m.hops).u8(m.ref ? 1 : 0);
@@ -84,7 +95,7 @@ export function encodeNodeMessage(m: NodeMessage): Buffer {
 export function decodeNodeMessage(b: Buffer): NodeMessage {
   const r = new Reader(b);
   const version = r.u8();
-  if (version !== NODE_PROTOCOL) throw new NodeMessageError(`node message of protocol ${version}; this node speaks ${NODE_PROTOCOL}`);
+  if (!speaks(version)) throw new NodeMessageError(`node message of protocol ${version}; this node speaks ${formatRange(NODE_PROTOCOLS)}`);
   const kind = KIND[r.u8()];
   let m: NodeMessage;
   switch (kind) {
@@ -124,6 +135,10 @@ export function decodeNodeMessage(b: Buffer): NodeMessage {
   }
   r.end();
   return m;
+}
+
+function speaks(version: number): boolean {
+  return version >= NODE_PROTOCOLS.min && version <= NODE_PROTOCOLS.max;
 }
 
 /** One scratch buffer for every message (encoding is synchronous): each message costs one allocation, its copy. */

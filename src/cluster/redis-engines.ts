@@ -25,8 +25,8 @@ export interface RedisEnginesDeps {
   /** The token store's bounds; `max` should be the daemon's token bound (the single node's TokenRegistry max). */
   readonly tokens?: Partial<RedisTokenOptions>;
   readonly inbox?: Partial<RedisInboxOptions>;
-  /** What the config does not set: the reap claim's time, the node protocols accepted. */
-  readonly lease?: Partial<Pick<NodeLeaseOptions, 'reapClaimMs' | 'accepts'>>;
+  /** What the config does not set: the reap claim's time. */
+  readonly lease?: Partial<Pick<NodeLeaseOptions, 'reapClaimMs'>>;
 }
 
 /** A start gives up after this long at least (three command timeouts when those are longer). */

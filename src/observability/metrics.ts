@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TOT_NAMES } from '../protocol/index.js';
+import { ClusterMetrics } from './cluster-metrics.js';
 import { LocalHistogram } from './local-histogram.js';
 
 export const REQUEST_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
@@ -119,6 +120,9 @@ export class Metrics {
     name: 'iotsocket_cluster_remote_requests', help: 'Cluster node: requests waiting here for the answer of the node holding their object', registers: [this.registry],
     collect: () => { if (this.clusterSources) this.clusterRemoteWaits.set(this.clusterSources.remoteWaits()); },
   });
+
+  /** Per-node cluster metrics: nodes up, sessions per node, inbox, Redis round trip, takeovers, drains. */
+  readonly cluster = new ClusterMetrics(this.registry);
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     for (const tot of Object.keys(TOT_NAMES)) {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { packBatch, unpackBatch, type NodeInbox } from '../registry/node-inbox.js';
+import { packBatch, unpackBatch, type InboxStats, type NodeInbox } from '../registry/node-inbox.js';
 import { RedisKeys } from './keys.js';
 
 export interface RedisInboxOptions {
@@ -30,6 +30,8 @@ export class RedisNodeInbox implements NodeInbox {
   #flushed: Promise<void> = Promise.resolve();
   #closed = false;
   #reading: Promise<void> | undefined;
+  /** The last entry handed to the handler (stats() counts what follows it). */
+  #lastRead = '0-0';
   /** When each destination's expiry was last pushed back: once per quarter of it is enough (not one PEXPIRE per batch). */
   readonly #expiryRenewed = new Map<string, number>();
 
@@ -63,6 +65,7 @@ export class RedisNodeInbox implements NodeInbox {
     // From the newest entry at start: what was posted to an earlier incarnation is not ours.
     const last = await this.#blocking.xrevrange(key, '+', '-', 'COUNT', 1);
     let id = last[0]?.[0] ?? '0-0';
+    this.#lastRead = id;
     let trimmedAt = -Infinity;
     this.#reading = (async () => {
       while (!this.#closed) {
@@ -77,7 +80,7 @@ export class RedisNodeInbox implements NodeInbox {
         if (!res) continue;
         for (const [, entries] of res) {
           for (const [entryId, fields] of entries) {
-            id = entryId.toString();
+            id = this.#lastRead = entryId.toString();
             const packed = fields[1];
             if (packed) handler(unpackBatch(packed));
           }
@@ -100,6 +103,23 @@ export class RedisNodeInbox implements NodeInbox {
     // While Redis is away ioredis holds the queued XREAD, and a disconnect then never settles it:
     // nothing to wait for (a pending promise holds no handle).
     if (reading) await this.#reading;
+  }
+
+  /**
+   * Three commands in one round trip, at scrape time only: what was read is trimmed first (the
+   * reader trims lazily, about once a second), so the stream's length is exactly what is unread;
+   * the oldest unread entry's id is its XADD time by Redis's clock, compared with Redis's TIME.
+   */
+  async stats(): Promise<InboxStats> {
+    const key = this.#k.inbox(this.node);
+    const after = nextStreamId(this.#lastRead);
+    const res = await this.#cmd.pipeline().xtrim(key, 'MINID', after).xlen(key).xrange(key, after, '+', 'COUNT', 1).time().exec();
+    for (const [err] of res ?? []) if (err) throw err;
+    const depth = Number(res![1]![1]);
+    const oldest = (res![2]![1] as Array<[string, unknown]>)[0]?.[0];
+    const [sec, usec] = res![3]![1] as [string, string];
+    const nowMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    return { depth, lagMs: oldest === undefined ? 0 : Math.max(0, nowMs - Number(oldest.split('-')[0])) };
   }
 
   /**
@@ -139,4 +159,10 @@ export class RedisNodeInbox implements NodeInbox {
     for (const q of out.values()) for (const f of q.lost) f?.();
     throw failure;
   }
+}
+
+/** The smallest stream id after `id` ('ms-seq'). */
+function nextStreamId(id: string): string {
+  const [ms, seq] = id.split('-');
+  return `${ms}-${BigInt(seq ?? '0') + 1n}`;
 }

@@ -80,6 +80,10 @@ export class RedisNodeRegistryEngine implements NodeRegistryEngine {
     await this.#r.iotsForgetNode(this.#k.nodeList, dead.node, dead.incarnation);
   }
 
+  async ping(): Promise<void> {
+    await this.#r.ping();
+  }
+
   async leave(info: NodeInfo): Promise<void> {
     await this.#r.iotsDropLease(this.#k.nodeLease(info.node), info.incarnation);
     await this.forget(info);

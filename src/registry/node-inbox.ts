@@ -23,6 +23,16 @@ export interface NodeInbox {
   close(): Promise<void>;
   /** Removes a dead node's inbox (its reaper calls it): what was posted there is never read. */
   drop(node: string): Promise<void>;
+  /** This node's own inbox, for metrics: what waits unread (absent: an engine that holds no queue, as in memory). Rejects when the engine is away. */
+  stats?(): Promise<InboxStats>;
+}
+
+/** What waits in a node's inbox. */
+export interface InboxStats {
+  /** Batches (one per sender and loop turn) not read yet. */
+  readonly depth: number;
+  /** Age of the oldest of them by the engine's clock; 0 when none waits. */
+  readonly lagMs: number;
 }
 
 /** The inboxes of one process's fleet (the single node, or several in one test). */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from '../clock.js';
+import { NodeProtocolMismatchError, firstIncompatible, rangeOf, type ProtocolRange } from './node-protocol.js';
 
 /** What a node announces with every heartbeat (issue 12: load publishing, mixed versions). */
 export interface NodeAnnouncement {
@@ -7,8 +8,10 @@ export interface NodeAnnouncement {
   readonly address: string;
   /** Sessions it holds: its load. */
   readonly sessions: number;
-  /** The version of its node-to-node messages. */
+  /** The highest version of node-to-node messages it speaks (all that records held before ranges). */
   readonly protocol: number;
+  /** Every version it speaks (rolling upgrades); absent: just `protocol`. */
+  readonly protocols?: ProtocolRange;
   /** Where other nodes' links reach it, and the key they prove they know (direct node links; absent with the stream inbox). */
   readonly link?: { readonly address: string; readonly key: string };
 }
@@ -28,8 +31,6 @@ export interface NodeLeaseOptions {
   readonly leaseMs: number;
   /** A reap claim lasts this long: a reaper that dies mid-reap is replaced after it. */
   readonly reapClaimMs: number;
-  /** The node protocols this node can talk with; by default its own and the two next to it (rolling upgrades). */
-  readonly accepts?: (protocol: number) => boolean;
 }
 
 export const NODE_LEASE_DEFAULTS: NodeLeaseOptions = { heartbeatMs: 3_000, leaseMs: 7_000, reapClaimMs: 60_000 };
@@ -46,6 +47,8 @@ export interface NodeRegistryEngine {
   forget(dead: NodeInfo): Promise<void>;
   /** A graceful stop: removes the node's lease and entry. */
   leave(info: NodeInfo): Promise<void>;
+  /** One bare round trip to the engine, timed by each heartbeat (absent: an engine in this process). */
+  ping?(): Promise<void>;
 }
 
 /**
@@ -68,6 +71,7 @@ export class NodeRegistry {
   #beat: TimerHandle | undefined;
   #lapse: TimerHandle | undefined;
   readonly #listeners = new Set<(s: LeaseState) => void>();
+  readonly #roundTrips = new Set<(ms: number) => void>();
 
   constructor(node: string, engine: NodeRegistryEngine, clock: Clock, opts: Partial<NodeLeaseOptions> = {}) {
     this.node = node;
@@ -93,19 +97,29 @@ export class NodeRegistry {
     return () => this.#listeners.delete(fn);
   }
 
+  /** Calls `fn` with the time of each heartbeat's round trip to the engine (a PING after the refresh). */
+  onRoundTrip(fn: (ms: number) => void): () => void {
+    this.#roundTrips.add(fn);
+    return () => this.#roundTrips.delete(fn);
+  }
+
   /**
-   * Joins: refuses (rejects, naming the node and the versions) when a live node speaks a node
-   * protocol this one does not accept, then announces and heartbeats. Rejects if the engine is away.
+   * Rejects with a NodeProtocolMismatchError (ERR_IOTS_CLUSTER_PROTOCOL) naming the first live
+   * node whose versions do not overlap `own`: two such nodes could not read each other's messages.
+   */
+  async checkProtocols(own: ProtocolRange): Promise<void> {
+    const other = firstIncompatible(this.node, own, await this.live());
+    if (other) throw new NodeProtocolMismatchError(this.node, own, { node: other.node, address: other.address, protocols: rangeOf(other) });
+  }
+
+  /**
+   * Joins: refuses (checkProtocols) when a live node speaks no version in common with this one,
+   * then announces and heartbeats. Rejects if the engine is away.
    */
   async start(a: NodeAnnouncement): Promise<void> {
     if (this.#state !== 'idle') throw new Error(`node ${this.node}: already started`);
-    const accepts = this.#o.accepts ?? ((v: number) => Math.abs(v - a.protocol) <= 1);
-    for (const n of await this.live()) {
-      if (n.node !== this.node && !accepts(n.protocol)) {
-        throw new Error(`node ${this.node} speaks node protocol ${a.protocol} and cannot join: node ${n.node} (${n.address}) speaks ${n.protocol}`);
-      }
-    }
-    this.#announcement = { address: a.address, sessions: a.sessions, protocol: a.protocol, ...(a.link && { link: a.link }) };
+    await this.checkProtocols(rangeOf(a));
+    this.#announcement = { ...a };
     this.#incarnation = newIncarnation();
     await this.#refresh();
     this.#schedule();
@@ -157,10 +171,22 @@ export class NodeRegistry {
     const sentAt = this.#clock.now();
     await this.#e.announce(this.#info(), this.#o.leaseMs);
     if (this.#state === 'stopped') return;
+    if (this.#e.ping && this.#roundTrips.size > 0) void this.#timePing(this.#e.ping.bind(this.#e));
     this.#lastOkSentAt = sentAt;
     this.#clock.clearTimeout(this.#lapse);
     this.#lapse = this.#clock.setTimeout(() => this.#checkLapse(), sentAt + this.#o.leaseMs - this.#clock.now());
     this.#set('live');
+  }
+
+  async #timePing(ping: () => Promise<void>): Promise<void> {
+    const t0 = this.#clock.now();
+    try {
+      await ping();
+    } catch {
+      return; // the next heartbeat's refresh says whether the engine is away
+    }
+    const ms = this.#clock.now() - t0;
+    for (const fn of this.#roundTrips) fn(ms);
   }
 
   #schedule(): void {

@@ -82,6 +82,7 @@ t.test('a peer restarted with a new address and key is dialled again, and reache
     return got2.includes('two');
   }, 'the restarted node to be reached');
   t.same(got1, ['one']);
+  t.same(await a.stats(), { depth: 0, lagMs: 0 }, 'stats(): nothing waits once every frame was written');
 });
 
 t.test('what is not a node is closed without a word, and the inbox goes on', async (t) => {
@@ -160,5 +161,7 @@ t.test('a peer that accepts the link and then stops reading: beyond maxQueuedByt
     await new Promise((r) => setImmediate(r));
   }
   t.ok(lost > 0, `posts are lost once more than 1 MiB waits unwritten (lost ${lost})`);
+  const stats = await a.stats();
+  t.ok(stats.depth > 0 && stats.lagMs >= 0, `stats(): frames not handed to the kernel wait, with their age (${JSON.stringify(stats)})`);
   t.teardown(() => a.close());
 });

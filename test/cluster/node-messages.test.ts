@@ -1,5 +1,5 @@
 import t from 'tap';
-import { NODE_PROTOCOL, decodeNodeMessage, encodeNodeMessage, type NodeMessage } from '../../src/cluster/node-messages.js';
+import { NODE_PROTOCOL, NODE_PROTOCOLS, decodeNodeMessage, encodeNodeMessage, type NodeMessage } from '../../src/cluster/node-messages.js';
 
 const payload = { format: 0x0a, options: 0, data: Buffer.from('{"a":1}') };
 const samples: NodeMessage[] = [
@@ -27,6 +27,14 @@ t.test('another version, a torn message or bytes left over are refused, never mi
   for (let n = 0; n < good.length; n++) t.throws(() => decodeNodeMessage(good.subarray(0, n)), { name: 'NodeMessageError' }, `cut at ${n}`);
   t.throws(() => decodeNodeMessage(Buffer.concat([good, Buffer.of(0)])), /1 bytes left over/);
   t.throws(() => decodeNodeMessage(Buffer.of(NODE_PROTOCOL, 99)), /unknown node message kind 99/);
+});
+
+t.test('a message is written in the version negotiated with its receiver, and only in one this build speaks', async (t) => {
+  const m = samples[3]!;
+  t.equal(encodeNodeMessage(m, NODE_PROTOCOLS.min)[0], NODE_PROTOCOLS.min);
+  t.same(encodeNodeMessage(m), encodeNodeMessage(m, NODE_PROTOCOL), 'by default the newest');
+  t.throws(() => encodeNodeMessage(m, NODE_PROTOCOLS.max + 1), { name: 'NodeMessageError', message: /cannot write node protocol 2; this node speaks 1/ });
+  t.throws(() => encodeNodeMessage(m, NODE_PROTOCOLS.min - 1), { name: 'NodeMessageError' });
 });
 
 t.test('a decoded message owns its bytes (the batch it came in can be freed or reused)', async (t) => {

@@ -15,7 +15,7 @@ export interface NodeFleet {
   outage(): Promise<() => Promise<void>>;
 }
 
-const announce = (id: string, over: { sessions?: number; protocol?: number } = {}) => ({ address: `${id}.example:7000`, sessions: 0, protocol: 1, ...over });
+const announce = (id: string, over: { sessions?: number; protocol?: number; protocols?: { min: number; max: number } } = {}) => ({ address: `${id}.example:7000`, sessions: 0, protocol: 1, ...over });
 
 /** Lets fleet time pass, a heartbeat at a time, until `cond` holds (within two leases and 5 s of fleet time). */
 async function eventually(fleet: NodeFleet, cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
@@ -97,14 +97,26 @@ export function nodeRegistryContract(t: Test, makeFleet: (t: Test) => Promise<No
     t.match((await b.live()).find((n) => n.node === 'a'), { incarnation: a.incarnation });
   });
 
-  t.test('a node meeting a node protocol it does not accept refuses to join, naming both', async (t) => {
+  t.test('a node whose node-protocol versions miss a live node\'s refuses to join, naming both; overlapping ranges join (a rolling upgrade)', async (t) => {
     const fleet = await makeFleet(t);
-    await fleet.node('a').start(announce('a', { protocol: 1 }));
+    const v = (min: number, max: number) => ({ protocol: max, protocols: { min, max } });
+    const old = fleet.node('a');
+    await old.start(announce('a', { protocol: 1 })); // a record without a range: it speaks just 1
     const c = fleet.node('c');
-    await t.rejects(c.start(announce('c', { protocol: 3 })), { message: 'node c speaks node protocol 3 and cannot join: node a (a.example:7000) speaks 1' });
-    t.equal(c.state, 'idle');
+    await t.rejects(c.start(announce('c', v(2, 2))), {
+      code: 'ERR_IOTS_CLUSTER_PROTOCOL', node: 'c', own: { min: 2, max: 2 }, other: { node: 'a', address: 'a.example:7000', protocols: { min: 1, max: 1 } },
+      message: /^node c speaks node protocol 2 and cannot join: live node a \(a\.example:7000\) speaks 1; /,
+    });
+    t.equal(c.state, 'idle', 'refused before announcing');
+    t.notOk((await fleet.node('x').live()).some((n) => n.node === 'c'), 'and not listed');
     const b = fleet.node('b');
-    await b.start(announce('b', { protocol: 2 }));
-    t.same((await b.live()).map((n) => [n.node, n.protocol]).sort(), [['a', 1], ['b', 2]], 'the next version joins (rolling upgrade)');
+    await b.start(announce('b', v(1, 2)));
+    t.match((await b.live()).find((n) => n.node === 'b'), { protocol: 2, protocols: { min: 1, max: 2 } }, 'the range is in the record');
+    await t.rejects(fleet.node('c2').start(announce('c2', v(2, 3))), { code: 'ERR_IOTS_CLUSTER_PROTOCOL', other: { node: 'a' } }, 'still refused while a node speaking only 1 is live');
+    await old.stop();
+    t.notOk((await b.live()).some((n) => n.node === 'a'), 'the last node of the old release left');
+    const c3 = fleet.node('c3');
+    await c3.start(announce('c3', v(2, 3)));
+    t.same((await c3.live()).map((n) => n.node).sort(), ['b', 'c3'], 'the next release joins once every live node speaks a version it speaks');
   });
 }

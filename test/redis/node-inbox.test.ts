@@ -87,3 +87,32 @@ t.test('an inbox dropped by a reaper and posted to again still has an expiry (no
   await until(() => got.length > 0, 'b to read the post made after it started');
   t.same(got, ['to the new run'], 'what was posted before b started is not read by it');
 });
+
+t.test('stats(): batches not read yet and the age of the oldest, by Redis\'s clock; what was read never counts', async (t) => {
+  const keys = new RedisKeys('stats:');
+  const [a, b] = await Promise.all([inbox(t, keys, 'a'), inbox(t, keys, 'b')]);
+  const probe = server.client(t);
+  t.same(await b.stats(), { depth: 0, lagMs: 0 }, 'an inbox nobody posted to');
+  for (let i = 0; i < 3; i++) {
+    a.post('b', Buffer.from(`m${i}`));
+    await a.flush(); // one batch each
+  }
+  const [sec] = await probe.time();
+  const oldest = Number((await probe.xrange(keys.inbox('b'), '-', '+', 'COUNT', 1))[0]![0].split('-')[0]);
+  await until(async () => (await probe.time())[0] !== sec, 'Redis\'s clock to move on a second', 2_000);
+  const s = await b.stats();
+  const [now] = await probe.time();
+  t.equal(s.depth, 3, 'three batches wait (b is not reading)');
+  t.ok(s.lagMs >= 1 && s.lagMs <= Number(now) * 1000 + 1000 - oldest, `the oldest waited ${s.lagMs} ms`);
+  const got: Buffer[] = [];
+  await b.start((batch) => got.push(...batch)); // from the newest entry at start: the three are not b's
+  t.same(await b.stats(), { depth: 0, lagMs: 0 }, 'skipped at start counts as read');
+  for (let i = 0; i < 5; i++) {
+    a.post('b', Buffer.from(`n${i}`));
+    await a.flush();
+  }
+  await until(() => got.length === 5, 'b reads the five', 3_000);
+  t.ok(await probe.xlen(keys.inbox('b')) >= 1, 'some read batches are still in the stream (the reader trims lazily)');
+  t.same(await b.stats(), { depth: 0, lagMs: 0 }, 'yet none counts as waiting');
+  t.equal(await probe.xlen(keys.inbox('b')), 0, 'stats() trimmed what was read');
+});

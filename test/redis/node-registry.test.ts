@@ -30,6 +30,7 @@ function node(t: Test, keys: RedisKeys, id: string, frozen = false, e?: Promise<
     claimReap: async (...a: Parameters<RedisNodeRegistryEngine['claimReap']>) => (await engineP).claimReap(...a),
     forget: async (...a: Parameters<RedisNodeRegistryEngine['forget']>) => (await engineP).forget(...a),
     leave: async (...a: Parameters<RedisNodeRegistryEngine['leave']>) => (await engineP).leave(...a),
+    ping: async () => (await engineP).ping(),
   };
   const n = new NodeRegistry(id, lazy, frozen ? new ManualClock() : systemClock, timing);
   t.teardown(() => n.stop());
@@ -81,4 +82,14 @@ t.test('after redis-server is stopped and restarted, the heartbeat resumes by it
   await until(async () => (await r.get(keys.nodeLease('a')).catch(() => null)) === a.incarnation, 'the lease key rewritten by the heartbeat', 2_000);
   const ttl = await r.pttl(keys.nodeLease('a'));
   t.ok(ttl > 0 && ttl <= timing.leaseMs, `and it still expires (${ttl} ms)`);
+});
+
+t.test('each heartbeat times one PING to Redis and reports it (the round-trip metric)', async (t) => {
+  const keys = new RedisKeys(`ping${++fleets}:`);
+  const a = node(t, keys, 'a');
+  const seen: number[] = [];
+  a.onRoundTrip((ms) => seen.push(ms));
+  await a.start({ address: 'a:1', sessions: 0, protocol: 1 });
+  await until(() => seen.length >= 3, 'three heartbeats timed', 3_000);
+  for (const ms of seen) t.ok(ms > 0 && ms < 1_000, `a round trip of ${ms.toFixed(3)} ms`);
 });
