@@ -15,6 +15,9 @@ export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 type Issue = (path: string, message: string) => void;
 
+/** Bind-to-all addresses: fine to listen on, never an address to send a client to. */
+export const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '[::]', '::0', '*']);
+
 /** The URL for logs and messages: its password, if any, replaced by `***`. */
 export function hideRedisPassword(url: string): string {
   try {
@@ -54,6 +57,9 @@ export function checkCluster(c: Partial<RawCluster>, issue: Issue): void {
   if (typeof c.heartbeatSec === 'number' && typeof c.leaseSec === 'number' && c.leaseSec <= c.heartbeatSec) {
     issue('cluster.leaseSec', `must be greater than cluster.heartbeatSec (${c.heartbeatSec}): a node renews its lease every heartbeat, so a shorter lease lapses between two`);
   }
+  if (typeof c.advertise?.host === 'string' && WILDCARD_HOSTS.has(c.advertise.host)) {
+    issue('cluster.advertise.host', `must be an address clients can connect to, not the wildcard ${c.advertise.host} (it is sent to them in redirects)`);
+  }
   if (c.tls?.ca !== undefined && typeof c.redis === 'string' && !tlsScheme) {
     issue('cluster.tls.ca', 'needs a rediss:// URL in cluster.redis: a redis:// connection does not use TLS');
   }
@@ -90,6 +96,9 @@ export function finishCluster(c: RawCluster, issue: Issue, warnings: string[]): 
     commandTimeoutMs: c.commandTimeoutMs,
     heartbeatSec: c.heartbeatSec,
     leaseSec: c.leaseSec,
+    drainRate: c.drainRate,
+    rebalance: { ...c.rebalance },
+    ...(c.advertise !== undefined ? { advertise: { host: c.advertise.host, port: c.advertise.port } } : {}),
     ...(password !== undefined ? { password } : {}),
     ...(c.tls?.ca !== undefined ? { tls: { ca: c.tls.ca } } : {}),
   };
