@@ -33,6 +33,8 @@ import type { ClusterEngines } from './cluster/engines.js';
 import { Fleet } from './cluster/fleet.js';
 import { createRedisEngines } from './cluster/redis-engines.js';
 import { seedSharedAcl } from './cluster/acl-seed.js';
+import { ClusterPlacement } from './cluster/placement.js';
+import { advertisedAddress } from './cluster/advertise.js';
 
 export interface ConcentratorDeps {
   readonly clock?: Clock;
@@ -136,6 +138,14 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
     leaseMs: (config.cluster?.leaseSec ?? 7) * 1000,
   });
+  // Drain and rebalance: where new clients go, from the peers' loads announced with their heartbeats.
+  const placement = fleet && engines && new ClusterPlacement({
+    node: engines.node, clock, log: log.child({ component: 'cluster', node: engines.node }), sessions, registry: engines.registry, metrics: metrics.registry,
+  }, {
+    heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
+    drainRate: config.cluster?.drainRate ?? 500,
+    rebalance: config.cluster?.rebalance ?? { enabled: false, threshold: 1.1, floor: 100 },
+  });
   if (fleet) {
     sessions.share(fleet);
     metrics.clusterSources = { up: () => fleet.live, remoteWaits: () => fleet.pendingRemote.waits };
@@ -182,6 +192,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     onRefused: (uid, reason) => presence?.(uid, 'refused', reason, new Date()),
     // A node that cannot reach the fleet's engine refuses new sessions rather than claim them blind.
     ...(fleet && { unavailable: () => !fleet.live }),
+    ...(placement && { placement: placement.place }),
   });
 
   const ops = new OpsApi({
@@ -195,7 +206,9 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
         end: (uid: string) => fleet.endAnywhere(uid),
       },
     }),
-    ready: () => addresses !== undefined && closing === undefined && !destroyed && (fleet === undefined || fleet.live),
+    ...(placement && { drain: placement.drain }),
+    // A draining node is not ready: a load balancer stops sending it clients.
+    ready: () => addresses !== undefined && closing === undefined && !destroyed && (fleet === undefined || fleet.live) && !placement?.drain.draining,
   });
   // Health, metrics and admin share the public HTTP listener unless an admin listener is configured.
   const http = config.http.enabled
@@ -240,7 +253,9 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       const a = (addresses.admin = await adminServer.listen());
       log.info({ event: 'listening-admin', admin: `${a.address}:${a.port}`, tls: Boolean(config.admin?.tls) }, 'admin API listening');
     }
-    await fleet?.start(`${config.tcp.host}:${tcp.port}`);
+    const advertise = advertisedAddress(config, tcp.port);
+    await fleet?.start(advertise ? `${advertise.host}:${advertise.port}` : `${config.tcp.host}:${tcp.port}`, advertise);
+    await placement?.start();
     // Edits of the ACL file (by `iotsocket acl` or by hand) apply without a signal; a cluster's ACL is watched in Redis.
     stopWatching = acl.store.watch(() => void reloadAcl('watch'));
     log.info({
@@ -272,6 +287,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   function close(): Promise<void> {
     closing ??= (async () => {
       stopWatching?.();
+      placement?.stop();
       host.drain();
       http?.api.beginClose(); // 503 to new HTTP requests from now on
       const httpStopped = http?.server.close(SHUTDOWN_GRACE_MS);
@@ -301,6 +317,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     if (destroyed) return;
     destroyed = true;
     stopWatching?.();
+    placement?.stop();
     host.drain();
     void tcpServer.close();
     void udpServer?.close();

@@ -140,10 +140,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
     return { waits: this.#waits.size, forwarded: this.#forwarded.size };
   }
 
-  /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
-  async start(address: string): Promise<void> {
+  /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node (`advertise`: where clients reach it), takes up what an earlier run with this id held, starts the sweeps. */
+  async start(address: string, advertise?: { readonly host: string; readonly port: number }): Promise<void> {
     await this.#e.inbox.start((batch) => this.#onBatch(batch));
-    await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL });
+    await this.#e.registry.start({ address, sessions: 0, protocol: NODE_PROTOCOL, ...(advertise && { advertise }) });
     this.#e.directory.useIncarnation(this.#e.registry.incarnation);
     await this.#adoptPreviousRun();
     this.#live = new Set((await this.#e.registry.live()).map((n) => n.node));

@@ -9,6 +9,10 @@ export interface NodeAnnouncement {
   readonly sessions: number;
   /** The version of its node-to-node messages. */
   readonly protocol: number;
+  /** Where clients reach it, for redirects; absent: never a redirect target (a wildcard bind and no `cluster.advertise`). */
+  readonly advertise?: { readonly host: string; readonly port: number };
+  /** It takes no new session (a drain): peers send no client to it. Absent in older nodes' entries: false. */
+  readonly draining?: boolean;
 }
 
 export interface NodeInfo extends NodeAnnouncement {
@@ -103,7 +107,10 @@ export class NodeRegistry {
         throw new Error(`node ${this.node} speaks node protocol ${a.protocol} and cannot join: node ${n.node} (${n.address}) speaks ${n.protocol}`);
       }
     }
-    this.#announcement = { address: a.address, sessions: a.sessions, protocol: a.protocol };
+    this.#announcement = {
+      address: a.address, sessions: a.sessions, protocol: a.protocol,
+      ...(a.advertise && { advertise: { host: a.advertise.host, port: a.advertise.port } }), draining: a.draining ?? false,
+    };
     this.#incarnation = newIncarnation();
     await this.#refresh();
     this.#schedule();
@@ -112,6 +119,16 @@ export class NodeRegistry {
   /** The load the next heartbeat publishes. */
   setSessions(sessions: number): void {
     if (this.#announcement) this.#announcement = { ...this.#announcement, sessions };
+  }
+
+  /**
+   * Announces the drain flag at once rather than at the next heartbeat, so peers stop sending
+   * clients here within a round trip. Rejects if the engine is away (the next heartbeat carries it).
+   */
+  async setDraining(draining: boolean): Promise<void> {
+    if (!this.#announcement || this.#announcement.draining === draining) return;
+    this.#announcement = { ...this.#announcement, draining };
+    if (this.#state === 'live') await this.#e.announce(this.#info(), this.#o.leaseMs);
   }
 
   async live(): Promise<NodeInfo[]> {
