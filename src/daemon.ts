@@ -70,6 +70,8 @@ export interface ConcentratorInternals {
   readonly fleet: Fleet | undefined;
   /** The HTTP(S) API, when `http.enabled`. */
   readonly http?: HttpSide;
+  /** Drain and rebalance, when `cluster` is configured. */
+  readonly placement?: ClusterPlacement;
 }
 
 export interface ReloadResult {
@@ -335,7 +337,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   return {
     start, reload, close, destroy,
     get addresses() { return addresses; },
-    internals: { sessions, tracker, router, tokens, acl, metrics, host, webhooks, fleet, http },
+    internals: { sessions, tracker, router, tokens, acl, metrics, host, webhooks, fleet, http, placement },
   };
 }
 

@@ -5,7 +5,7 @@ import type { NodeRegistry } from '../registry/node-registry.js';
 import type { SessionManager } from '../registry/session-manager.js';
 import { Drain } from './drain.js';
 import { PeerLoads } from './peer-loads.js';
-import { place, type RebalanceSettings } from './rebalance-policy.js';
+import { place, type PeerLoad, type RebalanceSettings } from './rebalance-policy.js';
 
 export interface PlacementDeps {
   readonly node: string;
@@ -54,6 +54,11 @@ export class ClusterPlacement {
       counters: { started: () => drains.inc(), moved: () => moved.inc() },
     }, opts.drainRate);
     const draining: Gauge = new Gauge({ name: 'iotsocket_cluster_draining', help: '1 while this node is draining', registers, collect: (): void => draining.set(this.drain.draining ? 1 : 0) });
+  }
+
+  /** The peers as this node sees them now (tests and the ops view). */
+  get peers(): readonly PeerLoad[] {
+    return this.#peers.peers;
   }
 
   /** After the node joined the cluster. */
