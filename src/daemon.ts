@@ -143,6 +143,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   // Drain and rebalance: where new clients go, from the peers' loads announced with their heartbeats.
   const placement = fleet && engines && new ClusterPlacement({
     node: engines.node, clock, log: log.child({ component: 'cluster', node: engines.node }), sessions, registry: engines.registry, metrics: metrics.registry,
+    inFlight: () => tracker.size + fleet.pendingRemote.waits,
   }, {
     heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
     drainRate: config.cluster?.drainRate ?? 500,

@@ -11,8 +11,13 @@ export interface DrainStatus {
   readonly sessionsLeft: number;
   /** Sessions handed off since the drain started. */
   readonly moved: number;
+  /**
+   * Requests this node still tracks or waits for (a device that moved answers through the node
+   * that tracked its request): stopping the node before this is 0 would answer them 0xA0.
+   */
+  readonly inFlight: number;
   readonly startedAt: string | null;
-  /** Draining and nothing left: the node can be stopped without a device noticing more than a reconnect. */
+  /** Draining, no session and no request left: the node can be stopped without a device noticing more than a reconnect. */
   readonly done: boolean;
 }
 
@@ -20,6 +25,8 @@ export interface DrainDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly sessions: SessionManager;
+  /** Requests tracked here, and those waiting here for another node's answer. */
+  inFlight(): number;
   /** Publishes the flag to the other nodes (they stop sending clients here). */
   announce(draining: boolean): Promise<void>;
   readonly counters: { started(): void; moved(): void };
@@ -89,9 +96,10 @@ export class Drain {
 
   status(): DrainStatus {
     const left = this.#d.sessions.store.size;
+    const inFlight = this.#d.inFlight();
     return {
-      draining: this.#draining, rate: this.#rate, sessionsLeft: left, moved: this.#moved,
-      startedAt: this.#startedAt?.toISOString() ?? null, done: this.#draining && left === 0,
+      draining: this.#draining, rate: this.#rate, sessionsLeft: left, moved: this.#moved, inFlight,
+      startedAt: this.#startedAt?.toISOString() ?? null, done: this.#draining && left === 0 && inFlight === 0,
     };
   }
 

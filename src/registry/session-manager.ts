@@ -185,13 +185,13 @@ export class SessionManager {
   /**
    * A drain: the connection gets Close 0x01 (PROTOCOL §4: maintenance, go elsewhere), yet the
    * session is kept, so its device resumes on another node with what is buffered for it (issue 12).
-   * Responses already on their way from the device are still routed. False: not connected here.
+   * Responses the device sends until it ends its side are still routed. False: not connected here.
    */
   handOff(s: Session): boolean {
     const link = s.link;
     if (!link || s.state !== 'connected') return false;
     this.detach(s, link, true, 'drained');
-    link.close(CloseCode.MAINTENANCE, 'drained', true);
+    link.close(CloseCode.MAINTENANCE, 'drained', 'until-peer-ends');
     return true;
   }
 

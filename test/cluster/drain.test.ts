@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { CentralClient, ClientErrorCode, ObjectClient, ascii, openSession } from '../../src/client/index.js';
 import { main } from '../../src/cli/main.js';
 import { ExitCode, type CliIo } from '../../src/cli/io.js';
+import { CloseCode, ToT } from '../../src/protocol/index.js';
 import { CENTRAL_KEY } from '../helpers/config.js';
 import { device } from '../helpers/daemon.js';
 import { InProcessNode, startCluster } from '../helpers/cluster.js';
@@ -91,6 +92,26 @@ t.test('a drained node ends with 0 sessions, its devices resumed on the others; 
   t.equal(await a!.metric('iotsocket_cluster_drained_sessions_total'), 21);
   t.equal(await a!.metric('iotsocket_cluster_draining'), 1);
   t.ok(await a!.metric('iotsocket_cluster_redirects_total', { reason: 'draining' }) >= 21, 'each reconnect redirected');
+});
+
+t.test('a request the device received before its Close 0x01 is still answered through the drained node, which ends the connection only after the device', async (t) => {
+  const dev = device('drain-inflight');
+  const [a, b] = await startCluster(t, redis, ['a', 'b'], [dev], fresh());
+  const central = new CentralClient({ host: '127.0.0.1', port: b!.tcp, key: CENTRAL_KEY });
+  t.teardown(() => central.destroy());
+  await central.connect();
+  const raw = await a!.object(dev); // a device that takes its time: it answers after the Close
+  const answer = central.request(dev.uid, ascii('q'));
+  const req = await raw.nextOf(ToT.REQUEST);
+  t.equal((await a!.post('/admin/drain?rate=1000', undefined, BEARER)).status, 202);
+  t.match(await raw.nextOf(ToT.CLOSE), { code: CloseCode.MAINTENANCE }, 'the device is told Close 0x01');
+  raw.send({ type: ToT.RESPONSE, tracking: req.tracking, code: 0, payload: ascii('late but owed') });
+  const res = await answer;
+  t.same([res.code, res.payload.data.toString()], [0, 'late but owed'], 'answered by the device (not 0xA1 at the timeout)');
+  t.notOk(raw.socket.readableEnded, 'the node has not ended the connection while the device may still answer');
+  raw.socket.end();
+  await raw.whenClosed(3000); // then the node ends its side too
+  t.match(await a!.daemon.internals.fleet!.engines.directory.lookup(dev.uid), { state: 'kept' }, 'kept for the device to resume elsewhere');
 });
 
 t.test('the drain rate is held: 30 sessions at 20/s take about 1.5 s, not one burst', async (t) => {
