@@ -144,6 +144,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   const placement = fleet && engines && new ClusterPlacement({
     node: engines.node, clock, log: log.child({ component: 'cluster', node: engines.node }), sessions, registry: engines.registry, metrics: metrics.registry,
     inFlight: () => tracker.size + fleet.pendingRemote.waits,
+    handedOff: (uid) => fleet.forgetRouteHere(uid),
   }, {
     heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
     drainRate: config.cluster?.drainRate ?? 500,

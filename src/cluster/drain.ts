@@ -17,7 +17,10 @@ export interface DrainStatus {
    */
   readonly inFlight: number;
   readonly startedAt: string | null;
-  /** Draining, no session and no request left: the node can be stopped without a device noticing more than a reconnect. */
+  /**
+   * Draining, no session and no request left, and every handoff settled (see DrainDeps.settleMs):
+   * the node can be stopped without a device noticing more than a reconnect.
+   */
   readonly done: boolean;
 }
 
@@ -27,6 +30,15 @@ export interface DrainDeps {
   readonly sessions: SessionManager;
   /** Requests tracked here, and those waiting here for another node's answer. */
   inFlight(): number;
+  /** A session was handed off: the other nodes are told to forget their route to it here. */
+  handedOff(uid: string): void;
+  /**
+   * A handoff's notice is sent again this long after it, and the drain is done only this long
+   * after the last second notice: a node whose route lookup answered after the first notice
+   * arrived cached this node again; the second clears it, and what it sent here meanwhile has
+   * arrived and been routed on before the node may stop (a heartbeat is plenty).
+   */
+  readonly settleMs: number;
   /** Publishes the flag to the other nodes (they stop sending clients here). */
   announce(draining: boolean): Promise<void>;
   readonly counters: { started(): void; moved(): void };
@@ -50,6 +62,9 @@ export class Drain {
   #startedAt: Date | undefined;
   #credit = 0;
   #lastTick = 0;
+  /** Handed off, their second notice not yet sent (in handoff order). */
+  #unsettled: Array<{ readonly uid: string; readonly at: number }> = [];
+  #lastNotice = -Infinity;
   #timer: TimerHandle | undefined;
 
   constructor(deps: DrainDeps, defaultRate: number) {
@@ -69,6 +84,7 @@ export class Drain {
     this.#draining = true;
     this.#moved = 0;
     this.#credit = 0;
+    this.#unsettled = [];
     this.#startedAt = new Date();
     this.#lastTick = this.#d.clock.now();
     this.#d.counters.started();
@@ -97,9 +113,10 @@ export class Drain {
   status(): DrainStatus {
     const left = this.#d.sessions.store.size;
     const inFlight = this.#d.inFlight();
+    const settled = this.#unsettled.length === 0 && this.#d.clock.now() - this.#lastNotice >= this.#d.settleMs;
     return {
       draining: this.#draining, rate: this.#rate, sessionsLeft: left, moved: this.#moved, inFlight,
-      startedAt: this.#startedAt?.toISOString() ?? null, done: this.#draining && left === 0 && inFlight === 0,
+      startedAt: this.#startedAt?.toISOString() ?? null, done: this.#draining && left === 0 && inFlight === 0 && settled,
     };
   }
 
@@ -117,11 +134,19 @@ export class Drain {
     for (const s of sessions.store.values()) { // a handed-off session leaves the store: no copy needed
       if (this.#credit < 1) break;
       if (!sessions.handOff(s)) continue;
+      this.#d.handedOff(s.uid);
+      this.#unsettled.push({ uid: s.uid, at: now });
       this.#credit--;
       this.#moved++;
       this.#d.counters.moved();
     }
     if (sessions.store.size === 0) this.#credit = 0; // no credit saved up for sessions that arrive later
+    let n = 0;
+    while (n < this.#unsettled.length && this.#unsettled[n]!.at + this.#d.settleMs <= now) this.#d.handedOff(this.#unsettled[n++]!.uid);
+    if (n > 0) {
+      this.#unsettled.splice(0, n);
+      this.#lastNotice = now;
+    }
     this.#schedule();
   }
 }

@@ -246,6 +246,14 @@ export class Fleet implements SharedSessions, RemoteRouting {
     });
   }
 
+  /**
+   * A drain handed `uid` off (its session now kept): the other nodes forget their route here, once
+   * the keep is written, so what they send next finds it kept or wherever it resumed, not this node.
+   */
+  forgetRouteHere(uid: string): void {
+    this.#inOrder(uid, () => { for (const n of this.#live) if (n !== this.node) this.post(n, { kind: 'moved', uid }); });
+  }
+
   end(s: SessionView & { readonly claim: string }): void {
     const { uid, claim } = s;
     this.#routes.delete(uid);

@@ -15,6 +15,8 @@ export interface PlacementDeps {
   readonly registry: NodeRegistry;
   /** Requests tracked here or waiting here for another node (a drain is done when none is left). */
   inFlight(): number;
+  /** A drain handed `uid` off: the other nodes forget their route to it here. */
+  handedOff(uid: string): void;
   /** Where this node's metrics are registered. */
   readonly metrics: Registry;
 }
@@ -48,7 +50,7 @@ export class ClusterPlacement {
     const moved = new Counter({ name: 'iotsocket_cluster_drained_sessions_total', help: 'Sessions a drain handed off (Close 0x01, kept for their devices to resume elsewhere)', registers });
     this.#redirects = new Counter({ name: 'iotsocket_cluster_redirects_total', help: 'New clients sent to another node (PROTOCOL §3 redirect rule) or refused, by reason: draining, rebalance, draining-no-target', labelNames: ['reason'] as const, registers });
     this.drain = new Drain({
-      clock: deps.clock, log: deps.log, sessions: deps.sessions, inFlight: deps.inFlight,
+      clock: deps.clock, log: deps.log, sessions: deps.sessions, inFlight: deps.inFlight, handedOff: deps.handedOff, settleMs: opts.heartbeatMs,
       announce: async (draining) => {
         await deps.registry.setDraining(draining);
         await this.#peers.refresh(); // a drain picks its targets from a fresh view
