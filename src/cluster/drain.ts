@@ -27,7 +27,8 @@ export interface DrainStatus {
 export interface DrainDeps {
   readonly clock: Clock;
   readonly log: Logger;
-  readonly sessions: SessionManager;
+  /** What a drain needs of the session manager: the sessions connected here, and the handoff. */
+  readonly sessions: Pick<SessionManager, 'store' | 'handOff'>;
   /** Requests tracked here, and those waiting here for another node's answer. */
   inFlight(): number;
   /** A session was handed off: the other nodes are told to forget their route to it here. */
