@@ -35,6 +35,8 @@ import { reportFleet } from './cluster/fleet-metrics.js';
 import type { ProtocolRange } from './registry/node-protocol.js';
 import { createRedisEngines } from './cluster/redis-engines.js';
 import { seedSharedAcl } from './cluster/acl-seed.js';
+import { ClusterPlacement } from './cluster/placement.js';
+import { advertisedAddress } from './cluster/advertise.js';
 
 export interface ConcentratorDeps {
   readonly clock?: Clock;
@@ -72,6 +74,8 @@ export interface ConcentratorInternals {
   readonly fleet: Fleet | undefined;
   /** The HTTP(S) API, when `http.enabled`. */
   readonly http?: HttpSide;
+  /** Drain and rebalance, when `cluster` is configured. */
+  readonly placement?: ClusterPlacement;
 }
 
 export interface ReloadResult {
@@ -142,6 +146,16 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     leaseMs: (config.cluster?.leaseSec ?? 7) * 1000,
     ...(deps.nodeProtocols && { protocols: deps.nodeProtocols }),
   });
+  // Drain and rebalance: where new clients go, from the peers' loads announced with their heartbeats.
+  const placement = fleet && engines && new ClusterPlacement({
+    node: engines.node, clock, log: log.child({ component: 'cluster', node: engines.node }), sessions, registry: engines.registry, metrics: metrics.registry,
+    inFlight: () => tracker.size + fleet.pendingRemote.waits,
+    handedOff: (uid) => fleet.forgetRouteHere(uid),
+  }, {
+    heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
+    drainRate: config.cluster?.drainRate ?? 500,
+    rebalance: config.cluster?.rebalance ?? { enabled: false, threshold: 1.1, floor: 100 },
+  });
   if (fleet) {
     sessions.share(fleet);
     reportFleet(metrics, fleet);
@@ -188,6 +202,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     onRefused: (uid, reason) => presence?.(uid, 'refused', reason, new Date()),
     // A node that cannot reach the fleet's engine refuses new sessions rather than claim them blind.
     ...(fleet && { unavailable: () => !fleet.live }),
+    ...(placement && { placement: placement.place }),
   });
 
   const ops = new OpsApi({
@@ -201,7 +216,9 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
         end: (uid: string) => fleet.endAnywhere(uid),
       },
     }),
-    ready: () => addresses !== undefined && closing === undefined && !destroyed && (fleet === undefined || fleet.live),
+    ...(placement && { drain: placement.drain }),
+    // A draining node is not ready: a load balancer stops sending it clients.
+    ready: () => addresses !== undefined && closing === undefined && !destroyed && (fleet === undefined || fleet.live) && !placement?.drain.draining,
   });
   // Health, metrics and admin share the public HTTP listener unless an admin listener is configured.
   const http = config.http.enabled
@@ -247,7 +264,9 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       const a = (addresses.admin = await adminServer.listen());
       log.info({ event: 'listening-admin', admin: `${a.address}:${a.port}`, tls: Boolean(config.admin?.tls) }, 'admin API listening');
     }
-    await fleet?.start(`${config.tcp.host}:${tcp.port}`);
+    const advertise = advertisedAddress(config, tcp.port);
+    await fleet?.start(advertise ? `${advertise.host}:${advertise.port}` : `${config.tcp.host}:${tcp.port}`, advertise);
+    await placement?.start();
     // Edits of the ACL file (by `iotsocket acl` or by hand) apply without a signal; a cluster's ACL is watched in Redis.
     stopWatching = acl.store.watch(() => void reloadAcl('watch'));
     log.info({
@@ -279,6 +298,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   function close(): Promise<void> {
     closing ??= (async () => {
       stopWatching?.();
+      placement?.stop();
       host.drain();
       http?.api.beginClose(); // 503 to new HTTP requests from now on
       const httpStopped = http?.server.close(SHUTDOWN_GRACE_MS);
@@ -308,6 +328,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     if (destroyed) return;
     destroyed = true;
     stopWatching?.();
+    placement?.stop();
     host.drain();
     void tcpServer.close();
     void udpServer?.close();
@@ -325,7 +346,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
   return {
     start, reload, close, destroy,
     get addresses() { return addresses; },
-    internals: { sessions, tracker, router, tokens, acl, metrics, host, webhooks, fleet, http },
+    internals: { sessions, tracker, router, tokens, acl, metrics, host, webhooks, fleet, http, placement },
   };
 }
 

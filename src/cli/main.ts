@@ -6,6 +6,7 @@ import { registerStart } from './start.js';
 import { registerObject } from './object.js';
 import { registerRequest } from './request.js';
 import { registerAcl } from './acl.js';
+import { registerDrain } from './drain.js';
 
 /**
  * The `iotsocket` command. `argv` is process.argv (node, script, args...). Resolves with the
@@ -27,6 +28,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   registerObject(program, io, done);
   registerRequest(program, io, done);
   registerAcl(program, io, done);
+  registerDrain(program, io, done);
   try {
     await program.parseAsync(argv);
   } catch (err) {

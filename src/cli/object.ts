@@ -27,14 +27,14 @@ function describe(p: Payload): unknown {
  * cannot know why, but an operator reading this line needs somewhere to look.
  */
 function explain(err: Error): string {
-  if (!(err instanceof ClientError) || err.code !== ClientErrorCode.REFUSED || err.redirect) return err.message;
+  if (!(err instanceof ClientError) || err.code !== ClientErrorCode.REFUSED) return err.message;
   return 'refused at initiation (OK=0): this usually means the concentrator banned this IP after too many failed authentications '
     + '(its log says "banned <ip> until <time>"; list and lift bans with GET /admin/bans and DELETE /admin/bans/{ip}), '
     + 'or it is full or shutting down';
 }
 
 /**
- * A device simulator: authenticates, answers requests (echo, or code 0 with an empty payload),
+ * A device simulator: authenticates (following a redirect once, as the SDK does), answers requests (echo, or code 0 with an empty payload),
  * optionally sends JSON telemetry over UDP, reconnects with backoff (a growing one after each
  * takeover, so two simulators sharing a UID do not evict each other in a loop), prints one JSON line per event.
  */

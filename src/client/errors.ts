@@ -10,7 +10,7 @@ export const ClientErrorCode = {
   REFUSED: 'ERR_IOTS_CLIENT_REFUSED',
   /** The concentrator redirected the client and redirects are not followed. */
   REDIRECTED: 'ERR_IOTS_CLIENT_REDIRECTED',
-  /** More redirect hops than allowed. */
+  /** Redirected again after following a redirect: a redirect is followed once (a second one is a loop). */
   TOO_MANY_REDIRECTS: 'ERR_IOTS_CLIENT_TOO_MANY_REDIRECTS',
   /** The concentrator answered the authentication with a byte other than 0x01. */
   AUTH_REFUSED: 'ERR_IOTS_CLIENT_AUTH_REFUSED',
@@ -34,7 +34,7 @@ export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorC
 /** Extra facts some errors carry. */
 export interface ClientErrorDetails {
   readonly cause?: unknown;
-  /** REFUSED / REDIRECTED / TOO_MANY_REDIRECTS: where the concentrator sent the client. */
+  /** REDIRECTED / TOO_MANY_REDIRECTS: where the concentrator sent the client (the last redirect). */
   readonly redirect?: { readonly host: string; readonly port: number };
   /** CLOSED: the Close code sent or received, when there was one. */
   readonly closeCode?: number;

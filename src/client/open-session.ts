@@ -25,7 +25,10 @@ export interface OpenSessionOptions {
   /** Deadline for each connection attempt, from connect to the accept byte. Default 10 000. */
   readonly handshakeTimeoutMs?: number;
   readonly localAddress?: string;
-  /** Follow redirect rules (PROTOCOL §3 step 2), up to 3 hops. Default true. */
+  /**
+   * Follow a redirect rule (PROTOCOL §3 step 2; OK=1, or OK=0 from a draining or loaded cluster
+   * node) once. A second redirect is a loop: TOO_MANY_REDIRECTS. Default true.
+   */
   readonly followRedirect?: boolean;
   /** Timer source for the handshake deadline. Default: the system timers. */
   readonly clock?: Clock;
@@ -45,7 +48,8 @@ export interface OpenedSession {
   readonly port: number;
 }
 
-const MAX_REDIRECTS = 3;
+/** A cluster sends a client to a node that takes it: a node that redirects again means a loop (or views out of step). */
+const MAX_REDIRECTS = 1;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Validates and converts an auth key; throws ERR_IOTS_CLIENT_INVALID_ARG. */
@@ -70,11 +74,10 @@ export async function openSession(opts: OpenSessionOptions): Promise<OpenedSessi
   for (let hop = 0; ; hop++) {
     const r = await attempt(opts, target.host, target.port, key);
     if (!('redirect' in r)) return r;
-    if (opts.followRedirect === false) {
-      throw new ClientError(ClientErrorCode.REDIRECTED, `redirected to ${r.redirect.host}:${r.redirect.port}`, r);
-    }
+    const to = `${r.redirect.host}:${r.redirect.port}`;
+    if (opts.followRedirect === false) throw new ClientError(ClientErrorCode.REDIRECTED, `redirected to ${to}`, r);
     if (hop >= MAX_REDIRECTS) {
-      throw new ClientError(ClientErrorCode.TOO_MANY_REDIRECTS, `more than ${MAX_REDIRECTS} redirects`, r);
+      throw new ClientError(ClientErrorCode.TOO_MANY_REDIRECTS, `redirected again by ${target.host}:${target.port} to ${to} after a redirect from ${opts.host}:${opts.port}: a redirect is followed once (a loop?)`, r);
     }
     target = r.redirect;
   }
@@ -105,14 +108,12 @@ async function attempt(opts: OpenSessionOptions, host: string, port: number, key
     let reader = new ByteReader(socket);
     const answer = await reader.read(answerDecoder);
     const rule = answer.rule;
-    if (!answer.ok) {
-      const redirect = rule.type === RuleType.REDIRECT ? { host: rule.host, port: rule.port } : undefined;
-      throw new ClientError(ClientErrorCode.REFUSED, 'the concentrator refused the session', { redirect });
-    }
+    // "The client disconnects and opens a session there instead", whether OK is 1 or 0 (a refusal that names another node).
     if (rule.type === RuleType.REDIRECT) {
       socket.destroy();
       return { redirect: { host: rule.host, port: rule.port } };
     }
+    if (!answer.ok) throw new ClientError(ClientErrorCode.REFUSED, 'the concentrator refused the session');
     if (wantTls) {
       if (reader.detach().length > 0) throw protocolError('bytes in clear after the initiation answer');
       current = await upgrade(socket, host, opts.tls === true ? {} : (opts.tls as tls.ConnectionOptions));

@@ -43,6 +43,9 @@ export interface SessionClientOptions {
   readonly sink: SessionSink;
 }
 
+/** Unanswered Requests remembered at most (answers to more are still sent while the connection is open). */
+const MAX_OWED = 4096;
+
 /**
  * One authenticated connection: parses transmissions, answers Ping, tracks outgoing
  * requests, enforces who may send what (PROTOCOL §4), and reports the end exactly once.
@@ -57,6 +60,10 @@ export class SessionClient {
   #ended = false;
   /** Set by a protocol error or the peer's Close: nothing more is read. */
   #stopped = false;
+  /** Requests received and not yet answered ('uid tracking'): after the peer's Close they are still answered. */
+  readonly #owed = new Set<string>();
+  /** The peer's Close arrived while answers were owed: our side ends once they are sent. */
+  #endWhenAnswered = false;
   #closeTimer: TimerHandle | undefined;
   readonly #closed: Promise<void>;
   #resolveClosed!: () => void;
@@ -102,10 +109,17 @@ export class SessionClient {
     return this.#tracker.size;
   }
 
-  /** Writes one transmission; false when the connection is no longer open. */
+  /**
+   * Writes one transmission; false when the connection is no longer open. After the peer's
+   * Close, a Response to a Request received before it is still written (a draining
+   * concentrator routes it): the connection ends once nothing more is owed.
+   */
   send(t: Transmission): boolean {
-    if (!this.open) return false;
+    const owedKey = t.type === ToT.RESPONSE ? `${t.uid ?? ''} ${t.tracking}` : undefined;
+    const owed = owedKey !== undefined && this.#owed.delete(owedKey);
+    if (!this.open && !(owed && this.#endWhenAnswered && !this.#ended && this.#o.socket.writable)) return false;
     this.#o.socket.write(encodeTransmission(t));
+    if (this.#endWhenAnswered && this.#owed.size === 0) this.#endSoon();
     return true;
   }
 
@@ -152,6 +166,7 @@ export class SessionClient {
         return;
       case ToT.REQUEST:
         if (central && t.uid === undefined) return this.#protocolError('Request without UID', CloseCode.PROTOCOL_ERROR);
+        this.#owe(`${t.uid ?? ''} ${t.tracking}`);
         return this.#o.sink.request(t);
       case ToT.RESPONSE:
         if (central && t.uid === undefined) return this.#protocolError('Response without UID', CloseCode.PROTOCOL_ERROR);
@@ -166,11 +181,21 @@ export class SessionClient {
       case ToT.CLOSE:
         this.#code ??= t.code;
         this.#stopped = true;
-        this.#endSoon();
+        if (this.#owed.size === 0) return this.#endSoon();
+        // Answers still owed: sent first (send() ends our side after the last); closeTimeoutMs bounds the wait.
+        this.#endWhenAnswered = true;
+        this.#closeTimer ??= this.#o.clock.setTimeout(() => this.#o.socket.destroy(), this.#o.closeTimeoutMs);
         return;
       default:
         return this.#protocolError(`unexpected transmission type 0x${t.type.toString(16)}`, CloseCode.PROTOCOL_ERROR);
     }
+  }
+
+  /** Bounded: a peer's Requests left unanswered must not grow the set for ever (the oldest is forgotten). */
+  #owe(key: string): void {
+    this.#owed.delete(key);
+    this.#owed.add(key);
+    if (this.#owed.size > MAX_OWED) this.#owed.delete(this.#owed.values().next().value!);
   }
 
   #protocolError(message: string, code: number): void {
@@ -190,6 +215,7 @@ export class SessionClient {
   #finish(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#owed.clear();
     this.#o.clock.clearTimeout(this.#closeTimer);
     this.#parser.reset();
     const code = this.#code;

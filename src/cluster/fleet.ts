@@ -162,13 +162,13 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#nodes.assertWritable(); // after: among live nodes, the one it cannot join is the better message
   }
 
-  /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node, takes up what an earlier run with this id held, starts the sweeps. */
-  async start(address: string): Promise<void> {
+  /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node (`advertise`: where clients reach it), takes up what an earlier run with this id held, starts the sweeps. */
+  async start(address: string, advertise?: { readonly host: string; readonly port: number }): Promise<void> {
     this.#nodes.assertWritable();
     await this.#e.inbox.start((batch) => this.#onBatch(batch));
     // The registry checks the versions again as it joins: a node of another release may have started meanwhile.
     const link = this.#e.inbox.link;
-    await this.#logMismatch(this.#e.registry.start({ address, sessions: 0, ...announceRange(this.#nodes.announced), ...(link && { link }) }));
+    await this.#logMismatch(this.#e.registry.start({ address, sessions: 0, ...announceRange(this.#nodes.announced), ...(link && { link }), ...(advertise && { advertise }) }));
     this.#e.directory.useIncarnation(this.#e.registry.incarnation);
     await this.#adoptPreviousRun();
     this.#nodes.update(await this.#e.registry.live());
@@ -281,6 +281,14 @@ export class Fleet implements SharedSessions, RemoteRouting {
         this.#log.warn({ event: 'keep-failed', uid, err: String(err) }, 'kept session not written to the cluster engine');
       }
     });
+  }
+
+  /**
+   * A drain handed `uid` off (its session now kept): the other nodes forget their route here, once
+   * the keep is written, so what they send next finds it kept or wherever it resumed, not this node.
+   */
+  forgetRouteHere(uid: string): void {
+    this.#inOrder(uid, () => { for (const n of this.#nodes.ids) if (n !== this.node) this.post(n, { kind: 'moved', uid }); });
   }
 
   end(s: SessionView & { readonly claim: string }): void {

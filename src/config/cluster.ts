@@ -15,7 +15,8 @@ export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 type Issue = (path: string, message: string) => void;
 
-const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+/** Bind-to-all addresses: fine to listen on, never an address to send a client to. */
+export const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '[::]', '::0', '*']);
 
 /** The URL for logs and messages: its password, if any, replaced by `***`. */
 export function hideRedisPassword(url: string): string {
@@ -59,6 +60,9 @@ export function checkCluster(c: Partial<RawCluster>, issue: Issue): void {
   if (c.link?.advertise === undefined && typeof c.link?.host === 'string' && (c.inbox ?? 'direct') === 'direct' && WILDCARD_HOSTS.has(c.link.host)) {
     issue('cluster.link.advertise', `is needed when cluster.link.host is ${c.link.host}: other nodes must be told a host they can dial`);
   }
+  if (typeof c.advertise?.host === 'string' && WILDCARD_HOSTS.has(c.advertise.host)) {
+    issue('cluster.advertise.host', `must be an address clients can connect to, not the wildcard ${c.advertise.host} (it is sent to them in redirects)`);
+  }
   if (c.tls?.ca !== undefined && typeof c.redis === 'string' && !tlsScheme) {
     issue('cluster.tls.ca', 'needs a rediss:// URL in cluster.redis: a redis:// connection does not use TLS');
   }
@@ -95,6 +99,9 @@ export function finishCluster(c: RawCluster, issue: Issue, warnings: string[]): 
     commandTimeoutMs: c.commandTimeoutMs,
     heartbeatSec: c.heartbeatSec,
     leaseSec: c.leaseSec,
+    drainRate: c.drainRate,
+    rebalance: { ...c.rebalance },
+    ...(c.advertise !== undefined ? { advertise: { host: c.advertise.host, port: c.advertise.port } } : {}),
     ...(password !== undefined ? { password } : {}),
     ...(c.tls?.ca !== undefined ? { tls: { ca: c.tls.ca } } : {}),
     inbox: c.inbox,

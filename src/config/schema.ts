@@ -159,6 +159,26 @@ export const configSchema = {
         // How nodes hand each other messages: direct TCP links (default), or streams in Redis (only Redis between nodes).
         inbox: { enum: ['direct', 'redis'], default: 'direct' },
         link: section({ host: { ...host, default: '127.0.0.1' }, port: { ...port, default: 0 }, advertise: host }),
+        // Where clients reach this node (the redirect rule of PROTOCOL §3 names it): a wildcard bind is not an address.
+        advertise: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['host', 'port'],
+          properties: { host: { ...host, maxUtf8Bytes: 255 }, port: { ...port, minimum: 1 } },
+        },
+        // Sessions per second a drain closes (EMQX evacuates at 500 connections/s).
+        drainRate: { type: 'number', exclusiveMinimum: 0, default: 500 },
+        rebalance: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            // Over threshold × the cluster's mean: a threshold of 1 or less would send clients back and forth.
+            threshold: { type: 'number', exclusiveMinimum: 1, default: 1.1 },
+            floor: { type: 'integer', minimum: 0, default: 100 },
+          },
+        },
       },
     },
     // No default: absent means "pretty when stdout is a terminal", decided by `iotsocket start`.
@@ -238,6 +258,9 @@ export interface RawCluster {
   tls?: { ca?: string };
   inbox: 'direct' | 'redis';
   link: { host: string; port: number; advertise?: string };
+  advertise?: { host: string; port: number };
+  drainRate: number;
+  rebalance: { enabled: boolean; threshold: number; floor: number };
 }
 
 function isHttpUrl(value: string): boolean {

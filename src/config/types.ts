@@ -147,4 +147,10 @@ export interface ClusterConfig {
   readonly inbox?: 'direct' | 'redis';
   /** Where this node listens for other nodes' links ('direct'; absent: 127.0.0.1, any free port); `advertise` is the host others dial. */
   readonly link?: { readonly host: string; readonly port: number; readonly advertise?: string };
+  /** Where clients reach this node, sent in redirects by other nodes. Default: tcp.host and the bound port (none for a wildcard host: never a redirect target). */
+  readonly advertise?: { readonly host: string; readonly port: number };
+  /** Sessions per second a drain closes (Close 0x01, kept for their devices to resume elsewhere). Default 500 (the loaded config always has it; an embedding program may leave it out). */
+  readonly drainRate?: number;
+  /** Redirect new clients to the least loaded node while this node's sessions exceed `threshold` × the cluster's mean and `floor`. */
+  readonly rebalance?: { readonly enabled: boolean; readonly threshold: number; readonly floor: number };
 }

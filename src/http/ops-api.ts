@@ -12,12 +12,13 @@ import { BearerAuth } from './auth.js';
 import { sendConsole } from './console.js';
 import { HttpApiError, clusterUnavailable } from './errors.js';
 import { sendError, sendJson } from './reply.js';
+import type { DrainStatus } from '../cluster/drain.js';
 
 /** Operations URIs: health and metrics (no auth), admin (Bearer). docs/openapi-admin.yaml lists them. */
 export const OPS_ROUTES = Object.freeze({
   '/healthz': ['GET'], '/readyz': ['GET'], '/metrics': ['GET'],
   '/sessions': ['GET'], '/sessions/{uid}': ['GET', 'DELETE'], '/acl': ['GET'],
-  '/admin/bans': ['GET'], '/admin/bans/{ip}': ['DELETE'], '/console': ['GET'],
+  '/admin/bans': ['GET'], '/admin/bans/{ip}': ['DELETE'], '/admin/drain': ['GET', 'POST', 'DELETE'], '/console': ['GET'],
 } as const);
 
 /** No Bearer: nothing secret. The console page holds no data; it asks the admin routes with the key typed into it. */
@@ -34,6 +35,13 @@ export interface FleetSessionsView {
   buffered(uid: string): Promise<number>;
   /** Ends the UID's session wherever it is (Close 0x01 to its connection, 0xA0 to its buffered requests). False: none. */
   end(uid: string): Promise<boolean>;
+}
+
+/** A cluster node's drain (src/cluster/drain.ts). */
+export interface DrainControl {
+  start(rate?: number): Promise<DrainStatus>;
+  cancel(): Promise<DrainStatus>;
+  status(): DrainStatus;
 }
 
 export interface OpsDeps {
@@ -53,6 +61,8 @@ export interface OpsDeps {
   ready(): boolean;
   /** Set in a cluster: /sessions lists the fleet, each session with the node holding it. */
   readonly fleet?: FleetSessionsView;
+  /** Set in a cluster: /admin/drain empties this node onto the others. */
+  readonly drain?: DrainControl;
 }
 
 /** Health, readiness, Prometheus metrics and the admin API; no route here touches a device. */
@@ -70,7 +80,7 @@ export class OpsApi {
     const path = (req.url ?? '').split('?')[0]!;
     if (path === '/acl') return req.method === 'GET';
     if (path === '/console') return this.#d.console;
-    return PUBLIC.has(path) || path === '/sessions' || path.startsWith('/sessions/') || path === '/admin/bans' || path.startsWith('/admin/bans/');
+    return PUBLIC.has(path) || path === '/sessions' || path.startsWith('/sessions/') || path === '/admin/bans' || path.startsWith('/admin/bans/') || path === '/admin/drain';
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -100,9 +110,26 @@ export class OpsApi {
       case '/sessions': return this.#list(url, res);
       case '/admin/bans': return sendJson(res, 200, { bans: this.#d.bans.bans().map((b) => ({ IP: b.ip, Until: b.until })) });
       case '/admin/bans/{ip}': return this.#lift(param(path, '/admin/bans/'), res);
+      case '/admin/drain': return this.#drain(url, req.method!, res);
       case '/console': return sendConsole(res);
       default: return this.#one(param(path, '/sessions/'), req.method!, res);
     }
+  }
+
+  /** GET: the drain's status; POST (`?rate=` sessions per second, default cluster.drainRate): starts it, 202; DELETE: cancels it. */
+  async #drain(url: URL, method: string, res: ServerResponse): Promise<void> {
+    const drain = this.#d.drain;
+    if (!drain) throw new HttpApiError('ERR_IOTS_HTTP_NOT_FOUND', '/admin/drain: this node is not in a cluster (no cluster key): there is no other node to drain to');
+    if (method === 'GET') return sendJson(res, 200, drain.status());
+    if (method === 'DELETE') return sendJson(res, 200, await drain.cancel());
+    const text = url.searchParams.get('rate');
+    const rate = text === null ? undefined : Number(text);
+    if (rate !== undefined && !(Number.isFinite(rate) && rate > 0 && rate <= MAX_DRAIN_RATE)) {
+      throw new HttpApiError('ERR_IOTS_HTTP_BAD_FIELD', `rate: must be a number of sessions per second above 0 and at most ${MAX_DRAIN_RATE}, not ${JSON.stringify(text)}`);
+    }
+    const status = await drain.start(rate);
+    this.#d.log.warn({ event: 'drain-asked', rate: status.rate }, 'drain asked through the admin API');
+    sendJson(res, 202, status);
   }
 
   async #metrics(res: ServerResponse): Promise<void> {
@@ -183,6 +210,9 @@ export class OpsApi {
     return { UID: s.uid, Kind: s.kind, Group: s.group, Peer: s.peer, TLS: s.tls, State: s.state, Since: since, Buffered: s.buffer.count, Node: this.#d.node };
   }
 }
+
+/** A drain's rate at most (sessions per second): beyond, the reconnect storm is the other nodes' problem. */
+const MAX_DRAIN_RATE = 100_000;
 
 /** Entries a filtered fleet listing reads at most per page asked. */
 const FLEET_SCAN_MAX = 20_000;

@@ -85,7 +85,8 @@ export class RedisNodeRegistryEngine implements NodeRegistryEngine {
   }
 
   async leave(info: NodeInfo): Promise<void> {
-    await this.#r.iotsDropLease(this.#k.nodeLease(info.node), info.incarnation);
+    // The entry first: between the two, a peer must never see it listed without its lease (dead: node-lost answers for a graceful stop).
     await this.forget(info);
+    await this.#r.iotsDropLease(this.#k.nodeLease(info.node), info.incarnation);
   }
 }

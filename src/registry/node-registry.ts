@@ -14,6 +14,10 @@ export interface NodeAnnouncement {
   readonly protocols?: ProtocolRange;
   /** Where other nodes' links reach it, and the key they prove they know (direct node links; absent with the stream inbox). */
   readonly link?: { readonly address: string; readonly key: string };
+  /** Where clients reach it, for redirects; absent: never a redirect target (a wildcard bind and no `cluster.advertise`). */
+  readonly advertise?: { readonly host: string; readonly port: number };
+  /** It takes no new session (a drain): peers send no client to it. Absent in older nodes' entries: false. */
+  readonly draining?: boolean;
 }
 
 export interface NodeInfo extends NodeAnnouncement {
@@ -119,7 +123,7 @@ export class NodeRegistry {
   async start(a: NodeAnnouncement): Promise<void> {
     if (this.#state !== 'idle') throw new Error(`node ${this.node}: already started`);
     await this.checkProtocols(rangeOf(a));
-    this.#announcement = { ...a };
+    this.#announcement = { ...a, draining: a.draining ?? false };
     this.#incarnation = newIncarnation();
     await this.#refresh();
     this.#schedule();
@@ -128,6 +132,16 @@ export class NodeRegistry {
   /** The load the next heartbeat publishes. */
   setSessions(sessions: number): void {
     if (this.#announcement) this.#announcement = { ...this.#announcement, sessions };
+  }
+
+  /**
+   * Announces the drain flag at once rather than at the next heartbeat, so peers stop sending
+   * clients here within a round trip. Rejects if the engine is away (the next heartbeat carries it).
+   */
+  async setDraining(draining: boolean): Promise<void> {
+    if (!this.#announcement || this.#announcement.draining === draining) return;
+    this.#announcement = { ...this.#announcement, draining };
+    if (this.#state === 'live') await this.#e.announce(this.#info(), this.#o.leaseMs);
   }
 
   async live(): Promise<NodeInfo[]> {

@@ -182,6 +182,19 @@ export class SessionManager {
     this.#events.kept(s, reason);
   }
 
+  /**
+   * A drain: the connection gets Close 0x01 (PROTOCOL §4: maintenance, go elsewhere), yet the
+   * session is kept, so its device resumes on another node with what is buffered for it (issue 12).
+   * Responses the device sends until it ends its side are still routed. False: not connected here.
+   */
+  handOff(s: Session): boolean {
+    const link = s.link;
+    if (!link || s.state !== 'connected') return false;
+    this.detach(s, link, true, 'drained');
+    link.close(CloseCode.MAINTENANCE, 'drained', 'until-peer-ends');
+    return true;
+  }
+
   /** Ends a session at once; each request buffered for it is answered 0xA0 (BufferedRequest.discard). */
   end(s: Session, reason: EndReason, closeCode: number = CloseCode.MAINTENANCE): void {
     if (s.state === 'ended') return;

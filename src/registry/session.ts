@@ -15,9 +15,10 @@ export interface SessionLink {
   sendBytes(bytes: Buffer): void;
   /**
    * Sends Close `code`, then ends the connection. The core has already settled the session.
-   * `acceptResponses`: a taken-over connection may still deliver answers to what it received.
+   * `acceptResponses`: a taken-over connection may still deliver answers to what it received;
+   * 'until-peer-ends' (a drain): and the connection ends only after the peer ends its side.
    */
-  close(code: number, reason?: string, acceptResponses?: boolean): void;
+  close(code: number, reason?: string, acceptResponses?: boolean | 'until-peer-ends'): void;
 }
 
 /** One session (PROTOCOL §6): it outlives its connections while kept. */

@@ -101,6 +101,8 @@ export class Connection implements SessionLink {
   readonly #written = (err?: Error | null) => this.#onWritten(err);
   /** Set when closed by a takeover: answers to requests this connection received still count. */
   #lateResponses = false;
+  /** Closing for a drain: our side ends when the peer's does. */
+  #endAfterPeer = false;
   readonly #trace: TransmissionTrace | undefined;
   /** Built the first time a line is traced (debug only). */
   #tracer: ConnectionTrace | undefined;
@@ -191,10 +193,12 @@ export class Connection implements SessionLink {
   /**
    * Sends Close `code` after what is queued, then ends the connection. Idempotent. With
    * `acceptResponses` (takeover), Responses the peer sends before it closes are still routed.
+   * 'until-peer-ends' (a drain): our side ends only after the peer's, so a device answering what
+   * it received before the Close can still write (a half-closed peer socket may not); closeGraceMs bounds it.
    */
-  close(code: number, reason = 'closed-by-concentrator', acceptResponses = false): void {
+  close(code: number, reason = 'closed-by-concentrator', acceptResponses: boolean | 'until-peer-ends' = false): void {
     if (this.#closing) return;
-    this.#lateResponses = acceptResponses;
+    this.#lateResponses = acceptResponses !== false;
     if (this.#trace?.enabled) this.#traced().sent({ type: ToT.CLOSE, code });
     this.#queue.push({ type: ToT.CLOSE, code });
     this.#queuedBytes += 2;
@@ -203,7 +207,8 @@ export class Connection implements SessionLink {
     this.#doFlush(true);
     this.#closing = true;
     if (!acceptResponses) this.#parser.reset();
-    this.#socket.end();
+    if (acceptResponses === 'until-peer-ends') this.#endAfterPeer = true;
+    else this.#socket.end();
     this.#graceTimer = this.#opts.clock.setTimeout(() => this.#socket.destroy(), this.#opts.closeGraceMs);
   }
 
@@ -362,7 +367,7 @@ export class Connection implements SessionLink {
   }
 
   #onEnd(): void {
-    if (!this.#closing) this.#socket.end();
+    if (!this.#closing || this.#endAfterPeer) this.#socket.end();
   }
 
   #onClose(): void {

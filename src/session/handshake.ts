@@ -12,7 +12,7 @@ import { readExact } from './byte-reader.js';
 export type HandshakeFailure =
   | 'timeout' | 'closed' | 'bad-version' | 'tls-unavailable' | 'admission' | 'tls-failed'
   | 'early-bytes' | 'bad-uid' | 'unknown-uid' | 'bad-mac'
-  | 'banned' | 'overloaded' | 'accept-rate' | 'draining' | 'cluster-unavailable';
+  | 'banned' | 'overloaded' | 'accept-rate' | 'draining' | 'cluster-unavailable' | 'rebalanced';
 
 export interface Credentials {
   readonly kind: SessionKind;

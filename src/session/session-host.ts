@@ -33,6 +33,11 @@ export interface SessionHostDeps {
   onRefused(uid: string, reason: string): void;
   /** True while new sessions cannot be taken: a cluster node that cannot reach its shared engine. */
   unavailable?(): boolean;
+  /**
+   * A cluster's say on a new client (drain, rebalance): a node to send it to, or a refusal
+   * without one; undefined: take it here.
+   */
+  placement?(): { readonly redirect?: { readonly host: string; readonly port: number }; readonly reason: 'draining' | 'rebalanced' } | undefined;
 }
 
 const REFUSE: InitiationAnswer = Object.freeze({ ok: false, flags: 0, rule: { type: RuleType.NONE } });
@@ -173,6 +178,9 @@ export class SessionHost {
     if (this.#draining) return { ...REFUSE, reason: 'draining' };
     if (this.#d.unavailable?.()) return { ...REFUSE, reason: 'cluster-unavailable' };
     if (this.#guard.isBanned(ip)) return { ...REFUSE, reason: 'banned' };
+    // PROTOCOL §3: a draining or overloaded node of a cluster sends the client to another one.
+    const placed = this.#d.placement?.();
+    if (placed) return placed.redirect ? { ok: false, flags: 0, rule: { type: RuleType.REDIRECT, ...placed.redirect }, reason: placed.reason } : { ...REFUSE, reason: placed.reason };
     const load: HandshakeFailure | undefined = this.#sockets.size > tcp.maxConnections ? 'overloaded' : !this.#guard.takeAccept() ? 'accept-rate' : undefined;
     if (!load) return ACCEPT;
     // PROTOCOL §3: refuse, or send the client to another concentrator when one is configured.

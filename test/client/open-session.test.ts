@@ -63,12 +63,14 @@ function nextChunk(socket: NodeJS.ReadableStream): Promise<Buffer> {
   });
 }
 
-t.test('OK=0 is refused with REFUSED, carrying the redirect target', async (t) => {
-  const f = await fake(t, { answer: () => ({ ok: false, flags: 0, rule: { type: RuleType.REDIRECT, host: 'other.example', port: 7000 } }) });
-  const err = await open(t, f.port).catch((e: unknown) => e);
-  t.match(err, { code: ClientErrorCode.REFUSED, redirect: { host: 'other.example', port: 7000 } });
+t.test('OK=0 with no rule is refused with REFUSED; OK=0 with a redirect rule (a draining or loaded node, PROTOCOL §3) is followed', async (t) => {
   const plain = await fake(t, { answer: () => ({ ok: false, flags: 0, rule: { type: RuleType.NONE } }) });
   await t.rejects(open(t, plain.port), { code: ClientErrorCode.REFUSED, redirect: undefined });
+  const target = await fake(t);
+  const f = await fake(t, { answer: () => ({ ok: false, flags: 0, rule: { type: RuleType.REDIRECT, host: '127.0.0.1', port: target.port } }) });
+  const s = await open(t, f.port);
+  t.same([s.host, s.port], ['127.0.0.1', target.port], 'opened where the rule said');
+  t.equal((await target.accepted()).uid, 'dev-1');
 });
 
 t.test('a redirect is followed to the target, answer bytes split one at a time', async (t) => {
@@ -83,17 +85,25 @@ t.test('a redirect is followed to the target, answer bytes split one at a time',
   t.equal(f.initiations.length, 1);
 });
 
-t.test('followRedirect: false rejects with REDIRECTED and the target', async (t) => {
-  const f = await fake(t, { answer: () => ({ ok: true, flags: 0, rule: { type: RuleType.REDIRECT, host: 'h', port: 1234 } }) });
-  await t.rejects(open(t, f.port, { followRedirect: false }), { code: ClientErrorCode.REDIRECTED, redirect: { host: 'h', port: 1234 } });
+t.test('followRedirect: false rejects with REDIRECTED and the target, whatever OK says', async (t) => {
+  for (const ok of [true, false]) {
+    const f = await fake(t, { answer: () => ({ ok, flags: 0, rule: { type: RuleType.REDIRECT, host: 'h', port: 1234 } }) });
+    await t.rejects(open(t, f.port, { followRedirect: false }), { code: ClientErrorCode.REDIRECTED, redirect: { host: 'h', port: 1234 } }, `OK=${Number(ok)}`);
+  }
 });
 
-t.test('a redirect loop stops after 3 hops', async (t) => {
+t.test('a redirect is followed once: a second one (a loop) is TOO_MANY_REDIRECTS naming both hops, and nothing is opened', async (t) => {
   let port = 0;
-  const f = await fake(t, { answer: () => ({ ok: true, flags: 0, rule: { type: RuleType.REDIRECT, host: '127.0.0.1', port } }) });
-  port = f.port;
-  await t.rejects(open(t, f.port), { code: ClientErrorCode.TOO_MANY_REDIRECTS });
-  t.equal(f.initiations.length, 4);
+  const loop = await fake(t, { answer: () => ({ ok: false, flags: 0, rule: { type: RuleType.REDIRECT, host: '127.0.0.1', port } }) });
+  port = loop.port;
+  const err = await open(t, loop.port).catch((e: unknown) => e);
+  t.match(err, { code: ClientErrorCode.TOO_MANY_REDIRECTS, redirect: { host: '127.0.0.1', port: loop.port } });
+  t.match((err as Error).message, new RegExp(`redirected again by 127\\.0\\.0\\.1:${loop.port} to 127\\.0\\.0\\.1:${loop.port}`));
+  t.equal(loop.initiations.length, 2, 'the first node, then the node it named: no third attempt');
+  const last = await fake(t, { answer: () => ({ ok: true, flags: 0, rule: { type: RuleType.REDIRECT, host: 'third.example', port: 9 } }) });
+  const first = await fake(t, { answer: () => ({ ok: false, flags: 0, rule: { type: RuleType.REDIRECT, host: '127.0.0.1', port: last.port } }) });
+  await t.rejects(open(t, first.port), { code: ClientErrorCode.TOO_MANY_REDIRECTS, redirect: { host: 'third.example', port: 9 } }, 'a chain A → B → C is refused at B too');
+  t.same([first.initiations.length, last.initiations.length], [1, 1]);
 });
 
 t.test('a silent server hits the handshake deadline', async (t) => {

@@ -23,6 +23,7 @@ t.test('a minimal cluster key gets every default (pinned)', async (t) => {
   t.strictSame(res.config!.cluster, {
     redis: 'redis://127.0.0.1:6379', nodeId: defaultNodeId(), keyPrefix: 'iotsocket:',
     commandTimeoutMs: 1000, heartbeatSec: 3, leaseSec: 7, inbox: 'direct', link: { host: '127.0.0.1', port: 0 },
+    drainRate: 500, rebalance: { enabled: false, threshold: 1.1, floor: 100 },
   });
   t.ok(Object.isFrozen(res.config!.cluster), 'frozen with the rest');
   t.match(res.config!.cluster!.nodeId, NODE_ID_PATTERN);
@@ -35,6 +36,7 @@ t.test('a minimal cluster key gets every default (pinned)', async (t) => {
   t.strictSame(all.config!.cluster, {
     redis: 'rediss://redis.example:6380/2', nodeId: 'node-1.eu_west', keyPrefix: 'fleet-a:', commandTimeoutMs: 250, heartbeatSec: 0.5, leaseSec: 2,
     inbox: 'redis', link: { host: '0.0.0.0', port: 7400, advertise: 'node-1.internal' },
+    drainRate: 500, rebalance: { enabled: false, threshold: 1.1, floor: 100 },
   });
 });
 
@@ -163,4 +165,46 @@ t.test('the README configuration table lists every cluster key', async (t) => {
   const keys = Object.entries(configSchema.properties.cluster.properties)
     .flatMap(([k, v]) => ('properties' in v ? Object.keys(v.properties).map((s) => `cluster.${k}.${s}`) : [`cluster.${k}`]));
   t.same(keys.filter((k) => !readme.includes(`\`${k}\``)), [], `${keys.length} keys, each in the table`);
+});
+
+t.test('advertise, drainRate, rebalance: read as written; each bad value names its key and line', async (t) => {
+  const good = parse([
+    'cluster:', '  redis: redis://h', '  advertise: { host: node-a.example, port: 7000 }', '  drainRate: 50',
+    '  rebalance: { enabled: true, threshold: 1.25, floor: 10 }',
+  ].join('\n'));
+  t.same(good.errors, []);
+  t.match(good.config!.cluster, { advertise: { host: 'node-a.example', port: 7000 }, drainRate: 50, rebalance: { enabled: true, threshold: 1.25, floor: 10 } });
+  t.same(parse('cluster:\n  redis: redis://h\n  rebalance: { enabled: true }\n').config!.cluster!.rebalance, { enabled: true, threshold: 1.1, floor: 100 }, 'defaults fill a partial rebalance');
+  const cases: Array<[string, string, RegExp]> = [
+    ['  advertise: { host: 0.0.0.0, port: 7000 }', 'cluster.advertise.host', /not the wildcard 0\.0\.0\.0/],
+    ['  advertise: { host: "::", port: 7000 }', 'cluster.advertise.host', /not the wildcard ::/],
+    ['  advertise: { host: a.example, port: 0 }', 'cluster.advertise.port', /must be >= 1/],
+    ['  advertise: { host: a.example, port: 70000 }', 'cluster.advertise.port', /must be <= 65535/],
+    ['  advertise: { host: a.example }', 'cluster.advertise.port', /is required/],
+    [`  advertise: { host: ${'é'.repeat(128)}, port: 1 }`, 'cluster.advertise.host', /at most 255 bytes of UTF-8/],
+    ['  advertise: { host: a.example, port: 1, tls: true }', 'cluster.advertise.tls', /unknown key/],
+    ['  drainRate: 0', 'cluster.drainRate', /must be > 0/],
+    ['  drainRate: fast', 'cluster.drainRate', /type number/],
+    ['  rebalance: { enabled: yes please }', 'cluster.rebalance.enabled', /type boolean/],
+    ['  rebalance: { threshold: 1 }', 'cluster.rebalance.threshold', /must be > 1/],
+    ['  rebalance: { floor: -1 }', 'cluster.rebalance.floor', /must be >= 0/],
+    ['  rebalance: { floor: 2.5 }', 'cluster.rebalance.floor', /type integer/],
+    ['  rebalance: { treshold: 2 }', 'cluster.rebalance.treshold', /unknown key/],
+  ];
+  for (const [line, path, message] of cases) {
+    const res = parse(`cluster:\n  redis: redis://h\n${line}\n`);
+    t.match(res.errors, [{ path, line: 4, message }], line);
+    t.equal(res.errors.length, 1, `${line}: one error`);
+  }
+});
+
+t.test('environment overrides reach advertise, drainRate and rebalance', async (t) => {
+  const res = parse('cluster: { redis: redis://h }\n', {
+    IOTSOCKET_CLUSTER__ADVERTISE__HOST: '10.0.0.7', IOTSOCKET_CLUSTER__ADVERTISE__PORT: '7001',
+    IOTSOCKET_CLUSTER__DRAINRATE: '20', IOTSOCKET_CLUSTER__REBALANCE__ENABLED: 'true',
+  });
+  t.same(res.errors, []);
+  t.match(res.config!.cluster, { advertise: { host: '10.0.0.7', port: 7001 }, drainRate: 20, rebalance: { enabled: true, threshold: 1.1 } });
+  const bad = parse('cluster: { redis: redis://h }\n', { IOTSOCKET_CLUSTER__ADVERTISE__HOST: '0.0.0.0', IOTSOCKET_CLUSTER__ADVERTISE__PORT: '1' });
+  t.match(bad.errors, [{ path: 'cluster.advertise.host', message: /wildcard.*\(set by IOTSOCKET_CLUSTER__ADVERTISE__HOST\)/ }]);
 });

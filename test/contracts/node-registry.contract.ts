@@ -44,6 +44,19 @@ export function nodeRegistryContract(t: Test, makeFleet: (t: Test) => Promise<No
     t.same(await b.dead(), []);
   });
 
+  t.test('the advertised address and the drain flag are published; setDraining is announced at once, not at the next heartbeat', async (t) => {
+    const fleet = await makeFleet(t);
+    const [a, b] = [fleet.node('a'), fleet.node('b')];
+    await a.start({ ...announce('a'), advertise: { host: 'a.example', port: 7000 } });
+    await b.start(announce('b'));
+    t.match((await b.live()).find((n) => n.node === 'a'), { advertise: { host: 'a.example', port: 7000 }, draining: false });
+    t.notOk((await a.live()).find((n) => n.node === 'b')!.advertise, 'no advertise: none published');
+    await a.setDraining(true);
+    t.equal((await b.live()).find((n) => n.node === 'a')?.draining, true, 'seen before any heartbeat');
+    await a.setDraining(false);
+    t.equal((await b.live()).find((n) => n.node === 'a')?.draining, false);
+  });
+
   t.test('a stopped node leaves the list at once', async (t) => {
     const fleet = await makeFleet(t);
     const [a, b] = [fleet.node('a'), fleet.node('b')];
