@@ -4,7 +4,7 @@
  * loopback port) and aedes (aedes-main child). CPU and RSS of the binaries come from /proc;
  * the two Node brokers give process.cpuUsage() and their RSS after two forced GCs.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -112,11 +112,14 @@ async function startBinary(system: System, bin: string, args: string[], port: nu
   const child = spawn('bash', ['-c', sh, bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4_000); });
-  // If the bench itself ends abruptly, the broker does not outlive it.
+  // If the bench itself ends abruptly, the broker does not outlive it: the 'exit' handler for
+  // an exception, the watchdog for a SIGKILL (a tap timeout), which runs no handler.
   const orphan = () => child.kill('SIGKILL');
   process.once('exit', orphan);
+  const guard = watchdog(child.pid!);
   const stop = async () => {
     process.off('exit', orphan);
+    guard.kill('SIGTERM');
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
@@ -134,6 +137,14 @@ async function startBinary(system: System, bin: string, args: string[], port: nu
   }
   const pid = child.pid!;
   return { system, port, pid, cpuMicros: async () => procCpuMicros(pid), rssBytes: async () => procRssBytes(pid), stop };
+}
+
+/** A shell that ends `pid` once this process is gone, however it ended. */
+function watchdog(pid: number): ChildProcess {
+  const sh = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -TERM ${pid} 2>/dev/null; sleep 5; kill -KILL ${pid} 2>/dev/null`;
+  const w = spawn('bash', ['-c', sh], { stdio: 'ignore' });
+  w.unref();
+  return w;
 }
 
 function accepts(port: number): Promise<boolean> {
