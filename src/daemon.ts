@@ -151,6 +151,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     node: engines.node, clock, log: log.child({ component: 'cluster', node: engines.node }), sessions, registry: engines.registry, metrics: metrics.registry,
     inFlight: () => tracker.size + fleet.pendingRemote.waits,
     handedOff: (uid) => fleet.forgetRouteHere(uid),
+    countDrain: () => metrics.cluster.countDrain(),
   }, {
     heartbeatMs: (config.cluster?.heartbeatSec ?? 3) * 1000,
     drainRate: config.cluster?.drainRate ?? 500,

@@ -19,6 +19,8 @@ export interface PlacementDeps {
   handedOff(uid: string): void;
   /** Where this node's metrics are registered. */
   readonly metrics: Registry;
+  /** A drain started: iotsocket_cluster_drains_total (the cluster metrics own it). */
+  countDrain(): void;
 }
 
 export interface PlacementOptions {
@@ -46,7 +48,6 @@ export class ClusterPlacement {
     this.#o = opts;
     this.#peers = new PeerLoads(deps.registry, deps, opts.heartbeatMs);
     const registers = [deps.metrics];
-    const drains = new Counter({ name: 'iotsocket_cluster_drains_total', help: 'Drains started on this node (POST /admin/drain)', registers });
     const moved = new Counter({ name: 'iotsocket_cluster_drained_sessions_total', help: 'Sessions a drain handed off (Close 0x01, kept for their devices to resume elsewhere)', registers });
     this.#redirects = new Counter({ name: 'iotsocket_cluster_redirects_total', help: 'New clients sent to another node (PROTOCOL §3 redirect rule) or refused, by reason: draining, rebalance, draining-no-target', labelNames: ['reason'] as const, registers });
     this.drain = new Drain({
@@ -55,7 +56,7 @@ export class ClusterPlacement {
         await deps.registry.setDraining(draining);
         await this.#peers.refresh(); // a drain picks its targets from a fresh view
       },
-      counters: { started: () => drains.inc(), moved: () => moved.inc() },
+      counters: { started: () => deps.countDrain(), moved: () => moved.inc() },
     }, opts.drainRate);
     const draining: Gauge = new Gauge({ name: 'iotsocket_cluster_draining', help: '1 while this node is draining', registers, collect: (): void => draining.set(this.drain.draining ? 1 : 0) });
   }

@@ -72,6 +72,7 @@ t.test('docs/docker-compose.yml: Redis and three nodes, each with its config, it
     t.same(res.errors, [], `${file} passes check-config`);
     const c = parseConfig(read(file), { baseDir: t.testdir({}), env: { ...env, IOTSOCKET_CENTRAL__AUTHKEY: '00112233445566778899AABBCCDDEEFF' }, mode: 'check' }).config!;
     t.equal(new URL(c.cluster!.redis).hostname, 'redis', `${name} reaches the compose service redis`);
+    t.match(c.cluster!.link, { host: '0.0.0.0', advertise: name }, `${name}: its node links listen in the container and are dialled by its service name`);
     ids.add(c.cluster!.nodeId);
     const container = (p: string) => s.ports!.some((m) => m.endsWith(`:${p}`));
     t.ok(container(`${c.tcp.port}/tcp`) && container(`${c.udp.port}/udp`) && container(`${c.http.port}`) && container(`${c.admin!.port}`), `${name}: every listener published`);
@@ -109,6 +110,8 @@ t.test('the three nodes of the compose file, started directly from its configs o
     IOTSOCKET_TCP__HOST: '127.0.0.1', IOTSOCKET_UDP__HOST: '127.0.0.1', IOTSOCKET_HTTP__HOST: '127.0.0.1', IOTSOCKET_ADMIN__HOST: '127.0.0.1',
     IOTSOCKET_TCP__PORT: '0', IOTSOCKET_UDP__PORT: '0', IOTSOCKET_HTTP__PORT: '0', IOTSOCKET_ADMIN__PORT: '0',
     IOTSOCKET_CLUSTER__REDIS: redis.url,
+    // The node links too: loopback and a free port each, dialled at 127.0.0.1 rather than the compose service's name.
+    IOTSOCKET_CLUSTER__LINK__HOST: '127.0.0.1', IOTSOCKET_CLUSTER__LINK__PORT: '0', IOTSOCKET_CLUSTER__LINK__ADVERTISE: '127.0.0.1',
   };
   const runs: CliChild[] = [];
   t.teardown(() => { for (const r of runs) r.child.kill('SIGKILL'); });
