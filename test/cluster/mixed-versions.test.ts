@@ -69,7 +69,8 @@ t.test('a node speaking only 2 is refused by a cluster of 1 (coded, logged namin
 
 t.test('a message of a version this node does not speak, received anyway, is logged and dropped; the node goes on', async (t) => {
   const prefix = `mv${++prefixes}:`;
-  const a = await startDaemon(t, nodeConfig(t, prefix, 'a'), [dev], { logLevel: 'warn' });
+  // The stream inbox, so the test can write into it directly (a link would first have to authenticate).
+  const a = await startDaemon(t, testConfig(t, { cluster: clusterKey(redis, 'a', { keyPrefix: prefix, inbox: 'redis' }), http: { enabled: true } }), [dev], { logLevel: 'warn' });
   const good = encodeNodeMessage({ kind: 'moved', uid: dev.uid });
   const v2 = Buffer.from(good);
   v2[0] = 2;

@@ -55,7 +55,9 @@ t.test(`soak, ${durationMs / 1000} s, seed ${seed}: real processes, kill -9, Red
 
   for (const x of r.nodes) {
     t.ok(x.rssEndKiB > 0 && x.rssEndKiB <= rssBound(x.rssWarmKiB), `${x.id} RSS flat after warm-up: ${x.rssWarmKiB} → ${x.rssEndKiB} KiB (bound ${rssBound(x.rssWarmKiB)})`);
-    t.ok(x.fdsEnd <= x.fdsBaseline, `${x.id} descriptors back to baseline: ${x.fdsBaseline} → ${x.fdsEnd} (${JSON.stringify(x.fdsBaselineKinds)} → ${JSON.stringify(x.fdsEndKinds)})`);
+    // Between live nodes the direct links stay open (one each way per peer), opened after the baseline was read.
+    const links = 2 * (r.nodes.length - 1);
+    t.ok(x.fdsEnd <= x.fdsBaseline + links, `${x.id} descriptors back to baseline plus its ${links} node links: ${x.fdsBaseline} → ${x.fdsEnd} (${JSON.stringify(x.fdsBaselineKinds)} → ${JSON.stringify(x.fdsEndKinds)})`);
   }
   t.ok(r.redis.memEnd <= redisBound(r.redis.memWarm), `Redis used_memory flat after warm-up: ${r.redis.memWarm} → ${r.redis.memEnd} B (bound ${redisBound(r.redis.memWarm)})`);
   t.equal(r.redis.sessionsLeft, 0, 'no session entry left once every session ended');
