@@ -37,6 +37,7 @@ import { createRedisEngines } from './cluster/redis-engines.js';
 import { seedSharedAcl } from './cluster/acl-seed.js';
 import { ClusterPlacement } from './cluster/placement.js';
 import { advertisedAddress } from './cluster/advertise.js';
+import { PlacementMetrics } from './observability/placement-metrics.js';
 
 export interface ConcentratorDeps {
   readonly clock?: Clock;
@@ -146,9 +147,10 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     leaseMs: (config.cluster?.leaseSec ?? 7) * 1000,
     ...(deps.nodeProtocols && { protocols: deps.nodeProtocols }),
   });
+  const placementMetrics = new PlacementMetrics(metrics.registry);
   // Drain and rebalance: where new clients go, from the peers' loads announced with their heartbeats.
   const placement = fleet && engines && new ClusterPlacement({
-    node: engines.node, clock, log: log.child({ component: 'cluster', node: engines.node }), sessions, registry: engines.registry, metrics: metrics.registry,
+    node: engines.node, clock, log: log.child({ component: 'cluster', node: engines.node }), sessions, registry: engines.registry, metrics: placementMetrics,
     inFlight: () => tracker.size + fleet.pendingRemote.waits,
     handedOff: (uid) => fleet.forgetRouteHere(uid),
     countDrain: () => metrics.cluster.countDrain(),

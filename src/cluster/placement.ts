@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { SessionManager } from '../registry/session-manager.js';
+import type { PlacementMetrics } from '../observability/placement-metrics.js';
 import { Drain } from './drain.js';
 import { PeerLoads } from './peer-loads.js';
 import { place, type PeerLoad, type RebalanceSettings } from './rebalance-policy.js';
@@ -17,8 +17,7 @@ export interface PlacementDeps {
   inFlight(): number;
   /** A drain handed `uid` off: the other nodes forget their route to it here. */
   handedOff(uid: string): void;
-  /** Where this node's metrics are registered. */
-  readonly metrics: Registry;
+  readonly metrics: PlacementMetrics;
   /** A drain started: iotsocket_cluster_drains_total (the cluster metrics own it). */
   countDrain(): void;
 }
@@ -41,24 +40,22 @@ export class ClusterPlacement {
   readonly #d: PlacementDeps;
   readonly #o: PlacementOptions;
   readonly #peers: PeerLoads;
-  readonly #redirects: Counter<'reason'>;
+  readonly #metrics: PlacementMetrics;
 
   constructor(deps: PlacementDeps, opts: PlacementOptions) {
     this.#d = deps;
     this.#o = opts;
     this.#peers = new PeerLoads(deps.registry, deps, opts.heartbeatMs);
-    const registers = [deps.metrics];
-    const moved = new Counter({ name: 'iotsocket_cluster_drained_sessions_total', help: 'Sessions a drain handed off (Close 0x01, kept for their devices to resume elsewhere)', registers });
-    this.#redirects = new Counter({ name: 'iotsocket_cluster_redirects_total', help: 'New clients sent to another node (PROTOCOL §3 redirect rule) or refused, by reason: draining, rebalance, draining-no-target', labelNames: ['reason'] as const, registers });
+    const m = (this.#metrics = deps.metrics);
     this.drain = new Drain({
       clock: deps.clock, log: deps.log, sessions: deps.sessions, inFlight: deps.inFlight, handedOff: deps.handedOff, settleMs: opts.heartbeatMs,
       announce: async (draining) => {
         await deps.registry.setDraining(draining);
         await this.#peers.refresh(); // a drain picks its targets from a fresh view
       },
-      counters: { started: () => deps.countDrain(), moved: () => moved.inc() },
+      counters: { started: () => deps.countDrain(), moved: () => m.drainedSessions.inc() },
     }, opts.drainRate);
-    const draining: Gauge = new Gauge({ name: 'iotsocket_cluster_draining', help: '1 while this node is draining', registers, collect: (): void => draining.set(this.drain.draining ? 1 : 0) });
+    m.draining = () => this.drain.draining;
   }
 
   /** The peers as this node sees them now (tests and the ops view). */
@@ -83,11 +80,11 @@ export class ClusterPlacement {
     const p = place(own, this.#peers.peers, this.#o.rebalance);
     if (p.action === 'accept') return undefined;
     if (p.action === 'refuse') {
-      this.#redirects.labels('draining-no-target').inc();
+      this.#metrics.redirects.labels('draining-no-target').inc();
       return { reason: 'draining' };
     }
     this.#peers.sentTo(p.node);
-    this.#redirects.labels(p.reason).inc();
+    this.#metrics.redirects.labels(p.reason).inc();
     return { redirect: p.to, reason: p.reason === 'draining' ? 'draining' : 'rebalanced' };
   };
 }
