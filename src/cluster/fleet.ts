@@ -469,15 +469,30 @@ export class Fleet implements SharedSessions, RemoteRouting {
     const m: NodeMessage = tracked
       ? { kind: 'deliver', session: uid, hops, ref: tracked.ref, bytes: encodeTransmission(t) }
       : { kind: 'deliver', session: uid, hops, bytes: encodeTransmission(t) };
-    this.post(node, m, () => this.#refuse(uid, t, tracked, 'cluster-unavailable'));
+    this.post(node, m, () => {
+      this.#forgetRoute(uid, node);
+      this.#refuse(uid, t, tracked, this.#lostWhy());
+    });
+  }
+
+  /** Why a message could not be handed over: Redis is away, or (a direct link) the node cannot be reached: it stopped or died. */
+  #lostWhy(): 'cluster-unavailable' | 'node-lost' {
+    return this.#e.reachability === 'unreachable' ? 'cluster-unavailable' : 'node-lost';
+  }
+
+  /** `node` could not be reached: what follows for `uid` looks the directory up again (the node may be gone, the session moved). */
+  #forgetRoute(uid: string, node: string): void {
+    if (this.#routes.get(uid)?.node === node) this.#routes.delete(uid);
   }
 
   #sendRequest(node: string, uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number, hops: number): void {
     const id = ++this.#seq >>> 0;
     // No timer per request: one sweep (BACKSTOP_SWEEP_MS) answers the waits past their deadline.
     this.#waits.set(id, { origin, node, uid, tracking, deadline: this.#clock.now() + timeoutMs + this.#opts.backstopGraceMs });
-    this.post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload },
-      () => this.#settleWait(id, ResponseCode.NOT_FOUND, 'cluster-unavailable'));
+    this.post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload }, () => {
+      this.#forgetRoute(uid, node);
+      this.#settleWait(id, ResponseCode.NOT_FOUND, this.#lostWhy());
+    });
   }
 
   #settleWait(id: number, code: number, reason: GeneratedReason): void {
@@ -754,6 +769,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
     registry.setSessions(this.#sessions.store.size);
     if (registry.state !== 'live') return;
     this.#nodes.update(await registry.live());
+    // A node that left (a graceful stop) is in neither list: routes to it go, its sessions are kept or elsewhere.
+    for (const [uid, r] of this.#routes) if (!this.#nodes.ids.has(r.node)) this.#routes.delete(uid);
     const dead = await registry.dead();
     const now = new Set(dead.map((d) => d.node));
     for (const node of now) {

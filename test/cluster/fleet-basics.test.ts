@@ -174,3 +174,21 @@ t.test('a node cut off from Redis past its lease: a survivor keeps its sessions;
   t.same([after.node, after.state], ['a', 'connected'], 'held by a again');
   t.not(after.claim, before.claim, 'under a new claim');
 });
+
+t.test('a node that stops gracefully: the others drop their routes to it, so what they are asked next is answered from the directory, not refused as unreachable', async (t) => {
+  const { a, b } = await twoNodes(t);
+  const obj = new ObjectClient({ host: '127.0.0.1', port: b.port, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => ({ code: 0, payload: req.payload }) });
+  t.teardown(() => obj.destroy());
+  await obj.connect();
+  const base = `http://127.0.0.1:${a.daemon.addresses!.http!.port}`;
+  const ask = () => call(base, '/request', { UID: dev.uid, Timeout: 3, Format: 'JSON', Payload: 'q' });
+  t.equal((await ask()).status, 200, 'a routes to b (the route is now cached for 5 s)');
+  const fleetA = a.daemon.internals.fleet!;
+  await until(() => fleetA.liveNodes.some((n) => n.node === 'b'), 'a to list b live (a heartbeat)', 5_000);
+  await b.daemon.close(); // its sessions end with Close 0x01; it leaves the registry
+  const atOnce = await ask();
+  t.same([atOnce.status, atOnce.json?.Reason], [200, 'node-lost'], `before a notices: the link to b is gone, 0xA0 node-lost, not a 503 blaming Redis (${atOnce.status} ${atOnce.text})`);
+  await until(() => !fleetA.liveNodes.some((n) => n.node === 'b'), 'a to see b gone (a heartbeat)', 5_000);
+  const after = await ask();
+  t.same([after.status, after.json?.Reason], [200, 'no-session'], `after a heartbeat: the route to b is dropped, the directory answers (${after.status} ${after.text})`);
+});
