@@ -217,7 +217,7 @@ export class OpsApi {
 
   #view(s: Session) {
     const since = new Date(Date.now() - (this.#d.clock.now() - s.since)).toISOString();
-    return { UID: s.uid, Kind: s.kind, Group: s.group, Peer: s.peer, TLS: s.tls, State: s.state, Since: since, Buffered: s.buffer.count, Node: this.#d.node };
+    return { UID: s.uid, Kind: s.kind, Group: s.group, Peer: s.peer, TLS: s.tls, State: s.state, Since: since, Buffered: s.bufferIfMade?.count ?? 0, Node: this.#d.node };
   }
 }
 

@@ -67,6 +67,8 @@ export class SessionManager {
   readonly #opts: SessionManagerOptions;
   readonly #events: SessionEvents;
   #shared: SharedSessions | undefined;
+  /** Every session's buffer factory (Session makes its buffer at first use). */
+  readonly #newBuffer: () => OfflineBuffer;
 
   constructor(clock: Clock, opts: SessionManagerOptions, events: SessionEvents, store: SessionStore = new MemorySessionStore()) {
     this.#clock = clock;
@@ -74,6 +76,8 @@ export class SessionManager {
     this.#events = events;
     this.store = store;
     this.budget = new BufferBudget(opts.buffers.maxTotalBytes);
+    const b = opts.buffers;
+    this.#newBuffer = () => new OfflineBuffer(b.maxPerSession, b.maxBytesPerSession, this.budget);
   }
 
   /** Makes this node one of a cluster's: before any connection (the daemon's wiring). */
@@ -108,8 +112,7 @@ export class SessionManager {
     if (this.#shared && !c) throw new Error(`session ${JSON.stringify(uid)}: a cluster node attaches only what it claimed`);
     const existing = this.store.get(uid);
     if (!existing) {
-      const b = this.#opts.buffers;
-      const s = new Session(uid, kind, group, link, new OfflineBuffer(b.maxPerSession, b.maxBytesPerSession, this.budget), this.#clock.now());
+      const s = new Session(uid, kind, group, link, this.#newBuffer, this.#clock.now());
       if (c) s.claim = c.claim;
       this.store.set(s);
       // In a cluster the session may go on from another node: taken over there, or kept and resumed here.
@@ -147,7 +150,9 @@ export class SessionManager {
   #replay(s: Session, link: SessionLink): number {
     const max = link.maxTransmissionLength;
     let n = 0;
-    for (const item of s.buffer.drain()) {
+    const items = s.bufferIfMade?.drain();
+    if (!items) return 0;
+    for (const item of items) {
       if (max > 0 && item.bytes.length > max) this.#tooLargeToReplay(s.uid, item);
       else {
         link.sendBytes(item.bytes);
@@ -199,7 +204,7 @@ export class SessionManager {
   end(s: Session, reason: EndReason, closeCode: number = CloseCode.MAINTENANCE): void {
     if (s.state === 'ended') return;
     const link = this.#leave(s);
-    s.buffer.discard();
+    s.bufferIfMade?.discard();
     link?.close(closeCode);
     this.#shared?.end(s);
     this.#events.ended(s, reason);
