@@ -168,14 +168,12 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
     o.log(`cluster-sessions: the nodes' logs: refused handshakes ${describeRefusals(troubles)}; warnings ${troubles.map((t) => t.warnings).join(' ')}${firstWarning ? `, first: ${firstWarning}` : ''}`);
 
     const sample = nodes.flatMap((_, p) => spread(p * s.perNode, (p + 1) * s.perNode, s.samplePerNode));
-    for (const [p, c] of loads.entries()) c.send({ type: 'serve', indices: sample.filter((i) => Math.floor(i / s.perNode) === p) });
-    await Promise.all(loads.map((c) => c.next('serving', 30_000)));
     const req = await centralSample(nodes[0]!.port, sample);
     for (const c of loads) c.send({ type: 'ping' });
-    const pinged = await Promise.all(loads.map((c) => c.next<{ answered: number; served: number }>('pinged', 60_000)));
+    const pinged = await Promise.all(loads.map((c) => c.next<{ answered: number; served: number; pongsSent: number }>('pinged', 60_000)));
     const pongs = pinged.reduce((n, r) => n + r.answered, 0);
     o.log(`cluster-sessions: central on n1: ${req.answered}/${req.sent} requests answered in ${req.ms.toFixed(0)} ms${req.firstProblem ? ` (first problem: ${req.firstProblem})` : ''}, `
-      + `served per node ${pinged.map((r) => r.served).join(' ')}; ${pongs}/${sessions} sessions answered a Ping`);
+      + `served per node ${pinged.map((r) => r.served).join(' ')}, the nodes' idle Pings answered ${pinged.reduce((n, r) => n + r.pongsSent, 0)}; ${pongs}/${sessions} sessions answered a Ping`);
     for (const c of loads) c.send({ type: 'close' });
     await Promise.all(loads.map((c) => c.next('closed', 60_000)));
     const wallS = (performance.now() - wall0) / 1000;
