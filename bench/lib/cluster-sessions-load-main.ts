@@ -3,8 +3,8 @@
  * (session-load.ts). Each session behaves as a device that stays connected: it answers the
  * node's idle Pings (after tcp.pingIdleSec of silence the node pings, and drops a peer that has
  * not answered within as long again: over a ramp of minutes, paused sockets were dropped) and
- * echoes every Request as a valid Response (the central's sample). Then, on command, every
- * session is pinged and closed.
+ * echoes every Request as a valid Response. On command: a sample of its sessions for the
+ * central, then every session pinged, then all closed.
  */
 import type { Duplex } from 'node:stream';
 import { ResponseCode, ToT, TransmissionParser, encodeTransmissions, type Transmission } from '../../src/protocol/index.js';
@@ -47,6 +47,10 @@ async function main(): Promise<void> {
   toParent({ type: 'ready', pid: process.pid });
   await command('go');
   toParent({ type: 'opened', ...(await openSessions(a, sockets, (_, s) => actAsDevice(s))) });
+  // The central's sample: `n` of the sessions held here, spread evenly over them.
+  const { n } = (await command('sample')) as unknown as { n: number };
+  const held = [...sockets.keys()].sort((x, y) => x - y);
+  toParent({ type: 'sample', indices: Array.from({ length: Math.min(n, held.length) }, (_, k) => held[Math.floor((k * held.length) / n)]!) });
   await command('ping');
   toParent({ type: 'pinged', answered: await pingAll(sockets.values(), 30_000), ...counts });
   await command('close');
