@@ -97,7 +97,7 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
     // One node after the other, as an operator brings a cluster up: n1 seeds the ACL, each other
     // node reads it whole from Redis. (Started all at once, six nodes reading a 100 000-entry ACL
     // on this shared 2-core machine took 10-14 s each, and in one trial 2 of 6 failed to start on
-    // the 1 s command timeout: README, "What limits the figures".) An idle node on a cluster of
+    // the 1 s command timeout: bench/README.md, "What limits the figures".) An idle node on a cluster of
     // its own (another key prefix) with an empty ACL gives what a node costs before any entry.
     const startMs: number[] = [];
     const startTimed = async (config: WireConfig) => {
