@@ -48,8 +48,8 @@ export function command(type: string): Promise<Msg> {
   });
 }
 
-/** Opens the sessions; `sockets` gets each open one under its object index. */
-export async function openSessions(a: OpenArgs, sockets: Map<number, Duplex>): Promise<Opened> {
+/** Opens the sessions; `sockets` gets each open one under its object index, and `onOpen` sees it first. */
+export async function openSessions(a: OpenArgs, sockets: Map<number, Duplex>, onOpen?: (i: number, s: Duplex) => void): Promise<Opened> {
   // One context for every connection: building one per connect would parse the CA each time.
   const trusting = a.ca ? tls.createSecureContext({ ca: a.ca }) : undefined;
   // The first TLS session of each process checks the daemon's certificate against the CA; the
@@ -74,6 +74,7 @@ export async function openSessions(a: OpenArgs, sockets: Map<number, Duplex>): P
           secureContext: verify ? trusting : untrusting, verify,
         });
         s.on('error', () => {});
+        onOpen?.(i, s);
         sockets.set(i, s);
       } catch (err) {
         failed++;

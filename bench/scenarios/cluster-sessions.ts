@@ -43,12 +43,6 @@ function sizes(o: ScenarioOptions): Sizes {
   return { perNode: 16_700, samplePerNode: 100, rampMs: 540_000, concurrencyPerProcess: 96 };
 }
 
-/** `n` object indices spread evenly over [from, to). */
-function spread(from: number, to: number, n: number): number[] {
-  const step = (to - from) / n;
-  return Array.from({ length: Math.min(n, to - from) }, (_, k) => from + Math.floor(k * step));
-}
-
 /** One Request to each sampled object from a central on `port`; how many came back 0x00 with their payload. */
 async function centralSample(port: number, indices: readonly number[]): Promise<{ sent: number; answered: number; ms: number; firstProblem?: string }> {
   const central = new CentralClient({ host: '127.0.0.1', port, key: BENCH_CENTRAL_KEY, requestTimeoutMs: 15_000 });
@@ -103,7 +97,7 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
     // One node after the other, as an operator brings a cluster up: n1 seeds the ACL, each other
     // node reads it whole from Redis. (Started all at once, six nodes reading a 100 000-entry ACL
     // on this shared 2-core machine took 10-14 s each, and in one trial 2 of 6 failed to start on
-    // the 1 s command timeout: README, "What limits the figures".) An idle node on a cluster of
+    // the 1 s command timeout: bench/README.md, "What limits the figures".) An idle node on a cluster of
     // its own (another key prefix) with an empty ACL gives what a node costs before any entry.
     const startMs: number[] = [];
     const startTimed = async (config: WireConfig) => {
@@ -152,12 +146,15 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
     const mem = await Promise.all(nodes.map((n) => n.memory()));
     const redisAfter = await redis.usedMemory();
     const perNode = mem.map((m) => m.connections);
+    // Per session held (the nodes' connection counts), not opened: a session dropped since it
+    // opened would make the figure look smaller than it is.
+    const held = perNode.reduce((n, c) => n + c, 0);
     const rssDelta = mem.reduce((sum, m) => sum + m.usage.rss - memRef.usage.rss, 0);
-    const kibPerSession = sessions > 0 ? rssDelta / sessions / 1024 : NaN;
-    const redisPerSession = sessions > 0 ? (redisAfter - redisBefore) / sessions : NaN;
+    const kibPerSession = held > 0 ? rssDelta / held / 1024 : NaN;
+    const redisPerSession = held > 0 ? (redisAfter - redisBefore) / held : NaN;
     const aclBytesPerEntry = total > 0 ? (memRef.usage.rss - memEmpty.usage.rss) / total : NaN;
     o.log(`cluster-sessions: ${sessions}/${total} opened (${failed} failed${firstError ? `: ${firstError}` : ''}) in ${(rampMs / 1000).toFixed(1)} s = ${Math.round(sessions / (rampMs / 1000))}/s; `
-      + `per node ${perNode.join(' ')}; node CPU over the ramp ${cpu1.map((c, i) => `${(100 * (c - cpu0[i]!) / 1000 / rampMs).toFixed(0)}%`).join(' ')}, load ${opened.map((r) => `${(100 * r.cpuMs / rampMs).toFixed(0)}%`).join(' ')}; `
+      + `${held} held, per node ${perNode.join(' ')}; node CPU over the ramp ${cpu1.map((c, i) => `${(100 * (c - cpu0[i]!) / 1000 / rampMs).toFixed(0)}%`).join(' ')}, load ${opened.map((r) => `${(100 * r.cpuMs / rampMs).toFixed(0)}%`).join(' ')}; `
       + `RSS ${mem.map((m) => (m.usage.rss / MiB).toFixed(0)).join(' ')} MiB (idle ${(memRef.usage.rss / MiB).toFixed(0)}) = ${kibPerSession.toFixed(2)} KiB/session; `
       + `Redis used_memory ${(redisBefore / MiB).toFixed(1)} -> ${(redisAfter / MiB).toFixed(1)} MiB = ${redisPerSession.toFixed(0)} B/session, ${await redis.dbSize()} keys`);
 
@@ -167,15 +164,15 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
     const firstWarning = troubles.find((t) => t.firstWarning)?.firstWarning;
     o.log(`cluster-sessions: the nodes' logs: refused handshakes ${describeRefusals(troubles)}; warnings ${troubles.map((t) => t.warnings).join(' ')}${firstWarning ? `, first: ${firstWarning}` : ''}`);
 
-    const sample = nodes.flatMap((_, p) => spread(p * s.perNode, (p + 1) * s.perNode, s.samplePerNode));
-    for (const [p, c] of loads.entries()) c.send({ type: 'serve', indices: sample.filter((i) => Math.floor(i / s.perNode) === p) });
-    await Promise.all(loads.map((c) => c.next('serving', 30_000)));
+    // The sample: objects that hold a session, spread over each node's (a failed handshake is counted above).
+    for (const c of loads) c.send({ type: 'sample', n: s.samplePerNode });
+    const sample = (await Promise.all(loads.map((c) => c.next<{ indices: number[] }>('sample', 30_000)))).flatMap((r) => r.indices);
     const req = await centralSample(nodes[0]!.port, sample);
     for (const c of loads) c.send({ type: 'ping' });
-    const pinged = await Promise.all(loads.map((c) => c.next<{ answered: number; served: number }>('pinged', 60_000)));
+    const pinged = await Promise.all(loads.map((c) => c.next<{ answered: number; served: number; pongsSent: number }>('pinged', 60_000)));
     const pongs = pinged.reduce((n, r) => n + r.answered, 0);
     o.log(`cluster-sessions: central on n1: ${req.answered}/${req.sent} requests answered in ${req.ms.toFixed(0)} ms${req.firstProblem ? ` (first problem: ${req.firstProblem})` : ''}, `
-      + `served per node ${pinged.map((r) => r.served).join(' ')}; ${pongs}/${sessions} sessions answered a Ping`);
+      + `served per node ${pinged.map((r) => r.served).join(' ')}, the nodes' idle Pings answered ${pinged.reduce((n, r) => n + r.pongsSent, 0)}; ${pongs}/${sessions} sessions answered a Ping`);
     for (const c of loads) c.send({ type: 'close' });
     await Promise.all(loads.map((c) => c.next('closed', 60_000)));
     const wallS = (performance.now() - wall0) / 1000;
@@ -188,13 +185,13 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
       makeRow('cluster-sessions/ramp', 'sessions/s', [sessions / (rampMs / 1000)], { kind: 'report' }, undefined,
         `${NODES} load processes (one per node, ${s.concurrencyPerProcess} handshakes in flight each), ${(rampMs / 1000).toFixed(1)} s`),
       makeRow('cluster-sessions/rss-per-session', 'KiB', [kibPerSession], { kind: 'abs<=', value: 20 }, undefined,
-        `sum over the ${NODES} nodes of (RSS with the sessions − ${(memRef.usage.rss / MiB).toFixed(1)} MiB idle) / sessions, after two forced GCs`),
+        `sum over the ${NODES} nodes of (RSS with the sessions − ${(memRef.usage.rss / MiB).toFixed(1)} MiB idle) / ${held} sessions held, after two forced GCs; with the idle RSS counted too: ${((mem.reduce((n, m) => n + m.usage.rss, 0)) / Math.max(1, held) / 1024).toFixed(1)} KiB`),
       makeRow('cluster-sessions/rss-idle-node', 'MiB', [memRef.usage.rss / MiB], { kind: 'report' }, undefined,
         `a node with the ${total}-entry ACL, idle; ${(memEmpty.usage.rss / MiB).toFixed(1)} MiB with an empty ACL: ${aclBytesPerEntry.toFixed(0)} B of RSS per ACL entry, in every node`),
       makeRow('cluster-sessions/redis-memory-per-session', 'bytes', [redisPerSession], { kind: 'report' }, undefined,
-        `used_memory ${redisBefore} -> ${redisAfter} bytes over the ramp`),
+        `used_memory ${redisBefore} -> ${redisAfter} bytes over the ramp, per session held`),
       makeRow('cluster-sessions/requests-answered', 'requests', [req.answered], { kind: 'abs>=', value: req.sent }, [req.sent],
-        `a central on n1, one Request to each of ${s.samplePerNode} objects per node${req.firstProblem ? `; first problem: ${req.firstProblem}` : ''}`),
+        `a central on n1, one Request to each of ${s.samplePerNode} objects per node (among those holding a session)${req.firstProblem ? `; first problem: ${req.firstProblem}` : ''}`),
       makeRow('cluster-sessions/answering', 'sessions', [pongs], { kind: 'abs>=', value: total }, undefined, 'sessions that answered a Ping after the requests'),
       makeRow('cluster-sessions/acl-seed', 's', [seedMs / 1000], { kind: 'report' }, undefined,
         `n1's start, seeding ${total} ACL entries into Redis; n2…n${NODES} and the reference node, one after the other, each reading the ACL from Redis: ${othersMs.map((m) => (m / 1000).toFixed(2)).join(', ')} s`),

@@ -1,6 +1,5 @@
 import t, { type Test } from 'tap';
 import { clusterRr } from '../../bench/scenarios/cluster-rr.js';
-import { clusterSessions } from '../../bench/scenarios/cluster-sessions.js';
 import { codec } from '../../bench/scenarios/codec.js';
 import { httpRr } from '../../bench/scenarios/http-rr.js';
 import { redisEngine } from '../../bench/scenarios/redis-engine.js';
@@ -85,13 +84,4 @@ t.test('one tiny redis-engine round: a single node with the Redis engine against
   const rr = rows.find((r) => r.scenario === 'redis-engine')!;
   t.ok(rr.baseline !== null && rr.baseline > 0, 'the in-memory baseline reported');
   t.equal(rr.note, undefined, 'every request answered 0x00');
-});
-
-t.test('one tiny cluster-sessions run: six nodes on a real redis-server, sessions on each, a central reaching all six', async (t) => {
-  const rows = await clusterSessions(opts);
-  reportsNumbers(t, rows, ['cluster-sessions/established', 'cluster-sessions/ramp', 'cluster-sessions/rss-idle-node', 'cluster-sessions/requests-answered', 'cluster-sessions/wall-time']);
-  t.same(rows.find((r) => r.scenario === 'cluster-sessions/per-node')?.rounds, [10, 10, 10, 10, 10, 10], 'each node holds its share');
-  t.equal(rows.find((r) => r.scenario === 'cluster-sessions/established')?.met, true, 'every session established');
-  t.equal(rows.find((r) => r.scenario === 'cluster-sessions/requests-answered')?.met, true, 'the central\'s sample answered on every node');
-  t.equal(rows.find((r) => r.scenario === 'cluster-sessions/answering')?.met, true, 'every session answered its Ping');
 });
