@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { request as httpRequest, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { ExitCode, type CliIo } from './io.js';
 import { parsePositive } from './args.js';
 import { describeHttpFailure, parseHttpUrl, trustAgent, type HttpTrustOptions } from './http-target.js';
@@ -71,6 +71,7 @@ export async function runDrain(o: DrainOptions, io: CliIo): Promise<number> {
 
 /** One call; undefined after printing the HTTP error. */
 async function call(url: URL, method: 'GET' | 'POST' | 'DELETE', key: string, dispatcher: Dispatcher | undefined, io: CliIo): Promise<DrainStatus | undefined> {
+  const { request: httpRequest } = await import('undici'); // not loaded by `start` (issue 14)
   const res = await httpRequest(url, { method, dispatcher, headers: { authorization: `Bearer ${key}` }, headersTimeout: 10_000, bodyTimeout: 10_000 });
   const text = await res.body.text();
   if (res.statusCode >= 300) {

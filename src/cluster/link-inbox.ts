@@ -101,7 +101,9 @@ export class LinkNodeInbox implements NodeInbox {
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.#o.port, this.#o.host, () => { server.off('error', reject); resolve(); });
+      // exclusive: in a node:cluster worker (start --workers) a port-0 listen would otherwise be the
+      // primary's one shared port, handing a link meant for this node to any of them.
+      server.listen({ port: this.#o.port, host: this.#o.host, exclusive: true }, () => { server.off('error', reject); resolve(); });
     });
     server.on('error', (err) => this.#log?.error({ event: 'node-link-server-error', err: String(err) }, 'node link server error'));
     const { port } = server.address() as AddressInfo;
