@@ -35,6 +35,9 @@ export const LINK_INBOX_DEFAULTS: Omit<LinkInboxOptions, 'host' | 'port'> = {
   connectTimeoutMs: 2_000, maxQueuedBytes: 64 << 20, retryAfterFailMs: 500,
 };
 
+/** Messages per frame at most: a longer turn sends several, so the receiving node starts on the first while this one works on. */
+export const FRAME_MESSAGES = 64;
+
 /** Link connections accepted at once that have not authenticated yet (a cluster has a few nodes). */
 export const MAX_UNPROVEN_LINKS = 64;
 
@@ -59,6 +62,8 @@ export class LinkNodeInbox implements NodeInbox {
   readonly #log: Logger | undefined;
   readonly #key = randomBytes(32);
   #outbox = new Map<string, Batch>();
+  /** Frames written before the turn ended (full ones): the turn's flush waits for them too. */
+  #early: Array<Promise<boolean>> = [];
   #scheduled = false;
   #flushed: Promise<void> = Promise.resolve();
   readonly #links = new Map<string, PeerLink>();
@@ -86,6 +91,12 @@ export class LinkNodeInbox implements NodeInbox {
     if (!q) this.#outbox.set(to, (q = { msgs: [], lost: [] }));
     q.msgs.push(msg);
     q.lost.push(lost);
+    // A full frame goes now: the peer starts on it while this node goes on with its turn (a whole
+    // turn in one frame made the nodes take turns, each idle while the other worked).
+    if (q.msgs.length >= FRAME_MESSAGES) {
+      this.#outbox.delete(to);
+      this.#early.push(this.#closed ? lose(q) : this.#linkTo(to).send(packFrame(q.msgs), q.lost));
+    }
     if (this.#scheduled) return;
     this.#scheduled = true;
     this.#flushed = new Promise((resolve, reject) => setImmediate(() => this.#send().then(resolve, reject)));
@@ -146,7 +157,8 @@ export class LinkNodeInbox implements NodeInbox {
     this.#scheduled = false;
     const out = this.#outbox;
     this.#outbox = new Map();
-    const sent: Array<Promise<boolean>> = [];
+    const sent = this.#early;
+    this.#early = [];
     for (const [to, q] of out) sent.push(this.#closed ? lose(q) : this.#linkTo(to).send(packFrame(q.msgs), q.lost));
     const ok = await Promise.all(sent);
     if (ok.includes(false)) throw new Error('node link: messages could not be handed over');
