@@ -122,6 +122,11 @@ class SoakWorld {
     const rssEnd = new Map(this.#nodes.map((n) => [n.id, n.rssKiB() ?? 0]));
     const memEnd = await usedMemory(this.#r);
     const calm = this.#ledger.missingWhen((at) => this.#dist.calm(at) && this.#dist.calm(at + 1_000));
+    // Where datagrams went at each node's current run (a killed run's counters died with it).
+    const datagrams: Record<string, number> = {};
+    for (const n of this.#nodes) {
+      for (const [labels, x] of Object.entries(await n.series('iotsocket_telemetry_datagrams_total', this.#agent))) datagrams[labels] = (datagrams[labels] ?? 0) + x;
+    }
     const ended = await this.#endSessions();
     this.#phase('sessions ended');
     const fdsEnd = await this.#fdsAtEnd(base.fds);
@@ -133,7 +138,7 @@ class SoakWorld {
       requests: { ...this.#sentBy },
       faults: { ...this.#faults },
       stalls: { count: this.#stalls.stalls.length, longestMs: this.#stalls.longestMs, seen: this.#stalls.stalls.slice(0, 20).map((x) => `+${x.at} ${x.what}`) },
-      telemetry: { sent: this.#ledger.sentCount, ...this.#ledger.counted, calmSent: calm.sent, calmMissing: calm.missing, violations: this.#ledger.violations },
+      telemetry: { sent: this.#ledger.sentCount, ...this.#ledger.counted, calmSent: calm.sent, calmMissing: calm.missing, violations: this.#ledger.violations, atNodes: datagrams },
       nodes: this.#nodes.map((n) => ({
         id: n.id, starts: n.life, rssWarmKiB: warm.rss.get(n.id)!, rssEndKiB: rssEnd.get(n.id)!,
         fdsBaseline: base.fds.get(n.id)!.length, fdsEnd: fdsEnd.get(n.id)!.length,
