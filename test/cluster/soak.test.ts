@@ -41,7 +41,8 @@ t.test(`soak, ${durationMs / 1000} s, seed ${seed}: real processes, kill -9, Red
   for (const [k, x] of Object.entries(v.counts)) t.comment(`  ${k}: ${x}`);
   for (const [k, x] of Object.entries(v.notes)) t.comment(`  note: ${k}: ${x}`);
   t.comment(`  slowest answer ${v.latency.maxMs} ms (${v.latency.worst}); ${v.latency.pastTimeout} answered more than 1 s past the ${REQUEST_TIMEOUT_SEC} s request timeout`);
-  if (v.violationCount || r.telemetry.violations.length) t.comment(`  trace:\n${r.trace.map((l) => `    ${l}`).join('\n')}`);
+  t.comment(`  datagrams at the nodes' current runs: ${JSON.stringify(r.telemetry.atNodes)}`);
+  if (v.violationCount || r.telemetry.violations.length || r.telemetry.calmMissing.length) t.comment(`  trace:\n${r.trace.map((l) => `    ${l}`).join('\n')}`);
 
   t.same(v.violations, [], `requests: no violation (${v.violationCount}): lost, duplicated, misrouted, late, refused with nothing failing, unexpected closes, left tracked`);
   t.ok(r.requests.tcp >= 50 && r.requests.http >= 50, `enough traffic to judge (${r.requests.tcp} TCP, ${r.requests.http} HTTP)`);

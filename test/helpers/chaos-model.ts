@@ -75,6 +75,8 @@ export class ChaosModel {
   #seq = 0;
   /** Told of each violation as it is seen (the world's trace). */
   onViolation: ((what: string) => void) | undefined;
+  /** A world's excuse for a late hand-over of `req` whose caller was refused at `answeredAt` (a note, then, not a violation); undefined: none. */
+  excuseLate: ((req: SentRequest, answeredAt: number) => string | undefined) | undefined;
 
   /** `timeoutMs`: the concentrator's request timeout, for the figure of answers that came after it. */
   constructor(readonly now: () => number = Date.now, readonly timeoutMs = Infinity) {}
@@ -186,7 +188,9 @@ export class ChaosModel {
       }
       if (e.generated && e.answeredAt !== undefined) {
         for (const s of seen) {
-          if (s.at > e.answeredAt + LATE_MARGIN_MS) v.push(`late: ${e.req.id} (sent at +${e.req.sentAt} via ${e.req.conn}) handed to ${s.by} on ${s.conn} at +${s.at}, ${s.at - e.answeredAt} ms after its caller got ${fmt(e.outcome!)}`);
+          const excuse = s.at > e.answeredAt + LATE_MARGIN_MS ? this.excuseLate?.(e.req, e.answeredAt) : undefined;
+          if (excuse) this.note(`late, excused: ${excuse}`);
+          else if (s.at > e.answeredAt + LATE_MARGIN_MS) v.push(`late: ${e.req.id} (sent at +${e.req.sentAt} via ${e.req.conn}) handed to ${s.by} on ${s.conn} at +${s.at}, ${s.at - e.answeredAt} ms after its caller got ${fmt(e.outcome!)}`);
         }
       }
     }

@@ -99,6 +99,18 @@ export class SoakNode {
     return sum;
   }
 
+  /** A metric's series from GET /metrics, keyed by their label sets ('{result="dropped",reason="x"}'). */
+  async series(name: string, dispatcher: Dispatcher): Promise<Record<string, number>> {
+    const r = await call(this.httpBase, '/metrics', undefined, { method: 'GET', dispatcher, signal: AbortSignal.timeout(5_000) });
+    const out: Record<string, number> = {};
+    for (const line of r.text.split('\n')) {
+      if (!line.startsWith(`${name}{`)) continue;
+      const labels = line.slice(name.length, line.lastIndexOf(' '));
+      out[labels] = (out[labels] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return out;
+  }
+
   rssKiB(): number | undefined {
     const pid = this.pid;
     return pid === undefined ? undefined : rssKiB(pid);

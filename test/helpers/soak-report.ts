@@ -42,6 +42,8 @@ export interface SoakReport {
     readonly calmSent: number;
     readonly calmMissing: readonly string[];
     readonly violations: readonly string[];
+    /** iotsocket_telemetry_datagrams_total by labels, summed over the nodes' current runs. */
+    readonly atNodes: Record<string, number>;
   };
   readonly nodes: readonly NodeFigures[];
   readonly redis: {

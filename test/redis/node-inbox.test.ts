@@ -1,3 +1,4 @@
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import t from 'tap';
 import { commandConnection, blockingConnection } from '../../src/redis/connect.js';
 import { RedisKeys } from '../../src/redis/keys.js';
@@ -116,3 +117,41 @@ t.test('stats(): batches not read yet and the age of the oldest, by Redis\'s clo
   t.same(await b.stats(), { depth: 0, lagMs: 0 }, 'yet none counts as waiting');
   t.equal(await probe.xlen(keys.inbox('b')), 0, 'stats() trimmed what was read');
 });
+
+t.test('a post whose reply is lost after Redis wrote it (Redis killed under it) is reported lost: it must then not be delivered',
+  { todo: 'open: the sender answers the origin at once (0xA0 / HTTP 503) while the destination still reads the entry; seen by the soak (test/cluster/soak.test.ts, excused there as "late, excused")' },
+  async (t) => {
+    // A relay in front of Redis for the sender's command connection: it forwards the command, then
+    // cuts the connection instead of forwarding the reply, as a Redis killed right after its AOF write.
+    let swallow = false;
+    const sockets = new Set<Socket>();
+    const relay = createServer((client) => {
+      const upstream = connect(server.port, '127.0.0.1');
+      for (const s of [client, upstream]) { sockets.add(s); s.on('error', () => {}); s.once('close', () => sockets.delete(s)); }
+      client.pipe(upstream);
+      upstream.on('data', (reply: Buffer) => {
+        if (swallow) { client.destroy(); upstream.destroy(); } else client.write(reply);
+      });
+      client.once('close', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); relay.close(() => resolve()); }));
+    const e = { url: `redis://127.0.0.1:${(relay.address() as AddressInfo).port}`, commandTimeoutMs: 1000 };
+    const cmd = commandConnection(e, 'ambiguous-a');
+    cmd.on('error', () => {});
+    await cmd.connect();
+    const keys = new RedisKeys('ambiguous:');
+    const a = new RedisNodeInbox(cmd, blockingConnection({ url: server.url, commandTimeoutMs: 1000 }, 'ambiguous-a-inbox'), keys, 'a', { blockMs: 200 });
+    t.teardown(async () => { await a.close(); cmd.disconnect(); });
+    const b = await inbox(t, keys, 'b');
+    const got: string[] = [];
+    await b.start((batch) => got.push(...batch.map(String)));
+
+    swallow = true;
+    let lost = 0;
+    a.post('b', Buffer.from('ambiguous'), () => lost++);
+    await a.flush().catch(() => {});
+    t.equal(lost, 1, 'the sender is told the post is lost (its origin is answered at once)');
+    await until(() => got.length > 0, 'b to read anything', 1500).catch(() => {});
+    t.same(got, [], 'and b never hands over what its sender reported lost');
+  });
