@@ -2,7 +2,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import pino from 'pino';
 import { encodeLinkHello, LINK_ACCEPT } from '../../src/cluster/link-frames.js';
-import { LinkNodeInbox, MAX_UNPROVEN_LINKS, type LinkAddress } from '../../src/cluster/link-inbox.js';
+import { FRAME_MESSAGES, LinkNodeInbox, MAX_UNPROVEN_LINKS, type LinkAddress } from '../../src/cluster/link-inbox.js';
 import { nodeInboxContract } from '../contracts/node-inbox.contract.js';
 import { until } from '../helpers/until.js';
 
@@ -27,7 +27,7 @@ function linkFleet(t: Test, opts: Partial<ConstructorParameters<typeof LinkNodeI
 nodeInboxContract(t, async (t) => {
   const f = linkFleet(t);
   return { node: async (id) => f.node(id) };
-});
+}, { maxBatch: FRAME_MESSAGES });
 
 async function collect(inbox: LinkNodeInbox): Promise<string[]> {
   const got: string[] = [];
