@@ -73,7 +73,7 @@ export class LiveNodes {
       this.#versions.set(n.node, talk.max);
       if (this.#mismatchLogged.has(`${n.node}.${n.incarnation}`)) continue;
       this.#mismatchLogged.add(`${n.node}.${n.incarnation}`);
-      this.#log.error({ event: 'node-protocol-mismatch', node: this.self, protocols: formatRange(talk), other: n.node, otherAddress: n.address, otherProtocols: formatRange(theirs) },
+      this.#log.error({ event: 'node-protocol-mismatch', node: this.self, protocols: talk, other: n.node, otherAddress: n.address, otherProtocols: theirs },
         `live node ${n.node} (${n.address}) speaks node protocol ${formatRange(theirs)}, this node ${formatRange(talk)}: their messages are dropped on both sides; stop one of them`);
     }
     this.#fallback = common?.max ?? talk.min;

@@ -27,7 +27,7 @@ t.test('a live node with no version in common (joined without the check) is logg
   const stray = { node: 'stray', incarnation: 'x', address: 'stray:1', sessions: 0, protocol: 7 };
   nodes.update([info('me', 1, 1), stray]);
   nodes.update([info('me', 1, 1), stray]);
-  t.match(logs.find('node-protocol-mismatch'), [{ level: 50, node: 'me', protocols: '1', other: 'stray', otherAddress: 'stray:1', otherProtocols: '7' }]);
+  t.match(logs.find('node-protocol-mismatch'), [{ level: 50, node: 'me', protocols: { min: 1, max: 1 }, other: 'stray', otherAddress: 'stray:1', otherProtocols: { min: 7, max: 7 } }]);
 });
 
 t.test('this build writes only its own versions: a range claimed beyond them is refused, coded', async (t) => {
