@@ -50,7 +50,8 @@ interface Batch {
  * Node-to-node messages over direct TCP links (CLUSTER.md "one inbox per node", without a hop
  * through Redis): each node listens; a sender dials each node it posts to once, proves it may
  * (an HMAC of the receiver's challenge under the receiver's link key, which only readers of the
- * engine know), and then writes one frame per destination per loop turn. Ordered per sender
+ * engine know), and then writes one frame per destination per loop turn (or per 64 messages, so
+ * the receiver starts on a long turn's first frame while the sender works on). Ordered per sender
  * (one TCP connection), at most once, like the stream inbox: a message handed to the kernel and
  * then lost with its peer is answered by its origin's backstop; one that cannot be handed over
  * (peer unknown, unreachable, or not reading) is `lost` at once.
