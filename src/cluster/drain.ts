@@ -1,28 +1,9 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
+import type { DrainStatus } from '../registry/drain-status.js';
 import type { SessionManager } from '../registry/session-manager.js';
 
-/** What `GET /admin/drain` answers. */
-export interface DrainStatus {
-  readonly draining: boolean;
-  /** Sessions per second being closed. */
-  readonly rate: number;
-  /** Connected sessions still on this node. */
-  readonly sessionsLeft: number;
-  /** Sessions handed off since the drain started. */
-  readonly moved: number;
-  /**
-   * Requests this node still tracks or waits for (a device that moved answers through the node
-   * that tracked its request): stopping the node before this is 0 would answer them 0xA0.
-   */
-  readonly inFlight: number;
-  readonly startedAt: string | null;
-  /**
-   * Draining, no session and no request left, and every handoff settled (see DrainDeps.settleMs):
-   * the node can be stopped without a device noticing more than a reconnect.
-   */
-  readonly done: boolean;
-}
+export type { DrainStatus } from '../registry/drain-status.js';
 
 export interface DrainDeps {
   readonly clock: Clock;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { unpackBatch, type InboxStats, type NodeInbox } from '../registry/node-inbox.js';
+import { TurnOutbox, packBatch, unpackBatch, type InboxStats, type NodeInbox, type OutboxBatch } from '../registry/node-inbox.js';
 import {
   ChunkReader, LINK_ACCEPT, LINK_CHALLENGE_BYTES, LINK_HELLO_BYTES, LINK_MAX_FRAME_BYTES,
   checkLinkAuth, decodeLinkHello, encodeLinkAuth, encodeLinkHello, linkAuthBytes, linkMac,
@@ -41,11 +41,6 @@ export const FRAME_MESSAGES = 64;
 /** Link connections accepted at once that have not authenticated yet (a cluster has a few nodes). */
 export const MAX_UNPROVEN_LINKS = 64;
 
-interface Batch {
-  readonly msgs: Buffer[];
-  readonly lost: Array<(() => void) | undefined>;
-}
-
 /**
  * Node-to-node messages over direct TCP links (CLUSTER.md "one inbox per node", without a hop
  * through Redis): each node listens; a sender dials each node it posts to once, proves it may
@@ -62,11 +57,9 @@ export class LinkNodeInbox implements NodeInbox {
   readonly #resolve: PeerResolver;
   readonly #log: Logger | undefined;
   readonly #key = randomBytes(32);
-  #outbox = new Map<string, Batch>();
+  readonly #out = new TurnOutbox((batches) => this.#send(batches));
   /** Frames written before the turn ended (full ones): the turn's flush waits for them too. */
   #early: Array<Promise<boolean>> = [];
-  #scheduled = false;
-  #flushed: Promise<void> = Promise.resolve();
   readonly #links = new Map<string, PeerLink>();
   #server: Server | undefined;
   readonly #inbound = new Set<Socket>();
@@ -88,24 +81,17 @@ export class LinkNodeInbox implements NodeInbox {
   }
 
   post(to: string, msg: Buffer, lost?: () => void): void {
-    let q = this.#outbox.get(to);
-    if (!q) this.#outbox.set(to, (q = { msgs: [], lost: [] }));
-    q.msgs.push(msg);
-    q.lost.push(lost);
+    const q = this.#out.add(to, msg, lost);
     // A full frame goes now: the peer starts on it while this node goes on with its turn (a whole
     // turn in one frame made the nodes take turns, each idle while the other worked).
     if (q.msgs.length >= FRAME_MESSAGES) {
-      this.#outbox.delete(to);
-      this.#early.push(this.#closed ? lose(q) : this.#linkTo(to).send(packFrame(q.msgs), q.lost));
+      this.#out.take(to);
+      this.#early.push(this.#sendFrame(to, q));
     }
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    this.#flushed = new Promise((resolve, reject) => setImmediate(() => this.#send().then(resolve, reject)));
-    this.#flushed.catch(() => {}); // reported through `lost` and flush()
   }
 
   flush(): Promise<void> {
-    return this.#flushed;
+    return this.#out.flushed;
   }
 
   async start(handler: (batch: Buffer[]) => void): Promise<void> {
@@ -154,15 +140,16 @@ export class LinkNodeInbox implements NodeInbox {
     this.#links.delete(node);
   }
 
-  async #send(): Promise<void> {
-    this.#scheduled = false;
-    const out = this.#outbox;
-    this.#outbox = new Map();
+  async #send(out: ReadonlyMap<string, OutboxBatch>): Promise<void> {
     const sent = this.#early;
     this.#early = [];
-    for (const [to, q] of out) sent.push(this.#closed ? lose(q) : this.#linkTo(to).send(packFrame(q.msgs), q.lost));
+    for (const [to, q] of out) sent.push(this.#sendFrame(to, q));
     const ok = await Promise.all(sent);
     if (ok.includes(false)) throw new Error('node link: messages could not be handed over');
+  }
+
+  #sendFrame(to: string, q: OutboxBatch): Promise<boolean> {
+    return this.#closed ? lose(q) : this.#linkTo(to).send(packBatch(q.msgs, true), q.lost);
   }
 
   #linkTo(to: string): PeerLink {
@@ -233,7 +220,7 @@ class PeerLink {
   #socket: Socket | undefined;
   #failedAt = 0;
   /** Frames posted while dialing, written in order once the link is open. */
-  #waiting: Array<{ frame: Buffer; lost: Batch['lost']; done: (ok: boolean) => void; at: number }> = [];
+  #waiting: Array<{ frame: Buffer; lost: OutboxBatch['lost']; done: (ok: boolean) => void; at: number }> = [];
   /** When each frame written and not yet handed to the kernel was written (write callbacks come in order). */
   #unwritten: number[] = [];
   #unwrittenHead = 0;
@@ -254,7 +241,7 @@ class PeerLink {
   }
 
   /** Resolves true once the frame is handed to the kernel, false (after calling each `lost`) if it cannot be. */
-  send(frame: Buffer, lost: Batch['lost'], at = performance.now()): Promise<boolean> {
+  send(frame: Buffer, lost: OutboxBatch['lost'], at = performance.now()): Promise<boolean> {
     if (this.#state === 'dialing') return new Promise((done) => this.#waiting.push({ frame, lost, done, at }));
     const s = this.#socket;
     if (this.#state !== 'open' || !s || s.writableLength > this.#o.maxQueuedBytes) return lose({ lost });
@@ -331,27 +318,13 @@ class PeerLink {
   }
 }
 
-function callLost(lost: Batch['lost']): false {
+function callLost(lost: OutboxBatch['lost']): false {
   for (const f of lost) f?.();
   return false;
 }
 
-function lose(q: { lost: Batch['lost'] }): Promise<boolean> {
+function lose(q: { lost: OutboxBatch['lost'] }): Promise<boolean> {
   return Promise.resolve(callLost(q.lost));
-}
-
-/** u32 BE frame length, then the batch packed as packBatch does: one buffer, one write. */
-function packFrame(msgs: readonly Buffer[]): Buffer {
-  let n = 0;
-  for (const m of msgs) n += 4 + m.length;
-  const out = Buffer.allocUnsafe(4 + n);
-  out.writeUInt32BE(n, 0);
-  let o = 4;
-  for (const m of msgs) {
-    out.writeUInt32BE(m.length, o);
-    o += 4 + m.copy(out, o + 4);
-  }
-  return out;
 }
 
 function joinHostPort(host: string, port: number): string {

@@ -11,6 +11,7 @@ import { CloseCode } from '../protocol/index.js';
 import { BearerAuth } from './auth.js';
 import { sendConsole } from './console.js';
 import { HttpApiError, clusterUnavailable } from './errors.js';
+import type { DrainStatus } from '../registry/drain-status.js';
 import { sendError, sendJson } from './reply.js';
 
 /** Operations URIs: health and metrics (no auth), admin (Bearer). docs/openapi-admin.yaml lists them. */
@@ -34,17 +35,6 @@ export interface FleetSessionsView {
   buffered(uid: string): Promise<number>;
   /** Ends the UID's session wherever it is (Close 0x01 to its connection, 0xA0 to its buffered requests). False: none. */
   end(uid: string): Promise<boolean>;
-}
-
-/** What `/admin/drain` answers (src/cluster/drain.ts fills it). */
-export interface DrainStatus {
-  readonly draining: boolean;
-  readonly rate: number;
-  readonly sessionsLeft: number;
-  readonly moved: number;
-  readonly inFlight: number;
-  readonly startedAt: string | null;
-  readonly done: boolean;
 }
 
 /** A cluster node's drain (src/cluster/drain.ts). */

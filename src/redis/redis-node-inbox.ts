@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { packBatch, unpackBatch, type InboxStats, type NodeInbox } from '../registry/node-inbox.js';
+import { TurnOutbox, packBatch, unpackBatch, type InboxStats, type NodeInbox, type OutboxBatch } from '../registry/node-inbox.js';
 import { RedisKeys } from './keys.js';
 
 export interface RedisInboxOptions {
@@ -25,9 +25,7 @@ export class RedisNodeInbox implements NodeInbox {
   readonly #blocking: Redis;
   readonly #k: RedisKeys;
   readonly #o: RedisInboxOptions;
-  #outbox = new Map<string, { msgs: Buffer[]; lost: Array<(() => void) | undefined> }>();
-  #scheduled = false;
-  #flushed: Promise<void> = Promise.resolve();
+  readonly #out = new TurnOutbox((batches) => this.#send(batches));
   #closed = false;
   #reading: Promise<void> | undefined;
   /** The last entry handed to the handler (stats() counts what follows it). */
@@ -45,18 +43,11 @@ export class RedisNodeInbox implements NodeInbox {
 
   /** `lost`: called if the batch holding `msg` cannot be handed to Redis (it is down): answer its origin now. */
   post(to: string, msg: Buffer, lost?: () => void): void {
-    let q = this.#outbox.get(to);
-    if (!q) this.#outbox.set(to, (q = { msgs: [], lost: [] }));
-    q.msgs.push(msg);
-    q.lost.push(lost);
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    this.#flushed = new Promise((resolve, reject) => setImmediate(() => this.#send().then(resolve, reject)));
-    this.#flushed.catch(() => {}); // reported through `lost` and flush()
+    this.#out.add(to, msg, lost);
   }
 
   flush(): Promise<void> {
-    return this.#flushed;
+    return this.#out.flushed;
   }
 
   async start(handler: (batch: Buffer[]) => void): Promise<void> {
@@ -133,10 +124,7 @@ export class RedisNodeInbox implements NodeInbox {
     for (const [err] of res ?? []) if (err) throw err;
   }
 
-  async #send(): Promise<void> {
-    this.#scheduled = false;
-    const out = this.#outbox;
-    this.#outbox = new Map();
+  async #send(out: ReadonlyMap<string, OutboxBatch>): Promise<void> {
     const p = this.#cmd.pipeline();
     for (const [to, q] of out) {
       const key = this.#k.inbox(to);

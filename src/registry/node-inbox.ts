@@ -35,6 +35,57 @@ export interface InboxStats {
   readonly lagMs: number;
 }
 
+/** What one loop turn posted to one destination, with each message's `lost` callback. */
+export interface OutboxBatch {
+  readonly msgs: Buffer[];
+  readonly lost: Array<(() => void) | undefined>;
+}
+
+/**
+ * The batching every inbox shares: messages posted in one event-loop turn are grouped per
+ * destination, and `send` runs once after the turn (setImmediate, after the poll phase) with
+ * them. `flushed` settles with that send: it rejects when the engine could not take a batch.
+ */
+export class TurnOutbox {
+  #pending = new Map<string, OutboxBatch>();
+  #scheduled = false;
+  #flushed: Promise<void> = Promise.resolve();
+  readonly #send: (batches: ReadonlyMap<string, OutboxBatch>) => Promise<void> | void;
+
+  constructor(send: (batches: ReadonlyMap<string, OutboxBatch>) => Promise<void> | void) {
+    this.#send = send;
+  }
+
+  /** Queues `msg` for `to`; returns the destination's batch of this turn so far. */
+  add(to: string, msg: Buffer, lost?: () => void): OutboxBatch {
+    let q = this.#pending.get(to);
+    if (!q) this.#pending.set(to, (q = { msgs: [], lost: [] }));
+    q.msgs.push(msg);
+    q.lost.push(lost);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      this.#flushed = new Promise<void>((resolve, reject) => setImmediate(() => {
+        this.#scheduled = false;
+        const out = this.#pending;
+        this.#pending = new Map();
+        new Promise<void>((done) => done(this.#send(out))).then(resolve, reject);
+      }));
+      this.#flushed.catch(() => {}); // reported through `lost` and flush()
+    }
+    return q;
+  }
+
+  /** Takes `to`'s batch out of this turn (its caller sends it now). */
+  take(to: string): void {
+    this.#pending.delete(to);
+  }
+
+  /** Settles once everything added so far was sent (or its `lost` called). */
+  get flushed(): Promise<void> {
+    return this.#flushed;
+  }
+}
+
 /** The inboxes of one process's fleet (the single node, or several in one test). */
 export class MemoryInboxBacking {
   readonly handlers = new Map<string, (batch: Buffer[]) => void>();
@@ -43,9 +94,9 @@ export class MemoryInboxBacking {
 export class MemoryNodeInbox implements NodeInbox {
   readonly node: string;
   readonly #b: MemoryInboxBacking;
-  #outbox = new Map<string, Buffer[]>();
-  #scheduled = false;
-  #flushed: Promise<void> = Promise.resolve();
+  readonly #out = new TurnOutbox((batches) => {
+    for (const [to, q] of batches) this.#b.handlers.get(to)?.(q.msgs);
+  });
 
   constructor(node: string, backing: MemoryInboxBacking = new MemoryInboxBacking()) {
     this.node = node;
@@ -53,16 +104,11 @@ export class MemoryNodeInbox implements NodeInbox {
   }
 
   post(to: string, msg: Buffer, _lost?: () => void): void {
-    let q = this.#outbox.get(to);
-    if (!q) this.#outbox.set(to, (q = []));
-    q.push(msg);
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    this.#flushed = new Promise((resolve) => setImmediate(() => { this.#send(); resolve(); }));
+    this.#out.add(to, msg);
   }
 
   flush(): Promise<void> {
-    return this.#flushed;
+    return this.#out.flushed;
   }
 
   async start(handler: (batch: Buffer[]) => void): Promise<void> {
@@ -74,21 +120,19 @@ export class MemoryNodeInbox implements NodeInbox {
   }
 
   async drop(_node: string): Promise<void> {}
-
-  #send(): void {
-    this.#scheduled = false;
-    const out = this.#outbox;
-    this.#outbox = new Map();
-    for (const [to, batch] of out) this.#b.handlers.get(to)?.(batch);
-  }
 }
 
-/** Length-prefixed concatenation of a batch (u32 BE length, bytes): one engine value per batch. */
-export function packBatch(batch: readonly Buffer[]): Buffer {
+/**
+ * Length-prefixed concatenation of a batch (u32 BE length, bytes): one engine value per batch.
+ * `framed`: preceded by the u32 length of the whole (a node link's frame), in the same buffer.
+ */
+export function packBatch(batch: readonly Buffer[], framed = false): Buffer {
   let n = 0;
   for (const m of batch) n += 4 + m.length;
-  const out = Buffer.allocUnsafe(n);
-  let o = 0;
+  const head = framed ? 4 : 0;
+  const out = Buffer.allocUnsafe(head + n);
+  if (framed) out.writeUInt32BE(n, 0);
+  let o = head;
   for (const m of batch) {
     out.writeUInt32BE(m.length, o);
     o += 4 + m.copy(out, o + 4);
