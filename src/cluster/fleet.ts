@@ -252,7 +252,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
         await this.#e.inbox.flush().catch(() => {});
       }
       // Taken after the claim: an append guarded by the old claim can no longer land behind it.
-      const replay = previous ? this.#replayable(uid, await this.#e.buffers.take(uid), link.maxTransmissionLength) : [];
+      const replay = previous ? await this.#replay(uid, await this.#e.buffers.take(uid), link.maxTransmissionLength) : [];
       return previous ? { claim, previous: { node: previous.node, state: previous.state, peer: previous.peer }, replay } : { claim, replay };
     } finally {
       // The handshake accepts and attaches in the microtasks that follow; what waited goes to the session after.
@@ -630,6 +630,22 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   // ---- kept sessions, their buffers, dead nodes ----
 
+  /**
+   * #replayable, after reading the live nodes again when an entry names a tracker on a node the
+   * last tick did not list: it may have joined since (a restart), and a tracker taken for dead
+   * would have its answer sent to the other party instead of to it.
+   */
+  async #replay(uid: string, entries: BufferedEntry[], max: number): Promise<Buffer[]> {
+    if (entries.some((e) => e.request && e.request.node !== this.node && !this.#nodes.ids.has(e.request.node))) {
+      try {
+        this.#nodes.update(await this.#e.registry.live());
+      } catch {
+        // Redis away: the last tick's list decides.
+      }
+    }
+    return this.#replayable(uid, entries, max);
+  }
+
   /** What a claim found buffered, ready to write in order: answered requests and those of dead trackers left out. */
   #replayable(uid: string, entries: BufferedEntry[], max: number): Buffer[] {
     const out: Buffer[] = [];
@@ -718,7 +734,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
       const info = { kind: s.kind, group: s.group, peer: s.peer, tls: s.tls, maxTransmissionLength: s.maxTransmissionLength };
       const { claim } = await this.#e.directory.claim(s.uid, info, this.#clock.epochMs());
       s.claim = claim;
-      for (const bytes of this.#replayable(s.uid, await this.#e.buffers.take(s.uid), s.maxTransmissionLength)) link.sendBytes(bytes);
+      for (const bytes of await this.#replay(s.uid, await this.#e.buffers.take(s.uid), s.maxTransmissionLength)) link.sendBytes(bytes);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import { ToT } from '../protocol/index.js';
+import { CENTRAL_UID, TOT_NAMES, ToT } from '../protocol/index.js';
 import type { SessionEvents, SessionView } from '../registry/session-manager.js';
 
 /** What the presence webhook is told (PROTOCOL §8). */
@@ -35,7 +35,8 @@ export function sessionEventsReporter(metrics: Metrics, log: Logger, presence: P
       // Telemetry (a buffered datagram too large for the resuming central) counts with the other datagrams.
       if (type === ToT.TELEMETRY) return metrics.countTelemetry('dropped', why);
       metrics.dropped.labels(why).inc();
-      log.warn({ event: 'dropped', uid, reason: why }, 'transmission dropped: no session, buffer full or too large for the peer');
+      // The central's UID is empty: `to` says whose session was missing.
+      log.warn({ event: 'dropped', uid, to: uid === CENTRAL_UID ? 'central' : 'object', tot: TOT_NAMES[type] ?? type, reason: why }, 'transmission dropped: no session, buffer full or too large for the peer');
     },
   };
 }

@@ -192,3 +192,26 @@ t.test('a node that stops gracefully: the others drop their routes to it, so wha
   const after = await ask();
   t.same([after.status, after.json?.Reason], [200, 'no-session'], `after a heartbeat: the route to b is dropped, the directory answers (${after.status} ${after.text})`);
 });
+
+t.test('a request buffered by a node that joined after the resuming node\'s last heartbeat tick is answered to its origin, not dropped as orphaned', async (t) => {
+  // A long heartbeat: a's list of live nodes (read at its start) does not have b, which started after it.
+  const keyPrefix = `fb${++prefixes}:`;
+  const cluster = (nodeId: string): ClusterConfig => ({ redis: redis.url, nodeId, keyPrefix, commandTimeoutMs: 1000, heartbeatSec: 30, leaseSec: 60 });
+  const a = await startDaemon(t, testConfig(t, { cluster: cluster('a'), http: { enabled: true } }), [dev], { logLevel: 'warn' });
+  const b = await startDaemon(t, testConfig(t, { cluster: cluster('b'), http: { enabled: true } }), [dev], { logLevel: 'warn' });
+  t.notOk(a.daemon.internals.fleet!.liveNodes.some((n) => n.node === 'b'), 'a has not listed b yet');
+  const obj = new ObjectClient({ host: '127.0.0.1', port: b.port, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => ({ code: 0, payload: req.payload }) });
+  t.teardown(() => obj.destroy());
+  await obj.connect();
+  obj.destroy(); // kept
+  const engines = b.daemon.internals.fleet!.engines;
+  await until(async () => (await engines.directory.lookup(dev.uid))?.state === 'kept', 'the session kept in the directory');
+  // Through b's HTTP API: b tracks it, buffered in the fleet.
+  const answer = call(`http://127.0.0.1:${b.daemon.addresses!.http!.port}`, '/request', { UID: dev.uid, Timeout: 3, Format: 'ASCII', Payload: 'buffered' });
+  await until(async () => (await engines.buffers.stats(dev.uid)).count === 1, 'the request buffered');
+  const again = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => ({ code: 0, payload: ascii(`again:${req.payload.data}`) }) });
+  t.teardown(() => again.destroy());
+  await again.connect(); // resumes on a, which replays the request and must route its answer to b
+  const r = await answer;
+  t.same([r.status, r.json], [200, { Code: 0, Format: 'ASCII', Payload: 'again:buffered' }], `answered by the device through a (${r.status} ${r.text})`);
+});
