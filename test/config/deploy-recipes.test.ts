@@ -23,8 +23,8 @@ function dockerEnv(text: string): Record<string, string> {
   return env;
 }
 
-// No Docker engine here: load the image's config the way the container does (the shipped
-// file + the image's ENV) and check what each port serves.
+// CI runs no Docker engine (and reaches no image registry): load the image's config the way
+// the container does (the shipped file + the image's ENV) and check what each port serves.
 t.test('docs/Dockerfile: health, /metrics and the admin API are on their own listener, not the public API port', async (t) => {
   const dockerfile = read('docs/Dockerfile');
   const env = dockerEnv(dockerfile);
