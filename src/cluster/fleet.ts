@@ -573,6 +573,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   #handle(m: NodeMessage): void {
     switch (m.kind) {
       case 'deliver': {
+        // Its origin was answered 0xA1 (a post held up in an engine that was away): never delivered late (PROTOCOL §6).
+        if (m.ref && m.ref.expiresAt <= this.#clock.epochMs()) return;
         const s = this.#sessions.get(m.session);
         if (s?.link && !this.#attaching.has(m.session) && !this.#chains.has(m.session)) {
           if (m.ref && m.ref.node !== this.node) this.#remember(m.ref);

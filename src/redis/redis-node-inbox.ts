@@ -41,7 +41,10 @@ export class RedisNodeInbox implements NodeInbox {
     this.#o = { ...DEFAULTS, ...opts };
   }
 
-  /** `lost`: called if the batch holding `msg` cannot be handed to Redis (it is down): answer its origin now. */
+  /**
+   * `lost`: called if the batch holding `msg` surely did not reach Redis (it is down, it refused
+   * it): answer its origin now. Not called when the batch's fate is unknown (sent, no answer).
+   */
   post(to: string, msg: Buffer, lost?: () => void): void {
     this.#out.add(to, msg, lost);
   }
@@ -136,17 +139,39 @@ export class RedisNodeInbox implements NodeInbox {
       }
     }
     let failure: unknown;
+    // Not ready: ioredis refuses every command without writing it (no offline queue), so a failure is sure.
+    const sent = this.#cmd.status === 'ready';
+    let unknown = false;
     try {
       const res = await p.exec();
-      for (const [err] of res ?? []) if (err) failure ??= err;
+      for (const [err] of res ?? []) {
+        if (!err) continue;
+        failure ??= err;
+        unknown ||= sent && !surelyNotWritten(err);
+      }
     } catch (err) {
       failure = err;
+      unknown = sent && !surelyNotWritten(err);
     }
     if (failure === undefined) return;
     for (const to of out.keys()) this.#expiryRenewed.delete(to); // the next batch sets the expiry again
-    for (const q of out.values()) for (const f of q.lost) f?.();
+    // Written but unanswered (a timeout, the connection dropped after the write): Redis may hold
+    // the batch, and its destination then reads it once Redis answers again. Calling `lost` would
+    // answer origins whose message is still delivered (an answer at once, then the object's):
+    // their backstops answer them instead, once (the tracker's timeout, or the wait's deadline).
+    if (!unknown) for (const q of out.values()) for (const f of q.lost) f?.();
     throw failure;
   }
+}
+
+/**
+ * An error after which Redis surely did not write the command: ioredis refused to send it (the
+ * connection is not ready and there is no offline queue), or Redis answered with an error.
+ * Anything else (a command timeout, a connection closed with the command sent) leaves it unknown.
+ */
+function surelyNotWritten(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === 'ReplyError' || err.message.startsWith("Stream isn't writeable");
 }
 
 /** The smallest stream id after `id` ('ms-seq'). */
