@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { TurnOutbox, packBatch, unpackBatch, type InboxStats, type NodeInbox, type OutboxBatch } from '../registry/node-inbox.js';
 import { RedisKeys } from './keys.js';
+import { outcomeUnknown, readyToSend } from './outcome.js';
 
 export interface RedisInboxOptions {
   /** Batches a stream keeps at most (XADD MAXLEN ~): a node that stops reading cannot grow Redis. */
@@ -139,19 +140,18 @@ export class RedisNodeInbox implements NodeInbox {
       }
     }
     let failure: unknown;
-    // Not ready: ioredis refuses every command without writing it (no offline queue), so a failure is sure.
-    const sent = this.#cmd.status === 'ready';
+    const sent = readyToSend(this.#cmd);
     let unknown = false;
     try {
       const res = await p.exec();
       for (const [err] of res ?? []) {
         if (!err) continue;
         failure ??= err;
-        unknown ||= sent && !surelyNotWritten(err);
+        unknown ||= outcomeUnknown(sent, err);
       }
     } catch (err) {
       failure = err;
-      unknown = sent && !surelyNotWritten(err);
+      unknown = outcomeUnknown(sent, err);
     }
     if (failure === undefined) return;
     for (const to of out.keys()) this.#expiryRenewed.delete(to); // the next batch sets the expiry again
@@ -162,16 +162,6 @@ export class RedisNodeInbox implements NodeInbox {
     if (!unknown) for (const q of out.values()) for (const f of q.lost) f?.();
     throw failure;
   }
-}
-
-/**
- * An error after which Redis surely did not write the command: ioredis refused to send it (the
- * connection is not ready and there is no offline queue), or Redis answered with an error.
- * Anything else (a command timeout, a connection closed with the command sent) leaves it unknown.
- */
-function surelyNotWritten(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return err.name === 'ReplyError' || err.message.startsWith("Stream isn't writeable");
 }
 
 /** The smallest stream id after `id` ('ms-seq'). */
