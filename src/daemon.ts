@@ -194,9 +194,14 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       log.warn({ event: 'token-refused', uid, tokens: held }, 'telemetry token registry full of live tokens: none issued');
     },
     unavailable: (uid, err) => {
-      log.warn({ event: 'token-store-unavailable', uid, err: err instanceof Error ? err.message : String(err) }, 'telemetry token store away: no token issued, retried later (logged once until it answers again)');
+      log.warn({ event: 'token-store-unavailable', uid, err: err instanceof Error ? err.message : String(err) }, 'telemetry token store away: no token issued, retried within seconds (logged once until it answers again)');
+    },
+    reissued: (count) => {
+      log.warn({ event: 'tokens-reissued', count }, `the token store came back without the current token of ${count} connected objects (lost in a restart?): each got a new one`);
     },
   });
+  // Once the store answers again: what it lost is issued anew, what failed meanwhile is tried now.
+  (tokens as TokenStore).onBack?.(() => void issuer.verify(sessions.store.values()));
   let secureContext: SecureContext | undefined;
   const host = new SessionHost({
     config, clock, log, metrics, sessions, router, acl,

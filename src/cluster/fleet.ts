@@ -3,9 +3,9 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { CENTRAL_UID, CloseCode, ResponseCode, ToT, decodeTransmissions, encodeTransmission, type Payload, type Transmission } from '../protocol/index.js';
 import type { BufferedRequest } from '../registry/offline-buffer.js';
 import type { BufferedEntry } from '../registry/session-buffers.js';
-import type { DirectoryEntry } from '../registry/session-directory.js';
+import { ClaimOutcomeUnknown, type DirectoryEntry } from '../registry/session-directory.js';
 import type { Session, SessionKind } from '../registry/session.js';
-import type { SessionManager, SessionView, SharedClaim, SharedLinkInfo, SharedSessions } from '../registry/session-manager.js';
+import { ClaimRefusedError, type SessionManager, type SessionView, type SharedClaim, type SharedLinkInfo, type SharedSessions } from '../registry/session-manager.js';
 import type { RefusalReason } from '../routing/reasons.js';
 import { EMPTY_PAYLOAD, type GeneratedReason, type PendingRequest, type RequestTracker, type ResponseTarget } from '../routing/request-tracker.js';
 import type { RemoteRouting, Router } from '../routing/router.js';
@@ -108,7 +108,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   #dead = new Set<string>();
   /** Live nodes as of the last heartbeat tick (this one included): a buffered request's tracker is alive or not; the version each reads. */
   readonly #nodes: LiveNodes;
-  /** Removals of answered requests from kept buffers that failed (the engine was away): retried each sweep. */
+  /** Writes that failed while the engine was away, retried each sweep: removals of answered requests from kept buffers, keeps of claims (both idempotent). */
   #removals: Array<() => Promise<unknown>> = [];
   #seq = 0;
   readonly #timers = new Map<string, TimerHandle>();
@@ -230,7 +230,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
   // ---- SharedSessions: the session manager's side ----
 
   async claim(uid: string, kind: SessionKind, group: string, link: SharedLinkInfo): Promise<SharedClaim> {
-    if (!this.live) throw new Error(`node ${this.node} is not live in the cluster (${this.#e.reachability}, lease ${this.#e.registry.state})`);
+    if (!this.live) {
+      const why = this.#e.reachability === 'unreachable' ? 'redis-unreachable' : this.#e.registry.state === 'lapsed' ? 'lease-lapsed' : 'not-live';
+      throw new ClaimRefusedError(why, `node ${this.node} is not live in the cluster (Redis ${this.#e.reachability}, lease ${this.#e.registry.state})`);
+    }
     const a = this.#attaching.get(uid) ?? { n: 0, waiters: [] };
     a.n++;
     this.#attaching.set(uid, a);
@@ -238,7 +241,16 @@ export class Fleet implements SharedSessions, RemoteRouting {
     try {
       const now = this.#clock.epochMs();
       const info = { kind, group, peer: link.peer, tls: link.tls, maxTransmissionLength: link.maxTransmissionLength };
-      const { claim, previous } = await this.#e.directory.claim(uid, info, now);
+      let result;
+      try {
+        result = await this.#e.directory.claim(uid, info, now);
+      } catch (err) {
+        // Redis may still apply it: the finally below keeps that claim (fenced by it), so no entry
+        // stays "connected" here for a connection that was refused.
+        if (err instanceof ClaimOutcomeUnknown) claimed = err.claim;
+        throw claimRefused(err);
+      }
+      const { claim, previous } = result;
       claimed = claim;
       this.#routes.delete(uid);
       if (previous?.state === 'connected' && previous.node !== this.node) {
@@ -272,13 +284,19 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   #keepClaim(uid: string, claim: string, keepMs = this.#opts.keepSessionMs): void {
     this.#routes.delete(uid);
-    this.#inOrder(uid, async () => {
+    const keptUntil = this.#clock.epochMs() + keepMs;
+    const keep = async () => {
       const now = this.#clock.epochMs();
+      // Idempotent: fenced by the claim, so a retry after a newer claim (the device back) does nothing.
+      if (!(await this.#e.directory.keep(uid, claim, Math.max(keptUntil, now + 1), now))) this.#log.debug({ event: 'keep-fenced', uid }, 'session kept elsewhere meanwhile');
+    };
+    this.#inOrder(uid, async () => {
       try {
-        if (!(await this.#e.directory.keep(uid, claim, now + keepMs, now))) this.#log.debug({ event: 'keep-fenced', uid }, 'session kept elsewhere meanwhile');
+        await keep();
       } catch (err) {
-        // The entry still says connected here: the next delivery to it, or this node's next start, keeps it.
-        this.#log.warn({ event: 'keep-failed', uid, err: String(err) }, 'kept session not written to the cluster engine');
+        // The entry still says connected here: tried again each sweep until the engine answers.
+        this.#log.warn({ event: 'keep-failed', uid, err: String(err) }, 'kept session not written to the cluster engine: retried each second');
+        this.#removals.push(keep);
       }
     });
   }
@@ -573,6 +591,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   #handle(m: NodeMessage): void {
     switch (m.kind) {
       case 'deliver': {
+        // Its origin was answered 0xA1 (a post held up in an engine that was away): never delivered late (PROTOCOL §6).
+        if (m.ref && m.ref.expiresAt <= this.#clock.epochMs()) return;
         const s = this.#sessions.get(m.session);
         if (s?.link && !this.#attaching.has(m.session) && !this.#chains.has(m.session)) {
           if (m.ref && m.ref.node !== this.node) this.#remember(m.ref);
@@ -830,6 +850,15 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#chains.set(uid, p);
     void p.then(() => { if (this.#chains.get(uid) === p) this.#chains.delete(uid); });
   }
+}
+
+/** A claim's failure as the handshake logs it: what failed, in words an operator can act on. */
+function claimRefused(err: unknown): ClaimRefusedError {
+  const cause = err instanceof ClaimOutcomeUnknown ? err.failure : err;
+  const msg = cause instanceof Error ? cause.message : String(cause);
+  if (cause instanceof Error && cause.name === 'ReplyError') return new ClaimRefusedError('redis-error', `Redis refused the session claim: ${msg}`);
+  if (/timed out/i.test(msg)) return new ClaimRefusedError('command-timeout', `the session claim timed out (Redis did not answer within cluster.commandTimeoutMs): ${msg}`);
+  return new ClaimRefusedError('redis-unreachable', `Redis unreachable for the session claim: ${msg}`);
 }
 
 function refKey(dir: 'down' | 'up', uid: string, tracking: number): string {

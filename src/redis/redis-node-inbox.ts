@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { TurnOutbox, packBatch, unpackBatch, type InboxStats, type NodeInbox, type OutboxBatch } from '../registry/node-inbox.js';
 import { RedisKeys } from './keys.js';
+import { outcomeUnknown, readyToSend } from './outcome.js';
 
 export interface RedisInboxOptions {
   /** Batches a stream keeps at most (XADD MAXLEN ~): a node that stops reading cannot grow Redis. */
@@ -41,7 +42,10 @@ export class RedisNodeInbox implements NodeInbox {
     this.#o = { ...DEFAULTS, ...opts };
   }
 
-  /** `lost`: called if the batch holding `msg` cannot be handed to Redis (it is down): answer its origin now. */
+  /**
+   * `lost`: called if the batch holding `msg` surely did not reach Redis (it is down, it refused
+   * it): answer its origin now. Not called when the batch's fate is unknown (sent, no answer).
+   */
   post(to: string, msg: Buffer, lost?: () => void): void {
     this.#out.add(to, msg, lost);
   }
@@ -136,15 +140,26 @@ export class RedisNodeInbox implements NodeInbox {
       }
     }
     let failure: unknown;
+    const sent = readyToSend(this.#cmd);
+    let unknown = false;
     try {
       const res = await p.exec();
-      for (const [err] of res ?? []) if (err) failure ??= err;
+      for (const [err] of res ?? []) {
+        if (!err) continue;
+        failure ??= err;
+        unknown ||= outcomeUnknown(sent, err);
+      }
     } catch (err) {
       failure = err;
+      unknown = outcomeUnknown(sent, err);
     }
     if (failure === undefined) return;
     for (const to of out.keys()) this.#expiryRenewed.delete(to); // the next batch sets the expiry again
-    for (const q of out.values()) for (const f of q.lost) f?.();
+    // Written but unanswered (a timeout, the connection dropped after the write): Redis may hold
+    // the batch, and its destination then reads it once Redis answers again. Calling `lost` would
+    // answer origins whose message is still delivered (an answer at once, then the object's):
+    // their backstops answer them instead, once (the tracker's timeout, or the wait's deadline).
+    if (!unknown) for (const q of out.values()) for (const f of q.lost) f?.();
     throw failure;
   }
 }

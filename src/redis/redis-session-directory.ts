@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
-import type { ClaimResult, DirectoryEntry, SessionDirectory, SessionInfo } from '../registry/session-directory.js';
+import { ClaimOutcomeUnknown, type ClaimResult, type DirectoryEntry, type SessionDirectory, type SessionInfo } from '../registry/session-directory.js';
 import { RedisKeys } from './keys.js';
+import { outcomeUnknown, readyToSend } from './outcome.js';
 import { withScripts, check, unwrap } from './scripts.js';
 
 // Each script reads and writes one UID's hash only; the indexes follow in the same pipeline.
@@ -68,13 +69,19 @@ export class RedisSessionDirectory implements SessionDirectory {
     ];
     const tag = RedisKeys.uidTag(uid);
     const pipeline = this.#r.pipeline() as ChainableCommander & { iotsClaim(key: string, ...argv: string[]): ChainableCommander };
-    const res = await pipeline
-      .iotsClaim(this.#k.session(uid), ...fields)
-      .zadd(this.#k.sessionIndex, 0, tag)
-      .sadd(this.#k.heldBy(this.node), tag)
-      .zrem(this.#k.keptIndex, tag)
-      .exec();
-    const previous = fromHash(unwrap(res, 0) as string[]);
+    const ready = readyToSend(this.#r);
+    let previous: DirectoryEntry | undefined;
+    try {
+      const res = await pipeline
+        .iotsClaim(this.#k.session(uid), ...fields)
+        .zadd(this.#k.sessionIndex, 0, tag)
+        .sadd(this.#k.heldBy(this.node), tag)
+        .zrem(this.#k.keptIndex, tag)
+        .exec();
+      previous = fromHash(unwrap(res, 0) as string[]);
+    } catch (err) {
+      throw outcomeUnknown(ready, err) ? new ClaimOutcomeUnknown(claim, err) : err;
+    }
     if (previous && previous.node !== this.node) await this.#r.srem(this.#k.heldBy(previous.node), tag);
     return previous ? { claim, previous } : { claim };
   }

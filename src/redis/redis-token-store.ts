@@ -68,6 +68,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return {redis.call('ZCARD', KEYS[1]), now}`;
 
+/** Tokens checked per pipeline by known(). */
+const KNOWN_CHUNK = 1_000;
+
 /** A close waits this long at most for its UNSUBSCRIBE (a server that just went away never answers it). */
 const UNSUBSCRIBE_BOUND_MS = 500;
 
@@ -124,6 +127,10 @@ export class RedisTokenStore implements TokenStore {
   #epoch = 0;
   readonly #onMessage: (channel: string, msg: string) => void;
   readonly #onReady: () => void;
+  readonly #backs: Array<() => void> = [];
+  /** The command connection's (re)connects after its first: the store was away, and may have lost what it held. */
+  readonly #onCommandReady: () => void;
+  #commandConnected = false;
   /** Resolves once this node hears invalidation notices (tests wait for it). */
   readonly subscribed: Promise<void>;
 
@@ -155,6 +162,15 @@ export class RedisTokenStore implements TokenStore {
       this.#clearCache();
       subscriber.subscribe(channel).then(() => this.#clearCache(), () => {});
     };
+    this.#onCommandReady = () => {
+      if (!this.#commandConnected) {
+        this.#commandConnected = true;
+        return;
+      }
+      for (const fn of this.#backs) fn();
+    };
+    if (redis.status === 'ready') this.#commandConnected = true;
+    redis.on('ready', this.#onCommandReady);
     subscriber.on('message', this.#onMessage);
     subscriber.on('ready', this.#onReady);
     this.subscribed = subscriber.subscribe(channel).then(() => {});
@@ -220,6 +236,27 @@ export class RedisTokenStore implements TokenStore {
     return p;
   }
 
+  /** One pipeline of EXISTS (in chunks): a token it no longer holds also leaves this node's cache. */
+  async known(keys: readonly string[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (let i = 0; i < keys.length; i += KNOWN_CHUNK) {
+      const chunk = keys.slice(i, i + KNOWN_CHUNK);
+      const p = this.#r.pipeline();
+      for (const key of chunk) p.exists(this.#k.token(Buffer.from(key, 'latin1').toString('hex')));
+      const res = await p.exec();
+      chunk.forEach((key, j) => {
+        const known = Number(unwrap(res, j)) === 1;
+        if (!known) this.#cache.delete(key);
+        out.push(known);
+      });
+    }
+    return out;
+  }
+
+  onBack(fn: () => void): void {
+    this.#backs.push(fn);
+  }
+
   async revoke(uid: string): Promise<number> {
     const [live, all] = await this.#r.iotsTokenRevoke(this.#k.tokensOf(uid));
     if (all.length) await this.#r.zrem(this.#k.tokenIndex, ...all);
@@ -234,6 +271,7 @@ export class RedisTokenStore implements TokenStore {
   async close(): Promise<void> {
     this.#sub.off('message', this.#onMessage);
     this.#sub.off('ready', this.#onReady);
+    this.#r.off('ready', this.#onCommandReady);
     // Away, the UNSUBSCRIBE would wait for a reconnect: a subscription lost with the connection needs none.
     // 'ready' can still show for a moment after the server went away, so the wait is bounded too.
     if (this.#sub.status !== 'ready') return;

@@ -12,7 +12,9 @@ export interface NodeInbox {
   readonly link?: { readonly address: string; readonly key: string };
   /**
    * Queues `msg` for node `to`; sent with the rest of this loop turn's messages to it. `lost` is
-   * called if the engine could not take the batch (it is unreachable): answer the origin at once.
+   * called if the engine surely did not take the batch (it is unreachable, it refused it): answer
+   * the origin at once. Never when the batch's fate is unknown (handed over, then no answer): it
+   * may still be delivered, so whoever waits for its answer keeps to its backstop timer.
    */
   post(to: string, msg: Buffer, lost?: () => void): void;
   /** Resolves once everything posted so far has been handed to the engine; rejects when it is unreachable. */

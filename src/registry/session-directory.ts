@@ -24,6 +24,17 @@ export interface DirectoryEntry extends SessionInfo {
   readonly keptUntil: number;
 }
 
+/**
+ * A claim whose outcome is unknown: sent, then no answer (a command timeout, the connection lost).
+ * The engine may have applied it: `claim` names the entry it would have written, so the caller can
+ * fence it (keep it, so that it expires) once the engine answers again.
+ */
+export class ClaimOutcomeUnknown extends Error {
+  constructor(readonly claim: string, readonly failure: unknown) {
+    super(failure instanceof Error ? failure.message : String(failure));
+  }
+}
+
 export interface ClaimResult {
   readonly claim: string;
   /** The entry this claim replaced: a connection elsewhere to take over, or a kept session to resume. */
@@ -44,7 +55,7 @@ export interface SessionDirectory {
    * so a reaper keeps only what the dead incarnation claimed, never what a restarted one just did.
    */
   useIncarnation(incarnation: string): void;
-  /** Takes the UID's session for a connection on this node. */
+  /** Takes the UID's session for a connection on this node. Rejects with ClaimOutcomeUnknown when the engine may have applied it. */
   claim(uid: string, info: SessionInfo, now: number): Promise<ClaimResult>;
   /** The connection of `claim` is gone and the session is kept until `keptUntil`. False: fenced. */
   keep(uid: string, claim: string, keptUntil: number, now: number): Promise<boolean>;

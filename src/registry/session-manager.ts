@@ -35,6 +35,16 @@ export interface SharedClaim {
   readonly replay: readonly Buffer[];
 }
 
+/** Why a cluster node refused a session claim: what an operator needs to read in the log. */
+export type ClaimRefusal = 'command-timeout' | 'redis-unreachable' | 'redis-error' | 'lease-lapsed' | 'not-live';
+
+/** A claim refused by the fleet (the handshake is then refused, reason `cluster-unavailable`); `why` says what failed. */
+export class ClaimRefusedError extends Error {
+  constructor(readonly why: ClaimRefusal, message: string) {
+    super(message);
+  }
+}
+
 /**
  * A cluster's side of session life (CLUSTER.md guarantees 3–4): the fleet's directory holds who
  * has each UID, kept sessions and their buffers live in the shared engine, and what is addressed
@@ -44,7 +54,7 @@ export interface SharedClaim {
 export interface SharedSessions {
   /** This node's id. */
   readonly node: string;
-  /** Takes the UID fleet-wide for a connection (one elsewhere is told to close 0xA1). Rejects when the engine is away. */
+  /** Takes the UID fleet-wide for a connection (one elsewhere is told to close 0xA1). Rejects (ClaimRefusedError) when the engine is away or this node not live. */
   claim(uid: string, kind: SessionKind, group: string, link: SharedLinkInfo): Promise<SharedClaim>;
   /** The connection of `s` is gone: the session is kept fleet-wide for `keepMs`. */
   keep(s: Session, keepMs: number): void;

@@ -29,6 +29,13 @@ export interface TokenStore {
   lookup(key: string, now: number): Promise<TokenInfo | undefined>;
   /** Revokes every token of `uid` at every node; returns how many there were. */
   revoke(uid: string): Promise<number>;
+  /** Which of `keys` the engine holds now, asked of the engine itself (no cache): the check after it was away. */
+  known(keys: readonly string[]): Promise<boolean[]>;
+  /**
+   * Calls `fn` each time the engine answers again after it was away: it may have lost what it
+   * held (a restart that lost its last writes). The memory engine is never away and never calls it.
+   */
+  onBack?(fn: () => void): void;
   /** Tokens held in all (an engine shared by nodes may count approximately: see its notes). */
   readonly size: Promise<number>;
   close(): Promise<void>;
@@ -60,6 +67,10 @@ export class MemoryTokenStore implements TokenStore {
 
   async revoke(uid: string): Promise<number> {
     return this.#r.revoke(uid);
+  }
+
+  async known(keys: readonly string[]): Promise<boolean[]> {
+    return keys.map((k) => this.#r.lookup(k) !== undefined);
   }
 
   get size(): Promise<number> {

@@ -52,7 +52,8 @@ export interface HandshakeResult {
 }
 
 export class HandshakeError extends Error {
-  constructor(readonly reason: HandshakeFailure, readonly uid?: string) {
+  /** `detail`: what made the session claim fail (a cluster's `cluster-unavailable`), for the log. */
+  constructor(readonly reason: HandshakeFailure, readonly uid?: string, readonly detail?: unknown) {
     super(`handshake failed: ${reason}`);
   }
 }
@@ -137,8 +138,8 @@ async function steps(raw: Socket, deps: HandshakeDeps, setSocket: (s: Socket) =>
   if (claiming) {
     try {
       claimed = await claiming;
-    } catch {
-      return refuseAuth(socket, 'cluster-unavailable', uid);
+    } catch (err) {
+      return refuseAuth(socket, 'cluster-unavailable', uid, err);
     }
     if (socket.destroyed) throw new Error('closed while its session was claimed');
   }
@@ -146,9 +147,9 @@ async function steps(raw: Socket, deps: HandshakeDeps, setSocket: (s: Socket) =>
   return { socket, uid, credentials, initiation, tls: initiation.tls, claimed };
 }
 
-function refuseAuth(socket: Socket, reason: HandshakeFailure, uid: string): never {
+function refuseAuth(socket: Socket, reason: HandshakeFailure, uid: string, detail?: unknown): never {
   endWith(socket, REFUSE);
-  throw new HandshakeError(reason, uid);
+  throw new HandshakeError(reason, uid, detail);
 }
 
 function failProtocol(socket: Socket, reason: HandshakeFailure): never {

@@ -9,7 +9,7 @@ import {
 } from '../protocol/index.js';
 import type { AclService } from '../registry/acl-service.js';
 import type { Session } from '../registry/session.js';
-import type { SessionManager, SharedClaim } from '../registry/session-manager.js';
+import { ClaimRefusedError, type SessionManager, type SharedClaim } from '../registry/session-manager.js';
 import type { Router } from '../routing/router.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { AdmissionGuard } from './admission-guard.js';
@@ -161,7 +161,13 @@ export class SessionHost {
         const reason = err instanceof HandshakeError ? err.reason : 'closed';
         d.metrics.countHandshake('refused', reason);
         const uid = err instanceof HandshakeError ? err.uid : undefined;
-        d.log.info({ event: 'handshake-refused', peer, reason, uid }, 'handshake refused');
+        const detail = err instanceof HandshakeError ? err.detail : undefined;
+        if (detail !== undefined) {
+          // A claim the fleet refused: Redis slow or away, or this node's lease lapsed — an operator's matter, said once per device.
+          const cause = detail instanceof ClaimRefusedError ? detail.why : 'other';
+          const what = detail instanceof Error ? detail.message : String(detail);
+          d.log.warn({ event: 'handshake-refused', peer, reason, uid, cause }, `handshake of ${JSON.stringify(uid)} refused: its session claim failed (${cause}): ${what}`);
+        } else d.log.info({ event: 'handshake-refused', peer, reason, uid }, 'handshake refused');
         if (uid) d.onRefused(uid, reason);
         const ban = reason === 'bad-mac' || reason === 'unknown-uid' ? this.#guard.recordFailure(ip) : undefined;
         if (ban) {

@@ -1,7 +1,10 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { ManualClock } from '../../src/clock.js';
 import { CentralClient } from '../../src/client/index.js';
 import { Format, ToT, encodeDatagram, type Payload } from '../../src/protocol/index.js';
-import { commandConnection } from '../../src/redis/connect.js';
+import { blockingConnection, commandConnection } from '../../src/redis/connect.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { RedisTokenStore } from '../../src/redis/redis-token-store.js';
 import { CENTRAL_KEY, testConfig } from '../helpers/config.js';
@@ -80,4 +83,82 @@ t.test('a token issued at node 1 is accepted at node 2\'s UDP port; revoked at n
   t.equal(await n2.dropped('token-store-unavailable'), 0, 'no lookup failed');
   // The gauge counts the fleet's tokens (a shared store's figure is the one fetched at the previous read).
   await until(async () => (await n1.daemon.internals.metrics.value('iotsocket_telemetry_tokens')) === 1, 'node 1\'s gauge to count the one token left in the fleet');
+});
+
+// PROTOCOL §7: a connected object always holds a token the fleet knows — renewed before it expires,
+// also when Redis was away at the renewal, or lost the token in a restart (appendfsync everysec
+// loses up to a second of writes). Found by the 10-minute soak: a renewal that failed during a Redis
+// restart was retried only TOKEN_RETRY_MS (60 s) later, after its 30 s token had expired, and the
+// object's telemetry was dropped as `unknown-token` meanwhile.
+
+/** One daemon on the shared Redis with a manual clock for its timers (Redis's own expiries are real time). */
+async function clockedNode(t: Test, fleet: string, name: string, clock: ManualClock) {
+  const cmd = commandConnection({ url: server.url, commandTimeoutMs: 300 }, `${name}-tokens`);
+  cmd.on('error', () => {});
+  await cmd.connect();
+  const sub = blockingConnection({ url: server.url, commandTimeoutMs: 300 }, `${name}-sub`);
+  sub.on('error', () => {});
+  await sub.connect();
+  const tokenStore = new RedisTokenStore(cmd, sub, new RedisKeys(fleet), { cacheTtlMs: 60_000 }, () => clock.now());
+  await tokenStore.subscribed;
+  const config = testConfig(t, { udp: { enabled: true }, groups: { Devices: { telemetry: true, telemetryTokenExpMin: 1 }, Stations: { telemetry: false, telemetryTokenExpMin: 0 } } });
+  const d = await startDaemon(t, config, [dev, other], { clock, deps: { tokenStore } });
+  t.teardown(async () => {
+    await d.daemon.close();
+    cmd.disconnect();
+    sub.disconnect();
+  });
+  return { ...d, cmd, udpPort: d.daemon.addresses!.udp!.port };
+}
+
+async function untilReady(conn: { status: string }, what: string): Promise<void> {
+  await until(() => conn.status === 'ready', `${what} to reconnect`, 10_000);
+}
+
+t.test('a renewal that fails while Redis is away is retried soon, before the old token expires', async (t) => {
+  const clock = new ManualClock();
+  const n = await clockedNode(t, 'renew:', 'r1', clock);
+  const obj = (await RawClient.open(n.port, dev.uid, dev.key)).client;
+  t.teardown(() => obj.close());
+  const first = (await obj.nextOf(ToT.TOKEN)).token;
+  await server.stop();
+  await until(() => n.cmd.status !== 'ready', 'the token store to see Redis gone');
+  clock.advance(48_000); // 80 % of the 60 s lifetime: the renewal runs now, and fails
+  await until(() => n.logs.find('token-store-unavailable').length > 0, 'the failed renewal to be logged');
+  await server.resume();
+  await untilReady(n.cmd, 'the token store');
+  const next = obj.nextOf(ToT.TOKEN, 10_000);
+  // The old token expires at 60 s: a renewal retried at the 60 s of a full store's refusal comes too late.
+  let renewed: Buffer | undefined;
+  void next.then((tk) => { renewed = tk.token; }, () => {});
+  for (let s = 49; s < 60 && !renewed; s++) {
+    clock.advance(1_000);
+    await until(() => renewed !== undefined, 'a renewal', 300).catch(() => {});
+  }
+  t.ok(renewed, `a new token before the old one expires (at ${clock.now() / 1000} s of its 60)`);
+  t.notSame(renewed, first, 'and it is a new one');
+});
+
+t.test('a token Redis lost in a restart is replaced at once for the object still connected', async (t) => {
+  const clock = new ManualClock();
+  const n = await clockedNode(t, 'lost:', 'l1', clock);
+  const central = new CentralClient({ host: '127.0.0.1', port: n.port, key: CENTRAL_KEY });
+  t.teardown(() => central.destroy());
+  const seen: string[] = [];
+  central.on('telemetry', (e: { uid: string; payload: Payload }) => seen.push(`${e.uid}:${e.payload.data.toString()}`));
+  await central.connect();
+  const obj = (await RawClient.open(n.port, dev.uid, dev.key)).client;
+  t.teardown(() => obj.close());
+  const first = (await obj.nextOf(ToT.TOKEN)).token;
+  // What a Redis crash with appendfsync everysec can do to the last second of writes: lose them all.
+  await server.stop();
+  rmSync(join(server.dir, 'appendonlydir'), { recursive: true, force: true });
+  await server.resume();
+  const probe = server.client(t);
+  t.equal(await probe.exists(new RedisKeys('lost:').token(first.toString('hex'))), 0, 'Redis no longer knows the first token');
+  const renewed = (await obj.nextOf(ToT.TOKEN, 5_000)).token; // the clock never moves: no renewal is due
+  t.notSame(renewed, first, 'the object got a new token once Redis was back');
+  const udp = await UdpSender.open(t);
+  await udp.send(n.udpPort, encodeDatagram(renewed, p('after the loss')));
+  await until(() => seen.includes('dev-1:after the loss'), 'the datagram with the new token to reach the central');
 });

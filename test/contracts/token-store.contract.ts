@@ -33,6 +33,17 @@ export function tokenStoreContract(t: Test, makeFleet: (t: Test) => Promise<Toke
     t.equal(await a.size, 1);
   });
 
+  t.test('known(): which tokens the engine holds now, at any node, whatever a node cached', async (t) => {
+    const fleet = await makeFleet(t);
+    const [a, b] = await Promise.all([fleet.node('a'), fleet.node('b')]);
+    const kept = await a.issue('dev-1', 'G', 60_000, fleet.now());
+    const gone = await a.issue('dev-2', 'G', 60_000, fleet.now());
+    t.ok(await b.lookup(key(gone), fleet.now()), 'B cached the one about to go');
+    await a.revoke('dev-2');
+    t.same(await b.known([key(kept), key(gone), tokenKey(Buffer.alloc(8, 9))]), [true, false, false], 'held, revoked, never issued');
+    t.same(await b.known([]), [], 'nothing to check');
+  });
+
   t.test('a UID holds at most two tokens: a new one frees the older ones, at every node', async (t) => {
     const fleet = await makeFleet(t);
     const [a, b] = await Promise.all([fleet.node('a'), fleet.node('b')]);

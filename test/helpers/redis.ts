@@ -78,6 +78,18 @@ export class RedisServer {
     await exited;
   }
 
+  /**
+   * Freezes the server (SIGSTOP): connections stay open, commands wait unanswered, as a Redis
+   * that hangs; `unpause` (SIGCONT) lets it process them, in order. A stopped server is resumed at teardown's stop.
+   */
+  pause(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  unpause(): void {
+    this.#child?.kill('SIGCONT');
+  }
+
   /** A client for the test's own reads and setup; closed at teardown. */
   client(t: { teardown(fn: () => unknown): void }): Redis {
     const c = new Redis({ ...this.#options(), lazyConnect: false, maxRetriesPerRequest: 1 });

@@ -118,9 +118,13 @@ t.test('stats(): batches not read yet and the age of the oldest, by Redis\'s clo
   t.equal(await probe.xlen(keys.inbox('b')), 0, 'stats() trimmed what was read');
 });
 
-t.test('a post whose reply is lost after Redis wrote it (Redis killed under it) is reported lost: it must then not be delivered',
-  { todo: 'open: the sender answers the origin at once (0xA0 / HTTP 503) while the destination still reads the entry; seen by the soak (test/cluster/soak.test.ts, excused there as "late, excused")' },
+t.test('a post whose reply is lost after Redis wrote it (Redis killed under it) is not reported lost: it is delivered, once',
   async (t) => {
+    // Found by the soak: the sender called `lost` (its origin answered 0xA0 / HTTP 503 at once)
+    // while the destination read the entry once Redis was back and handed the request to its
+    // object 1.7-2.5 s later: two answers' worth for one request. Its fate unknown, the post is
+    // left to the origin's backstop (the tracker's timeout, the wait's deadline), which the
+    // destination's answer settles first when it is delivered.
     // A relay in front of Redis for the sender's command connection: it forwards the command, then
     // cuts the connection instead of forwarding the reply, as a Redis killed right after its AOF write.
     let swallow = false;
@@ -151,7 +155,16 @@ t.test('a post whose reply is lost after Redis wrote it (Redis killed under it) 
     let lost = 0;
     a.post('b', Buffer.from('ambiguous'), () => lost++);
     await a.flush().catch(() => {});
-    t.equal(lost, 1, 'the sender is told the post is lost (its origin is answered at once)');
-    await until(() => got.length > 0, 'b to read anything', 1500).catch(() => {});
-    t.same(got, [], 'and b never hands over what its sender reported lost');
+    t.equal(lost, 0, 'the sender is not told the post is lost: Redis may hold it');
+    await until(() => got.length > 0, 'b to read the entry Redis wrote', 3_000);
+    t.same(got, ['ambiguous'], 'b hands it over, once');
+
+    // While the sender cannot write at all (its connection not ready), a post surely did not reach
+    // Redis: lost at once, as before.
+    swallow = false;
+    cmd.disconnect();
+    await until(() => cmd.status !== 'ready', 'the sender\'s connection to close');
+    a.post('b', Buffer.from('not sent'), () => lost++);
+    await a.flush().catch(() => {});
+    t.equal(lost, 1, 'a post that could not be written is lost at once');
   });

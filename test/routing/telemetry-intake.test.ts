@@ -32,6 +32,7 @@ class RemoteStore implements TokenStore {
   }
   issue(): Promise<IssuedToken | undefined> { return Promise.reject(new Error('not used')); }
   revoke(): Promise<number> { return Promise.resolve(0); }
+  known(keys: readonly string[]): Promise<boolean[]> { return Promise.resolve(keys.map((k) => this.cache.get(k) !== undefined)); }
   get size(): Promise<number> { return Promise.resolve(this.cache.size); }
   close(): Promise<void> { return Promise.resolve(); }
 }

@@ -5,7 +5,7 @@ import { Session } from '../../src/registry/session.js';
 import { BufferBudget, OfflineBuffer } from '../../src/registry/offline-buffer.js';
 import { TokenRegistry, tokenKey } from '../../src/registry/token-registry.js';
 import { MemoryTokenStore, type IssuedToken, type TokenStore } from '../../src/registry/token-store.js';
-import { TOKEN_RETRY_MS, TokenIssuer } from '../../src/session/token-issuer.js';
+import { TOKEN_RETRY_MS, TokenIssuer, UNAVAILABLE_RETRY_MAX_MS, UNAVAILABLE_RETRY_MS } from '../../src/session/token-issuer.js';
 import { MemoryLink } from '../helpers/memory-link.js';
 
 const groups = { Devices: { telemetry: true, telemetryTokenExpMin: 10 }, Forever: { telemetry: true, telemetryTokenExpMin: 0 }, Stations: { telemetry: false, telemetryTokenExpMin: 10 } };
@@ -105,7 +105,7 @@ t.test('an issue answered after the connection closed: nothing sent to it, no ti
   t.same([link.sent.length, again.of(ToT.TOKEN).length, clock.pending], [0, 1, 1], 'one token, to the current connection, one renewal timer');
 });
 
-t.test('a store that is away: no token, reported once per outage, retried like a refusal, no unhandled rejection', async (t) => {
+t.test('a store that is away: no token, reported once per outage, retried within a second and then backing off, no unhandled rejection', async (t) => {
   const clock = new ManualClock();
   const tokens = new HeldStore(new TokenRegistry(clock, 100));
   const away: string[] = [];
@@ -118,11 +118,48 @@ t.test('a store that is away: no token, reported once per outage, retried like a
   tokens.held[1]!.fail(new Error('Connection is closed.'));
   await settle();
   t.same([a.sent.length, b.sent.length, away, clock.pending], [0, 0, ['a'], 2], 'nothing sent, one report, both retried later');
-  clock.advance(TOKEN_RETRY_MS);
-  t.equal(tokens.held.length, 4, 'both tried again a minute later');
+  // Not TOKEN_RETRY_MS: a renewal missed while the store was away must land before the old token expires.
+  clock.advance(UNAVAILABLE_RETRY_MS - 1);
+  t.equal(tokens.held.length, 2, 'not retried before UNAVAILABLE_RETRY_MS');
+  clock.advance(1);
+  t.equal(tokens.held.length, 4, 'both tried again after UNAVAILABLE_RETRY_MS');
   tokens.held[2]!.go();
   await settle();
   tokens.held[3]!.fail(new Error('Connection is closed.'));
   await settle();
   t.same([a.of(ToT.TOKEN).length, b.sent.length, away], [1, 0, ['a', 'b']], 'issued once it answers; a new outage is reported again');
+  clock.advance(2 * UNAVAILABLE_RETRY_MS - 1);
+  t.equal(tokens.held.length, 4, 'a second failure in a row waits twice as long');
+  clock.advance(1);
+  t.equal(tokens.held.length, 5, 'and b is tried again');
+  for (let i = 0; i < 6; i++) {
+    tokens.held.at(-1)!.fail(new Error('Connection is closed.'));
+    await settle();
+    clock.advance(UNAVAILABLE_RETRY_MAX_MS);
+  }
+  t.equal(tokens.held.length, 11, `the wait stops growing at UNAVAILABLE_RETRY_MAX_MS (${UNAVAILABLE_RETRY_MAX_MS} ms)`);
+});
+
+t.test('verify(): once the store is back, an object whose token it lost gets a new one, one whose issue failed is tried at once', async (t) => {
+  const clock = new ManualClock();
+  const tokens = new HeldStore(new TokenRegistry(clock, 100));
+  const reissued: number[] = [];
+  const issuer = new TokenIssuer(tokens, clock, { groups }, { refused: () => t.fail('not full'), unavailable: () => {}, reissued: (n) => reissued.push(n) });
+  const [a, b, c] = [new MemoryLink(), new MemoryLink(), new MemoryLink()];
+  const [sa, sb, sc] = [session('a', 'Devices', a, clock), session('b', 'Devices', b, clock), session('c', 'Devices', c, clock)];
+  for (const [s, l] of [[sa, a], [sb, b], [sc, c]] as const) issuer.issue(s, l);
+  tokens.held[0]!.go();
+  tokens.held[1]!.go();
+  tokens.held[2]!.fail(new Error('Connection is closed.'));
+  await settle();
+  t.same([a.of(ToT.TOKEN).length, b.of(ToT.TOKEN).length, c.sent.length], [1, 1, 0]);
+  await tokens.revoke('a'); // as a Redis restart that lost a's token
+  await issuer.verify([sa, sb, sc]);
+  t.equal(tokens.held.length, 5, 'c tried at once (not at its retry timer), a issued anew; b, whose token is known, not');
+  tokens.held[3]!.go();
+  tokens.held[4]!.go();
+  await settle();
+  t.same([a.of(ToT.TOKEN).length, b.of(ToT.TOKEN).length, c.of(ToT.TOKEN).length, reissued], [2, 1, 1, [1]], 'a got a second token, c its first');
+  await issuer.verify([sa, sb, sc]);
+  t.equal(tokens.held.length, 5, 'a second check finds every token known');
 });

@@ -1,0 +1,67 @@
+import t, { type Test } from 'tap';
+import { InProcessNode } from '../helpers/cluster.js';
+import { device } from '../helpers/daemon.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { RedisServer } from '../helpers/redis.js';
+import { until } from '../helpers/until.js';
+
+// A session claim that Redis answers too late (commandTimeoutMs), as a hung Redis does: the
+// handshake is refused (OK, PROTOCOL §3 step 6: 0x00) — and says why in the log — and, since Redis
+// may still apply the claim once it answers again, the node follows it with a compensating keep
+// fenced by that claim: no entry is left saying "connected" at a node that holds no connection.
+
+const redis = await RedisServer.start(t);
+let fleets = 0;
+
+async function hungClaim(t: Test) {
+  const dev = device(`ct-${++fleets}`);
+  const node = await InProcessNode.start(t, redis, 'a', [dev], { cluster: { keyPrefix: `ct${fleets}:`, commandTimeoutMs: 300 } });
+  const fleet = node.daemon.internals.fleet!;
+  t.teardown(() => redis.unpause());
+  redis.pause(); // the node is still live: its next heartbeat is up to a second away
+  const { accepted, client } = await RawClient.open(node.tcp, dev.uid, dev.key);
+  t.notOk(accepted, 'the handshake is refused while Redis does not answer');
+  client.close();
+  return { dev, node, fleet };
+}
+
+t.test('a refused claim logs its cause at warn, with the UID', async (t) => {
+  const { dev, node } = await hungClaim(t);
+  redis.unpause();
+  const line = node.logs.find('handshake-refused').find((l) => l.uid === dev.uid);
+  t.ok(line, 'the refusal is logged');
+  t.match(line, { level: 40, reason: 'cluster-unavailable', cause: 'command-timeout', uid: dev.uid }, 'at warn, naming the cause');
+  t.match(line?.msg, /timed out/i, `and the message says what failed: ${line?.msg}`);
+});
+
+t.test('a claim that timed out but that Redis applied once it answered is kept at once (no stale "connected" entry)', async (t) => {
+  const { dev, node, fleet } = await hungClaim(t);
+  redis.unpause();
+  const dir = fleet.engines.directory;
+  const started = performance.now();
+  await until(async () => (await dir.lookup(dev.uid).catch(() => undefined))?.state === 'kept', 'the entry the late claim left to be kept', 5_000);
+  const e = (await dir.lookup(dev.uid))!;
+  t.equal(e.node, 'a', `kept ${Math.round(performance.now() - started)} ms after Redis answered again (its claim was this node's)`);
+  t.ok(e.keptUntil > 0, 'with an expiry');
+  // The device connects again: it resumes that kept session.
+  const again = await node.object(dev);
+  t.ok(again, 'the device is accepted once Redis answers');
+  await until(async () => (await dir.lookup(dev.uid))?.state === 'connected', 'connected again');
+});
+
+t.test('the other causes a claim names: the lease lapsed (Redis hung past leaseSec), Redis unreachable', async (t) => {
+  const node = await InProcessNode.start(t, redis, 'a', [], { cluster: { keyPrefix: `ct${++fleets}:`, commandTimeoutMs: 300 } });
+  const fleet = node.daemon.internals.fleet!;
+  const link = { peer: '127.0.0.1:1', tls: false, maxTransmissionLength: 0 };
+  t.teardown(() => redis.unpause());
+  redis.pause();
+  await until(() => fleet.engines.registry.state === 'lapsed', 'the lease to lapse', 6_000);
+  await t.rejects(fleet.claim('x', 'object', 'Devices', link), { why: 'lease-lapsed', message: /lease lapsed/ });
+  redis.unpause();
+  await until(() => fleet.live, 'live again', 6_000);
+  await redis.stop();
+  t.teardown(() => redis.resume());
+  await until(() => fleet.engines.reachability === 'unreachable', 'Redis seen gone');
+  await t.rejects(fleet.claim('x', 'object', 'Devices', link), { why: 'redis-unreachable', message: /Redis unreachable/ });
+  await redis.resume();
+});
