@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 
 export interface RedisEndpoint {
   /** redis:// or rediss:// URL (user, password and db as in the URL). */
@@ -14,12 +15,12 @@ export interface RedisEndpoint {
  * rejected at once, CLUSTER.md guarantee 8) and reconnects by itself, backing off to 1 s.
  */
 export function commandConnection(e: RedisEndpoint, name: string): Redis {
-  return new Redis(e.url, { ...common(name), ...e.auth, commandTimeout: e.commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  return new (ioredis().Redis)(e.url, { ...common(name), ...e.auth, commandTimeout: e.commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
 }
 
 /** A connection for blocking reads (XREAD BLOCK): no command timeout, commands wait for the reconnect. */
 export function blockingConnection(e: RedisEndpoint, name: string): Redis {
-  return new Redis(e.url, { ...common(name), ...e.auth, enableOfflineQueue: true, maxRetriesPerRequest: null });
+  return new (ioredis().Redis)(e.url, { ...common(name), ...e.auth, enableOfflineQueue: true, maxRetriesPerRequest: null });
 }
 
 function common(name: string): RedisOptions {
@@ -29,4 +30,20 @@ function common(name: string): RedisOptions {
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 5), 1000),
     reconnectOnError: () => false,
   };
+}
+
+let loaded: typeof import('ioredis') | undefined;
+
+/**
+ * ioredis, loaded by the first connection made: only a cluster node makes one, so a daemon
+ * without `cluster` never loads it (~10 MiB of RSS at start, issue 14). Loaded synchronously
+ * (ioredis is CommonJS) because the connections are made while the daemon is wired, and
+ * `createConcentrator` is synchronous. Bundled into CommonJS (the single executable,
+ * scripts/build-sea.mjs), `require` is defined and esbuild bundles the literal require below;
+ * run as ES modules, it is not, and a require made for this file loads the package.
+ */
+function ioredis(): typeof import('ioredis') {
+  return (loaded ??= typeof require === 'function'
+    ? require('ioredis') as typeof import('ioredis')
+    : createRequire(import.meta.url)('ioredis') as typeof import('ioredis'));
 }

@@ -15,6 +15,8 @@ export interface Ban {
 }
 
 const MAPPED_V4 = '::ffff:';
+/** Source IPs whose failures are remembered; the least recently seen beyond are forgotten. */
+const MAX_IPS = 100_000;
 
 /**
  * The forms one address takes in `socket.remoteAddress`: a dual-stack listener reports an
@@ -36,7 +38,12 @@ export class AdmissionGuard {
   readonly #failuresPerMinute: number;
   readonly #banMs: number;
   readonly #acceptPerSec: number;
-  readonly #ips = new LRUCache<string, IpRecord>({ max: 100_000 });
+  /**
+   * Bounded by `maxSize` with a size of 1 per IP rather than by `max`: with `max`, lru-cache
+   * allocates its index arrays for every slot up front (~2.7 MiB for 100 000, held from start by
+   * every daemon, issue 14); this way they grow with the IPs that failed.
+   */
+  readonly #ips = new LRUCache<string, IpRecord>({ maxSize: MAX_IPS, sizeCalculation: () => 1 });
   #tokens: number;
   #refilledAt: number;
 

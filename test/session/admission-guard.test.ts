@@ -38,3 +38,22 @@ t.test('banSec 0 never bans (and so never reports a ban)', async (t) => {
   for (let i = 0; i < 10; i++) t.equal(g.recordFailure('10.0.0.1'), undefined);
   t.notOk(g.isBanned('10.0.0.1'));
 });
+
+// Issue 14: a guard is made with every listener; its per-IP table is usually empty, and
+// lru-cache with `max` allocates its index arrays for every slot up front (~2.7 MiB for 100 000).
+t.test('a guard holds no per-IP table up front, and still forgets the least recently seen IP beyond 100 000', async (t) => {
+  const before = process.memoryUsage().arrayBuffers;
+  const guards = Array.from({ length: 4 }, () => new AdmissionGuard(new ManualClock(), opts));
+  const grown = process.memoryUsage().arrayBuffers - before;
+  t.ok(grown < 256 * 1024, `4 new guards hold ${grown} bytes of array buffers`);
+  const g = guards[0]!;
+  const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  for (let n = 0; n < 3; n++) g.recordFailure(ip(0)); // banned
+  for (let n = 0; n < 3; n++) g.recordFailure(ip(1)); // banned, then seen again below
+  for (let i = 2; i < 100_000; i++) g.recordFailure(ip(i));
+  t.ok(g.isBanned(ip(0)) && g.isBanned(ip(1)));
+  g.recordFailure(ip(1)); // ip(0) is now the least recently seen
+  g.recordFailure(ip(100_000));
+  t.notOk(g.isBanned(ip(0)), 'the least recently seen IP is forgotten');
+  t.ok(g.isBanned(ip(1)), 'one seen since is kept');
+});
