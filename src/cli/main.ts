@@ -7,6 +7,7 @@ import { registerObject } from './object.js';
 import { registerRequest } from './request.js';
 import { registerAcl } from './acl.js';
 import { registerDrain } from './drain.js';
+import { releaseYoungGeneration } from './young-generation.js';
 
 /**
  * The `iotsocket` command. `argv` is process.argv (node, script, args...). Resolves with the
@@ -21,7 +22,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     .version(packageVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // `start` restores V8's young-generation growth once it listens, every other command now.
+    .hook('preAction', (_, action) => { if (action.name() !== 'start') releaseYoungGeneration(); });
   registerStart(program, io, done);
   registerCheckConfig(program, io, done);
   registerKeygen(program, io, done);

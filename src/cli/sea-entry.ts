@@ -1,5 +1,6 @@
 // Entry of the single executable (scripts/build-sea.mjs bundles it to CommonJS): the same
 // launcher as bin/iotsocket.js, but importing the sources, so the bundle needs no dist/.
-import { main } from './main.js';
+import { holdYoungGeneration } from './young-generation.js';
 
-void main(process.argv).then((code) => { if (typeof code === 'number') process.exitCode = code; });
+holdYoungGeneration();
+void import('./main.js').then(({ main }) => main(process.argv)).then((code) => { if (typeof code === 'number') process.exitCode = code; });

@@ -12,6 +12,7 @@ import type { ReloadResult } from '../daemon.js';
 import type { Metrics } from '../observability/metrics.js';
 import { superviseWorkers } from './worker-supervisor.js';
 import { leavePrimary, parseWorkers, reportReady, workerConfig, workerIdentity, type WorkerIdentity } from './workers.js';
+import { releaseYoungGeneration } from './young-generation.js';
 
 /** A repeat of the first signal within this is the same Ctrl-C delivered twice, not a second signal. */
 const DUPLICATE_SIGNAL_MS = 1000;
@@ -178,8 +179,11 @@ async function startAndRun(opts: StartOptions, io: CliIo, early: ReturnType<type
     early.stop();
     return superviseWorkers({
       count: opts.workers, baseNodeId: done.config.cluster!.nodeId, logger, io,
-      listening: (a, nodes) => logger.info({ role: 'primary', event: 'workers-ready', tcp: a.tcp, udp: a.udp, http: a.http, nodes },
-        `listening: ${describeAddresses({ ...a })} (${nodes.length} workers: nodes ${nodes.join(', ')})`),
+      listening: (a, nodes) => {
+        releaseYoungGeneration();
+        logger.info({ role: 'primary', event: 'workers-ready', tcp: a.tcp, udp: a.udp, http: a.http, nodes },
+          `listening: ${describeAddresses({ ...a })} (${nodes.length} workers: nodes ${nodes.join(', ')})`);
+      },
     });
   }
 
@@ -200,6 +204,7 @@ async function startAndRun(opts: StartOptions, io: CliIo, early: ReturnType<type
   // Handlers first, then the line a supervisor waits for: a SIGTERM right after it is graceful.
   const stopped = untilSignal(c, logger, io, opts.config, early.first);
   early.stop();
+  releaseYoungGeneration(); // started: V8 sizes the young generation for the load from here
   logger.info({ tcp: addrs.tcp, udp: addrs.udp, http: addrs.http }, `listening: ${describeAddresses({ ...addrs })}`);
   if (worker) reportReady(worker.nodeId, addrs);
   return stopped;
