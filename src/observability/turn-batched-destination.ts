@@ -17,20 +17,23 @@ function flushAllOnExit(): void {
 }
 
 /**
- * A log destination that writes the lines of one event-loop turn together, at its end
- * (setImmediate), in one write: under a burst of handshakes every session start is a line,
- * and one write(2) per line was about 5 % of the daemon's CPU per plain handshake
- * (bench/README.md, "handshakes"). Every line is written, unchanged and in order; only the
- * moment moves, to the end of the turn that logged it. The process's 'exit' (a normal exit,
- * process.exit, an uncaught exception) writes what is pending; a SIGKILL or a native crash
- * loses at most the current turn's lines.
+ * A log destination that writes at most two times per event-loop turn: the turn's first line
+ * at once, the lines after it together at the end of the turn (setImmediate), in one write.
+ * Under a burst of handshakes every session start is a line, and one write(2) per line was
+ * about 5 % of the daemon's CPU per plain handshake (bench/README.md, "handshakes"); a line
+ * logged alone (a start, a signal, a refusal now and then) is written before whatever its
+ * caller does next, as with a plain synchronous destination. Every line is written, unchanged
+ * and in order; a later line of a busy turn waits at most for that turn's end. The process's
+ * 'exit' (a normal exit, process.exit, an uncaught exception) writes what is pending; a
+ * SIGKILL or a native crash loses at most the current turn's later lines.
  */
 export class TurnBatchedDestination implements DestinationStream {
   readonly #sink: SyncSink;
   #lines = '';
-  #scheduled = false;
+  /** A line was written or held in this turn: the next ones wait for its end. */
+  #busyTurn = false;
   readonly #onTurnEnd = (): void => {
-    this.#scheduled = false;
+    this.#busyTurn = false;
     this.flushSync();
   };
 
@@ -43,16 +46,18 @@ export class TurnBatchedDestination implements DestinationStream {
   }
 
   write(line: string): void {
+    if (!this.#busyTurn) {
+      this.#busyTurn = true;
+      setImmediate(this.#onTurnEnd);
+      this.#sink.write(line);
+      return;
+    }
     this.#lines += line;
     if (this.#lines.length >= MAX_PENDING_CHARS) {
       this.flushSync();
       return;
     }
     pending.add(this);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#onTurnEnd);
-    }
   }
 
   /** Writes the pending lines now. */
