@@ -1,6 +1,7 @@
 /**
- * `node dist/bench/tools/c-load.js [N] [ROUNDS]`: N plain object sessions (default 19 000) opened
- * by plain-handshake-load.c (built here with `gcc -O2 … -lcrypto`; needs gcc and libssl-dev)
+ * `node dist/bench/tools/c-load.js [N] [ROUNDS] [tls]`: N object sessions (default 19 000), plain or
+ * TLS, opened by plain-handshake-load.c (built here with `gcc -O2 … -lssl -lcrypto`; needs gcc
+ * and libssl-dev)
  * against a fresh daemon child per round: the daemon's CPU per handshake (/proc/<pid>/stat),
  * the C load's (getrusage) and the rate. An experiment beside the `handshakes` scenario, whose
  * Node load costs more CPU per handshake than the daemon (bench/README.md, "handshakes").
@@ -9,12 +10,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateSelfSigned } from '../../src/tls/self-signed.js';
 import { benchConfig } from '../lib/config.js';
 import { startDaemonProcess } from '../lib/daemon-process.js';
 import { scratchDir } from '../lib/scenario.js';
 
 const n = Number(process.argv[2] ?? 19_000);
 const rounds = Number(process.argv[3] ?? 3);
+const tls = process.argv[4] === 'tls';
 /** utime + stime of a process, µs (clock ticks of 10 ms). */
 const cpuOf = (pid: number): number => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -25,12 +28,13 @@ async function main(): Promise<void> {
   const repo = resolve(fileURLToPath(import.meta.url), '..', '..', '..', '..');
   const scratch = scratchDir('c-load');
   const bin = join(scratch.dir, 'plain-handshake-load');
-  execFileSync('gcc', ['-O2', '-o', bin, join(repo, 'bench', 'tools', 'plain-handshake-load.c'), '-lcrypto'], { stdio: 'inherit' });
+  execFileSync('gcc', ['-O2', '-o', bin, join(repo, 'bench', 'tools', 'plain-handshake-load.c'), '-lssl', '-lcrypto'], { stdio: 'inherit' });
+  const certs = tls ? await generateSelfSigned({ commonName: 'localhost', days: 2 }) : undefined;
   try {
     for (let r = 0; r < rounds; r++) {
-      const d = await startDaemonProcess(benchConfig({ dir: scratch.dir, objects: n }));
+      const d = await startDaemonProcess(benchConfig({ dir: scratch.dir, objects: n, tls: certs }));
       const cpu0 = cpuOf(d.pid);
-      const load = spawn(bin, [String(d.port), '0', String(n), '128'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const load = spawn(bin, [String(d.port), '0', String(n), tls ? '64' : '128', ...(tls ? ['tls'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
       const line = await new Promise<string>((res, rej) => {
         const timer = setTimeout(() => rej(new Error('no result from the C load within 120 s')), 120_000);
         load.stdout!.once('data', (b: Buffer) => { clearTimeout(timer); res(b.toString().trim()); });
@@ -38,7 +42,7 @@ async function main(): Promise<void> {
       const cpu1 = cpuOf(d.pid);
       const m = Object.fromEntries([...line.matchAll(/(\w+) (\d+)/g)].map((x) => [x[1]!, Number(x[2])]));
       const opened = m.opened ?? 0;
-      process.stdout.write(`round ${r + 1}: ${opened}/${n} opened, ${m.failed} failed, ${Math.round((opened / (m.ms ?? 1)) * 1000)}/s; `
+      process.stdout.write(`${tls ? 'tls' : 'plain'} round ${r + 1}: ${opened}/${n} opened, ${m.failed} failed, ${Math.round((opened / (m.ms ?? 1)) * 1000)}/s; `
         + `CPU per handshake: daemon ${((cpu1 - cpu0) / opened).toFixed(0)} µs, load ${((m.cpu_us ?? 0) / opened).toFixed(0)} µs\n`);
       load.kill();
       await d.stop();
