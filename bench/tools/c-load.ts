@@ -1,6 +1,6 @@
 /**
  * `node dist/bench/tools/c-load.js [N] [ROUNDS] [tls]`: N object sessions (default 19 000), plain or
- * TLS, opened by plain-handshake-load.c (built here with `gcc -O2 … -lssl -lcrypto`; needs gcc
+ * TLS, opened by handshake-load.c (built here with `gcc -O2 … -lssl -lcrypto`; needs gcc
  * and libssl-dev)
  * against a fresh daemon child per round: the daemon's CPU per handshake (/proc/<pid>/stat),
  * the C load's (getrusage) and the rate. An experiment beside the `handshakes` scenario, whose
@@ -27,8 +27,8 @@ const cpuOf = (pid: number): number => {
 async function main(): Promise<void> {
   const repo = resolve(fileURLToPath(import.meta.url), '..', '..', '..', '..');
   const scratch = scratchDir('c-load');
-  const bin = join(scratch.dir, 'plain-handshake-load');
-  execFileSync('gcc', ['-O2', '-o', bin, join(repo, 'bench', 'tools', 'plain-handshake-load.c'), '-lssl', '-lcrypto'], { stdio: 'inherit' });
+  const bin = join(scratch.dir, 'handshake-load');
+  execFileSync('gcc', ['-O2', '-o', bin, join(repo, 'bench', 'tools', 'handshake-load.c'), '-lssl', '-lcrypto'], { stdio: 'inherit' });
   const certs = tls ? await generateSelfSigned({ commonName: 'localhost', days: 2 }) : undefined;
   try {
     for (let r = 0; r < rounds; r++) {

@@ -4,7 +4,7 @@
 // bench/tools/c-load.ts builds and drives it (bench/README.md, "handshakes").
 // Objects o<FROM>..o<TO-1> with the bench's keys (bench/lib/config.ts: objectKey), from
 // 127.0.0.1-127.0.0.20 in turn, CONCURRENCY handshakes in flight; sessions are held, not read.
-// usage: plain-handshake-load PORT FROM TO CONCURRENCY [tls] ; prints "opened N failed F cpu_us U ms M"
+// usage: handshake-load PORT FROM TO CONCURRENCY [tls] ; prints "opened N failed F cpu_us U ms M"
 // With `tls` the session asks for TLS (initiation bit 7) and runs TLS 1.3 after the answer; the
 // certificate is not checked against a CA (as the Node load's sessions after the first), but
 // OpenSSL checks the server's signature (CertificateVerify) in every handshake.
