@@ -6,6 +6,7 @@
 import { clusterRr } from './scenarios/cluster-rr.js';
 import { clusterSessions } from './scenarios/cluster-sessions.js';
 import { codec } from './scenarios/codec.js';
+import { handshakes } from './scenarios/handshakes.js';
 import { httpRr } from './scenarios/http-rr.js';
 import { peers } from './scenarios/peers.js';
 import { redisEngine } from './scenarios/redis-engine.js';
@@ -29,6 +30,7 @@ const SCENARIOS: ReadonlyArray<readonly [string, Scenario]> = [
   ['udp', udp],
   ['udp-webhook', udpWebhook],
   ['sessions', sessions],
+  ['handshakes', handshakes],
   ['cluster-rr', clusterRr],
   ['redis-engine', redisEngine],
   ['cluster-sessions', clusterSessions],

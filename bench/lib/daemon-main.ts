@@ -4,6 +4,7 @@ import { getHeapSpaceStatistics } from 'node:v8';
 import { pino } from 'pino';
 import { createConcentrator } from '../../src/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { TurnBatchedDestination } from '../../src/observability/turn-batched-destination.js';
 import { childPayload, failChild, fdLimit, lifeline, toParent, type Msg } from './child.js';
 import { fromWire, type WireConfig } from './config.js';
 
@@ -14,8 +15,9 @@ let forcedGcs = 0;
 async function main(): Promise<void> {
   lifeline(2 * 60 * 60_000);
   const config = fromWire(childPayload<WireConfig>());
-  // The daemon's own log (info: a line per session) goes to a file, as to journald, not into the bench's stdout.
-  const destination = pino.destination({ dest: join(config.baseDir, 'daemon.log'), sync: true });
+  // The daemon's own log (info: a line per session) goes to a file, as to journald, not into the
+  // bench's stdout, written as the daemon writes stdout: synchronously, each turn's lines together.
+  const destination = new TurnBatchedDestination(pino.destination({ dest: join(config.baseDir, 'daemon.log'), sync: true }));
   const daemon = createConcentrator(config, { logger: createLogger({ level: config.log.level, destination }) });
   const addr = await daemon.start();
   process.on('message', (m: Msg) => {

@@ -21,7 +21,7 @@ const FD_MARGIN = 256;
  */
 const OPEN_MS = 50_000;
 
-interface PhaseRound {
+export interface PhaseRound {
   readonly opened: number;
   readonly failed: number;
   readonly answered: number;
@@ -42,7 +42,7 @@ interface PhaseRound {
  * conservative (2.3x the mark-compacts over a 12 000-session TLS round, 1.75x the daemon's
  * CPU per handshake), so they are forced there only once the sessions are open.
  */
-async function freshRound(dir: string, objects: number, certs: { cert: string; key: string }, n: number, procs: number, tls: boolean, o: ScenarioOptions): Promise<PhaseRound> {
+export async function freshRound(dir: string, objects: number, certs: { cert: string; key: string }, n: number, procs: number, tls: boolean, o: ScenarioOptions): Promise<PhaseRound> {
   const config = benchConfig({ dir, objects, tls: certs });
   const reference = await startDaemonProcess(config);
   const before = await reference.memory().finally(() => reference.stop());
@@ -99,7 +99,7 @@ async function phaseRound(daemon: DaemonProcess, before: DaemonMemory, n: number
 }
 
 /** CPU µs per established session, from a share of one core (%) and a rate (per s). */
-function perHandshakeUs(cpuPercent: number, perSec: number): string {
+export function perHandshakeUs(cpuPercent: number, perSec: number): string {
   return perSec > 0 ? ((cpuPercent * 1e4) / perSec).toFixed(0) : '-';
 }
 

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { TurnBatchedDestination } from './turn-batched-destination.js';
 
 /** Secrets never reach a log line: auth keys, MACs, tokens and Authorization headers. */
 export const REDACT_PATHS = [
@@ -17,7 +18,10 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export interface LoggerOptions {
   readonly level: LogLevel;
-  /** Defaults to stdout (synchronous, so nothing is lost on exit). */
+  /**
+   * Defaults to stdout: synchronous writes, each turn's lines in one (TurnBatchedDestination),
+   * written on exit too.
+   */
   readonly destination?: DestinationStream | NodeJS.WritableStream;
   /** Fields on every line; pid and hostname by default. */
   readonly base?: Record<string, unknown>;
@@ -40,6 +44,6 @@ export function createLogger(opts: LoggerOptions): Logger {
       redact: { paths: [...REDACT_PATHS], censor: REDACTED },
       serializers: { err: pino.stdSerializers.err },
     },
-    (opts.destination ?? pino.destination({ dest: 1, sync: true })) as DestinationStream,
+    (opts.destination ?? new TurnBatchedDestination(pino.destination({ dest: 1, sync: true }))) as DestinationStream,
   );
 }

@@ -94,9 +94,10 @@ export class SessionHost {
       admission: (i, socket) => this.#admission(i, socket.remoteAddress ?? ''),
       credentials: (uid) => this.#credentials(uid),
       challenge: () => challenges.next(),
-      claim: (uid, cred, init, socket) => deps.sessions.claim(uid, cred.kind, cred.group, {
+      // Only a cluster claims: a single node builds no link record (and asks no peer address of the TLS socket: a getpeername).
+      claim: (uid, cred, init, socket) => (deps.sessions.shared ? deps.sessions.claim(uid, cred.kind, cred.group, {
         peer: `${socket.remoteAddress ?? ''}:${socket.remotePort}`, tls: init.tls, maxTransmissionLength: init.maxTransmissionLength,
-      }),
+      }) : undefined),
     };
   }
 

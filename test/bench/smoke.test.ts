@@ -3,6 +3,7 @@ import { clusterRr } from '../../bench/scenarios/cluster-rr.js';
 import { codec } from '../../bench/scenarios/codec.js';
 import { httpRr } from '../../bench/scenarios/http-rr.js';
 import { redisEngine } from '../../bench/scenarios/redis-engine.js';
+import { handshakes } from '../../bench/scenarios/handshakes.js';
 import { sessions } from '../../bench/scenarios/sessions.js';
 import { tcpRr } from '../../bench/scenarios/tcp-rr.js';
 import { udp } from '../../bench/scenarios/udp.js';
@@ -65,6 +66,12 @@ t.test('one tiny sessions round of each kind, with the CPU of both sides reporte
   reportsNumbers(t, rows, ['sessions/plain/established', 'sessions/plain/handshakes', 'sessions/plain/daemon-cpu', 'sessions/plain/load-cpu', 'sessions/tls/handshakes', 'sessions/tls/load-cpu']);
   t.equal(rows.find((r) => r.scenario === 'sessions/plain/answering')?.met, true, 'every plain session answered its Ping');
   t.equal(rows.find((r) => r.scenario === 'sessions/tls/answering')?.met, true, 'every TLS session answered its Ping');
+});
+
+t.test('one tiny handshakes round of each kind: CPU per handshake of the daemon and of the load', async (t) => {
+  const rows = await handshakes(opts);
+  reportsNumbers(t, rows, ['handshakes/plain/daemon-cpu', 'handshakes/plain/load-cpu', 'handshakes/tls/daemon-cpu', 'handshakes/tls/load-cpu']);
+  for (const kind of ['plain', 'tls']) t.match(rows.find((r) => r.scenario === `handshakes/${kind}/daemon-cpu`)?.note, /, 0 failed$/, `every ${kind} handshake succeeded`);
 });
 
 t.test('one tiny cluster-rr round of each kind on two nodes and a real redis-server, with Redis commands counted', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ManualClock } from '../../src/clock.js';
 import {
-  CloseCode, ToT, computeMac, encodeAuthAnswer, encodeInitiation, encodeTransmission,
+  CloseCode, ToT, TransmissionParser, computeMac, encodeAuthAnswer, encodeInitiation, encodeTransmission,
 } from '../../src/protocol/index.js';
 import { generateSelfSigned } from '../../src/tls/self-signed.js';
 import { writeFileSync } from 'node:fs';
@@ -108,6 +108,31 @@ t.test('handshake deadline: a stalled client is disconnected (injected clock)', 
   t.equal(d.logs.find('handshake-refused')[0]?.reason, 'timeout', 'refused as a timeout');
   await until(() => d.daemon.internals.host.connectionCount === 0, 'the daemon to drop the stalled socket', 2000);
   t.equal(d.daemon.internals.sessions.store.size, 0, 'no session');
+});
+
+t.test('an initiation and an answer that arrive in pieces are read whole; the session then works', async (t) => {
+  const d = await startDaemon(t, testConfig(t), [dev]);
+  const c = await RawClient.connect(d.port);
+  t.teardown(() => c.close());
+  // One write per byte, a turn apart: the daemon reads them as separate chunks (noDelay on both sides).
+  const trickle = async (bytes: Buffer) => {
+    for (const b of bytes) {
+      c.write(Buffer.from([b]));
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  await trickle(encodeInitiation({ tls: false, version: 1, options: 0, maxTransmissionLength: 0 }));
+  t.equal((await c.readAnswer()).ok, true);
+  const challenge = await c.read(16);
+  await trickle(encodeAuthAnswer(dev.uid, computeMac(dev.key, challenge)));
+  t.same([...(await c.read(1))], [0x01], 'accepted');
+  t.equal(d.daemon.internals.sessions.get(dev.uid)?.state, 'connected', 'the session started');
+  c.send({ type: ToT.PING });
+  // What comes first may be the object's telemetry token; read on to the Pong.
+  const parser = new TransmissionParser(1 << 16);
+  const got: number[] = [];
+  for (let i = 0; i < 1000 && !got.includes(ToT.PONG); i++) parser.push(await c.read(1), (x) => got.push(x.type));
+  t.ok(got.includes(ToT.PONG), 'the session answers a Ping');
 });
 
 t.test('bytes before the challenge are a protocol error (Close 0x00)', async (t) => {
