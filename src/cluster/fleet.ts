@@ -11,9 +11,10 @@ import { EMPTY_PAYLOAD, type GeneratedReason, type PendingRequest, type RequestT
 import type { RemoteRouting, Router } from '../routing/router.js';
 import type { ClusterEngines } from './engines.js';
 import { NodeProtocolMismatchError, announceRange, type ProtocolRange } from '../registry/node-protocol.js';
+import { forEachPacked } from '../registry/node-inbox.js';
 import type { NodeInfo } from '../registry/node-registry.js';
 import { LiveNodes } from './live-nodes.js';
-import { NodeMessageError, decodeNodeMessage, encodeNodeMessage, type NodeMessage, type TrackRef } from './node-messages.js';
+import { NodeMessageError, decodeNodeMessage, encodeNodeMessage, encodeNodeMessageInto, type NodeMessage, type TrackRef } from './node-messages.js';
 
 export interface FleetOptions {
   readonly keepSessionMs: number;
@@ -165,7 +166,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node (`advertise`: where clients reach it), takes up what an earlier run with this id held, starts the sweeps. */
   async start(address: string, advertise?: { readonly host: string; readonly port: number }): Promise<void> {
     this.#nodes.assertWritable();
-    await this.#e.inbox.start((batch) => this.#onBatch(batch));
+    await this.#e.inbox.start((batch) => this.#onBatch(batch), (packed) => forEachPacked(packed, this.#onMessage));
     // The registry checks the versions again as it joins: a node of another release may have started meanwhile.
     const link = this.#e.inbox.link;
     await this.#logMismatch(this.#e.registry.start({ address, sessions: 0, ...announceRange(this.#nodes.announced), ...(link && { link }), ...(advertise && { advertise }) }));
@@ -337,12 +338,12 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number): void {
     const hops = origin instanceof RemoteOrigin ? origin.hops : 0;
+    const route = this.#chains.has(uid) ? undefined : this.#route(uid);
+    if (route !== undefined && hops < MAX_HOPS) return this.#sendRequest(route, uid, tracking, payload, origin, timeoutMs, hops);
     const answer = (why: RefusalReason) => {
       this.#counters.refused(why);
       origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_FOUND, EMPTY_PAYLOAD, why);
     };
-    const route = this.#chains.has(uid) ? undefined : this.#route(uid);
-    if (route !== undefined && hops < MAX_HOPS) return this.#sendRequest(route, uid, tracking, payload, origin, timeoutMs, hops);
     this.#inOrder(uid, async () => {
       // Requests queued behind the one that looked the route up take it from the cache.
       const cached = this.#route(uid);
@@ -411,11 +412,16 @@ export class Fleet implements SharedSessions, RemoteRouting {
    * when a direct link could carry it: without the directory no node can prove it still holds the
    * session (CLUSTER.md guarantee 8: cross-node requests are answered at once, 0xA0 / HTTP 503).
    */
-  post(node: string, m: NodeMessage, lost?: () => void): void {
+  post<M extends NodeMessage>(node: string, m: M, lost?: (m: M, node: string) => void): void {
     if (this.#abandoned) return;
-    if (lost && this.#e.reachability === 'unreachable') return lost();
+    if (lost && this.#e.reachability === 'unreachable') return lost(m, node);
     this.#counters.message(m.kind, 'out');
-    this.#e.inbox.post(node, encodeNodeMessage(m, this.#nodes.versionFor(node)), lost);
+    const inbox = this.#e.inbox;
+    const version = this.#nodes.versionFor(node);
+    // Written straight into the link's frame where the inbox builds one (no Buffer per message);
+    // `lost` is called with the message, so the hot paths pass one function, not a closure each.
+    if (inbox.postEncoded) inbox.postEncoded<NodeMessage>(node, encodeNodeMessageInto, m, version, lost as ((m: NodeMessage, node: string) => void) | undefined);
+    else inbox.post(node, encodeNodeMessage(m, version), lost && (() => lost(m, node)));
   }
 
   // ---- routing to sessions not connected here ----
@@ -507,11 +513,14 @@ export class Fleet implements SharedSessions, RemoteRouting {
     const id = ++this.#seq >>> 0;
     // No timer per request: one sweep (BACKSTOP_SWEEP_MS) answers the waits past their deadline.
     this.#waits.set(id, { origin, node, uid, tracking, deadline: this.#clock.now() + timeoutMs + this.#opts.backstopGraceMs });
-    this.post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload }, () => {
-      this.#forgetRoute(uid, node);
-      this.#settleWait(id, ResponseCode.NOT_FOUND, this.#lostWhy());
-    });
+    this.post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload }, this.#requestLost);
   }
+
+  /** A central-request that could not be handed to `node`: its origin is answered now. One function for every request. */
+  readonly #requestLost = (m: Extract<NodeMessage, { kind: 'central-request' }>, node: string): void => {
+    this.#forgetRoute(m.uid, node);
+    this.#settleWait(m.id, ResponseCode.NOT_FOUND, this.#lostWhy());
+  };
 
   #settleWait(id: number, code: number, reason: GeneratedReason): void {
     const w = this.#waits.get(id);
@@ -570,23 +579,26 @@ export class Fleet implements SharedSessions, RemoteRouting {
   // ---- the inbox ----
 
   #onBatch(batch: Buffer[]): void {
-    for (const bytes of batch) {
-      let m: NodeMessage;
-      try {
-        m = decodeNodeMessage(bytes);
-      } catch (err) {
-        // Never misread: another version (a rolling upgrade gone wrong) or a torn message is logged and left.
-        if (this.#unreadable++ % 1000 === 0) this.#log.error({ event: 'node-message-unreadable', err: err instanceof NodeMessageError ? err.message : String(err), count: this.#unreadable }, 'a node message could not be read: dropped');
-        continue;
-      }
-      this.#counters.message(m.kind, 'in');
-      try {
-        this.#handle(m);
-      } catch (err) {
-        this.#log.error({ event: 'node-message-failed', kind: m.kind, err: String(err) }, 'a node message could not be handled');
-      }
-    }
+    for (const bytes of batch) this.#onMessage(bytes, 0, bytes.length);
   }
+
+  /** One message, at buf[start, end). */
+  readonly #onMessage = (buf: Buffer, start: number, end: number): void => {
+    let m: NodeMessage;
+    try {
+      m = decodeNodeMessage(buf, start, end);
+    } catch (err) {
+      // Never misread: another version (a rolling upgrade gone wrong) or a torn message is logged and left.
+      if (this.#unreadable++ % 1000 === 0) this.#log.error({ event: 'node-message-unreadable', err: err instanceof NodeMessageError ? err.message : String(err), count: this.#unreadable }, 'a node message could not be read: dropped');
+      return;
+    }
+    this.#counters.message(m.kind, 'in');
+    try {
+      this.#handle(m);
+    } catch (err) {
+      this.#log.error({ event: 'node-message-failed', kind: m.kind, err: String(err) }, 'a node message could not be handled');
+    }
+  };
 
   #handle(m: NodeMessage): void {
     switch (m.kind) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { TurnOutbox, packBatch, unpackBatch, type InboxStats, type NodeInbox, type OutboxBatch } from '../registry/node-inbox.js';
+import { TurnBatches, checkPacked, sinkRoom, unpackBatch, type ByteSink, type InboxStats, type MessageEncoder, type NodeInbox } from '../registry/node-inbox.js';
 import {
   ChunkReader, LINK_ACCEPT, LINK_CHALLENGE_BYTES, LINK_HELLO_BYTES, LINK_MAX_FRAME_BYTES,
   checkLinkAuth, decodeLinkHello, encodeLinkAuth, encodeLinkHello, linkAuthBytes, linkMac,
@@ -57,9 +57,12 @@ export class LinkNodeInbox implements NodeInbox {
   readonly #resolve: PeerResolver;
   readonly #log: Logger | undefined;
   readonly #key = randomBytes(32);
-  readonly #out = new TurnOutbox((batches) => this.#send(batches));
-  /** Frames written before the turn ended (full ones): the turn's flush waits for them too. */
-  #early: Array<Promise<boolean>> = [];
+  /** Per peer, the frame this turn is writing (its messages encoded in place, no Buffer each). */
+  readonly #out = new TurnBatches<Frame>((to) => new Frame(to, Math.min(this.#frameBytes.get(to) ?? FRAME_START_BYTES, FRAME_MAX_START_BYTES)), (frames) => this.#send(frames));
+  /** Per peer, the size of the last frame sent: the next one starts with room for as much. */
+  readonly #frameBytes = new Map<string, number>();
+  /** This turn's frames, with those written before it ended (full ones): the turn's flush waits for them all. */
+  #writes = new TurnWrites();
   readonly #links = new Map<string, PeerLink>();
   #server: Server | undefined;
   readonly #inbound = new Set<Socket>();
@@ -81,12 +84,37 @@ export class LinkNodeInbox implements NodeInbox {
   }
 
   post(to: string, msg: Buffer, lost?: () => void): void {
-    const q = this.#out.add(to, msg, lost);
+    const f = this.#out.batch(to);
+    const at = sinkRoom(f, 4 + msg.length);
+    f.buf.set(msg, at + 4);
+    this.#added(to, f, at, lost, undefined);
+  }
+
+  postEncoded<M>(to: string, encode: MessageEncoder<M>, m: M, version: number, lost?: (m: M, to: string) => void): void {
+    const f = this.#out.batch(to);
+    const at = sinkRoom(f, 4);
+    try {
+      encode(m, version, f);
+    } catch (err) {
+      f.length = at;
+      throw err;
+    }
+    this.#added(to, f, at, lost as LostFn | undefined, m);
+  }
+
+  /** A message was written at `at` (its length first): counted, and a full frame goes now. */
+  #added(to: string, f: Frame, at: number, lost: LostFn | undefined, m: unknown): void {
+    f.buf.writeUInt32BE(f.length - at - 4, at);
+    f.count++;
+    if (lost) {
+      f.lostFns.push(lost);
+      f.lostArgs.push(m);
+    }
     // A full frame goes now: the peer starts on it while this node goes on with its turn (a whole
     // turn in one frame made the nodes take turns, each idle while the other worked).
-    if (q.msgs.length >= FRAME_MESSAGES) {
+    if (f.count >= FRAME_MESSAGES) {
       this.#out.take(to);
-      this.#early.push(this.#sendFrame(to, q));
+      this.#sendFrame(f);
     }
   }
 
@@ -94,8 +122,10 @@ export class LinkNodeInbox implements NodeInbox {
     return this.#out.flushed;
   }
 
-  async start(handler: (batch: Buffer[]) => void): Promise<void> {
-    const server = createServer({ noDelay: true }, (s) => this.#accept(s, handler));
+  async start(handler: (batch: Buffer[]) => void, packed?: (batch: Buffer) => void): Promise<void> {
+    // A frame is a packed batch: handed over in place when the receiver reads it so.
+    const onFrame = packed ?? ((frame: Buffer) => handler(unpackBatch(frame)));
+    const server = createServer({ noDelay: true }, (s) => this.#accept(s, onFrame));
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -140,16 +170,20 @@ export class LinkNodeInbox implements NodeInbox {
     this.#links.delete(node);
   }
 
-  async #send(out: ReadonlyMap<string, OutboxBatch>): Promise<void> {
-    const sent = this.#early;
-    this.#early = [];
-    for (const [to, q] of out) sent.push(this.#sendFrame(to, q));
-    const ok = await Promise.all(sent);
-    if (ok.includes(false)) throw new Error('node link: messages could not be handed over');
+  #send(out: ReadonlyMap<string, Frame>): Promise<void> {
+    for (const f of out.values()) if (f.count > 0) this.#sendFrame(f);
+    const w = this.#writes;
+    this.#writes = new TurnWrites();
+    return w.done();
   }
 
-  #sendFrame(to: string, q: OutboxBatch): Promise<boolean> {
-    return this.#closed ? lose(q) : this.#linkTo(to).send(packBatch(q.msgs, true), q.lost);
+  #sendFrame(f: Frame): void {
+    const w = this.#writes;
+    w.add();
+    if (this.#closed) return w.settle(f.lose());
+    f.buf.writeUInt32BE(f.length - 4, 0);
+    this.#frameBytes.set(f.to, f.length);
+    this.#linkTo(f.to).send(f, w);
   }
 
   #linkTo(to: string): PeerLink {
@@ -161,7 +195,7 @@ export class LinkNodeInbox implements NodeInbox {
     return l;
   }
 
-  #accept(s: Socket, handler: (batch: Buffer[]) => void): void {
+  #accept(s: Socket, onFrame: (frame: Buffer) => void): void {
     if (this.#closed || this.#unproven >= MAX_UNPROVEN_LINKS) return void s.destroy();
     this.#inbound.add(s);
     this.#unproven++;
@@ -197,13 +231,13 @@ export class LinkNodeInbox implements NodeInbox {
         if (n > LINK_MAX_FRAME_BYTES) return this.#broken(s, from, `a frame of ${n} bytes`);
         if (reader.size < 4 + n) return;
         reader.take(4);
-        let batch: Buffer[];
+        const frame = reader.take(n)!;
         try {
-          batch = unpackBatch(reader.take(n)!);
+          checkPacked(frame);
         } catch (err) {
           return this.#broken(s, from, String(err));
         }
-        handler(batch);
+        onFrame(frame);
       }
     });
   }
@@ -214,13 +248,72 @@ export class LinkNodeInbox implements NodeInbox {
   }
 }
 
+/** A new frame's first buffer when no frame went to its peer yet; it grows as messages are written. */
+const FRAME_START_BYTES = 1024;
+/** …and at most this much (a frame that carried one large transmission does not make every later one as large). */
+const FRAME_MAX_START_BYTES = 64 * 1024;
+
+/** What a message's sender is told when it cannot be handed over: the message (as posted) and its destination. */
+type LostFn = (m: unknown, to: string) => void;
+
+/** A frame being written for one peer: u32 length of the rest, then per message u32 length and its bytes (packBatch's layout). */
+class Frame implements ByteSink {
+  buf: Buffer;
+  length = 4;
+  count = 0;
+  /** The `lost` callbacks of its messages that have one, and what each is called with (a shared function, no closure per message). */
+  readonly lostFns: LostFn[] = [];
+  readonly lostArgs: unknown[] = [];
+
+  constructor(readonly to: string, bytes: number) {
+    this.buf = Buffer.allocUnsafe(bytes);
+  }
+
+  get bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+
+  /** Tells each message's sender that it was lost; false. */
+  lose(): false {
+    for (let i = 0; i < this.lostFns.length; i++) this.lostFns[i]!(this.lostArgs[i], this.to);
+    return false;
+  }
+}
+
+/**
+ * The frames of one loop turn (with those that went early, when full): its flush settles once
+ * each was handed to the kernel or lost, and rejects if one was lost. Counted, not a promise per frame.
+ */
+class TurnWrites {
+  #pending = 0;
+  #failed = false;
+  #wake: (() => void) | undefined;
+
+  add(): void {
+    this.#pending++;
+  }
+
+  settle(ok: boolean): void {
+    if (!ok) this.#failed = true;
+    if (--this.#pending === 0) this.#wake?.();
+  }
+
+  done(): Promise<void> {
+    const end = (): void => {
+      if (this.#failed) throw new Error('node link: messages could not be handed over');
+    };
+    if (this.#pending === 0) return new Promise<void>((resolve) => resolve(end()));
+    return new Promise<void>((resolve) => { this.#wake = resolve; }).then(end);
+  }
+}
+
 /** One link to one peer: dialled on first use, writes frames once authenticated. */
 class PeerLink {
   #state: 'dialing' | 'open' | 'failed' | 'closed' = 'dialing';
   #socket: Socket | undefined;
   #failedAt = 0;
   /** Frames posted while dialing, written in order once the link is open. */
-  #waiting: Array<{ frame: Buffer; lost: OutboxBatch['lost']; done: (ok: boolean) => void; at: number }> = [];
+  #waiting: Array<{ frame: Frame; writes: TurnWrites; at: number }> = [];
   /** When each frame written and not yet handed to the kernel was written (write callbacks come in order). */
   #unwritten: number[] = [];
   #unwrittenHead = 0;
@@ -240,16 +333,16 @@ class PeerLink {
     return this.#state === 'dialing' || this.#state === 'open' || (this.#state === 'failed' && now - this.#failedAt < retryMs);
   }
 
-  /** Resolves true once the frame is handed to the kernel, false (after calling each `lost`) if it cannot be. */
-  send(frame: Buffer, lost: OutboxBatch['lost'], at = performance.now()): Promise<boolean> {
-    if (this.#state === 'dialing') return new Promise((done) => this.#waiting.push({ frame, lost, done, at }));
+  /** Settles the frame in `writes` once it is handed to the kernel, or lost (each `lost` called) if it cannot be. */
+  send(frame: Frame, writes: TurnWrites, at = performance.now()): void {
+    if (this.#state === 'dialing') return void this.#waiting.push({ frame, writes, at });
     const s = this.#socket;
-    if (this.#state !== 'open' || !s || s.writableLength > this.#o.maxQueuedBytes) return lose({ lost });
+    if (this.#state !== 'open' || !s || s.writableLength > this.#o.maxQueuedBytes) return writes.settle(frame.lose());
     this.#unwritten.push(at);
-    return new Promise((done) => s.write(frame, (err) => {
+    s.write(frame.bytes, (err) => {
       if (++this.#unwrittenHead === this.#unwritten.length) [this.#unwritten, this.#unwrittenHead] = [[], 0];
-      done(err ? callLost(lost) : true);
-    }));
+      writes.settle(err ? frame.lose() : true);
+    });
   }
 
   /** Frames not handed to the kernel yet, and since when the oldest waits. */
@@ -300,7 +393,7 @@ class PeerLink {
       this.#state = 'open';
       const waiting = this.#waiting;
       this.#waiting = [];
-      for (const w of waiting) void this.send(w.frame, w.lost, w.at).then(w.done);
+      for (const w of waiting) this.send(w.frame, w.writes, w.at);
     });
   }
 
@@ -313,19 +406,11 @@ class PeerLink {
     this.#socket?.destroy();
     const waiting = this.#waiting;
     this.#waiting = [];
-    for (const w of waiting) w.done(callLost(w.lost));
+    for (const w of waiting) w.writes.settle(w.frame.lose());
     if (was === 'dialing' && why) this.#log?.warn({ event: 'node-link-failed', to: this.#to, why }, `no link to node ${this.#to}: ${why}`);
   }
 }
 
-function callLost(lost: OutboxBatch['lost']): false {
-  for (const f of lost) f?.();
-  return false;
-}
-
-function lose(q: { lost: OutboxBatch['lost'] }): Promise<boolean> {
-  return Promise.resolve(callLost(q.lost));
-}
 
 function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

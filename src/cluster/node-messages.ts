@@ -1,4 +1,5 @@
 import type { Payload } from '../protocol/index.js';
+import { sinkRoom, type ByteSink } from '../registry/node-inbox.js';
 import { formatRange, type ProtocolRange } from '../registry/node-protocol.js';
 
 /**
@@ -54,6 +55,7 @@ export type NodeMessage =
   | { readonly kind: 'end-session'; readonly uid: string; readonly code: number; readonly reason: string };
 
 const KIND = ['deliver', 'takeover', 'central-request', 'origin-response', 'tracker-response', 'tracker-fail', 'end-session', 'moved', 'buffered'] as const;
+const KIND_CODE = Object.fromEntries(KIND.map((k, i) => [k, i])) as Record<NodeMessage['kind'], number>;
 
 export class NodeMessageError extends Error {
   override readonly name = 'NodeMessageError';
@@ -64,36 +66,94 @@ export class NodeMessageError extends Error {
  * Strings are u8-length UTF-8 (UIDs ≤ 16 bytes, node ids ≤ 64, reasons short).
  */
 export function encodeNodeMessage(m: NodeMessage, version: number = NODE_PROTOCOL): Buffer {
+  scratch.length = 0;
+  encodeNodeMessageInto(m, version, scratch);
+  const out = Buffer.allocUnsafe(scratch.length);
+  out.set(scratch.buf.subarray(0, scratch.length));
+  return out;
+}
+
+/**
+ * The same bytes written in place at `s.length` (a node link's frame being built): no Buffer of
+ * the message's own. On a throw `s.length` is back where the message began.
+ */
+export function encodeNodeMessageInto(m: NodeMessage, version: number, s: ByteSink): void {
   if (!speaks(version)) throw new NodeMessageError(`cannot write node protocol ${version}; this node speaks ${formatRange(NODE_PROTOCOLS)}`);
-  const w = new Writer();
-  w.u8(version).u8(KIND.indexOf(m.kind));
-  switch (m.kind) {
-    case 'deliver':
-      w.str(m.session).u8(m.hops).u8(m.ref ? 1 : 0);
-      if (m.ref) w.ref(m.ref);
-      return w.bytes(m.bytes).done();
-    case 'takeover':
-      return w.str(m.uid).str(m.claim).done();
-    case 'central-request':
-      return w.str(m.uid).i32(m.tracking).u32(m.timeoutMs).str(m.origin).u32(m.id).u8(m.hops).payload(m.payload).done();
-    case 'origin-response':
-      return w.u32(m.id).str(m.uid).u16(m.tracking).u8(m.code).str(m.reason).payload(m.payload).done();
-    case 'tracker-response':
-      return w.u8(m.dir === 'up' ? 1 : 0).str(m.uid).u16(m.tracking).u8(m.code).payload(m.payload).done();
-    case 'tracker-fail':
-      return w.u8(m.dir === 'up' ? 1 : 0).str(m.uid).u16(m.tracking).str(m.reason).done();
-    case 'end-session':
-      return w.str(m.uid).u8(m.code).str(m.reason).done();
-    case 'moved':
-      return w.str(m.uid).done();
-    case 'buffered':
-      return w.str(m.session).u8(m.dir === 'up' ? 1 : 0).str(m.uid).u16(m.tracking).done();
+  const start = s.length;
+  try {
+    writeFields(m, version, s);
+  } catch (err) {
+    s.length = start;
+    throw err;
   }
 }
 
-/** The inverse; throws NodeMessageError on another version or a torn message (the caller logs it, never misreads). */
-export function decodeNodeMessage(b: Buffer): NodeMessage {
-  const r = new Reader(b);
+function writeFields(m: NodeMessage, version: number, s: ByteSink): void {
+  u8(s, version);
+  u8(s, KIND_CODE[m.kind]);
+  switch (m.kind) {
+    case 'deliver':
+      str(s, m.session);
+      u8(s, m.hops);
+      u8(s, m.ref ? 1 : 0);
+      if (m.ref) ref(s, m.ref);
+      return bytes(s, m.bytes);
+    case 'takeover':
+      str(s, m.uid);
+      return str(s, m.claim);
+    case 'central-request':
+      str(s, m.uid);
+      i32(s, m.tracking);
+      u32(s, m.timeoutMs);
+      str(s, m.origin);
+      u32(s, m.id);
+      u8(s, m.hops);
+      return payload(s, m.payload);
+    case 'origin-response':
+      u32(s, m.id);
+      str(s, m.uid);
+      u16(s, m.tracking);
+      u8(s, m.code);
+      str(s, m.reason);
+      return payload(s, m.payload);
+    case 'tracker-response':
+      u8(s, m.dir === 'up' ? 1 : 0);
+      str(s, m.uid);
+      u16(s, m.tracking);
+      u8(s, m.code);
+      return payload(s, m.payload);
+    case 'tracker-fail':
+      u8(s, m.dir === 'up' ? 1 : 0);
+      str(s, m.uid);
+      u16(s, m.tracking);
+      return str(s, m.reason);
+    case 'end-session':
+      str(s, m.uid);
+      u8(s, m.code);
+      return str(s, m.reason);
+    case 'moved':
+      return str(s, m.uid);
+    case 'buffered':
+      str(s, m.session);
+      u8(s, m.dir === 'up' ? 1 : 0);
+      str(s, m.uid);
+      return u16(s, m.tracking);
+  }
+}
+
+/**
+ * The inverse, of `b` or of its bytes [start, end) (a message read in place in the frame it came
+ * in); throws NodeMessageError on another version or a torn message (the caller logs it, never misreads).
+ */
+export function decodeNodeMessage(b: Buffer, start = 0, end = b.length): NodeMessage {
+  try {
+    return readMessage(reader.reset(b, start, end));
+  } finally {
+    reader.b = NO_BYTES; // the frame it read is not kept alive by the reader
+  }
+}
+
+function readMessage(r: Reader): NodeMessage {
   const version = r.u8();
   if (!speaks(version)) throw new NodeMessageError(`node message of protocol ${version}; this node speaks ${formatRange(NODE_PROTOCOLS)}`);
   const kind = KIND[r.u8()];
@@ -131,7 +191,7 @@ export function decodeNodeMessage(b: Buffer): NodeMessage {
       m = { kind, session: r.str(), dir: r.dir(), uid: r.str(), tracking: r.u16() };
       break;
     default:
-      throw new NodeMessageError(`unknown node message kind ${b[1]}`);
+      throw new NodeMessageError(`unknown node message kind ${r.kindByte()}`);
   }
   r.end();
   return m;
@@ -141,74 +201,142 @@ function speaks(version: number): boolean {
   return version >= NODE_PROTOCOLS.min && version <= NODE_PROTOCOLS.max;
 }
 
-/** One scratch buffer for every message (encoding is synchronous): each message costs one allocation, its copy. */
-let scratch = Buffer.allocUnsafe(64 * 1024);
+/** Where encodeNodeMessage writes before copying out (encoding is synchronous). */
+const scratch: ByteSink = { buf: Buffer.allocUnsafe(64 * 1024), length: 0 };
 
-class Writer {
-  #o = 0;
-  #room(n: number): number {
-    const at = this.#o;
-    if (at + n > scratch.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(scratch.length * 2, at + n));
-      scratch.copy(bigger, 0, 0, at);
-      scratch = bigger;
-    }
-    this.#o += n;
-    return at;
-  }
-  u8(v: number): this {
-    scratch[this.#room(1)] = v & 0xff;
-    return this;
-  }
-  u16(v: number): this {
-    scratch.writeUInt16BE(v, this.#room(2));
-    return this;
-  }
-  u32(v: number): this {
-    scratch.writeUInt32BE(v >>> 0, this.#room(4));
-    return this;
-  }
-  i32(v: number): this {
-    scratch.writeInt32BE(v, this.#room(4));
-    return this;
-  }
-  str(s: string): this {
-    const n = Buffer.byteLength(s, 'utf8');
-    if (n > 255) throw new NodeMessageError(`node message string too long (${n} bytes)`);
-    const at = this.#room(1 + n);
-    scratch[at] = n;
-    scratch.write(s, at + 1, n, 'utf8');
-    return this;
-  }
-  bytes(b: Buffer): this {
-    const at = this.#room(4 + b.length);
-    scratch.writeUInt32BE(b.length, at);
-    b.copy(scratch, at + 4);
-    return this;
-  }
-  ref(r: TrackRef): this {
-    return this.u8(r.dir === 'up' ? 1 : 0).str(r.uid).u16(r.tracking).str(r.node).str(r.run).f64(r.expiresAt);
-  }
-  f64(v: number): this {
-    scratch.writeDoubleBE(v, this.#room(8));
-    return this;
-  }
-  payload(p: Payload): this {
-    return this.u8(p.format).u8(p.options).bytes(p.data);
-  }
-  done(): Buffer {
-    const out = Buffer.allocUnsafe(this.#o);
-    scratch.copy(out, 0, 0, this.#o);
-    return out;
-  }
+// The writers: plain functions on the sink (no object per message), byte stores rather than
+// Buffer's write methods (their argument checks and encoding lookup cost more than the write).
+
+// Each reserves its room first and reads `s.buf` after: reserving may replace the buffer.
+
+function u8(s: ByteSink, v: number): void {
+  const at = sinkRoom(s, 1);
+  s.buf[at] = v;
 }
 
+function u16(s: ByteSink, v: number): void {
+  if (!(v >= 0 && v <= 0xffff)) throw new NodeMessageError(`node message field out of range (u16 ${v})`);
+  const at = sinkRoom(s, 2);
+  const b = s.buf;
+  b[at] = v >>> 8;
+  b[at + 1] = v;
+}
+
+function u32(s: ByteSink, v: number): void {
+  put32(s, v >>> 0);
+}
+
+function i32(s: ByteSink, v: number): void {
+  if (!(v >= -0x80000000 && v <= 0x7fffffff)) throw new NodeMessageError(`node message field out of range (i32 ${v})`);
+  put32(s, v);
+}
+
+function put32(s: ByteSink, v: number): void {
+  const at = sinkRoom(s, 4);
+  const b = s.buf;
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+}
+
+function str(s: ByteSink, v: string): void {
+  const n = v.length;
+  if (n <= 255) {
+    // ASCII (UIDs, node ids, reasons): one byte per character, stored as it is read.
+    const at = sinkRoom(s, 1 + n);
+    const b = s.buf;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = v.charCodeAt(i);
+      if (c >= 0x80) break;
+      b[at + 1 + i] = c;
+    }
+    if (i === n) {
+      b[at] = n;
+      return;
+    }
+    s.length = at;
+  }
+  const len = Buffer.byteLength(v, 'utf8');
+  if (len > 255) throw new NodeMessageError(`node message string too long (${len} bytes)`);
+  const at = sinkRoom(s, 1 + len);
+  s.buf[at] = len;
+  s.buf.write(v, at + 1, len, 'utf8');
+}
+
+function bytes(s: ByteSink, v: Buffer): void {
+  u32(s, v.length);
+  const at = sinkRoom(s, v.length);
+  s.buf.set(v, at);
+}
+
+function ref(s: ByteSink, r: TrackRef): void {
+  u8(s, r.dir === 'up' ? 1 : 0);
+  str(s, r.uid);
+  u16(s, r.tracking);
+  str(s, r.node);
+  str(s, r.run);
+  const at = sinkRoom(s, 8);
+  s.buf.writeDoubleBE(r.expiresAt, at);
+}
+
+function payload(s: ByteSink, p: Payload): void {
+  u8(s, p.format);
+  u8(s, p.options);
+  bytes(s, p.data);
+}
+
+/**
+ * Recent short strings read (UIDs, node ids), by their bytes: the same UID comes back in every
+ * message for it, and the string found here is one V8 has hashed already (the maps it keys).
+ * Direct-mapped, checked byte for byte: a slot taken by another string is only a miss.
+ */
+const STR_CACHE_SLOTS = 256;
+const STR_CACHE_MAX = 24;
+const strCacheBytes = Buffer.alloc(STR_CACHE_SLOTS * STR_CACHE_MAX);
+const strCacheLen = new Uint8Array(STR_CACHE_SLOTS);
+const strCache: string[] = new Array<string>(STR_CACHE_SLOTS).fill('');
+
+function readStr(b: Buffer, at: number, n: number): string {
+  if (n === 0) return '';
+  if (n > STR_CACHE_MAX) return b.toString('utf8', at, at + n);
+  let h = n;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[at + i]!, 0x01000193);
+  const slot = (h ^ (h >>> 16)) & (STR_CACHE_SLOTS - 1);
+  const base = slot * STR_CACHE_MAX;
+  if (strCacheLen[slot] === n) {
+    let i = 0;
+    while (i < n && strCacheBytes[base + i] === b[at + i]) i++;
+    if (i === n) return strCache[slot]!;
+  }
+  const v = b.toString('utf8', at, at + n);
+  b.copy(strCacheBytes, base, at, at + n);
+  strCacheLen[slot] = n;
+  strCache[slot] = v;
+  return v;
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
 class Reader {
+  b: Buffer = NO_BYTES;
+  #start = 0;
   #o = 0;
-  constructor(readonly b: Buffer) {}
+  #end = 0;
+  reset(b: Buffer, start: number, end: number): this {
+    this.b = b;
+    this.#start = start;
+    this.#o = start;
+    this.#end = end;
+    return this;
+  }
+  kindByte(): number | undefined {
+    return this.b[this.#start + 1];
+  }
   #take(n: number): number {
     const at = this.#o;
-    if (at + n > this.b.length) throw new NodeMessageError('torn node message');
+    if (at + n > this.#end) throw new NodeMessageError('torn node message');
     this.#o += n;
     return at;
   }
@@ -216,23 +344,26 @@ class Reader {
     return this.b[this.#take(1)]!;
   }
   u16(): number {
-    return this.b.readUInt16BE(this.#take(2));
+    const at = this.#take(2);
+    return (this.b[at]! << 8) | this.b[at + 1]!;
   }
   u32(): number {
-    return this.b.readUInt32BE(this.#take(4));
+    const at = this.#take(4);
+    const b = this.b;
+    return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
   }
   i32(): number {
-    return this.b.readInt32BE(this.#take(4));
+    return this.u32() | 0;
   }
   str(): string {
     const n = this.u8();
-    return this.b.toString('utf8', this.#take(n), this.#o);
+    return readStr(this.b, this.#take(n), n);
   }
   bytes(): Buffer {
     const n = this.u32();
     const at = this.#take(n);
     const out = Buffer.allocUnsafe(n); // a copy: the batch it came in can be freed
-    this.b.copy(out, 0, at, at + n);
+    out.set(this.b.subarray(at, at + n));
     return out;
   }
   dir(): 'down' | 'up' {
@@ -247,6 +378,9 @@ class Reader {
     return { format, options, data: this.bytes() };
   }
   end(): void {
-    if (this.#o !== this.b.length) throw new NodeMessageError(`node message: ${this.b.length - this.#o} bytes left over`);
+    if (this.#o !== this.#end) throw new NodeMessageError(`node message: ${this.#end - this.#o} bytes left over`);
   }
 }
+
+/** The one reader (decoding is synchronous): no object per message. */
+const reader = new Reader();

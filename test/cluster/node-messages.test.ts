@@ -1,5 +1,6 @@
 import t from 'tap';
-import { NODE_PROTOCOL, NODE_PROTOCOLS, decodeNodeMessage, encodeNodeMessage, type NodeMessage } from '../../src/cluster/node-messages.js';
+import { NODE_PROTOCOL, NODE_PROTOCOLS, decodeNodeMessage, encodeNodeMessage, encodeNodeMessageInto, type NodeMessage } from '../../src/cluster/node-messages.js';
+import { sinkRoom, type ByteSink } from '../../src/registry/node-inbox.js';
 
 const payload = { format: 0x0a, options: 0, data: Buffer.from('{"a":1}') };
 const samples: NodeMessage[] = [
@@ -42,4 +43,44 @@ t.test('a decoded message owns its bytes (the batch it came in can be freed or r
   const m = decodeNodeMessage(wire) as Extract<NodeMessage, { kind: 'deliver' }>;
   wire.fill(0);
   t.same([...m.bytes], [0x30, 1, 2]);
+});
+
+t.test('written in place (a frame being built), a message has the same bytes, wherever it starts and however small the buffer', async (t) => {
+  // A 1-byte buffer grows at nearly every field: a field written to the buffer it replaced is lost.
+  const sink: ByteSink = { buf: Buffer.alloc(1), length: 0 };
+  const at: number[] = [];
+  for (const m of samples) {
+    const mark = sinkRoom(sink, 1); // a byte of the frame before it, kept
+    sink.buf[mark] = 0xee;
+    at.push(sink.length);
+    encodeNodeMessageInto(m, NODE_PROTOCOL, sink);
+  }
+  at.push(sink.length + 1);
+  samples.forEach((m, i) => {
+    t.same(sink.buf.subarray(at[i]!, at[i + 1]! - 1), encodeNodeMessage(m), m.kind);
+    t.equal(sink.buf[at[i]! - 1], 0xee, `${m.kind}: the byte before it is intact`);
+    t.same(decodeNodeMessage(sink.buf, at[i]!, at[i + 1]! - 1), m, `${m.kind}: read back in place`);
+  });
+});
+
+t.test('a message that cannot be written leaves the frame as it was', async (t) => {
+  const sink: ByteSink = { buf: Buffer.alloc(8), length: 3 };
+  const long = 'x'.repeat(300);
+  t.throws(() => encodeNodeMessageInto({ kind: 'end-session', uid: 'dev-1', code: 1, reason: long }, NODE_PROTOCOL, sink), { name: 'NodeMessageError', message: /too long \(300 bytes\)/ });
+  t.equal(sink.length, 3);
+  t.throws(() => encodeNodeMessageInto({ kind: 'moved', uid: 'é'.repeat(130) }, NODE_PROTOCOL, sink), /too long \(260 bytes\)/, 'counted in UTF-8 bytes');
+  t.throws(() => encodeNodeMessageInto({ kind: 'buffered', session: 's', dir: 'up', uid: 'u', tracking: 70_000 }, NODE_PROTOCOL, sink), /out of range/);
+  t.equal(sink.length, 3);
+  t.throws(() => encodeNodeMessageInto(samples[0]!, NODE_PROTOCOL + 1, sink), /cannot write node protocol/);
+  t.equal(sink.length, 3);
+});
+
+t.test('strings read back right when many different ones come (the read cache only ever returns its own bytes)', async (t) => {
+  const seen = new Map<string, Buffer>();
+  for (let i = 0; i < 5_000; i++) {
+    const uid = i % 3 === 0 ? `d${i}` : i % 3 === 1 ? `dev-${(i * 7919) % 1000}-ü` : `${'z'.repeat(i % 30)}${i}`;
+    seen.set(uid, encodeNodeMessage({ kind: 'moved', uid }));
+  }
+  for (const [uid, wire] of seen) t.equal((decodeNodeMessage(wire) as { uid: string }).uid, uid);
+  t.equal((decodeNodeMessage(Buffer.of(NODE_PROTOCOL, 7, 0)) as { uid: string }).uid, '');
 });

@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import type { NodeInbox } from '../../src/registry/node-inbox.js';
+import { sinkRoom, type ByteSink, type NodeInbox } from '../../src/registry/node-inbox.js';
 import { until } from '../helpers/until.js';
 
 export interface InboxFleet {
@@ -43,6 +43,32 @@ export function nodeInboxContract(t: Test, makeFleet: (t: Test) => Promise<Inbox
     await rb.until(1000);
     t.equal(rb.batches, opts.maxBatch ? Math.ceil(1000 / opts.maxBatch) : 1);
     t.same(rb.got.map((m) => m[0]), Array.from({ length: 1000 }, (_, i) => i & 0xff), 'in order');
+  });
+
+  t.test('an engine that encodes in place (postEncoded) delivers the same bytes, in order with post; a message that cannot be encoded is not sent, the rest is', async (t) => {
+    const fleet = await makeFleet(t);
+    const [a, b] = await Promise.all([fleet.node('a'), fleet.node('b')]);
+    if (!a.postEncoded) return t.pass('this engine takes each message as a Buffer (post only)');
+    const rb = await receiver(b);
+    t.teardown(() => b.close());
+    // Writes `m` as given, in `version`, through the sink the inbox hands over (growing it byte by byte).
+    const encode = (m: string, version: number, sink: ByteSink) => {
+      if (m === 'bad') throw new Error('cannot encode');
+      for (const byte of Buffer.from(`v${version}:${m}`)) {
+        const at = sinkRoom(sink, 1); // before reading sink.buf: reserving may replace it
+        sink.buf[at] = byte;
+      }
+    };
+    const want: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      if (i % 3 === 0) { a.post('b', Buffer.from(`p${i}`)); want.push(`p${i}`); continue; }
+      if (i % 10 === 1) { t.throws(() => a.postEncoded!('b', encode, 'bad', 1)); continue; }
+      a.postEncoded('b', encode, `e${i}${'x'.repeat(i * 13)}`, 1);
+      want.push(`v1:e${i}${'x'.repeat(i * 13)}`);
+    }
+    await a.flush();
+    await rb.until(want.length);
+    t.same(rb.got.map(String), want);
   });
 
   t.test('any bytes: empty, binary, large', async (t) => {
