@@ -31,6 +31,8 @@ export class DeadlineLanes<T extends Timed> {
   readonly #lanes = new Map<number, Lane<T>>();
   readonly #clock: Clock;
   readonly #due: (item: T) => void;
+  /** The lane `add` used last, while it is listed (cleared when it goes). */
+  #last: Lane<T> | undefined;
 
   /** `due(item)` must settle it (call `settled(item)`), as a timeout does. */
   constructor(clock: Clock, due: (item: T) => void) {
@@ -40,8 +42,13 @@ export class DeadlineLanes<T extends Timed> {
 
   /** `item.deadline` must be the clock's now + `timeoutMs`. */
   add(item: T, timeoutMs: number): void {
-    let lane = this.#lanes.get(timeoutMs);
-    if (!lane) this.#lanes.set(timeoutMs, (lane = new Lane(timeoutMs)));
+    // Nearly every request has the configured timeout: its lane is kept at hand.
+    let lane = this.#last;
+    if (lane === undefined || lane.ms !== timeoutMs) {
+      lane = this.#lanes.get(timeoutMs);
+      if (!lane) this.#lanes.set(timeoutMs, (lane = new Lane(timeoutMs)));
+      this.#last = lane;
+    }
     lane.items.push(item);
     lane.live++;
     item.lane = lane;
@@ -56,6 +63,7 @@ export class DeadlineLanes<T extends Timed> {
     if (--lane.live === 0) {
       this.#clock.clearTimeout(lane.timer);
       this.#lanes.delete(lane.ms);
+      if (this.#last === lane) this.#last = undefined;
       return;
     }
     const dead = lane.items.length - lane.head - lane.live;

@@ -30,6 +30,8 @@ export class PendingRequest {
     readonly tracking: number,
     readonly origin: ResponseTarget,
     readonly startedAt: number,
+    /** The table of its object and direction, which holds it while it waits: settling needs no lookup. */
+    readonly perUid: Map<number, PendingRequest>,
   ) {}
 
   /** Dropped from a kept session's buffer undelivered: PROTOCOL §6 answers the origin 0xA0. */
@@ -79,11 +81,24 @@ export class RequestTracker {
 
   /** Starts tracking, or returns undefined when that tracking number is in flight (0xA2). */
   begin(dir: Direction, uid: string, tracking: number, origin: ResponseTarget, timeoutMs: number): PendingRequest | undefined {
+    const r = this.beginWithin(Infinity, dir, uid, tracking, origin, timeoutMs);
+    return r === 'in-progress' ? undefined : (r as PendingRequest);
+  }
+
+  /**
+   * `begin`, refused with 'limit' when `limit` requests of that object and direction are in
+   * flight already (checked first), or 'in-progress' when that tracking number is: one table
+   * lookup for what inFlight() then begin() did with two.
+   */
+  beginWithin(limit: number, dir: Direction, uid: string, tracking: number, origin: ResponseTarget, timeoutMs: number): PendingRequest | 'limit' | 'in-progress' {
     const table = this.#tables[dir];
     let perUid = table.get(uid);
-    if (!perUid) table.set(uid, (perUid = new Map()));
-    else if (perUid.has(tracking)) return undefined;
-    const p = new PendingRequest(this, dir, uid, tracking, origin, this.#clock.now());
+    if (!perUid) {
+      if (limit <= 0) return 'limit';
+      table.set(uid, (perUid = new Map()));
+    } else if (perUid.size >= limit) return 'limit';
+    else if (perUid.has(tracking)) return 'in-progress';
+    const p = new PendingRequest(this, dir, uid, tracking, origin, this.#clock.now(), perUid);
     perUid.set(tracking, p);
     this.#size++;
     p.deadline = p.startedAt + timeoutMs;
@@ -116,12 +131,12 @@ export class RequestTracker {
     this.#timeouts.settled(p);
     p.unbuffer?.(); // PROTOCOL §6: an answered request is never delivered late, so it leaves its buffer now
     p.unbuffer = undefined;
-    const table = this.#tables[p.dir];
-    const perUid = table.get(p.uid);
-    if (perUid?.get(p.tracking) === p) {
+    const perUid = p.perUid;
+    if (perUid.get(p.tracking) === p) {
+      // Waiting, so its table is the one listed for its object (a table leaves only when empty).
       perUid.delete(p.tracking);
       this.#size--;
-      if (perUid.size === 0) table.delete(p.uid);
+      if (perUid.size === 0) this.#tables[p.dir].delete(p.uid);
     }
     const now = this.#clock.now();
     this.#events.settled(p, code, generated, now);

@@ -80,12 +80,12 @@ export class Router {
 
   /** An object's Request (RTE=0): to the central's session, else the webhook, else 0xA0. */
   objectRequest(uid: string, tracking: number, payload: Payload): void {
-    if (this.#tracker.inFlight('up', uid) >= this.#opts.maxInFlightPerObject) {
+    const p = this.#tracker.beginWithin(this.#opts.maxInFlightPerObject, 'up', uid, tracking, this.#objectTarget, this.#opts.requestTimeoutMs);
+    if (p === 'limit') {
       this.#counters.refused('object-in-flight-limit');
       return this.#objectTarget.deliverResponse(uid, tracking, ResponseCode.NOT_VALID, EMPTY_PAYLOAD, 'object-in-flight-limit');
     }
-    const p = this.#tracker.begin('up', uid, tracking, this.#objectTarget, this.#opts.requestTimeoutMs);
-    if (!p) {
+    if (p === 'in-progress') {
       this.#counters.refused('in-progress');
       return this.#objectTarget.deliverResponse(uid, tracking, ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD, 'in-progress');
     }
@@ -133,14 +133,21 @@ export class Router {
    * delivery. A cluster's fleet calls it for an object kept in the fleet, tracked on this node.
    */
   trackCentralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number): number {
-    if (this.#tracker.inFlight('down', uid) >= this.#opts.maxInFlightPerTarget) {
+    const limit = this.#opts.maxInFlightPerTarget;
+    let p: PendingRequest | 'limit' | 'in-progress' | undefined;
+    if (tracking >= 0) p = this.#tracker.beginWithin(limit, 'down', uid, tracking, origin, timeoutMs);
+    else if (this.#tracker.inFlight('down', uid) >= limit) p = 'limit';
+    else {
+      // The HTTP API's request: a free number in the shared space, if any.
+      tracking = allocateTracking(this.#tracker, 'down', uid);
+      p = tracking < 0 ? undefined : this.#tracker.begin('down', uid, tracking, origin, timeoutMs);
+    }
+    if (p === 'limit') {
       this.#counters.refused('target-in-flight-limit');
       origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_VALID, EMPTY_PAYLOAD, 'target-in-flight-limit');
       return tracking;
     }
-    if (tracking < 0) tracking = allocateTracking(this.#tracker, 'down', uid);
-    const p = tracking < 0 ? undefined : this.#tracker.begin('down', uid, tracking, origin, timeoutMs);
-    if (!p) {
+    if (p === undefined || p === 'in-progress') {
       const why = tracking < 0 ? 'tracking-exhausted' : 'in-progress';
       this.#counters.refused(why);
       origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD, why);
