@@ -4,12 +4,14 @@
  * payloads) against one daemon child, and the daemon's own CPU (process.cpuUsage, user +
  * system) over it, divided by the round trips answered. Independent of how loaded the machine
  * is, unlike round trips/s: the figure to compare before and after a change (issue 14).
- * `--relay` measures the byte relay's CPU (from /proc, 10 ms ticks) the same way.
+ * `--systems daemon,nats` runs the peers scenario's loads instead, interleaved. `--relay` measures the byte relay's CPU (from /proc, 10 ms ticks) the same way.
  */
 import { Child, libScript } from './child.js';
 import { benchConfig } from './config.js';
 import { startDaemonProcess } from './daemon-process.js';
 import { procCpuSplitMicros } from './proc-stat.js';
+import { startBroker, type Broker, type System } from './peer-brokers.js';
+import { peerRound, startDevices, type Devices } from './peer-round.js';
 import { rrRound } from './rr.js';
 import { scratchDir } from './scenario.js';
 import { quantile } from './stats.js';
@@ -19,7 +21,42 @@ function arg(name: string, dflt: string | undefined): string | undefined {
   return i < 0 ? dflt : process.argv[i + 1];
 }
 
+/** `--systems daemon,nats`: the same bounded load on each, rounds interleaved, with the peers scenario's load processes and CPU readings. */
+async function peers(systems: readonly System[], requests: number, rounds: number): Promise<void> {
+  const scratch = scratchDir('fixed-rr-peers');
+  const s = { objects: 10, payloadBytes: 32, warmupMs: 0, measureMs: 600_000, rounds, maxRequests: requests };
+  const brokers: Broker[] = [];
+  const devices: Devices[] = [];
+  const perRt = new Map<System, number[]>(systems.map((x) => [x, []]));
+  try {
+    for (const system of systems) {
+      const b = await startBroker(system, { dir: scratch.dir, devices: s.objects });
+      brokers.push(b);
+      devices.push(await startDevices(b, s, 60 * 60_000));
+    }
+    for (let r = 0; r < rounds; r++) {
+      const order = brokers.map((_, i) => i);
+      if (r % 2 === 1) order.reverse();
+      for (const i of order) {
+        const res = await peerRound(brokers[i]!, devices[i]!, s, 32);
+        perRt.get(brokers[i]!.system)!.push(res.brokerUsPerRt);
+        process.stdout.write(`round ${r} ${brokers[i]!.system}: ${res.answered} answered, errors ${res.errors}, broker ${res.brokerUsPerRt.toFixed(3)} µs per round trip, load ${res.loadUsPerRt.toFixed(3)}\n`);
+      }
+    }
+    for (const [system, xs] of perRt) {
+      const sorted = [...xs].sort((a, b) => a - b);
+      process.stdout.write(`${system}: median ${quantile(sorted, 0.5).toFixed(3)} µs per round trip (range ${sorted[0]!.toFixed(3)}–${sorted.at(-1)!.toFixed(3)})\n`);
+    }
+  } finally {
+    await Promise.all(devices.map((d) => d.stop()));
+    await Promise.all(brokers.map((b) => b.stop()));
+    scratch.cleanup();
+  }
+}
+
 async function main(): Promise<void> {
+  const systems = arg('--systems', undefined);
+  if (systems) return peers(systems.split(',') as System[], Number(arg('--requests', '200000')), Number(arg('--rounds', '3')));
   const requests = Number(arg('--requests', '200000'));
   const inFlight = Number(arg('--in-flight', '32'));
   const rounds = Number(arg('--rounds', '3'));
