@@ -88,9 +88,13 @@ export class RequestTracker {
   /**
    * `begin`, refused with 'limit' when `limit` requests of that object and direction are in
    * flight already (checked first), or 'in-progress' when that tracking number is: one table
-   * lookup for what inFlight() then begin() did with two.
+   * lookup for what inFlight() then begin() did with two. `at`: the clock's time the request
+   * arrived (its connection's read), when the caller has it: one clock read per read, not per
+   * request (issue 14). It must be no earlier than any request begun before it.
    */
-  beginWithin(limit: number, dir: Direction, uid: string, tracking: number, origin: ResponseTarget, timeoutMs: number): PendingRequest | 'limit' | 'in-progress' {
+  beginWithin(
+    limit: number, dir: Direction, uid: string, tracking: number, origin: ResponseTarget, timeoutMs: number, at?: number,
+  ): PendingRequest | 'limit' | 'in-progress' {
     const table = this.#tables[dir];
     let perUid = table.get(uid);
     if (!perUid) {
@@ -98,7 +102,7 @@ export class RequestTracker {
       table.set(uid, (perUid = new Map()));
     } else if (perUid.size >= limit) return 'limit';
     else if (perUid.has(tracking)) return 'in-progress';
-    const p = new PendingRequest(this, dir, uid, tracking, origin, this.#clock.now(), perUid);
+    const p = new PendingRequest(this, dir, uid, tracking, origin, at ?? this.#clock.now(), perUid);
     perUid.set(tracking, p);
     this.#size++;
     p.deadline = p.startedAt + timeoutMs;
@@ -106,11 +110,11 @@ export class RequestTracker {
     return p;
   }
 
-  /** A response arrived: hands it to the origin. False when nothing waits for it (late). */
-  complete(dir: Direction, uid: string, tracking: number, code: number, payload: Payload): boolean {
+  /** A response arrived (at clock time `at`, as for beginWithin): hands it to the origin. False when nothing waits for it (late). */
+  complete(dir: Direction, uid: string, tracking: number, code: number, payload: Payload, at?: number): boolean {
     const p = this.#tables[dir].get(uid)?.get(tracking);
     if (!p) return false;
-    this.#settle(p, code, payload, false, undefined);
+    this.#settle(p, code, payload, false, undefined, at);
     return true;
   }
 
@@ -126,7 +130,7 @@ export class RequestTracker {
     }
   }
 
-  #settle(p: PendingRequest, code: number, payload: Payload, generated: boolean, reason: GeneratedReason | undefined): void {
+  #settle(p: PendingRequest, code: number, payload: Payload, generated: boolean, reason: GeneratedReason | undefined, at?: number): void {
     p.settled = true;
     this.#timeouts.settled(p);
     p.unbuffer?.(); // PROTOCOL §6: an answered request is never delivered late, so it leaves its buffer now
@@ -138,8 +142,7 @@ export class RequestTracker {
       this.#size--;
       if (perUid.size === 0) this.#tables[p.dir].delete(p.uid);
     }
-    const now = this.#clock.now();
-    this.#events.settled(p, code, generated, now);
+    this.#events.settled(p, code, generated, at ?? this.#clock.now());
     p.origin.deliverResponse(p.uid, p.tracking, code, payload, reason);
   }
 }
