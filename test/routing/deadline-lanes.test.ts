@@ -76,3 +76,19 @@ t.test('a length whose lane went (its last item settled) gets a new lane and tim
   clock.advance(300);
   t.same(due, ['b@100', 'c@200']);
 });
+
+t.test('items settled in the order they began are let go at once, not at the next compaction', async (t) => {
+  const { clock, lanes, due, add } = setup();
+  let prev = add('x0', 10_000);
+  let most = 0;
+  for (let i = 1; i < 5_000; i++) {
+    const next = add(`x${i}`, 10_000);
+    lanes.settled(prev);
+    prev = next;
+    most = Math.max(most, lanes.held);
+  }
+  t.equal(most, 1, 'only the waiting item is held');
+  clock.advance(10_000);
+  t.same(due, ['x4999@10000']);
+  t.same([lanes.held, clock.pending], [0, 0]);
+});
