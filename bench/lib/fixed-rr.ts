@@ -22,7 +22,7 @@ function arg(name: string, dflt: string | undefined): string | undefined {
 }
 
 /** `--systems daemon,nats`: the same bounded load on each, rounds interleaved, with the peers scenario's load processes and CPU readings. */
-async function peers(systems: readonly System[], requests: number, rounds: number): Promise<void> {
+async function peers(systems: readonly System[], requests: number, rounds: number, inFlight: number): Promise<void> {
   const scratch = scratchDir('fixed-rr-peers');
   const s = { objects: 10, payloadBytes: 32, warmupMs: 0, measureMs: 600_000, rounds, maxRequests: requests };
   const brokers: Broker[] = [];
@@ -38,9 +38,9 @@ async function peers(systems: readonly System[], requests: number, rounds: numbe
       const order = brokers.map((_, i) => i);
       if (r % 2 === 1) order.reverse();
       for (const i of order) {
-        const res = await peerRound(brokers[i]!, devices[i]!, s, 32);
+        const res = await peerRound(brokers[i]!, devices[i]!, s, inFlight);
         perRt.get(brokers[i]!.system)!.push(res.brokerUsPerRt);
-        process.stdout.write(`round ${r} ${brokers[i]!.system}: ${res.answered} answered, errors ${res.errors}, broker ${res.brokerUsPerRt.toFixed(3)} µs per round trip, load ${res.loadUsPerRt.toFixed(3)}\n`);
+        process.stdout.write(`round ${r} ${brokers[i]!.system}: ${res.answered} answered, errors ${res.errors}, broker ${res.brokerUsPerRt.toFixed(3)} µs per round trip, load ${res.loadUsPerRt.toFixed(3)}, p50 ${res.p50.toFixed(3)} p99 ${res.p99.toFixed(3)} ms\n`);
       }
     }
     for (const [system, xs] of perRt) {
@@ -56,7 +56,7 @@ async function peers(systems: readonly System[], requests: number, rounds: numbe
 
 async function main(): Promise<void> {
   const systems = arg('--systems', undefined);
-  if (systems) return peers(systems.split(',') as System[], Number(arg('--requests', '200000')), Number(arg('--rounds', '3')));
+  if (systems) return peers(systems.split(',') as System[], Number(arg('--requests', '200000')), Number(arg('--rounds', '3')), Number(arg('--in-flight', '32')));
   const requests = Number(arg('--requests', '200000'));
   const inFlight = Number(arg('--in-flight', '32'));
   const rounds = Number(arg('--rounds', '3'));
