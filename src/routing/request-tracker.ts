@@ -55,6 +55,8 @@ export class RequestTracker {
   /** One timer per timeout length, not per request. */
   readonly #timeouts: DeadlineLanes<PendingRequest>;
   #size = 0;
+  /** The latest start given to a request. */
+  #lastStart = -Infinity;
 
   constructor(clock: Clock, events: TrackerEvents) {
     this.#clock = clock;
@@ -90,7 +92,7 @@ export class RequestTracker {
    * flight already (checked first), or 'in-progress' when that tracking number is: one table
    * lookup for what inFlight() then begin() did with two. `at`: the clock's time the request
    * arrived (its connection's read), when the caller has it: one clock read per read, not per
-   * request (issue 14). It must be no earlier than any request begun before it.
+   * request (issue 14).
    */
   beginWithin(
     limit: number, dir: Direction, uid: string, tracking: number, origin: ResponseTarget, timeoutMs: number, at?: number,
@@ -102,7 +104,11 @@ export class RequestTracker {
       table.set(uid, (perUid = new Map()));
     } else if (perUid.size >= limit) return 'limit';
     else if (perUid.has(tracking)) return 'in-progress';
-    const p = new PendingRequest(this, dir, uid, tracking, origin, at ?? this.#clock.now(), perUid);
+    // Starts never go back (DeadlineLanes relies on it): a read time older than a request begun
+    // since (one the cluster began with the clock while that read was being handled) gives way to now.
+    const start = at !== undefined && at >= this.#lastStart ? at : this.#clock.now();
+    this.#lastStart = start;
+    const p = new PendingRequest(this, dir, uid, tracking, origin, start, perUid);
     perUid.set(tracking, p);
     this.#size++;
     p.deadline = p.startedAt + timeoutMs;

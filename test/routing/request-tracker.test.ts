@@ -83,3 +83,15 @@ t.test('read times given by the caller: the request starts and its timeout count
   t.equal(tracker.beginWithin(1, 'down', 'v', 2, origin, 1000, 200), 'limit', 'the in-flight limit comes first');
   t.equal(tracker.beginWithin(2, 'down', 'v', 1, origin, 1000, 200), 'in-progress');
 });
+
+t.test('a read time older than a request begun since gives way to the clock: starts, and so deadlines, never go back', async (t) => {
+  const clock = new ManualClock();
+  const tracker = new RequestTracker(clock, { settled: () => {} });
+  const origin: ResponseTarget = { deliverResponse: () => {} };
+  clock.advance(100);
+  tracker.begin('down', 'u', 1, origin, 1000); // the clock: 100
+  const p = tracker.beginWithin(8, 'down', 'u', 2, origin, 1000, 60);
+  t.equal((p as { startedAt: number }).startedAt, 100);
+  const q = tracker.beginWithin(8, 'down', 'u', 3, origin, 1000, 100);
+  t.equal((q as { startedAt: number }).startedAt, 100, 'the same time is not older');
+});
