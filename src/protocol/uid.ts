@@ -41,6 +41,15 @@ export function encodeUid(uid: string): Buffer {
   return buf;
 }
 
+/**
+ * The ASCII UIDs decoded lately, in slots picked by a hash of their bytes: a UID read again
+ * (every transmission of the central names one) is the same string, not a new one, so it is
+ * neither built nor hashed again, and the map lookups that follow (ACL, session, tracker)
+ * compare it by identity (issue 14). Direct-mapped and bounded: a collision replaces the slot.
+ */
+const UID_SLOTS = 1024;
+const recentUids: Array<string | undefined> = new Array<string | undefined>(UID_SLOTS).fill(undefined);
+
 /** Leading 0x00 bytes are ignored; the rest must be valid UTF-8. Throws ProtocolError. */
 export function readUid(buf: Buffer, offset: number): string {
   let start = offset;
@@ -48,9 +57,25 @@ export function readUid(buf: Buffer, offset: number): string {
   while (start < end && buf[start] === 0) start++;
   if (start === end) return '';
   let ascii = true;
-  for (let i = start; i < end; i++) if (buf[i]! > 0x7f) { ascii = false; break; }
+  let h = end - start;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b > 0x7f) { ascii = false; break; }
+    h = Math.imul(h ^ b, 0x01000193);
+  }
   // Fast path: ASCII UIDs are the common case and need no validation.
-  if (ascii) return buf.toString('latin1', start, end);
+  if (ascii) {
+    const slot = (h ^ (h >>> 15)) & (UID_SLOTS - 1);
+    const seen = recentUids[slot];
+    if (seen !== undefined && seen.length === end - start) {
+      let same = true;
+      for (let i = 0; i < seen.length; i++) if (seen.charCodeAt(i) !== buf[start + i]) { same = false; break; }
+      if (same) return seen;
+    }
+    const uid = buf.toString('latin1', start, end);
+    recentUids[slot] = uid;
+    return uid;
+  }
   try {
     return strictUtf8.decode(buf.subarray(start, end));
   } catch {

@@ -29,3 +29,16 @@ t.test('a UID over 16 bytes is refused, ASCII or not', async (t) => {
     t.throws(() => writeUid(uid, Buffer.alloc(16), 0), { code: ProtocolErrorCode.BAD_UID }, JSON.stringify(uid));
   }
 });
+
+t.test('readUid gives the UID of the bytes, whatever was read before (the recent-UID slots)', async (t) => {
+  const { readUid } = await import('../../src/protocol/uid.js');
+  const uids = ['dev-1', 'dev-2', '1-ved', 'dev-1\x01', 'x', 'sixteen-chars-ok', 'é', 'dev-1'];
+  for (let round = 0; round < 2; round++) {
+    for (const uid of uids) t.equal(readUid(reference(uid), 0), uid, JSON.stringify(uid));
+  }
+  t.equal(readUid(reference('dev-1'), 0), readUid(Buffer.concat([Buffer.alloc(3), reference('dev-1')]), 3), 'at any offset');
+  fc.assert(fc.property(fc.array(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 16 }).filter((s) => !s.startsWith('\0')), { minLength: 1, maxLength: 3000 }), (xs) => {
+    for (const uid of xs) if (readUid(reference(uid), 0) !== uid) return false;
+    return true;
+  }), { numRuns: 20 });
+});
