@@ -57,7 +57,9 @@ export class Child {
   }
 
   send(msg: Msg): void {
-    if (this.proc.connected) this.proc.send(msg);
+    // With a callback, a child exiting as we send (EPIPE) is not an unhandled 'error' event that
+    // kills the bench (seen in peers' idle phase); its exit is reported through `exited` anyway.
+    if (this.proc.connected) this.proc.send(msg, () => {});
   }
 
   /** The next message of `type` (queued ones first); rejects on a child 'error' message, exit or timeout. */

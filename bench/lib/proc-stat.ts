@@ -9,11 +9,17 @@ const TICK_MICROS = 10_000;
 
 /** utime + stime of `pid`, in µs (10 ms resolution). */
 export function procCpuMicros(pid: number): number {
+  const [user, system] = procCpuSplitMicros(pid);
+  return user + system;
+}
+
+/** [utime, stime] of `pid`, in µs (10 ms resolution). */
+export function procCpuSplitMicros(pid: number): [number, number] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) is in parentheses and may hold spaces: count fields after its ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state): utime is field 14, stime field 15.
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MICROS;
+  return [Number(fields[11]) * TICK_MICROS, Number(fields[12]) * TICK_MICROS];
 }
 
 /** VmRSS of `pid`, in bytes. */

@@ -104,7 +104,8 @@ async function run(socket: Duplex, rest: Buffer): Promise<CentralResult> {
       const err = parser.push(chunk, onT);
       if (err) return reject(err);
       flush();
-      if (now >= measureEnd && outstanding === 0) finish();
+      // Done at the window's end, or once a bounded load (maxRequests) is all answered (fixed-rr).
+      if (outstanding === 0 && (now >= measureEnd || sent >= a.maxRequests)) finish();
     };
     // The time bound holds even if no byte ever comes back.
     const tick = setInterval(() => {

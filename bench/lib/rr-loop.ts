@@ -80,7 +80,8 @@ export class RrLoop {
 
   endOfRead(): void {
     this.#flush();
-    if (this.now >= this.#measureEnd && this.#outstanding === 0) this.#finish?.();
+    // Done at the window's end, or once a bounded load (maxRequests) is all answered (fixed-rr).
+    if (this.#outstanding === 0 && (this.now >= this.#measureEnd || this.#sent >= this.#a.maxRequests)) this.#finish?.();
   }
 
   #request(obj: number, slot: number): void {

@@ -16,16 +16,19 @@ export function writePayload(p: Payload, buf: Buffer, offset: number): number {
   if (p.data.length > MAX_PAYLOAD_LENGTH) {
     throw new ProtocolError(ProtocolErrorCode.TOO_LARGE, 'payload longer than 65535 bytes');
   }
+  const len = p.data.length;
   buf[offset] = ((p.format & 0x0f) << 4) | (p.options & 0x0f);
-  buf.writeUInt16BE(p.data.length, offset + 1);
-  p.data.copy(buf, offset + PAYLOAD_HEADER_LENGTH);
-  return offset + PAYLOAD_HEADER_LENGTH + p.data.length;
+  buf[offset + 1] = len >>> 8;
+  buf[offset + 2] = len & 0xff;
+  // TypedArray set, not Buffer copy: no argument checks in JS per payload (issue 14).
+  buf.set(p.data, offset + PAYLOAD_HEADER_LENGTH);
+  return offset + PAYLOAD_HEADER_LENGTH + len;
 }
 
 /** Reads a payload block whose bytes are all present; `data` is a view, not a copy. */
 export function readPayload(buf: Buffer, offset: number): Payload {
   const b = buf[offset]!;
-  const len = buf.readUInt16BE(offset + 1);
+  const len = (buf[offset + 1]! << 8) | buf[offset + 2]!;
   const start = offset + PAYLOAD_HEADER_LENGTH;
   return { format: b >> 4, options: b & 0x0f, data: buf.subarray(start, start + len) };
 }

@@ -6,31 +6,32 @@ import type { Transmission } from './transmission.js';
 import { readUid } from './uid.js';
 
 /**
- * How many bytes the transmission starting at `o` takes, as far as `avail` bytes tell:
- * a positive number is either the exact total (when `exact`) or a lower bound to wait for.
+ * How many bytes the transmission starting at `o` takes, as far as `avail` bytes tell: the
+ * exact total when positive, minus a lower bound to wait for when negative, 0 for an unknown
+ * type. A number, not an object: this runs once per transmission (issue 14).
  */
-function measure(buf: Buffer, o: number, avail: number): { need: number; exact: boolean } | ProtocolError {
+function measure(buf: Buffer, o: number, avail: number): number {
   const h = buf[o]!;
   const tot = h >> 4;
   const base = 1 + (h & 0x08 ? UID_LENGTH : 0);
   switch (tot) {
     case ToT.PING:
-    case ToT.PONG: return { need: base, exact: true };
-    case ToT.CLOSE: return { need: base + 1, exact: true };
-    case ToT.TOKEN: return { need: base + TOKEN_LENGTH, exact: true };
+    case ToT.PONG: return base;
+    case ToT.CLOSE: return base + 1;
+    case ToT.TOKEN: return base + TOKEN_LENGTH;
     case ToT.REQUEST:
     case ToT.RESPONSE:
     case ToT.TELEMETRY: {
       const fixed = base + (tot === ToT.REQUEST ? 2 : tot === ToT.RESPONSE ? 3 : 0);
-      if (avail < fixed + PAYLOAD_HEADER_LENGTH) return { need: fixed + PAYLOAD_HEADER_LENGTH, exact: false };
-      return { need: fixed + PAYLOAD_HEADER_LENGTH + buf.readUInt16BE(o + fixed + 1), exact: true };
+      if (avail < fixed + PAYLOAD_HEADER_LENGTH) return -(fixed + PAYLOAD_HEADER_LENGTH);
+      return fixed + PAYLOAD_HEADER_LENGTH + ((buf[o + fixed + 1]! << 8) | buf[o + fixed + 2]!);
     }
     case ToT.ACL: {
-      if (avail < base + 4) return { need: base + 4, exact: false };
-      return { need: base + 4 + buf.readUInt32BE(o + base) * ACL_ENTRY_LENGTH, exact: true };
+      if (avail < base + 4) return -(base + 4);
+      return base + 4 + buf.readUInt32BE(o + base) * ACL_ENTRY_LENGTH;
     }
     default:
-      return new ProtocolError(ProtocolErrorCode.UNKNOWN_TOT, `unknown type of transmission 0x${tot.toString(16)}`);
+      return 0;
   }
 }
 
@@ -49,9 +50,9 @@ function decode(buf: Buffer, o: number): Transmission {
     case ToT.PONG: return uid === undefined ? { type } : { type, uid };
     case ToT.CLOSE: return { type, uid, code: buf[p]! };
     case ToT.TOKEN: return { type, uid, token: Buffer.from(buf.subarray(p, p + TOKEN_LENGTH)) };
-    case ToT.REQUEST: return { type, uid, tracking: buf.readUInt16BE(p), payload: readPayload(buf, p + 2) };
+    case ToT.REQUEST: return { type, uid, tracking: (buf[p]! << 8) | buf[p + 1]!, payload: readPayload(buf, p + 2) };
     case ToT.RESPONSE:
-      return { type, uid, tracking: buf.readUInt16BE(p), code: buf[p + 2]!, payload: readPayload(buf, p + 3) };
+      return { type, uid, tracking: (buf[p]! << 8) | buf[p + 1]!, code: buf[p + 2]!, payload: readPayload(buf, p + 3) };
     case ToT.TELEMETRY: return { type, uid, payload: readPayload(buf, p) };
     case ToT.ACL: return { type, uid, entries: readAclEntries(buf, p + 4, buf.readUInt32BE(p)) };
     default: throw new ProtocolError(ProtocolErrorCode.UNKNOWN_TOT, 'unknown type of transmission');
@@ -94,14 +95,14 @@ export class TransmissionParser {
     let o = 0;
     while (o < data.length) {
       const m = measure(data, o, data.length - o);
-      if (m instanceof ProtocolError) return this.#fail(m);
-      if (m.exact && m.need > this.#maxBytes) {
-        return this.#fail(new ProtocolError(ProtocolErrorCode.TOO_LARGE, `transmission of ${m.need} bytes over the limit of ${this.#maxBytes}`));
+      if (m === 0) return this.#fail(new ProtocolError(ProtocolErrorCode.UNKNOWN_TOT, `unknown type of transmission 0x${(data[o]! >> 4).toString(16)}`));
+      if (m > this.#maxBytes) {
+        return this.#fail(new ProtocolError(ProtocolErrorCode.TOO_LARGE, `transmission of ${m} bytes over the limit of ${this.#maxBytes}`));
       }
-      if (!m.exact || data.length - o < m.need) {
+      if (m < 0 || data.length - o < m) {
         this.#pending.push(data.subarray(o));
         this.#pendingBytes = data.length - o;
-        this.#need = m.need;
+        this.#need = m < 0 ? -m : m;
         return undefined;
       }
       let t: Transmission;
@@ -110,7 +111,7 @@ export class TransmissionParser {
       } catch (err) {
         return this.#fail(err instanceof ProtocolError ? err : new ProtocolError(ProtocolErrorCode.BAD_VALUE, String(err)));
       }
-      o += m.need;
+      o += m;
       out(t);
       if (this.#failed) return this.#failed;
     }

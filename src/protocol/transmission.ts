@@ -43,6 +43,13 @@ export function transmissionLength(t: Transmission): number {
   return 1 + (t.uid === undefined ? 0 : UID_LENGTH) + bodyLength(t);
 }
 
+/** buf.writeUInt16BE without its argument checks but with its range check (it runs twice per round trip). */
+function writeTracking(n: number, buf: Buffer, o: number): void {
+  if (n > 0xffff || n < 0) throw new RangeError(`tracking number out of range: ${n}`);
+  buf[o] = n >>> 8;
+  buf[o + 1] = n & 0xff;
+}
+
 /** Writes `t` at `offset` (which must have transmissionLength(t) bytes); returns the end offset. */
 export function writeTransmission(t: Transmission, buf: Buffer, offset: number): number {
   const rte = t.uid !== undefined;
@@ -54,10 +61,10 @@ export function writeTransmission(t: Transmission, buf: Buffer, offset: number):
     case ToT.PING:
     case ToT.PONG: return o;
     case ToT.REQUEST:
-      buf.writeUInt16BE(t.tracking, o);
+      writeTracking(t.tracking, buf, o);
       return writePayload(t.payload, buf, o + 2);
     case ToT.RESPONSE:
-      buf.writeUInt16BE(t.tracking, o);
+      writeTracking(t.tracking, buf, o);
       buf[o + 2] = t.code;
       return writePayload(t.payload, buf, o + 3);
     case ToT.TOKEN:

@@ -8,7 +8,8 @@ export interface Timed {
 
 /** The waiting items of one timeout length, in the order they began, which is their deadlines' order. */
 class Lane<T extends Timed> {
-  items: T[] = [];
+  /** Slots before `head` are emptied (undefined): nothing settled is held there. */
+  items: Array<T | undefined> = [];
   head = 0;
   live = 0;
   timer: TimerHandle | undefined;
@@ -31,6 +32,8 @@ export class DeadlineLanes<T extends Timed> {
   readonly #lanes = new Map<number, Lane<T>>();
   readonly #clock: Clock;
   readonly #due: (item: T) => void;
+  /** The lane `add` used last, while it is listed (cleared when it goes). */
+  #last: Lane<T> | undefined;
 
   /** `due(item)` must settle it (call `settled(item)`), as a timeout does. */
   constructor(clock: Clock, due: (item: T) => void) {
@@ -40,8 +43,13 @@ export class DeadlineLanes<T extends Timed> {
 
   /** `item.deadline` must be the clock's now + `timeoutMs`. */
   add(item: T, timeoutMs: number): void {
-    let lane = this.#lanes.get(timeoutMs);
-    if (!lane) this.#lanes.set(timeoutMs, (lane = new Lane(timeoutMs)));
+    // Nearly every request has the configured timeout: its lane is kept at hand.
+    let lane = this.#last;
+    if (lane === undefined || lane.ms !== timeoutMs) {
+      lane = this.#lanes.get(timeoutMs);
+      if (!lane) this.#lanes.set(timeoutMs, (lane = new Lane(timeoutMs)));
+      this.#last = lane;
+    }
     lane.items.push(item);
     lane.live++;
     item.lane = lane;
@@ -56,11 +64,22 @@ export class DeadlineLanes<T extends Timed> {
     if (--lane.live === 0) {
       this.#clock.clearTimeout(lane.timer);
       this.#lanes.delete(lane.ms);
+      if (this.#last === lane) this.#last = undefined;
       return;
     }
-    const dead = lane.items.length - lane.head - lane.live;
+    // Requests are mostly answered in the order they began: what was settled at the head of the
+    // queue is let go now, not at the next compaction, so it dies young (a settled request held
+    // until then outlived a scavenge or two and was promoted: old-space garbage, issue 14).
+    const items = lane.items;
+    let head = lane.head;
+    while (head < items.length && items[head]!.lane !== lane) items[head++] = undefined;
+    lane.head = head;
+    const dead = items.length - head - lane.live;
     if (dead > COMPACT_AT && dead > lane.live) {
-      lane.items = lane.items.slice(lane.head).filter((x) => x.lane === lane);
+      lane.items = items.slice(head).filter((x) => x!.lane === lane);
+      lane.head = 0;
+    } else if (head > COMPACT_AT && head * 2 > items.length) {
+      lane.items = items.slice(head);
       lane.head = 0;
     }
   }
@@ -87,11 +106,11 @@ export class DeadlineLanes<T extends Timed> {
     while (lane.head < lane.items.length) {
       const item = lane.items[lane.head]!;
       if (item.lane !== lane) {
-        lane.head++; // settled meanwhile
+        lane.items[lane.head++] = undefined; // settled meanwhile
         continue;
       }
       if (item.deadline > now) break;
-      lane.head++;
+      lane.items[lane.head++] = undefined;
       this.#due(item);
     }
     if (this.#lanes.get(lane.ms) !== lane) return; // the last waiting item was settled: the lane is gone

@@ -30,6 +30,8 @@ export class PendingRequest {
     readonly tracking: number,
     readonly origin: ResponseTarget,
     readonly startedAt: number,
+    /** The table of its object and direction, which holds it while it waits: settling needs no lookup. */
+    readonly perUid: Map<number, PendingRequest>,
   ) {}
 
   /** Dropped from a kept session's buffer undelivered: PROTOCOL §6 answers the origin 0xA0. */
@@ -53,6 +55,8 @@ export class RequestTracker {
   /** One timer per timeout length, not per request. */
   readonly #timeouts: DeadlineLanes<PendingRequest>;
   #size = 0;
+  /** The latest start given to a request. */
+  #lastStart = -Infinity;
 
   constructor(clock: Clock, events: TrackerEvents) {
     this.#clock = clock;
@@ -79,11 +83,32 @@ export class RequestTracker {
 
   /** Starts tracking, or returns undefined when that tracking number is in flight (0xA2). */
   begin(dir: Direction, uid: string, tracking: number, origin: ResponseTarget, timeoutMs: number): PendingRequest | undefined {
+    const r = this.beginWithin(Infinity, dir, uid, tracking, origin, timeoutMs);
+    return r === 'in-progress' ? undefined : (r as PendingRequest);
+  }
+
+  /**
+   * `begin`, refused with 'limit' when `limit` requests of that object and direction are in
+   * flight already (checked first), or 'in-progress' when that tracking number is: one table
+   * lookup for what inFlight() then begin() did with two. `at`: the clock's time the request
+   * arrived (its connection's read), when the caller has it: one clock read per read, not per
+   * request (issue 14).
+   */
+  beginWithin(
+    limit: number, dir: Direction, uid: string, tracking: number, origin: ResponseTarget, timeoutMs: number, at?: number,
+  ): PendingRequest | 'limit' | 'in-progress' {
     const table = this.#tables[dir];
     let perUid = table.get(uid);
-    if (!perUid) table.set(uid, (perUid = new Map()));
-    else if (perUid.has(tracking)) return undefined;
-    const p = new PendingRequest(this, dir, uid, tracking, origin, this.#clock.now());
+    if (!perUid) {
+      if (limit <= 0) return 'limit';
+      table.set(uid, (perUid = new Map()));
+    } else if (perUid.size >= limit) return 'limit';
+    else if (perUid.has(tracking)) return 'in-progress';
+    // Starts never go back (DeadlineLanes relies on it): a read time older than a request begun
+    // since (one the cluster began with the clock while that read was being handled) gives way to now.
+    const start = at !== undefined && at >= this.#lastStart ? at : this.#clock.now();
+    this.#lastStart = start;
+    const p = new PendingRequest(this, dir, uid, tracking, origin, start, perUid);
     perUid.set(tracking, p);
     this.#size++;
     p.deadline = p.startedAt + timeoutMs;
@@ -91,11 +116,11 @@ export class RequestTracker {
     return p;
   }
 
-  /** A response arrived: hands it to the origin. False when nothing waits for it (late). */
-  complete(dir: Direction, uid: string, tracking: number, code: number, payload: Payload): boolean {
+  /** A response arrived (at clock time `at`, as for beginWithin): hands it to the origin. False when nothing waits for it (late). */
+  complete(dir: Direction, uid: string, tracking: number, code: number, payload: Payload, at?: number): boolean {
     const p = this.#tables[dir].get(uid)?.get(tracking);
     if (!p) return false;
-    this.#settle(p, code, payload, false, undefined);
+    this.#settle(p, code, payload, false, undefined, at);
     return true;
   }
 
@@ -111,20 +136,19 @@ export class RequestTracker {
     }
   }
 
-  #settle(p: PendingRequest, code: number, payload: Payload, generated: boolean, reason: GeneratedReason | undefined): void {
+  #settle(p: PendingRequest, code: number, payload: Payload, generated: boolean, reason: GeneratedReason | undefined, at?: number): void {
     p.settled = true;
     this.#timeouts.settled(p);
     p.unbuffer?.(); // PROTOCOL §6: an answered request is never delivered late, so it leaves its buffer now
     p.unbuffer = undefined;
-    const table = this.#tables[p.dir];
-    const perUid = table.get(p.uid);
-    if (perUid?.get(p.tracking) === p) {
+    const perUid = p.perUid;
+    if (perUid.get(p.tracking) === p) {
+      // Waiting, so its table is the one listed for its object (a table leaves only when empty).
       perUid.delete(p.tracking);
       this.#size--;
-      if (perUid.size === 0) table.delete(p.uid);
+      if (perUid.size === 0) this.#tables[p.dir].delete(p.uid);
     }
-    const now = this.#clock.now();
-    this.#events.settled(p, code, generated, now);
+    this.#events.settled(p, code, generated, at ?? this.#clock.now());
     p.origin.deliverResponse(p.uid, p.tracking, code, payload, reason);
   }
 }

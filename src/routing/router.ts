@@ -78,14 +78,17 @@ export class Router {
     return this.#centralTarget;
   }
 
-  /** An object's Request (RTE=0): to the central's session, else the webhook, else 0xA0. */
-  objectRequest(uid: string, tracking: number, payload: Payload): void {
-    if (this.#tracker.inFlight('up', uid) >= this.#opts.maxInFlightPerObject) {
+  /**
+   * An object's Request (RTE=0): to the central's session, else the webhook, else 0xA0.
+   * `at`: the clock's time it was read, when known (RequestTracker.beginWithin).
+   */
+  objectRequest(uid: string, tracking: number, payload: Payload, at?: number): void {
+    const p = this.#tracker.beginWithin(this.#opts.maxInFlightPerObject, 'up', uid, tracking, this.#objectTarget, this.#opts.requestTimeoutMs, at);
+    if (p === 'limit') {
       this.#counters.refused('object-in-flight-limit');
       return this.#objectTarget.deliverResponse(uid, tracking, ResponseCode.NOT_VALID, EMPTY_PAYLOAD, 'object-in-flight-limit');
     }
-    const p = this.#tracker.begin('up', uid, tracking, this.#objectTarget, this.#opts.requestTimeoutMs);
-    if (!p) {
+    if (p === 'in-progress') {
       this.#counters.refused('in-progress');
       return this.#objectTarget.deliverResponse(uid, tracking, ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD, 'in-progress');
     }
@@ -110,7 +113,7 @@ export class Router {
    * A request to an object from the TCP central (`origin` = the central) or the HTTP API
    * (`tracking` = -1: the concentrator picks a free number in the shared space).
    */
-  centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget = this.#centralTarget, timeoutMs = this.#opts.requestTimeoutMs): number {
+  centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget = this.#centralTarget, timeoutMs = this.#opts.requestTimeoutMs, at?: number): number {
     const known = this.#opts.acl().has(uid);
     const here = this.#sessions.get(uid) !== undefined;
     const remote = this.#opts.remote;
@@ -125,22 +128,29 @@ export class Router {
       origin.deliverResponse(uid, tracking < 0 ? 0 : tracking, ResponseCode.NOT_FOUND, EMPTY_PAYLOAD, why);
       return tracking;
     }
-    return this.trackCentralRequest(uid, tracking, payload, origin, timeoutMs);
+    return this.trackCentralRequest(uid, tracking, payload, origin, timeoutMs, at);
   }
 
   /**
    * The part of centralRequest past the session check: limits, the tracking number, tracking,
    * delivery. A cluster's fleet calls it for an object kept in the fleet, tracked on this node.
    */
-  trackCentralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number): number {
-    if (this.#tracker.inFlight('down', uid) >= this.#opts.maxInFlightPerTarget) {
+  trackCentralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number, at?: number): number {
+    const limit = this.#opts.maxInFlightPerTarget;
+    let p: PendingRequest | 'limit' | 'in-progress' | undefined;
+    if (tracking >= 0) p = this.#tracker.beginWithin(limit, 'down', uid, tracking, origin, timeoutMs, at);
+    else if (this.#tracker.inFlight('down', uid) >= limit) p = 'limit';
+    else {
+      // The HTTP API's request: a free number in the shared space, if any.
+      tracking = allocateTracking(this.#tracker, 'down', uid);
+      p = tracking < 0 ? undefined : this.#tracker.begin('down', uid, tracking, origin, timeoutMs);
+    }
+    if (p === 'limit') {
       this.#counters.refused('target-in-flight-limit');
       origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_VALID, EMPTY_PAYLOAD, 'target-in-flight-limit');
       return tracking;
     }
-    if (tracking < 0) tracking = allocateTracking(this.#tracker, 'down', uid);
-    const p = tracking < 0 ? undefined : this.#tracker.begin('down', uid, tracking, origin, timeoutMs);
-    if (!p) {
+    if (p === undefined || p === 'in-progress') {
       const why = tracking < 0 ? 'tracking-exhausted' : 'in-progress';
       this.#counters.refused(why);
       origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.IN_PROGRESS, EMPTY_PAYLOAD, why);
@@ -152,14 +162,14 @@ export class Router {
   }
 
   /** An object's Response (RTE=0) to a request that came from the central side. */
-  objectResponse(uid: string, tracking: number, code: number, payload: Payload): void {
-    if (this.#tracker.complete('down', uid, tracking, code, payload)) return;
+  objectResponse(uid: string, tracking: number, code: number, payload: Payload, at?: number): void {
+    if (this.#tracker.complete('down', uid, tracking, code, payload, at)) return;
     if (!this.#opts.remote?.response('down', uid, tracking, code, payload)) this.#counters.lateResponse('down', uid, tracking);
   }
 
   /** The central's Response (RTE=1, the object's UID) to an object's request. */
-  centralResponse(uid: string, tracking: number, code: number, payload: Payload): void {
-    if (this.#tracker.complete('up', uid, tracking, code, payload)) return;
+  centralResponse(uid: string, tracking: number, code: number, payload: Payload, at?: number): void {
+    if (this.#tracker.complete('up', uid, tracking, code, payload, at)) return;
     if (!this.#opts.remote?.response('up', uid, tracking, code, payload)) this.#counters.lateResponse('up', uid, tracking);
   }
 

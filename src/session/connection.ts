@@ -146,6 +146,11 @@ export class Connection implements SessionLink {
     if (c.#hooks) c.#onClose();
   };
 
+  /** The clock's time of the last read from the peer: when the transmissions it is handing over arrived. */
+  get readAt(): number {
+    return this.#lastActivity;
+  }
+
   get closing(): boolean {
     return this.#closing;
   }

@@ -84,19 +84,19 @@ export class SessionChannel implements ConnectionHooks, TransmissionHandlers {
   pong(): void {}
 
   objectRequest(t: Extract<Transmission, { type: typeof ToT.REQUEST }>): void {
-    this.#ctx.router.objectRequest(this.#session.uid, t.tracking, t.payload);
+    this.#ctx.router.objectRequest(this.#session.uid, t.tracking, t.payload, this.#readAt());
   }
 
   objectResponse(t: Extract<Transmission, { type: typeof ToT.RESPONSE }>): void {
-    this.#ctx.router.objectResponse(this.#session.uid, t.tracking, t.code, t.payload);
+    this.#ctx.router.objectResponse(this.#session.uid, t.tracking, t.code, t.payload, this.#readAt());
   }
 
   centralRequest(t: Extract<Transmission, { type: typeof ToT.REQUEST }> & { uid: string }): void {
-    void this.#ctx.router.centralRequest(t.uid, t.tracking, t.payload);
+    void this.#ctx.router.centralRequest(t.uid, t.tracking, t.payload, undefined, undefined, this.#readAt());
   }
 
   centralResponse(t: Extract<Transmission, { type: typeof ToT.RESPONSE }> & { uid: string }): void {
-    this.#ctx.router.centralResponse(t.uid, t.tracking, t.code, t.payload);
+    this.#ctx.router.centralResponse(t.uid, t.tracking, t.code, t.payload, this.#readAt());
   }
 
   close(code: number): void {
@@ -106,6 +106,16 @@ export class SessionChannel implements ConnectionHooks, TransmissionHandlers {
     if (session.link !== conn) return;
     this.#ctx.sessions.detach(session, conn, closeKeepsSession(code), `peer-close-0x${code.toString(16)}`);
     this.#ctx.reroute(session, conn.takeUnsent(), 'peer-close'); // now, ahead of anything routed to the kept session next
+  }
+
+  /**
+   * When the transmission being handled was read: its connection's read time while it is
+   * handled in that read (no intake), so requests and responses need no clock read each.
+   * Undefined (the tracker reads the clock) once an intake may run it later, after reads
+   * that came since.
+   */
+  #readAt(): number | undefined {
+    return this.#intake ? undefined : this.#conn.readAt;
   }
 
   #handle(t: Transmission): void {

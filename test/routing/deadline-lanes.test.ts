@@ -65,3 +65,30 @@ t.test('settled items do not pile up: many answered requests behind one that wai
   t.same(due, ['slow@10000']);
   t.same([lanes.held, clock.pending], [0, 0]);
 });
+
+t.test('a length whose lane went (its last item settled) gets a new lane and timer on its next item', async (t) => {
+  const { clock, lanes, due, add } = setup();
+  lanes.settled(add('a', 100)); // the lane and its timer go
+  add('b', 100);
+  t.same([lanes.timers, clock.pending], [1, 1], 'the new item has a timer');
+  add('c', 200); // another length in between
+  lanes.settled(add('d', 100));
+  clock.advance(300);
+  t.same(due, ['b@100', 'c@200']);
+});
+
+t.test('items settled in the order they began are let go at once, not at the next compaction', async (t) => {
+  const { clock, lanes, due, add } = setup();
+  let prev = add('x0', 10_000);
+  let most = 0;
+  for (let i = 1; i < 5_000; i++) {
+    const next = add(`x${i}`, 10_000);
+    lanes.settled(prev);
+    prev = next;
+    most = Math.max(most, lanes.held);
+  }
+  t.equal(most, 1, 'only the waiting item is held');
+  clock.advance(10_000);
+  t.same(due, ['x4999@10000']);
+  t.same([lanes.held, clock.pending], [0, 0]);
+});

@@ -64,3 +64,34 @@ t.test('allocateTracking finds a free number, and -1 once all 65 536 are in flig
   t.equal(allocateTracking(tracker, 'down', 'u'), -1);
   t.ok(allocateTracking(tracker, 'up', 'u') >= 0, 'the other direction is its own space');
 });
+
+t.test('read times given by the caller: the request starts and its timeout counts from its read, its response settles at its own', async (t) => {
+  const clock = new ManualClock();
+  const times: Array<[number, number]> = [];
+  const tracker = new RequestTracker(clock, { settled: (p, _code, _generated, now) => times.push([p.startedAt, now]) });
+  const origin: ResponseTarget = { deliverResponse: () => {} };
+  clock.advance(100);
+  const p = tracker.beginWithin(8, 'down', 'u', 1, origin, 1000, 40);
+  t.ok(typeof p === 'object');
+  t.equal((p as { deadline: number }).deadline, 1040, 'the deadline counts from the read');
+  tracker.begin('down', 'u', 2, origin, 1000); // no read time: the clock's now
+  tracker.complete('down', 'u', 1, 0, payload, 120);
+  clock.advance(100);
+  tracker.complete('down', 'u', 2, 0, payload);
+  t.same(times, [[40, 120], [100, 200]]);
+  t.equal(tracker.beginWithin(1, 'down', 'v', 1, origin, 1000, 200) instanceof Object, true);
+  t.equal(tracker.beginWithin(1, 'down', 'v', 2, origin, 1000, 200), 'limit', 'the in-flight limit comes first');
+  t.equal(tracker.beginWithin(2, 'down', 'v', 1, origin, 1000, 200), 'in-progress');
+});
+
+t.test('a read time older than a request begun since gives way to the clock: starts, and so deadlines, never go back', async (t) => {
+  const clock = new ManualClock();
+  const tracker = new RequestTracker(clock, { settled: () => {} });
+  const origin: ResponseTarget = { deliverResponse: () => {} };
+  clock.advance(100);
+  tracker.begin('down', 'u', 1, origin, 1000); // the clock: 100
+  const p = tracker.beginWithin(8, 'down', 'u', 2, origin, 1000, 60);
+  t.equal((p as { startedAt: number }).startedAt, 100);
+  const q = tracker.beginWithin(8, 'down', 'u', 3, origin, 1000, 100);
+  t.equal((q as { startedAt: number }).startedAt, 100, 'the same time is not older');
+});
