@@ -14,6 +14,7 @@ import { NodeProtocolMismatchError, announceRange, type ProtocolRange } from '..
 import { forEachPacked } from '../registry/node-inbox.js';
 import type { NodeInfo } from '../registry/node-registry.js';
 import { LiveNodes } from './live-nodes.js';
+import { redisFailureCause } from '../redis/outcome.js';
 import { NodeMessageError, decodeNodeMessage, encodeNodeMessage, encodeNodeMessageInto, type NodeMessage, type TrackRef } from './node-messages.js';
 
 export interface FleetOptions {
@@ -110,7 +111,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** Live nodes as of the last heartbeat tick (this one included): a buffered request's tracker is alive or not; the version each reads. */
   readonly #nodes: LiveNodes;
   /** Writes that failed while the engine was away, retried each sweep: removals of answered requests from kept buffers, keeps of claims (both idempotent). */
-  #removals: Array<() => Promise<unknown>> = [];
+  #retries: Array<() => Promise<unknown>> = [];
   #seq = 0;
   readonly #timers = new Map<string, TimerHandle>();
   #stopped = false;
@@ -297,7 +298,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
       } catch (err) {
         // The entry still says connected here: tried again each sweep until the engine answers.
         this.#log.warn({ event: 'keep-failed', uid, err: String(err) }, 'kept session not written to the cluster engine: retried each second');
-        this.#removals.push(keep);
+        this.#retries.push(keep);
       }
     });
   }
@@ -538,7 +539,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** An answered request leaves the kept buffer; while the engine is away the removal is tried again each sweep. */
   #unbuffer(session: string, ref: TrackRef): void {
     const remove = () => this.#e.buffers.remove(session, ref.dir, ref.tracking, session === CENTRAL_UID ? ref.uid : undefined);
-    remove().catch(() => this.#removals.push(remove));
+    remove().catch(() => this.#retries.push(remove));
   }
 
   #localTracked(p: PendingRequest): Tracked {
@@ -796,9 +797,9 @@ export class Fleet implements SharedSessions, RemoteRouting {
   }
 
   async #sweep(): Promise<void> {
-    const retry = this.#removals;
-    this.#removals = [];
-    for (const remove of retry) await remove().catch(() => this.#removals.push(remove));
+    const retry = this.#retries;
+    this.#retries = [];
+    for (const write of retry) await write().catch(() => this.#retries.push(write));
     const now = this.#clock.epochMs();
     for (const e of await this.#e.directory.expired(now, SWEEP_BATCH)) {
       // Every node sweeps; end() hands the entry to exactly one of them, which answers its buffer.
@@ -868,9 +869,11 @@ export class Fleet implements SharedSessions, RemoteRouting {
 function claimRefused(err: unknown): ClaimRefusedError {
   const cause = err instanceof ClaimOutcomeUnknown ? err.failure : err;
   const msg = cause instanceof Error ? cause.message : String(cause);
-  if (cause instanceof Error && cause.name === 'ReplyError') return new ClaimRefusedError('redis-error', `Redis refused the session claim: ${msg}`);
-  if (/timed out/i.test(msg)) return new ClaimRefusedError('command-timeout', `the session claim timed out (Redis did not answer within cluster.commandTimeoutMs): ${msg}`);
-  return new ClaimRefusedError('redis-unreachable', `Redis unreachable for the session claim: ${msg}`);
+  const why = redisFailureCause(cause);
+  const what = why === 'redis-error' ? 'Redis refused the session claim'
+    : why === 'command-timeout' ? 'the session claim timed out (Redis did not answer within cluster.commandTimeoutMs)'
+      : 'Redis unreachable for the session claim';
+  return new ClaimRefusedError(why, `${what}: ${msg}`);
 }
 
 function refKey(dir: 'down' | 'up', uid: string, tracking: number): string {

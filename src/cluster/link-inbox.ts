@@ -302,7 +302,7 @@ class TurnWrites {
     const end = (): void => {
       if (this.#failed) throw new Error('node link: messages could not be handed over');
     };
-    if (this.#pending === 0) return new Promise<void>((resolve) => resolve(end()));
+    if (this.#pending === 0) return Promise.resolve().then(end);
     return new Promise<void>((resolve) => { this.#wake = resolve; }).then(end);
   }
 }

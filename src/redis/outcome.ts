@@ -17,3 +17,11 @@ export function outcomeUnknown(readyAtSend: boolean, err: unknown): boolean {
 export function readyToSend(conn: Redis): boolean {
   return conn.status === 'ready';
 }
+
+/** What made a Redis command fail, in an operator's words: an error reply, no answer in time, or no connection. */
+export function redisFailureCause(err: unknown): 'redis-error' | 'command-timeout' | 'redis-unreachable' {
+  if (err instanceof Error && err.name === 'ReplyError') return 'redis-error';
+  // ioredis's commandTimeout rejects with "Command timed out".
+  if (err instanceof Error && /timed out/i.test(err.message)) return 'command-timeout';
+  return 'redis-unreachable';
+}

@@ -219,14 +219,8 @@ export function forEachPacked(buf: Buffer, fn: (buf: Buffer, start: number, end:
 
 /** The inverse of packBatch; throws on a torn value rather than misreading it. */
 export function unpackBatch(buf: Buffer): Buffer[] {
+  checkPacked(buf);
   const out: Buffer[] = [];
-  let o = 0;
-  while (o < buf.length) {
-    if (o + 4 > buf.length) throw new Error('inbox batch: torn length');
-    const n = buf.readUInt32BE(o);
-    if (o + 4 + n > buf.length) throw new Error('inbox batch: torn message');
-    out.push(buf.subarray(o + 4, o + 4 + n));
-    o += 4 + n;
-  }
+  forEachPacked(buf, (b, start, end) => out.push(b.subarray(start, end)));
   return out;
 }
