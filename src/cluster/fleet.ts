@@ -37,6 +37,8 @@ export interface FleetCounters {
   message(kind: NodeMessage['kind'], way: 'in' | 'out'): void;
   /** A session moved between nodes: 'in', a connection here took it over from another node; 'out', one elsewhere took it from here. */
   takeover?(way: 'in' | 'out'): void;
+  /** A request read here after its deadline (its origin was answered 0xA1): dropped, never delivered. */
+  expired?(kind: 'deliver' | 'central-request'): void;
 }
 
 /** A request on its way to a session: where it is tracked, how to refuse it, how to unbuffer it once answered. */
@@ -118,6 +120,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** Gone as a crash would: nothing more is written anywhere. */
   #abandoned = false;
   #unreadable = 0;
+  #expired = 0;
 
   constructor(engines: ClusterEngines, deps: { clock: Clock; log: Logger; sessions: SessionManager; tracker: RequestTracker; counters: FleetCounters }, opts: FleetOptions) {
     this.node = engines.node;
@@ -514,7 +517,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
     const id = ++this.#seq >>> 0;
     // No timer per request: one sweep (BACKSTOP_SWEEP_MS) answers the waits past their deadline.
     this.#waits.set(id, { origin, node, uid, tracking, deadline: this.#clock.now() + timeoutMs + this.#opts.backstopGraceMs });
-    this.post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload }, this.#requestLost);
+    // The deadline by this node's wall clock (as a deliver's TrackRef): the receiver compares it with
+    // its own, so nodes keep their clocks close (NTP); a node speaking only 1 gets timeoutMs alone.
+    const expiresAt = this.#clock.epochMs() + timeoutMs;
+    this.post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload, expiresAt }, this.#requestLost);
   }
 
   /** A central-request that could not be handed to `node`: its origin is answered now. One function for every request. */
@@ -601,11 +607,20 @@ export class Fleet implements SharedSessions, RemoteRouting {
     }
   };
 
+  /** A request read past its deadline (an inbox read late: a Redis stall, a slow link): counted, logged (the first of each 1000). */
+  #dropExpired(kind: 'deliver' | 'central-request', uid: string, expiresAt: number): void {
+    this.#counters.expired?.(kind);
+    if (this.#expired++ % 1000 === 0) {
+      this.#log.warn({ event: 'node-message-expired', kind, uid, lateMs: Math.round(this.#clock.epochMs() - expiresAt), count: this.#expired },
+        'a request read after its deadline (its origin was answered 0xA1): dropped, never delivered late');
+    }
+  }
+
   #handle(m: NodeMessage): void {
     switch (m.kind) {
       case 'deliver': {
         // Its origin was answered 0xA1 (a post held up in an engine that was away): never delivered late (PROTOCOL §6).
-        if (m.ref && m.ref.expiresAt <= this.#clock.epochMs()) return;
+        if (m.ref && m.ref.expiresAt <= this.#clock.epochMs()) return this.#dropExpired(m.kind, m.session, m.ref.expiresAt);
         const s = this.#sessions.get(m.session);
         if (s?.link && !this.#attaching.has(m.session) && !this.#chains.has(m.session)) {
           if (m.ref && m.ref.node !== this.node) this.#remember(m.ref);
@@ -627,8 +642,17 @@ export class Fleet implements SharedSessions, RemoteRouting {
         this.#counters.takeover?.('out');
         return this.#sessions.release(s);
       }
-      case 'central-request':
-        return void this.#router!.centralRequest(m.uid, m.tracking, m.payload, new RemoteOrigin(this, m.origin, m.id, m.hops), m.timeoutMs);
+      case 'central-request': {
+        let timeoutMs = m.timeoutMs;
+        if (m.expiresAt !== undefined) {
+          // Read after its origin's wait gave up (0xA1): never handed to the object. Read in time,
+          // it is tracked here until that deadline only, not a whole timeout from now.
+          const left = m.expiresAt - this.#clock.epochMs();
+          if (left <= 0) return this.#dropExpired(m.kind, m.uid, m.expiresAt);
+          timeoutMs = Math.min(timeoutMs, Math.ceil(left));
+        }
+        return void this.#router!.centralRequest(m.uid, m.tracking, m.payload, new RemoteOrigin(this, m.origin, m.id, m.hops), timeoutMs);
+      }
       case 'origin-response': {
         const w = this.#waits.get(m.id);
         if (!w) return;
