@@ -243,6 +243,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     a.n++;
     this.#attaching.set(uid, a);
     let claimed: string | undefined;
+    let unknown = false;
     try {
       const now = this.#clock.epochMs();
       const info = { kind, group, peer: link.peer, tls: link.tls, maxTransmissionLength: link.maxTransmissionLength };
@@ -252,7 +253,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
       } catch (err) {
         // Redis may still apply it: the finally below keeps that claim (fenced by it), so no entry
         // stays "connected" here for a connection that was refused.
-        if (err instanceof ClaimOutcomeUnknown) claimed = err.claim;
+        if (err instanceof ClaimOutcomeUnknown) {
+          claimed = err.claim;
+          unknown = true;
+        }
         throw claimRefused(err);
       }
       const { claim, previous } = result;
@@ -275,7 +279,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
       // The handshake accepts and attaches in the microtasks that follow; what waited goes to the session after.
       setImmediate(() => {
         // The peer left between the claim and its acceptance: the claim becomes a kept session, so it expires.
-        if (claimed !== undefined && this.#sessions.get(uid)?.claim !== claimed) this.#keepClaim(uid, claimed);
+        if (claimed !== undefined && this.#sessions.get(uid)?.claim !== claimed) this.#keepClaim(uid, claimed, undefined, unknown ? () => this.#lostClaimSettled(uid) : undefined);
         if (--a.n > 0) return;
         this.#attaching.delete(uid);
         for (const w of a.waiters) w();
@@ -287,13 +291,15 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#keepClaim(s.uid, s.claim, keepMs);
   }
 
-  #keepClaim(uid: string, claim: string, keepMs = this.#opts.keepSessionMs): void {
+  /** `settled`: called once the engine answered the keep (kept or fenced), the write retried until then. */
+  #keepClaim(uid: string, claim: string, keepMs = this.#opts.keepSessionMs, settled?: () => void): void {
     this.#routes.delete(uid);
     const keptUntil = this.#clock.epochMs() + keepMs;
     const keep = async () => {
       const now = this.#clock.epochMs();
       // Idempotent: fenced by the claim, so a retry after a newer claim (the device back) does nothing.
       if (!(await this.#e.directory.keep(uid, claim, Math.max(keptUntil, now + 1), now))) this.#log.debug({ event: 'keep-fenced', uid }, 'session kept elsewhere meanwhile');
+      settled?.();
     };
     this.#inOrder(uid, async () => {
       try {
@@ -304,6 +310,40 @@ export class Fleet implements SharedSessions, RemoteRouting {
         this.#retries.push(keep);
       }
     });
+  }
+
+  /**
+   * A claim here whose reply was lost (ClaimOutcomeUnknown) is settled: its keep was answered, so
+   * Redis has applied it or never will. That reply said what the claim replaced, a connection to
+   * take over (0xA1) — never told. So every node, this one too, checks the connection it holds for
+   * `uid` against the directory (#verifyHeld): a `moved` notice, which also drops stale routes.
+   * Sent whether the keep landed or was fenced: a newer claim of this node since (the device
+   * retried here) posts no notice of its own, and the connection it replaced may be that one.
+   */
+  #lostClaimSettled(uid: string): void {
+    for (const n of this.#nodes.ids) if (n !== this.node) this.post(n, { kind: 'moved', uid });
+    this.#verifyHeld(uid);
+  }
+
+  /**
+   * `uid`'s entry may have moved from the connection here (a `moved` notice): one whose claim it
+   * no longer is was replaced without this node being told (the claim's reply lost, so no
+   * takeover): it closes 0xA1, as a takeover would have. One claim is never written again, so an
+   * entry of another claim, read after this session's claim was, proves it replaced; no entry at
+   * all (Redis lost it) proves nothing.
+   */
+  #verifyHeld(uid: string): void {
+    const s = this.#sessions.get(uid);
+    if (!s?.link) return;
+    const claim = s.claim;
+    this.#e.directory.lookup(uid).then((e) => {
+      // Attached to a newer connection meanwhile (its claim is the entry), or gone: nothing to do.
+      if (!e || e.claim === claim || this.#sessions.get(uid) !== s || s.claim !== claim || !s.link) return;
+      this.#log.warn({ event: 'session-replaced', uid, kind: s.kind, claim, by: e.claim, node: e.node },
+        'a newer claim took this session without this node being told (its reply was lost): the connection here closes 0xA1');
+      if (e.node !== this.node) this.#counters.takeover?.('out');
+      this.#sessions.release(s);
+    }, (err: unknown) => this.#log.debug({ event: 'verify-held-failed', uid, err: String(err) }, 'could not check a session held here against the directory'));
   }
 
   /**
@@ -669,7 +709,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
       }
       case 'moved':
         this.#routes.delete(m.uid);
-        return;
+        return this.#verifyHeld(m.uid);
       case 'buffered': {
         const p = this.#tracker.pending(m.dir, m.uid, m.tracking);
         const ref = { dir: m.dir, uid: m.uid, tracking: m.tracking, node: this.node, run: '', expiresAt: 0 };
