@@ -40,7 +40,7 @@ export type NodeMessage =
   | { readonly kind: 'takeover'; readonly uid: string; readonly claim: string }
   /**
    * A request from the central side for an object connected here: track it here, answer `origin` with `id`. Tracking -1: pick one.
-   * `expiresAt` (protocol 2; absent from a node speaking 1): wall-clock ms past which its origin was answered 0xA1, so it is never delivered.
+   * `expiresAt` (protocol 2; absent from a node speaking 1; +Infinity: none): wall-clock ms past which its origin was answered 0xA1, so it is never delivered.
    */
   | {
       readonly kind: 'central-request'; readonly uid: string; readonly tracking: number; readonly timeoutMs: number;
@@ -181,9 +181,10 @@ function readMessage(r: Reader): NodeMessage {
       m = { kind, uid: r.str(), claim: r.str() };
       break;
     case 'central-request': {
-      const q = { kind, uid: r.str(), tracking: r.i32(), timeoutMs: r.u32(), origin: r.str(), id: r.u32(), hops: r.u8(), payload: r.payload() };
-      const expiresAt = version >= 2 ? r.f64() : Infinity;
-      m = expiresAt === Infinity ? q : { ...q, expiresAt };
+      const uid = r.str(), tracking = r.i32(), timeoutMs = r.u32(), origin = r.str(), id = r.u32(), hops = r.u8(), payload = r.payload();
+      m = version >= 2
+        ? { kind, uid, tracking, timeoutMs, origin, id, hops, payload, expiresAt: r.f64() }
+        : { kind, uid, tracking, timeoutMs, origin, id, hops, payload };
       break;
     }
     case 'origin-response':
