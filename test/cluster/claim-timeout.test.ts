@@ -1,5 +1,8 @@
 import t, { type Test } from 'tap';
+import { encodeNodeMessage } from '../../src/cluster/node-messages.js';
 import { CloseCode, ToT } from '../../src/protocol/index.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import { packBatch } from '../../src/registry/node-inbox.js';
 import { InProcessNode } from '../helpers/cluster.js';
 import { device } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -84,6 +87,21 @@ for (const where of ['another node', 'the same node'] as const) {
     t.match(await back.nextOf(ToT.REQUEST), { tracking: 7 }, 'a request from the central reaches it');
   });
 }
+
+t.test('a moved notice for a UID whose entry is still the connection here changes nothing (the check never closes a current session)', async (t) => {
+  const dev = device(`ct-${++fleets}`);
+  const prefix = `ct${fleets}:`;
+  // The stream inbox, so the test can write the notice into it directly.
+  const x = await InProcessNode.start(t, redis, 'x', [dev], { cluster: { keyPrefix: prefix, commandTimeoutMs: 300, nodeId: 'x', inbox: 'redis' } });
+  const conn = await x.object(dev);
+  const moved = async () => x.metric('iotsocket_cluster_messages_total', { kind: 'moved', way: 'in' });
+  await redis.client(t).xadd(new RedisKeys(prefix).inbox('x'), '*', 'b', packBatch([encodeNodeMessage({ kind: 'moved', uid: dev.uid })]));
+  await until(async () => (await moved()) === 1, 'x reads the notice', 3_000);
+  await new Promise((res) => setTimeout(res, 300)); // its directory check, and a close if any
+  t.notOk(conn.closed, 'the connection stays open');
+  t.ok(x.daemon.internals.sessions.get(dev.uid)?.link, 'and x holds its session');
+  t.same(x.logs.find('session-replaced'), []);
+});
 
 t.test('the other causes a claim names: the lease lapsed (Redis hung past leaseSec), Redis unreachable', async (t) => {
   const node = await InProcessNode.start(t, redis, 'a', [], { cluster: { keyPrefix: `ct${++fleets}:`, commandTimeoutMs: 300 } });
