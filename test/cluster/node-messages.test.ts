@@ -7,7 +7,7 @@ const samples: NodeMessage[] = [
   { kind: 'deliver', session: '', hops: 0, bytes: Buffer.from([0x30, 1, 2]) },
   { kind: 'deliver', session: 'dev-1', hops: 2, ref: { dir: 'up', uid: 'dev-1', tracking: 65535, node: 'node.a-1', run: '1f2e3d4c', expiresAt: 1796172466840.5 }, bytes: Buffer.alloc(70_000, 7) },
   { kind: 'takeover', uid: 'ü{}:x', claim: 'a.1f2e.3' },
-  { kind: 'central-request', uid: 'dev-2', tracking: -1, timeoutMs: 30_000, origin: 'b', id: 4_294_967_295, hops: 1, payload },
+  { kind: 'central-request', uid: 'dev-2', tracking: -1, timeoutMs: 30_000, origin: 'b', id: 4_294_967_295, hops: 1, payload, expiresAt: 1796172466840.5 },
   { kind: 'origin-response', id: 7, uid: 'dev-2', tracking: 513, code: 0xa0, reason: 'node-lost', payload },
   { kind: 'tracker-response', dir: 'down', uid: 'dev-3', tracking: 0, code: 0, payload: { format: 0, options: 3, data: Buffer.alloc(0) } },
   { kind: 'tracker-fail', dir: 'up', uid: 'dev-4', tracking: 9, reason: 'session-ended' },
@@ -20,11 +20,19 @@ t.test('every kind of node message reads back as written', async (t) => {
   for (const m of samples) t.same(decodeNodeMessage(encodeNodeMessage(m)), m, m.kind);
 });
 
+t.test('every kind reads back as written in version 1 too (a node of the previous release): a central-request without its deadline', async (t) => {
+  const q = samples[3] as Extract<NodeMessage, { kind: 'central-request' }>;
+  const { expiresAt: _, ...undated } = q;
+  for (const m of samples) t.same(decodeNodeMessage(encodeNodeMessage(m, 1)), m === q ? undated : m, m.kind);
+  t.equal(encodeNodeMessage(q, 2).length, encodeNodeMessage(q, 1).length + 8, 'version 2 adds the deadline (8 bytes), nothing else');
+  t.same(decodeNodeMessage(encodeNodeMessage(undated, 2)), { ...undated, expiresAt: Infinity }, 'a central-request without a deadline, in 2: none (+Infinity)');
+});
+
 t.test('another version, a torn message or bytes left over are refused, never misread', async (t) => {
   const good = encodeNodeMessage(samples[3]!);
   const other = Buffer.from(good);
   other[0] = NODE_PROTOCOL + 1;
-  t.throws(() => decodeNodeMessage(other), { name: 'NodeMessageError', message: `node message of protocol ${NODE_PROTOCOL + 1}; this node speaks ${NODE_PROTOCOL}` });
+  t.throws(() => decodeNodeMessage(other), { name: 'NodeMessageError', message: `node message of protocol ${NODE_PROTOCOL + 1}; this node speaks 1..2` });
   for (let n = 0; n < good.length; n++) t.throws(() => decodeNodeMessage(good.subarray(0, n)), { name: 'NodeMessageError' }, `cut at ${n}`);
   t.throws(() => decodeNodeMessage(Buffer.concat([good, Buffer.of(0)])), /1 bytes left over/);
   t.throws(() => decodeNodeMessage(Buffer.of(NODE_PROTOCOL, 99)), /unknown node message kind 99/);
@@ -34,7 +42,7 @@ t.test('a message is written in the version negotiated with its receiver, and on
   const m = samples[3]!;
   t.equal(encodeNodeMessage(m, NODE_PROTOCOLS.min)[0], NODE_PROTOCOLS.min);
   t.same(encodeNodeMessage(m), encodeNodeMessage(m, NODE_PROTOCOL), 'by default the newest');
-  t.throws(() => encodeNodeMessage(m, NODE_PROTOCOLS.max + 1), { name: 'NodeMessageError', message: /cannot write node protocol 2; this node speaks 1/ });
+  t.throws(() => encodeNodeMessage(m, NODE_PROTOCOLS.max + 1), { name: 'NodeMessageError', message: /cannot write node protocol 3; this node speaks 1\.\.2/ });
   t.throws(() => encodeNodeMessage(m, NODE_PROTOCOLS.min - 1), { name: 'NodeMessageError' });
 });
 
