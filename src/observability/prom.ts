@@ -1,21 +1,33 @@
-import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
+import RegistryClass from 'prom-client/lib/registry.js';
+import CounterClass from 'prom-client/lib/counter.js';
+import GaugeClass from 'prom-client/lib/gauge.js';
+import HistogramClass from 'prom-client/lib/histogram.js';
+import processStartTime from 'prom-client/lib/metrics/processStartTime.js';
+import osMemoryHeap from 'prom-client/lib/metrics/osMemoryHeap.js';
+import processOpenFileDescriptors from 'prom-client/lib/metrics/processOpenFileDescriptors.js';
+import processMaxFileDescriptors from 'prom-client/lib/metrics/processMaxFileDescriptors.js';
+import eventLoopLag from 'prom-client/lib/metrics/eventLoopLag.js';
+import processResources from 'prom-client/lib/metrics/processResources.js';
+import processHandles from 'prom-client/lib/metrics/processHandles.js';
+import processRequests from 'prom-client/lib/metrics/processRequests.js';
+import heapSizeAndUsed from 'prom-client/lib/metrics/heapSizeAndUsed.js';
+import heapSpacesSizeAndUsed from 'prom-client/lib/metrics/heapSpacesSizeAndUsed.js';
+import version from 'prom-client/lib/metrics/version.js';
+import gc from 'prom-client/lib/metrics/gc.js';
 
 /**
- * The parts of prom-client the daemon uses, loaded from prom-client's own files rather than its
+ * The parts of prom-client the daemon uses, imported from prom-client's own files rather than its
  * index (issue 14, RSS at start): the index also loads Summary (tdigest, bintrees), Pushgateway
  * (http, https), AggregatorRegistry (cluster) and the default metrics, whose process CPU metric
  * requires @opentelemetry/api at load for exemplars the daemon never enables (51 files, 0.6–1.6
  * MiB of the start's RSS). The same classes: a Registry made from the index (tests, a worker's
- * merge) is this Registry. CommonJS files, so required (literal requires: the single executable's
- * bundle, scripts/build-sea.mjs, defines `require` and esbuild bundles them).
+ * merge) is this Registry. The files' types: prom-client-lib.d.ts.
  */
-const load: NodeJS.Require = typeof require === 'function' ? require : createRequire(import.meta.url);
-
-export const Registry = load('prom-client/lib/registry') as typeof PromClient.Registry;
-export const Counter = load('prom-client/lib/counter') as typeof PromClient.Counter;
-export const Gauge = load('prom-client/lib/gauge') as typeof PromClient.Gauge;
-export const Histogram = load('prom-client/lib/histogram') as typeof PromClient.Histogram;
+export const Registry: typeof PromClient.Registry = RegistryClass;
+export const Counter: typeof PromClient.Counter = CounterClass;
+export const Gauge: typeof PromClient.Gauge = GaugeClass;
+export const Histogram: typeof PromClient.Histogram = HistogramClass;
 export type Registry = PromClient.Registry;
 export type Counter<T extends string = string> = PromClient.Counter<T>;
 export type Gauge<T extends string = string> = PromClient.Gauge<T>;
@@ -31,18 +43,18 @@ export function collectDefaultMetrics(opts: { register: Registry; prefix: string
   const config = { eventLoopMonitoringPrecision: 10, prefix: opts.prefix };
   const metrics: DefaultMetric[] = [
     processCpuTotal,
-    load('prom-client/lib/metrics/processStartTime') as DefaultMetric,
-    load('prom-client/lib/metrics/osMemoryHeap') as DefaultMetric,
-    load('prom-client/lib/metrics/processOpenFileDescriptors') as DefaultMetric,
-    load('prom-client/lib/metrics/processMaxFileDescriptors') as DefaultMetric,
-    load('prom-client/lib/metrics/eventLoopLag') as DefaultMetric,
-    ...(typeof process.getActiveResourcesInfo === 'function' ? [load('prom-client/lib/metrics/processResources') as DefaultMetric] : []),
-    load('prom-client/lib/metrics/processHandles') as DefaultMetric,
-    load('prom-client/lib/metrics/processRequests') as DefaultMetric,
-    load('prom-client/lib/metrics/heapSizeAndUsed') as DefaultMetric,
-    load('prom-client/lib/metrics/heapSpacesSizeAndUsed') as DefaultMetric,
-    load('prom-client/lib/metrics/version') as DefaultMetric,
-    load('prom-client/lib/metrics/gc') as DefaultMetric,
+    processStartTime,
+    osMemoryHeap,
+    processOpenFileDescriptors,
+    processMaxFileDescriptors,
+    eventLoopLag,
+    ...(typeof process.getActiveResourcesInfo === 'function' ? [processResources] : []),
+    processHandles,
+    processRequests,
+    heapSizeAndUsed,
+    heapSpacesSizeAndUsed,
+    version,
+    gc,
   ];
   for (const metric of metrics) metric(opts.register, config);
 }
