@@ -11,8 +11,9 @@ ensureBuilt();
 // start's development certificate (~13 MiB of RSS between them when loaded for nothing),
 // ioredis for a cluster node only (a `cluster` key, which the shipped config has not);
 // @opentelemetry/api is what prom-client's index loads for exemplars the daemon never enables
-// (src/observability/prom.ts), tdigest its Summary's.
-const NOT_AT_START = ['undici', 'selfsigned', 'ioredis', '@opentelemetry/api', 'tdigest'];
+// (src/observability/prom.ts), tdigest its Summary's; ajv compiles the config and HTTP body
+// validators at build time (src/validator-codegen.ts).
+const NOT_AT_START = ['undici', 'selfsigned', 'ioredis', '@opentelemetry/api', 'tdigest', 'ajv'];
 
 /** Prints, as the process exits, the packages its CommonJS loader loaded (ESM imports of CommonJS land there too). */
 const LOADED_HOOK = `import { createRequire } from 'node:module';
