@@ -8,6 +8,7 @@ import { registerRequest } from './request.js';
 import { registerAcl } from './acl.js';
 import { registerDrain } from './drain.js';
 import { releaseYoungGeneration } from './young-generation.js';
+import { releaseTierUp } from './tier-up.js';
 
 /**
  * The `iotsocket` command. `argv` is process.argv (node, script, args...). Resolves with the
@@ -23,8 +24,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError()
-    // `start` restores V8's young-generation growth once it listens, every other command now.
-    .hook('preAction', (_, action) => { if (action.name() !== 'start') releaseYoungGeneration(); });
+    // `start` restores V8's young-generation growth and tier-up once it listens, every other command now.
+    .hook('preAction', (_, action) => { if (action.name() !== 'start') { releaseYoungGeneration(); releaseTierUp(); } });
   registerStart(program, io, done);
   registerCheckConfig(program, io, done);
   registerKeygen(program, io, done);

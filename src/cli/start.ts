@@ -13,6 +13,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { superviseWorkers } from './worker-supervisor.js';
 import { leavePrimary, parseWorkers, reportReady, workerConfig, workerIdentity, type WorkerIdentity } from './workers.js';
 import { releaseYoungGeneration } from './young-generation.js';
+import { releaseTierUp } from './tier-up.js';
 
 /** A repeat of the first signal within this is the same Ctrl-C delivered twice, not a second signal. */
 const DUPLICATE_SIGNAL_MS = 1000;
@@ -181,6 +182,7 @@ async function startAndRun(opts: StartOptions, io: CliIo, early: ReturnType<type
       count: opts.workers, baseNodeId: done.config.cluster!.nodeId, logger, io,
       listening: (a, nodes) => {
         releaseYoungGeneration();
+        releaseTierUp();
         logger.info({ role: 'primary', event: 'workers-ready', tcp: a.tcp, udp: a.udp, http: a.http, nodes },
           `listening: ${describeAddresses({ ...a })} (${nodes.length} workers: nodes ${nodes.join(', ')})`);
       },
@@ -205,6 +207,7 @@ async function startAndRun(opts: StartOptions, io: CliIo, early: ReturnType<type
   const stopped = untilSignal(c, logger, io, opts.config, early.first);
   early.stop();
   releaseYoungGeneration(); // started: V8 sizes the young generation for the load from here
+  releaseTierUp(); // and optimizes what the load runs hot
   logger.info({ tcp: addrs.tcp, udp: addrs.udp, http: addrs.http }, `listening: ${describeAddresses({ ...addrs })}`);
   if (worker) reportReady(worker.nodeId, addrs);
   return stopped;

@@ -7,7 +7,8 @@ import { applyEnvOverrides } from './env-overrides.js';
 import { fileProblem, readableByOthers } from './file-problem.js';
 import { schemaIssues } from './ajv-issues.js';
 import { planFirstStart, type FirstStartStep } from './bootstrap.js';
-import { compileConfigValidator, configSchema, type RawConfig, type RawTls } from './schema.js';
+import { configSchema, type RawConfig, type RawTls } from './schema.js';
+import { validateConfig } from './validate-config.js';
 import { readYamlSource } from './yaml-source.js';
 import { decodeWebhookSecret } from './webhook-secret.js';
 import type { Config, TlsFiles } from './types.js';
@@ -96,9 +97,8 @@ export function readConfigDraft(text: string, opts: ParseOptions): { draft?: Con
     const envName = fromEnv(path);
     errors.push(envName ? { path, message: `${message} (set by ${envName})` } : { path, line: locate(path), message });
   };
-  const validate = compileConfigValidator();
-  if (!validate(data)) {
-    for (const s of schemaIssues(validate.errors)) issue(s.path.join('.'), s.message);
+  if (!validateConfig(data)) {
+    for (const s of schemaIssues(validateConfig.errors)) issue(s.path.join('.'), s.message);
   }
   if (isObj(data.cluster)) checkCluster(data.cluster, issue);
   const raw = data as unknown as RawConfig;

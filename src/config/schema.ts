@@ -1,7 +1,6 @@
-import { Ajv, type ValidateFunction } from 'ajv';
-
 /**
- * JSON Schema of the YAML configuration file. Defaults are filled in by ajv (`useDefaults`);
+ * JSON Schema of the YAML configuration file. Defaults are filled in by ajv (`useDefaults`;
+ * the validator is compiled at build time: compile-validator.ts);
  * every object is closed (`additionalProperties: false`) so a misspelt key is an error.
  * Rules a schema cannot say well (exactly one of authKey/authKeyFile, file existence)
  * are checked in load.ts.
@@ -261,33 +260,4 @@ export interface RawCluster {
   advertise?: { host: string; port: number };
   drainRate: number;
   rebalance: { enabled: boolean; threshold: number; floor: number };
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const u = new URL(value);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
-/** A fresh validator (one per call: no shared mutable ajv instance). It fills in defaults in place. */
-export function compileConfigValidator(): ValidateFunction<RawConfig> {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: false });
-  ajv.addKeyword({
-    keyword: 'httpUrl',
-    type: 'string',
-    schemaType: 'boolean',
-    error: { message: 'must be an http:// or https:// URL' },
-    validate: (on: boolean, data: string) => !on || isHttpUrl(data),
-  });
-  ajv.addKeyword({
-    keyword: 'maxUtf8Bytes',
-    type: 'string',
-    schemaType: 'number',
-    error: { message: (cxt) => `must be at most ${String(cxt.schema)} bytes of UTF-8` },
-    validate: (max: number, data: string) => Buffer.byteLength(data, 'utf8') <= max,
-  });
-  return ajv.compile<RawConfig>(configSchema);
 }

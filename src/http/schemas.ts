@@ -1,5 +1,6 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { AUTH_KEY_LENGTH, JSON_FORMAT_NAMES, isValidUid, type AclEntry, type JsonFormatName } from '../protocol/index.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { AUTH_KEY_LENGTH, JSON_FORMAT_NAMES, type AclEntry, type JsonFormatName } from '../protocol/index.js';
+import { acl as validateAcl, request as validateRequest } from './body-validators.generated.js';
 import { HttpApiError } from './errors.js';
 
 /** A validated POST /request body (the payload is converted afterwards). */
@@ -16,32 +17,6 @@ interface AclBodyEntry {
   readonly AuthKey: string;
 }
 
-const uid = { type: 'string', iotsUid: true };
-const requestSchema = {
-  type: 'object',
-  required: ['UID', 'Format', 'Payload'],
-  additionalProperties: false,
-  properties: {
-    UID: uid,
-    Timeout: { type: 'number', exclusiveMinimum: 0 },
-    Format: { type: 'string', enum: JSON_FORMAT_NAMES },
-    Payload: {},
-  },
-};
-const aclSchema = {
-  type: 'array',
-  items: {
-    type: 'object',
-    required: ['GroupName', 'UID', 'AuthKey'],
-    additionalProperties: false,
-    properties: {
-      GroupName: uid,
-      UID: uid,
-      AuthKey: { type: 'string', pattern: `^[0-9A-Fa-f]{${AUTH_KEY_LENGTH * 2}}$` },
-    },
-  },
-};
-
 /** What each field must be; the 400 message is `<field>: <rule>` (GUIDE: errors name the field). */
 const FIELD_RULES: Readonly<Record<string, string>> = {
   UID: 'must be a non-empty string of at most 16 UTF-8 bytes',
@@ -52,19 +27,13 @@ const FIELD_RULES: Readonly<Record<string, string>> = {
 };
 
 /**
- * The two body validators, compiled once per API instance (the /request path is hot).
- * Each returns the typed body or throws HttpApiError ERR_IOTS_HTTP_BAD_FIELD naming the field.
+ * The two body validators (body-schemas.ts, compiled at build time: one function each per
+ * process, its `errors` read right after the call). Each returns the typed body or throws
+ * HttpApiError ERR_IOTS_HTTP_BAD_FIELD naming the field.
  */
 export class BodyValidators {
-  readonly #request: ValidateFunction;
-  readonly #acl: ValidateFunction;
-
-  constructor() {
-    const ajv = new Ajv({ allErrors: false, strict: true });
-    ajv.addKeyword({ keyword: 'iotsUid', type: 'string', schemaType: 'boolean', validate: (_: boolean, v: string) => v !== '' && isValidUid(v), errors: false });
-    this.#request = ajv.compile(requestSchema);
-    this.#acl = ajv.compile(aclSchema);
-  }
+  readonly #request = validateRequest as unknown as ValidateFunction;
+  readonly #acl = validateAcl as unknown as ValidateFunction;
 
   request(body: unknown): RequestBody {
     if (!this.#request(body)) throw fieldError(this.#request.errors![0]!, 'a JSON object');

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom.js';
 import { TOT_NAMES } from '../protocol/index.js';
 import { ClusterMetrics } from './cluster-metrics.js';
 import { LocalHistogram } from './local-histogram.js';

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './prom.js';
 
 /**
  * Drain and rebalance metrics (issue 12; the drains themselves are counted by ClusterMetrics). Registered on every daemon, so a dashboard sees 0

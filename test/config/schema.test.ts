@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseConfig } from '../../src/config/load.js';
-import { compileConfigValidator } from '../../src/config/schema.js';
+import { compileConfigValidator } from '../../src/config/compile-validator.js';
 
 const KEY = '00112233445566778899AABBCCDDEEFF';
 
