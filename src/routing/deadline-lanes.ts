@@ -62,15 +62,12 @@ export class DeadlineLanes<T extends Timed> {
     const lane = item.lane as Lane<T> | undefined;
     if (!lane) return;
     item.lane = undefined;
-    if (--lane.live === 0) {
-      // Nothing waits: every item held is settled. The lane and its timer stay until the timer
-      // fires (then the lane goes, if still empty): an object answering one request at a time
-      // empties its lane on every answer, and dropping it cost a clearTimeout, a setTimeout and a
-      // new lane per request, whose Map and timer-list churn scavenges had to copy (issue 14).
-      lane.items.length = 0;
-      lane.head = 0;
-      return;
-    }
+    // The last waiting item settled: the lane and its timer stay until the timer fires (then the
+    // lane goes, if still empty). An object answering one request at a time empties its lane on
+    // every answer, and dropping it cost a clearTimeout, a setTimeout and a new lane per request,
+    // whose Map and timer-list churn scavenges had to copy (issue 14). What it holds is let go
+    // below like any settled head, and its array kept (truncating it to 0 cost regrowth).
+    lane.live--;
     // Requests are mostly answered in the order they began: what was settled at the head of the
     // queue is let go now, not at the next compaction, so it dies young (a settled request held
     // until then outlived a scavenge or two and was promoted: old-space garbage, issue 14).
