@@ -7,6 +7,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { TurnBatchedDestination } from '../../src/observability/turn-batched-destination.js';
 import { childPayload, failChild, fdLimit, lifeline, toParent, type Msg } from './child.js';
 import { fromWire, type WireConfig } from './config.js';
+import { startAllocationSampling, startGcProfile, stopAllocationSampling, stopGcProfile } from './gc-profile.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 /** Forced GCs leave V8's heap sizing conservative for a long while: a phase measured after them is slowed. */
@@ -29,6 +30,14 @@ async function main(): Promise<void> {
       toParent({ type: 'mem', usage: process.memoryUsage(), youngBytes: youngGeneration(), connections: daemon.internals.host.connectionCount, gc: gc !== undefined });
     } else if (m.type === 'cpu') {
       toParent({ type: 'cpu', usage: process.cpuUsage(), forcedGcs });
+    } else if (m.type === 'gc-start') {
+      startGcProfile();
+    } else if (m.type === 'gc-stop') {
+      toParent({ type: 'gc', summary: stopGcProfile() });
+    } else if (m.type === 'alloc-start') {
+      void startAllocationSampling(512, m.survivors === true).then(() => toParent({ type: 'alloc-started' }), failChild);
+    } else if (m.type === 'alloc-stop') {
+      void stopAllocationSampling().then((r) => toParent({ type: 'alloc', ...r }), failChild);
     } else if (m.type === 'counters') {
       // Telemetry and webhook counters, so a round can say where datagrams went.
       void daemon.internals.metrics.registry.getMetricsAsJSON().then((all) => toParent({

@@ -1,5 +1,6 @@
 import { Child, libScript } from './child.js';
 import type { WireConfig } from './config.js';
+import type { AllocationSite, GcSummary } from './gc-profile.js';
 
 export interface DaemonProcess {
   readonly port: number;
@@ -20,6 +21,14 @@ export interface DaemonProcess {
   cpu(): Promise<NodeJS.CpuUsage & { forcedGcs: number }>;
   /** Non-zero telemetry and webhook counters, by metric and labels. */
   counters(): Promise<DaemonCounter[]>;
+  /** Starts counting the daemon's garbage collections (gc-profile.ts). */
+  gcStart(): void;
+  /** What the collector did since gcStart(). */
+  gcStop(): Promise<GcSummary>;
+  /** Starts V8's sampling heap profiler in the daemon (collected objects counted too; with `survivors`, only what outlived a scavenge). */
+  allocationStart(survivors?: boolean): Promise<void>;
+  /** The top allocation sites since allocationStart(). */
+  allocationStop(): Promise<{ totalBytes: number; sites: AllocationSite[] }>;
   stop(): Promise<void>;
 }
 
@@ -38,13 +47,15 @@ export interface DaemonProcessOptions {
   /** Directory for a --cpu-prof profile of the daemon; none when undefined. */
   readonly cpuProfDir?: string;
   readonly fdLimit?: number;
+  /** More Node/V8 flags for the daemon (fixed-rr's `--daemon-flags`: e.g. a semi-space size to compare). */
+  readonly execArgv?: readonly string[];
   /** How long the daemon may take to start (default 20 s): a cluster node reads the whole ACL first. */
   readonly readyTimeoutMs?: number;
 }
 
 /** Runs the concentrator alone in a child process, so its RSS and CPU are its own. */
 export async function startDaemonProcess(config: WireConfig, opts: DaemonProcessOptions = {}): Promise<DaemonProcess> {
-  const execArgv = ['--expose-gc'];
+  const execArgv = ['--expose-gc', ...(opts.execArgv ?? [])];
   if (opts.cpuProfDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir);
   const child = new Child(libScript('daemon-main'), config, { execArgv, fdLimit: opts.fdLimit, name: 'daemon' });
   let ready;
@@ -78,6 +89,19 @@ export async function startDaemonProcess(config: WireConfig, opts: DaemonProcess
     async counters() {
       child.send({ type: 'counters' });
       return (await child.next<{ type: 'counters'; metrics: DaemonCounter[] }>('counters', 30_000)).metrics;
+    },
+    gcStart: () => child.send({ type: 'gc-start' }),
+    async gcStop() {
+      child.send({ type: 'gc-stop' });
+      return (await child.next<{ type: 'gc'; summary: GcSummary }>('gc', 30_000)).summary;
+    },
+    async allocationStart(survivors = false) {
+      child.send({ type: 'alloc-start', survivors });
+      await child.next('alloc-started', 30_000);
+    },
+    async allocationStop() {
+      child.send({ type: 'alloc-stop' });
+      return child.next<{ type: 'alloc'; totalBytes: number; sites: AllocationSite[] }>('alloc', 60_000);
     },
     stop: () => child.stop(15_000),
   };

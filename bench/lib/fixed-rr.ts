@@ -5,11 +5,16 @@
  * system) over it, divided by the round trips answered. Independent of how loaded the machine
  * is, unlike round trips/s: the figure to compare before and after a change (issue 14).
  * `--systems daemon,nats` runs the peers scenario's loads instead, interleaved. `--relay` measures the byte relay's CPU (from /proc, 10 ms ticks) the same way.
+ * `--gc` adds what the collector did in each round (gc-profile.ts): scavenges and bytes allocated per 1 000 round trips, pauses.
+ * `--alloc-sites`: the daemon's top allocation sites over each round (V8's sampling heap profiler, freed objects included);
+ * `--survivor-sites`: the same for what outlived a scavenge only (what makes a scavenge's pause).
+ * `--daemon-flags "--max-semi-space-size=8 …"`: more Node/V8 flags for the daemon (or the relay).
  */
 import { Child, libScript } from './child.js';
 import { benchConfig } from './config.js';
 import { startDaemonProcess } from './daemon-process.js';
 import { procCpuSplitMicros } from './proc-stat.js';
+import type { GcSummary } from './gc-profile.js';
 import { startBroker, type Broker, type System } from './peer-brokers.js';
 import { peerRound, startDevices, type Devices } from './peer-round.js';
 import { rrRound } from './rr.js';
@@ -62,11 +67,15 @@ async function main(): Promise<void> {
   const rounds = Number(arg('--rounds', '3'));
   const cpuProfDir = arg('--cpu-prof', undefined);
   const relay = process.argv.includes('--relay');
+  const gc = process.argv.includes('--gc');
+  const survivorSites = process.argv.includes('--survivor-sites') && !relay;
+  const allocSites = (survivorSites || process.argv.includes('--alloc-sites')) && !relay;
+  const flags = (arg('--daemon-flags', '') ?? '').split(/\s+/).filter((f) => f !== '');
   const objects = 10;
   const payloadBytes = 32;
   const scratch = scratchDir('fixed-rr');
-  const daemon = relay ? undefined : await startDaemonProcess(benchConfig({ dir: scratch.dir, objects }), { cpuProfDir });
-  const relayChild = relay ? new Child(libScript('relay-main'), { payloadBytes }, { name: 'relay' }) : undefined;
+  const daemon = relay ? undefined : await startDaemonProcess(benchConfig({ dir: scratch.dir, objects }), { cpuProfDir, execArgv: flags });
+  const relayChild = relay ? new Child(libScript('relay-main'), { payloadBytes }, { name: 'relay', execArgv: flags }) : undefined;
   const relayReady = relayChild ? await relayChild.next<{ type: 'ready'; port: number; pid?: number }>('ready', 20_000) : undefined;
   /** [user, system] µs. */
   const cpu = async (): Promise<[number, number]> => {
@@ -76,15 +85,30 @@ async function main(): Promise<void> {
     }
     return procCpuSplitMicros(relayChild!.proc.pid!);
   };
+  const gcStart = (): void => {
+    if (!gc) return;
+    if (daemon) daemon.gcStart();
+    else relayChild!.send({ type: 'gc-start' });
+  };
+  const gcStop = async (): Promise<GcSummary | undefined> => {
+    if (!gc) return undefined;
+    if (daemon) return daemon.gcStop();
+    relayChild!.send({ type: 'gc-stop' });
+    return (await relayChild!.next<{ type: 'gc'; summary: GcSummary }>('gc', 30_000)).summary;
+  };
   const perRt: number[] = [];
   try {
     for (let r = 0; r < rounds; r++) {
+      if (allocSites) await daemon!.allocationStart(survivorSites);
+      gcStart();
       const c0 = await cpu();
       const res = await rrRound({
         mode: relay ? 'relay' : 'daemon', port: daemon?.port ?? relayReady!.port, objects, inFlight, payloadBytes,
         warmupMs: 0, measureMs: 600_000, maxRequests: requests, objectProcs: 1,
       });
       const c1 = await cpu();
+      const g = await gcStop();
+      const a = allocSites ? await daemon!.allocationStop() : undefined;
       const user = c1[0] - c0[0];
       const system = c1[1] - c0[1];
       const answered = res.sent - res.outstandingAtEnd;
@@ -93,6 +117,20 @@ async function main(): Promise<void> {
         `round ${r}: ${answered} answered, errors ${res.errors}, ${((user + system) / answered).toFixed(3)} µs CPU per round trip `
         + `(user ${(user / answered).toFixed(3)}, system ${(system / answered).toFixed(3)}), p50 ${res.p50.toFixed(3)} p99 ${res.p99.toFixed(3)} ms\n`,
       );
+      if (g) {
+        const k = 1000 / answered;
+        process.stdout.write(
+          `  gc: ${(g.allocatedBytes / answered).toFixed(0)} bytes allocated per round trip, ${(g.scavenges * k).toFixed(3)} scavenges per 1 000 round trips `
+          + `(${g.scavenges}, pause median ${g.medianScavengeUs.toFixed(0)} µs, mean ${(g.scavengeUs / Math.max(1, g.scavenges)).toFixed(0)}, longest ${g.maxScavengeUs.toFixed(0)}, `
+          + `new space ${(g.newSpaceBytes / 1048576).toFixed(1)} MiB, `
+          + `${(g.survivedPerScavenge / 1024).toFixed(0)} KiB surviving each), ${g.other} other collections (${(g.otherUs / 1000).toFixed(1)} ms), `
+          + `GC ${((g.scavengeUs + g.otherUs) / answered).toFixed(3)} µs per round trip\n`,
+        );
+      }
+      if (a) {
+        process.stdout.write(`  sampled allocation: ${(a.totalBytes / answered).toFixed(0)} bytes per round trip; top sites:\n`);
+        for (const x of a.sites) process.stdout.write(`  ${(100 * x.share).toFixed(1).padStart(5)}% ${(x.bytes / answered).toFixed(1).padStart(6)} B/rt  ${x.site}\n`);
+      }
     }
     const sorted = [...perRt].sort((a, b) => a - b);
     process.stdout.write(`median ${quantile(sorted, 0.5).toFixed(3)} µs per round trip (range ${sorted[0]!.toFixed(3)}–${sorted.at(-1)!.toFixed(3)})\n`);

@@ -8,6 +8,7 @@
 import net from 'node:net';
 import { UID_LENGTH } from '../../src/protocol/index.js';
 import { childPayload, failChild, lifeline, toParent, type Msg } from './child.js';
+import { startGcProfile, stopGcProfile } from './gc-profile.js';
 
 lifeline(2 * 60 * 60_000);
 
@@ -95,6 +96,8 @@ server.listen(0, '127.0.0.1', () => {
 });
 server.on('error', failChild);
 process.on('message', (m: Msg) => {
+  if (m.type === 'gc-start') return startGcProfile();
+  if (m.type === 'gc-stop') return toParent({ type: 'gc', summary: stopGcProfile() });
   if (m.type !== 'stop') return;
   server.close();
   for (const s of objects.values()) s.destroy();

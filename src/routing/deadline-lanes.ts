@@ -24,8 +24,9 @@ const COMPACT_AT = 1024;
  * were about 5 % of the daemon's CPU). Items of one timeout length begin in clock order, so
  * their deadlines come in that order too: each length is a lane (a queue) with one timer, for
  * its earliest waiting item. Settling an item is a count; the timer, when it fires, skips what
- * was settled meanwhile. A lane with nothing waiting has no timer, and settled items are
- * dropped once they outnumber the waiting ones, so memory follows what is in flight.
+ * was settled meanwhile. A lane whose items are all settled keeps its timer until it fires, then
+ * goes (one timeout length at most), and settled items are dropped once they outnumber the
+ * waiting ones, so memory follows what is in flight.
  * Each item is due at its own deadline, as with a timer of its own (same clock, same order).
  */
 export class DeadlineLanes<T extends Timed> {
@@ -61,12 +62,12 @@ export class DeadlineLanes<T extends Timed> {
     const lane = item.lane as Lane<T> | undefined;
     if (!lane) return;
     item.lane = undefined;
-    if (--lane.live === 0) {
-      this.#clock.clearTimeout(lane.timer);
-      this.#lanes.delete(lane.ms);
-      if (this.#last === lane) this.#last = undefined;
-      return;
-    }
+    // The last waiting item settled: the lane and its timer stay until the timer fires (then the
+    // lane goes, if still empty). An object answering one request at a time empties its lane on
+    // every answer, and dropping it cost a clearTimeout, a setTimeout and a new lane per request,
+    // whose Map and timer-list churn scavenges had to copy (issue 14). What it holds is let go
+    // below like any settled head, and its array kept (truncating it to 0 cost regrowth).
+    lane.live--;
     // Requests are mostly answered in the order they began: what was settled at the head of the
     // queue is let go now, not at the next compaction, so it dies young (a settled request held
     // until then outlived a scavenge or two and was promoted: old-space garbage, issue 14).
@@ -91,9 +92,27 @@ export class DeadlineLanes<T extends Timed> {
     return n;
   }
 
-  /** Timers armed now (one per timeout length with something waiting). */
+  /** Timers armed now: one per timeout length with something waiting, or that had within its length. */
   get timers(): number {
     return this.#lanes.size;
+  }
+
+  /** Drops the lanes nothing waits in, and their timers (shutdown: RequestTracker.failAll). */
+  release(): void {
+    for (const lane of [...this.#lanes.values()]) {
+      if (lane.live > 0) continue;
+      this.#clock.clearTimeout(lane.timer);
+      lane.timer = undefined;
+      this.#lanes.delete(lane.ms);
+      if (this.#last === lane) this.#last = undefined;
+    }
+  }
+
+  /** Items waiting, in all lanes. */
+  get waiting(): number {
+    let n = 0;
+    for (const l of this.#lanes.values()) n += l.live;
+    return n;
   }
 
   #arm(lane: Lane<T>, deadline: number): void {
@@ -113,11 +132,18 @@ export class DeadlineLanes<T extends Timed> {
       lane.items[lane.head++] = undefined;
       this.#due(item);
     }
-    if (this.#lanes.get(lane.ms) !== lane) return; // the last waiting item was settled: the lane is gone
+    if (lane.live === 0) {
+      // Nothing has waited since this timer was armed, or everything was due: the lane goes.
+      if (lane.timer) return; // a `due` began an item of this length, which armed the lane again
+      this.#lanes.delete(lane.ms);
+      if (this.#last === lane) this.#last = undefined;
+      return;
+    }
     if (lane.head > COMPACT_AT && lane.head * 2 > lane.items.length) {
       lane.items = lane.items.slice(lane.head);
       lane.head = 0;
     }
-    if (lane.head < lane.items.length) this.#arm(lane, lane.items[lane.head]!.deadline);
+    // A `due` may have begun an item of this length, which armed the lane already.
+    if (!lane.timer && lane.head < lane.items.length) this.#arm(lane, lane.items[lane.head]!.deadline);
   }
 }

@@ -1,9 +1,13 @@
 import type { Clock } from '../clock.js';
 import { Format, ResponseCode, type Payload } from '../protocol/index.js';
 import { DeadlineLanes } from './deadline-lanes.js';
+import { TrackingTable } from './tracking-table.js';
 import type { GeneratedReason } from './reasons.js';
 
 export type { GeneratedReason } from './reasons.js';
+
+/** Empty tables kept listed at least (per direction) before a sweep: about 64 bytes each. */
+const EMPTY_KEPT = 1024;
 
 export const EMPTY_PAYLOAD: Payload = Object.freeze({ format: Format.BINARY, options: 0, data: Buffer.alloc(0) });
 
@@ -31,7 +35,7 @@ export class PendingRequest {
     readonly origin: ResponseTarget,
     readonly startedAt: number,
     /** The table of its object and direction, which holds it while it waits: settling needs no lookup. */
-    readonly perUid: Map<number, PendingRequest>,
+    readonly perUid: TrackingTable<PendingRequest>,
   ) {}
 
   /** Dropped from a kept session's buffer undelivered: PROTOCOL §6 answers the origin 0xA0. */
@@ -49,7 +53,16 @@ export interface TrackerEvents {
  * each exactly once: by its response, by a generated code, or by its timeout (PROTOCOL §5).
  */
 export class RequestTracker {
-  readonly #tables = { down: new Map<string, Map<number, PendingRequest>>(), up: new Map<string, Map<number, PendingRequest>>() };
+  /**
+   * Per direction, each object's table. A table that empties stays listed (an object answering
+   * one request at a time would otherwise delete and add its entry, and a table, per request:
+   * Map churn whose dropped backing stores scavenges copy, see TrackingTable); the empty ones are
+   * swept out once they outnumber both EMPTY_KEPT and the tables in use, so memory still follows
+   * what is in flight.
+   */
+  readonly #tables = { down: new Map<string, TrackingTable<PendingRequest>>(), up: new Map<string, TrackingTable<PendingRequest>>() };
+  /** Listed tables that are empty, per direction. */
+  readonly #empty = { down: 0, up: 0 };
   readonly #clock: Clock;
   readonly #events: TrackerEvents;
   /** One timer per timeout length, not per request. */
@@ -101,15 +114,16 @@ export class RequestTracker {
     let perUid = table.get(uid);
     if (!perUid) {
       if (limit <= 0) return 'limit';
-      table.set(uid, (perUid = new Map()));
+      table.set(uid, (perUid = new TrackingTable()));
     } else if (perUid.size >= limit) return 'limit';
+    else if (perUid.size === 0) this.#empty[dir]--;
     else if (perUid.has(tracking)) return 'in-progress';
     // Starts never go back (DeadlineLanes relies on it): a read time older than a request begun
     // since (one the cluster began with the clock while that read was being handled) gives way to now.
     const start = at !== undefined && at >= this.#lastStart ? at : this.#clock.now();
     this.#lastStart = start;
     const p = new PendingRequest(this, dir, uid, tracking, origin, start, perUid);
-    perUid.set(tracking, p);
+    perUid.add(p);
     this.#size++;
     p.deadline = p.startedAt + timeoutMs;
     this.#timeouts.add(p, timeoutMs);
@@ -129,11 +143,24 @@ export class RequestTracker {
     if (!p.settled) this.#settle(p, code, EMPTY_PAYLOAD, true, reason);
   }
 
+  /** Objects listed (with a table, empty or not) in a direction: what the sweep bounds (tests). */
+  tables(dir: Direction): number {
+    return this.#tables[dir].size;
+  }
+
+  /** Drops the empty tables of `dir`: each was counted when it emptied, and none has filled since. */
+  #sweep(dir: Direction): void {
+    const table = this.#tables[dir];
+    for (const [uid, perUid] of table) if (perUid.size === 0) table.delete(uid);
+    this.#empty[dir] = 0;
+  }
+
   /** Settles every pending request with `code` (shutdown). */
   failAll(code: number, reason: GeneratedReason): void {
     for (const table of [this.#tables.down, this.#tables.up]) {
       for (const perUid of [...table.values()]) for (const p of [...perUid.values()]) this.fail(p, code, reason);
     }
+    this.#timeouts.release();
   }
 
   #settle(p: PendingRequest, code: number, payload: Payload, generated: boolean, reason: GeneratedReason | undefined, at?: number): void {
@@ -146,7 +173,7 @@ export class RequestTracker {
       // Waiting, so its table is the one listed for its object (a table leaves only when empty).
       perUid.delete(p.tracking);
       this.#size--;
-      if (perUid.size === 0) this.#tables[p.dir].delete(p.uid);
+      if (perUid.size === 0 && ++this.#empty[p.dir] > EMPTY_KEPT && this.#empty[p.dir] * 2 > this.#tables[p.dir].size) this.#sweep(p.dir);
     }
     this.#events.settled(p, code, generated, at ?? this.#clock.now());
     p.origin.deliverResponse(p.uid, p.tracking, code, payload, reason);

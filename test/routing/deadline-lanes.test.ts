@@ -30,7 +30,7 @@ t.test('each item is due at its own deadline, in deadline order across lengths, 
   t.equal(clock.pending, 0, 'nothing waiting: no timer');
 });
 
-t.test('a settled item is never due; the lane\'s timer goes with its last waiting item', async (t) => {
+t.test('a settled item is never due; a lane with nothing waiting goes when its timer fires', async (t) => {
   const { clock, lanes, due, add } = setup();
   const a = add('a', 100);
   clock.advance(10);
@@ -48,7 +48,40 @@ t.test('a settled item is never due; the lane\'s timer goes with its last waitin
   t.same(due, ['b@110', 'c@210']);
   const d = add('d', 100);
   lanes.settled(d);
-  t.same([lanes.timers, clock.pending], [0, 0], 'the last waiting item settled: no lane, no timer');
+  t.same([lanes.waiting, lanes.held, lanes.timers, clock.pending], [0, 0, 1, 1], 'the last waiting item settled: nothing held, the timer kept');
+  clock.advance(100);
+  t.same([lanes.timers, clock.pending], [0, 0], 'it fired on nothing: no lane, no timer');
+  t.same(due, ['b@110', 'c@210'], 'nothing settled was due');
+  lanes.release();
+});
+
+t.test('one item at a time: the lane and its timer serve item after item, none set per item', async (t) => {
+  const { clock, lanes, due, add } = setup();
+  let armed = 0;
+  const setTimeout = clock.setTimeout.bind(clock);
+  clock.setTimeout = (fn, ms) => { armed++; return setTimeout(fn, ms); };
+  for (let i = 0; i < 1_000; i++) {
+    lanes.settled(add(`x${i}`, 100));
+    if (i % 10 === 0) clock.advance(1);
+  }
+  t.ok(armed <= 2, `timers set: ${armed} for 1 000 items answered one by one within the timeout`);
+  const last = add('last', 100);
+  clock.advance(100);
+  t.same(due, ['last@200'], 'a waiting item is due at its own deadline, after the timer fired early and was set again');
+  t.equal(last.lane, undefined);
+  clock.advance(100);
+  t.same([lanes.timers, clock.pending], [0, 0]);
+});
+
+t.test('release() drops the lanes nothing waits in, with their timers (shutdown), and keeps the others', async (t) => {
+  const { clock, lanes, due, add } = setup();
+  lanes.settled(add('a', 100));
+  add('b', 200);
+  t.same([lanes.timers, clock.pending], [2, 2]);
+  lanes.release();
+  t.same([lanes.timers, clock.pending], [1, 1]);
+  clock.advance(200);
+  t.same(due, ['b@200']);
 });
 
 t.test('settled items do not pile up: many answered requests behind one that waits', async (t) => {
@@ -66,15 +99,17 @@ t.test('settled items do not pile up: many answered requests behind one that wai
   t.same([lanes.held, clock.pending], [0, 0]);
 });
 
-t.test('a length whose lane went (its last item settled) gets a new lane and timer on its next item', async (t) => {
+t.test('a length whose lane went (its timer fired on nothing) gets a new lane and timer on its next item', async (t) => {
   const { clock, lanes, due, add } = setup();
-  lanes.settled(add('a', 100)); // the lane and its timer go
+  lanes.settled(add('a', 100));
+  clock.advance(100); // the lane and its timer go
+  t.same([lanes.timers, clock.pending], [0, 0]);
   add('b', 100);
   t.same([lanes.timers, clock.pending], [1, 1], 'the new item has a timer');
   add('c', 200); // another length in between
   lanes.settled(add('d', 100));
   clock.advance(300);
-  t.same(due, ['b@100', 'c@200']);
+  t.same(due, ['b@200', 'c@300']);
 });
 
 t.test('items settled in the order they began are let go at once, not at the next compaction', async (t) => {

@@ -95,3 +95,33 @@ t.test('a read time older than a request begun since gives way to the clock: sta
   const q = tracker.beginWithin(8, 'down', 'u', 3, origin, 1000, 100);
   t.equal((q as { startedAt: number }).startedAt, 100, 'the same time is not older');
 });
+
+t.test('an object answering one request at a time keeps its table; empty tables go once they outnumber 1 024 and those in use', async (t) => {
+  const { tracker, origin, answers } = setup();
+  for (let i = 0; i < 1_000; i++) {
+    tracker.begin('down', 'one', i & 0xffff, origin, 1000);
+    tracker.complete('down', 'one', i & 0xffff, 0, payload);
+  }
+  t.same([tracker.size, tracker.tables('down'), answers.length], [0, 1, 1_000], 'one table, listed throughout');
+  for (let k = 0; k < 3; k++) tracker.begin('down', `busy${k}`, 1, origin, 1000);
+  let most = 0;
+  for (let i = 0; i < 5_000; i++) {
+    tracker.begin('down', `o${i}`, 1, origin, 1000);
+    tracker.complete('down', `o${i}`, 1, 0, payload);
+    most = Math.max(most, tracker.tables('down'));
+  }
+  t.ok(most <= 1_025 + 3 + 1, `at most about 1 024 empty tables held (most ${most})`);
+  t.same([tracker.size, tracker.inFlight('down', 'busy1'), tracker.has('down', 'busy2', 1)], [3, 1, true], 'the tables in use stay');
+  tracker.begin('down', 'o4999', 2, origin, 1000);
+  t.equal(tracker.inFlight('down', 'o4999'), 1, 'an object whose table was swept starts a new one');
+  t.equal(tracker.tables('up'), 0, 'the other direction untouched');
+});
+
+t.test('failAll leaves no timer: the timeout lanes go with their requests (shutdown)', async (t) => {
+  const { tracker, origin, clock } = setup();
+  tracker.begin('down', 'u', 1, origin, 1000);
+  tracker.complete('down', 'u', 1, 0, payload);
+  tracker.begin('up', 'u', 2, origin, 500);
+  tracker.failAll(ResponseCode.NOT_FOUND, 'shutdown');
+  t.same([tracker.size, clock.pending], [0, 0]);
+});
