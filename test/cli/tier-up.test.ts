@@ -25,9 +25,11 @@ function optimized(nodeArgs: string[] = []): { held: boolean; lines: string[]; r
     for (let i = 0; i < 30000; i++) x += duringHold(1000) + afterRelease(1000);
     console.log('END ' + x);
   `;
-  const r = spawnSync(process.execPath, [...nodeArgs, '--trace-opt', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  // Synchronous compiles: on a loaded machine a background compile may end after the line it is
+  // judged by.
+  const r = spawnSync(process.execPath, [...nodeArgs, '--no-concurrent-recompilation', '--trace-opt', '--input-type=module', '-e', script], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
-  const lines = r.stdout.split('\n').filter((l) => /completed optimizing .*<JSFunction (duringHold|afterRelease) /.test(l) || l.startsWith('RELEASE '));
+  const lines = r.stdout.split('\n').filter((l) => /completed (optimizing|compiling) .*<JSFunction (duringHold|afterRelease) /.test(l) || l.startsWith('RELEASE '));
   const release = lines.findIndex((l) => l.startsWith('RELEASE '));
   return { held: JSON.parse(lines[release]!.slice('RELEASE '.length)).held as boolean, lines, release };
 }

@@ -36,7 +36,7 @@ t.test('kill of the `npm start` pid stops the daemon gracefully and frees its po
   // `npm start` builds: in a copy of the package, so this build never rewrites the dist/ that
   // other test files run at the same time.
   const pkg = join(dir, 'pkg');
-  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bench', 'bin']) cpSync(join(ROOT, f), join(pkg, f), { recursive: true });
+  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'src', 'bench', 'bin']) cpSync(join(ROOT, f), join(pkg, f), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
   const npm = spawn('npm', ['start', '--', '-c', join(dir, 'c.yaml')], { cwd: pkg, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let daemonPid = 0;
