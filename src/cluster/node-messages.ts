@@ -362,9 +362,10 @@ class Reader {
   bytes(): Buffer {
     const n = this.u32();
     const at = this.#take(n);
-    const out = Buffer.allocUnsafe(n); // a copy: the batch it came in can be freed
-    out.set(this.b.subarray(at, at + n));
-    return out;
+    // A view into the frame, not a copy, as a device connection's parser reads payloads (its
+    // chunk): what holds the bytes a while (a connection's queue, a webhook) pins that read's
+    // chunk as a device's payload would; kept buffers and re-routes encode a copy of their own.
+    return this.b.subarray(at, at + n);
   }
   dir(): 'down' | 'up' {
     return this.u8() === 1 ? 'up' : 'down';

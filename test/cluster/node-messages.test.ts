@@ -38,11 +38,16 @@ t.test('a message is written in the version negotiated with its receiver, and on
   t.throws(() => encodeNodeMessage(m, NODE_PROTOCOLS.min - 1), { name: 'NodeMessageError' });
 });
 
-t.test('a decoded message owns its bytes (the batch it came in can be freed or reused)', async (t) => {
+t.test("a decoded message reads its bytes and payload in place (views, no copy), as a connection's parser reads payloads; every inbox hands over bytes of their own per read", async (t) => {
   const wire = encodeNodeMessage(samples[0]!);
   const m = decodeNodeMessage(wire) as Extract<NodeMessage, { kind: 'deliver' }>;
-  wire.fill(0);
   t.same([...m.bytes], [0x30, 1, 2]);
+  t.equal(m.bytes.buffer, wire.buffer, 'the deliver bytes are a view of the message read');
+  const framed = Buffer.concat([Buffer.from([9, 9]), encodeNodeMessage({ kind: 'origin-response', id: 7, uid: 'dev-1', tracking: 3, code: 0, reason: '', payload: { format: 1, options: 0, data: Buffer.from('hi') } }), Buffer.from([9])]);
+  const r = decodeNodeMessage(framed, 2, framed.length - 1) as Extract<NodeMessage, { kind: 'origin-response' }>;
+  t.equal(r.payload.data.toString(), 'hi');
+  t.equal(r.payload.data.buffer, framed.buffer, 'a payload is a view of the frame it came in');
+  t.equal(r.payload.data.byteOffset, framed.byteOffset + framed.length - 1 - 2, 'at its place in the frame');
 });
 
 t.test('written in place (a frame being built), a message has the same bytes, wherever it starts and however small the buffer', async (t) => {
