@@ -5,7 +5,21 @@
  * central on a, the objects on b) and same-node (both on a) interleaved after one unmeasured
  * round of each, and both daemons' CPU (process.cpuUsage, user + system) per round trip
  * answered: cluster-rr's CPU row without its wall-clock window, for before/after comparisons.
+ * Also, from /proc (Linux), the read and write syscalls and the context switches of both daemons per round trip.
  */
+
+/** [read syscalls, write syscalls, context switches (voluntary + not)] of a process so far; zeros where /proc has none. */
+function procCounts(pid: number): [number, number, number] {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    return [field(io, 'syscr'), field(io, 'syscw'), field(st, 'voluntary_ctxt_switches') + field(st, 'nonvoluntary_ctxt_switches')];
+  } catch {
+    return [0, 0, 0];
+  }
+}
+import { readFileSync } from 'node:fs';
 import { benchCluster, benchConfig } from './config.js';
 import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
 import { nodeProfDir } from './cluster-round.js';
@@ -13,6 +27,10 @@ import { BenchRedis } from './redis-server.js';
 import { rrRound } from './rr.js';
 import { scratchDir } from './scenario.js';
 import { quantile } from './stats.js';
+
+function perK(before: Array<[number, number, number]>, after: Array<[number, number, number]>, i: number, answered: number): string {
+  return before.map((b, n) => (1000 * (after[n]![i] - b[i]) / answered).toFixed(0)).join(' + ');
+}
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -37,17 +55,20 @@ async function main(): Promise<void> {
     process.stdout.write(`node a pid ${a.pid}, node b pid ${b.pid}\n`);
     const round = async (objectPort: number, label: string, r: number): Promise<number> => {
       const cpu0 = await Promise.all(nodes.map((n) => n.cpu()));
+      const proc0 = nodes.map((n) => procCounts(n.pid));
       const res = await rrRound({
         mode: 'daemon', port: a.port, objectPort, objects, inFlight: 32, payloadBytes: 32,
         warmupMs: 0, measureMs: 600_000, maxRequests: requests, objectProcs: 1,
       });
       const cpu1 = await Promise.all(nodes.map((n) => n.cpu()));
+      const proc1 = nodes.map((n) => procCounts(n.pid));
       const answered = res.sent - res.outstandingAtEnd;
       const per = cpu1.map((c, i) => (c.user + c.system - cpu0[i]!.user - cpu0[i]!.system) / answered);
       const sys = cpu1.map((c, i) => (c.system - cpu0[i]!.system) / answered);
       const total = per.reduce((x, y) => x + y, 0);
       process.stdout.write(`round ${r} ${label}: ${answered} answered, errors ${res.errors}, ${total.toFixed(3)} µs CPU per round trip `
-        + `(a ${per[0]!.toFixed(3)}, b ${per[1]!.toFixed(3)}; system a ${sys[0]!.toFixed(3)} b ${sys[1]!.toFixed(3)}), p50 ${res.p50.toFixed(3)} p99 ${res.p99.toFixed(3)} ms\n`);
+        + `(a ${per[0]!.toFixed(3)}, b ${per[1]!.toFixed(3)}; system a ${sys[0]!.toFixed(3)} b ${sys[1]!.toFixed(3)}), p50 ${res.p50.toFixed(3)} p99 ${res.p99.toFixed(3)} ms; `
+        + `per 1 000 rt (a + b): reads ${perK(proc0, proc1, 0, answered)}, writes ${perK(proc0, proc1, 1, answered)}, context switches ${perK(proc0, proc1, 2, answered)}\n`);
       return total;
     };
     await round(b.port, 'cross (warm-up)', -1);

@@ -16,7 +16,10 @@ import type { NodeInfo } from '../registry/node-registry.js';
 import { LiveNodes } from './live-nodes.js';
 import { RemoteWaits } from './remote-waits.js';
 import { redisFailureCause } from '../redis/outcome.js';
-import { NodeMessageError, decodeNodeMessage, encodeNodeMessage, encodeNodeMessageInto, type NodeMessage, type TrackRef } from './node-messages.js';
+import {
+  NodeMessageError, decodeNodeMessage, encodeCentralRequestInto, encodeNodeMessage, encodeNodeMessageInto, encodeOriginResponseInto,
+  type MessageEncoderFor, type NodeMessage, type TrackRef,
+} from './node-messages.js';
 
 export interface FleetOptions {
   readonly keepSessionMs: number;
@@ -419,16 +422,16 @@ export class Fleet implements SharedSessions, RemoteRouting {
    * session (CLUSTER.md guarantee 8: cross-node requests are answered at once, 0xA0 / HTTP 503).
    */
   post<M extends NodeMessage>(node: string, m: M, lost?: (m: M, node: string) => void): void {
-    this.#post(node, m, lost, undefined);
+    this.#post(node, m, lost, undefined, encodeNodeMessageInto);
   }
 
   /** An origin-response (RemoteOrigin's, one per cross-node request): its count held, not looked up. */
   postOriginResponse(node: string, m: Extract<NodeMessage, { kind: 'origin-response' }>): void {
-    this.#post(node, m, undefined, (this.#originResponsesOut ??= this.#counters.messageCount('origin-response', 'out')));
+    this.#post(node, m, undefined, (this.#originResponsesOut ??= this.#counters.messageCount('origin-response', 'out')), encodeOriginResponseInto);
   }
 
-  /** `count`: the message's kind's count when the caller holds it (hot kinds), else looked up. */
-  #post<M extends NodeMessage>(node: string, m: M, lost: ((m: M, node: string) => void) | undefined, count: { n: number } | undefined): void {
+  /** `count`: the message's kind's count when the caller holds it (hot kinds), else looked up; `encode`: its kind's encoder, or the general one. */
+  #post<M extends NodeMessage>(node: string, m: M, lost: ((m: M, node: string) => void) | undefined, count: { n: number } | undefined, encode: MessageEncoderFor<M>): void {
     if (this.#abandoned) return;
     if (lost && this.#e.reachability === 'unreachable') return lost(m, node);
     (count ?? this.#counters.messageCount(m.kind, 'out')).n++;
@@ -436,7 +439,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     const version = this.#nodes.versionFor(node);
     // Written straight into the link's frame where the inbox builds one (no Buffer per message);
     // `lost` is called with the message, so the hot paths pass one function, not a closure each.
-    if (inbox.postEncoded) inbox.postEncoded<NodeMessage>(node, encodeNodeMessageInto, m, version, lost as ((m: NodeMessage, node: string) => void) | undefined);
+    if (inbox.postEncoded) inbox.postEncoded<M>(node, encode, m, version, lost);
     else inbox.post(node, encodeNodeMessage(m, version), lost && (() => lost(m, node)));
   }
 
@@ -531,7 +534,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     // No timer per request: one sweep (BACKSTOP_SWEEP_MS) answers the waits past their deadline.
     this.#waits.add(id, origin, node, uid, tracking, (at ?? this.#clock.now()) + timeoutMs + this.#opts.backstopGraceMs);
     this.#post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload }, this.#requestLost,
-      (this.#centralRequestsOut ??= this.#counters.messageCount('central-request', 'out')));
+      (this.#centralRequestsOut ??= this.#counters.messageCount('central-request', 'out')), encodeCentralRequestInto);
   }
 
   /** A central-request that could not be handed to `node`: its origin is answered now. One function for every request. */
