@@ -94,6 +94,9 @@ export type MessageEncoderFor<M extends NodeMessage> = (m: M, version: number, s
 export type CentralRequestMessage = Extract<NodeMessage, { kind: 'central-request' }>;
 export type OriginResponseMessage = Extract<NodeMessage, { kind: 'origin-response' }>;
 
+/** The version whose layout the two fast encoders write: any other (a v2 added later) goes the general way until they learn it. */
+const FAST_LAYOUT_VERSION = 1;
+
 /**
  * encodeNodeMessageInto for the two messages of every cross-node request, the same bytes: one
  * room reserved for the whole message and its bytes stored in a row (the general encoder reserves
@@ -106,7 +109,7 @@ export function encodeCentralRequestInto(m: CentralRequestMessage, version: numb
   const origin = m.origin;
   const data = m.payload.data;
   const tracking = m.tracking;
-  if (!speaks(version) || uid.length > 255 || origin.length > 255 || !(tracking >= -0x80000000 && tracking <= 0x7fffffff)) return encodeNodeMessageInto(m, version, s);
+  if (version !== FAST_LAYOUT_VERSION || uid.length > 255 || origin.length > 255 || !(tracking >= -0x80000000 && tracking <= 0x7fffffff)) return encodeNodeMessageInto(m, version, s);
   const start = s.length;
   const at = sinkRoom(s, 2 + 1 + uid.length + 8 + 1 + origin.length + 4 + 1 + 2 + 4 + data.length);
   const b = s.buf;
@@ -129,7 +132,7 @@ export function encodeOriginResponseInto(m: OriginResponseMessage, version: numb
   const reason = m.reason;
   const data = m.payload.data;
   const tracking = m.tracking;
-  if (!speaks(version) || uid.length > 255 || reason.length > 255 || !(tracking >= 0 && tracking <= 0xffff)) return encodeNodeMessageInto(m, version, s);
+  if (version !== FAST_LAYOUT_VERSION || uid.length > 255 || reason.length > 255 || !(tracking >= 0 && tracking <= 0xffff)) return encodeNodeMessageInto(m, version, s);
   const start = s.length;
   const at = sinkRoom(s, 2 + 4 + 1 + uid.length + 2 + 1 + 1 + reason.length + 2 + 4 + data.length);
   const b = s.buf;
