@@ -1,6 +1,6 @@
 /**
  * The benchmark suite's single entry: `node dist/bench/run.js [--quick] [--object-procs N]
- * [--cpu-prof DIR] [--install-peers] [scenario...]`. Prints a table, then one JSON line per figure.
+ * [--cpu-prof DIR] [--hold-sec S] [--install-peers] [scenario...]`. Prints a table, then one JSON line per figure.
  * To add a scenario: one file in bench/scenarios/ exporting a Scenario, one line below.
  */
 import { clusterRr } from './scenarios/cluster-rr.js';
@@ -42,7 +42,14 @@ const SCENARIOS: ReadonlyArray<readonly [string, Scenario]> = [
 const NAMED_ONLY: ReadonlySet<string> = new Set(['cluster-sessions']);
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 2;
+    return;
+  }
   if (args.installPeers) {
     if (!installPeers()) process.exitCode = 1;
     // Alone, the flag only installs; with scenario names it installs, then runs them.
@@ -63,7 +70,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     process.stderr.write(`# ${name}${args.quick ? ' (quick)' : ''}\n`);
     try {
-      rows.push(...await scenario({ quick: args.quick, cpuProfDir: args.cpuProfDir, objectProcs: args.objectProcs, log, table: (t) => tables.push(t) }));
+      rows.push(...await scenario({ quick: args.quick, cpuProfDir: args.cpuProfDir, objectProcs: args.objectProcs, holdSec: args.holdSec, log, table: (t) => tables.push(t) }));
     } catch (err) {
       process.stderr.write(`  ${name} FAILED: ${err instanceof Error ? err.stack : String(err)}\n`);
       process.exitCode = 1;

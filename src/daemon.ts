@@ -139,6 +139,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
       lateResponse: (dir) => metrics.lateResponses.labels(dir).inc(),
       messageCount: (kind, way) => metrics.clusterMessageCount(kind, way),
       takeover: (way) => metrics.cluster.countTakeover(way),
+      expired: (kind) => metrics.cluster.countExpired(kind),
     },
   }, {
     keepSessionMs: config.keepSessionSec * 1000, buffers: config.buffers, backstopGraceMs: BACKSTOP_GRACE_MS,

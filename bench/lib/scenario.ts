@@ -13,6 +13,8 @@ export interface ScenarioOptions {
   readonly cpuProfDir?: string;
   /** Processes the tcp-rr objects are spread over (the central has its own). Default 1. */
   readonly objectProcs?: number;
+  /** cluster-sessions: seconds the sessions stay held, idle, after the ramp (past the nodes' idle Pings). Default 0. */
+  readonly holdSec?: number;
   readonly log: (msg: string) => void;
   /** A table of the scenario's own shape (peers: figures × systems), printed on stdout before the rows. */
   readonly table?: (markdown: string) => void;
@@ -20,21 +22,28 @@ export interface ScenarioOptions {
 
 export type Scenario = (o: ScenarioOptions) => Promise<Row[]>;
 
-export function parseArgs(argv: readonly string[]): { quick: boolean; names: string[]; cpuProfDir?: string; objectProcs?: number; installPeers: boolean } {
+/** Most seconds `--hold-sec` takes: the load processes' own bound grows with it. */
+const MAX_HOLD_SEC = 3600;
+
+export function parseArgs(argv: readonly string[]): { quick: boolean; names: string[]; cpuProfDir?: string; objectProcs?: number; holdSec?: number; installPeers: boolean } {
   const names: string[] = [];
   let quick = false;
   let installPeers = false;
   let cpuProfDir: string | undefined;
   let objectProcs: number | undefined;
+  let holdSec: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') quick = true;
     else if (a === '--cpu-prof') cpuProfDir = argv[++i];
     else if (a === '--object-procs') objectProcs = Number(argv[++i]);
-    else if (a === '--install-peers') installPeers = true;
+    else if (a === '--hold-sec') {
+      holdSec = Number(argv[++i]);
+      if (!Number.isInteger(holdSec) || holdSec < 0 || holdSec > MAX_HOLD_SEC) throw new Error(`--hold-sec: a whole number of seconds from 0 to ${MAX_HOLD_SEC}, not ${argv[i] ?? 'nothing'}`);
+    } else if (a === '--install-peers') installPeers = true;
     else names.push(a);
   }
-  return { quick, names, cpuProfDir, objectProcs, installPeers };
+  return { quick, names, cpuProfDir, objectProcs, holdSec, installPeers };
 }
 
 export function printRows(rows: readonly Row[], tables: readonly string[] = []): void {
@@ -54,7 +63,7 @@ export function runIfMain(moduleUrl: string, scenario: Scenario): void {
   if (process.argv[1] !== fileURLToPath(moduleUrl)) return;
   const args = parseArgs(process.argv.slice(2));
   const tables: string[] = [];
-  scenario({ quick: args.quick, cpuProfDir: args.cpuProfDir, objectProcs: args.objectProcs, log: (m) => process.stderr.write(`${m}\n`), table: (t) => tables.push(t) })
+  scenario({ quick: args.quick, cpuProfDir: args.cpuProfDir, objectProcs: args.objectProcs, holdSec: args.holdSec, log: (m) => process.stderr.write(`${m}\n`), table: (t) => tables.push(t) })
     .then((rows) => printRows(rows, tables))
     .catch((err: unknown) => {
       process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);

@@ -126,7 +126,8 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
       + `idle node RSS ${(memRef.usage.rss / MiB).toFixed(1)} MiB with the ACL, ${(memEmpty.usage.rss / MiB).toFixed(1)} MiB without; Redis used_memory ${(redisBefore / MiB).toFixed(1)} MiB`);
     if (Number.isFinite(fdLimit) && s.perNode > fdLimit - FD_MARGIN) o.log(`cluster-sessions: ${s.perNode} sessions per node exceed the fd limit ${fdLimit} less ${FD_MARGIN}`);
 
-    const maxMs = s.rampMs + 180_000;
+    const holdMs = (o.holdSec ?? 0) * 1000;
+    const maxMs = s.rampMs + 180_000 + holdMs;
     for (const [p, node] of nodes.entries()) {
       loads.push(new Child(libScript('cluster-sessions-load-main'), {
         port: node.port, from: p * s.perNode, to: (p + 1) * s.perNode, localAddresses: SOURCES,
@@ -164,6 +165,18 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
     const firstWarning = troubles.find((t) => t.firstWarning)?.firstWarning;
     o.log(`cluster-sessions: the nodes' logs: refused handshakes ${describeRefusals(troubles)}; warnings ${troubles.map((t) => t.warnings).join(' ')}${firstWarning ? `, first: ${firstWarning}` : ''}`);
 
+    // Held idle past the nodes' idle Pings (tcp.pingIdleSec, then as long again for the Pong): a
+    // node that drops a session it should keep, or one whose memory grows while idle, shows here.
+    let heldAfter: number | undefined;
+    if (holdMs > 0) {
+      await new Promise((r) => setTimeout(r, holdMs));
+      const memAfter = await Promise.all(nodes.map((n) => n.memory()));
+      heldAfter = memAfter.reduce((n, m) => n + m.connections, 0);
+      const rssAfter = memAfter.reduce((sum, m) => sum + m.usage.rss - memRef.usage.rss, 0);
+      o.log(`cluster-sessions: after ${o.holdSec} s held idle: ${heldAfter} held, per node ${memAfter.map((m) => m.connections).join(' ')}; `
+        + `RSS ${memAfter.map((m) => (m.usage.rss / MiB).toFixed(0)).join(' ')} MiB = ${(heldAfter > 0 ? rssAfter / heldAfter / 1024 : NaN).toFixed(2)} KiB/session`);
+    }
+
     // The sample: objects that hold a session, spread over each node's (a failed handshake is counted above).
     for (const c of loads) c.send({ type: 'sample', n: s.samplePerNode });
     const sample = (await Promise.all(loads.map((c) => c.next<{ indices: number[] }>('sample', 30_000)))).flatMap((r) => r.indices);
@@ -192,6 +205,8 @@ export async function clusterSessions(o: ScenarioOptions): Promise<Row[]> {
         `used_memory ${redisBefore} -> ${redisAfter} bytes over the ramp, per session held`),
       makeRow('cluster-sessions/requests-answered', 'requests', [req.answered], { kind: 'abs>=', value: req.sent }, [req.sent],
         `a central on n1, one Request to each of ${s.samplePerNode} objects per node (among those holding a session)${req.firstProblem ? `; first problem: ${req.firstProblem}` : ''}`),
+      ...(heldAfter === undefined ? [] : [makeRow('cluster-sessions/held-after-hold', 'sessions', [heldAfter], { kind: 'abs>=', value: total }, undefined,
+        `sessions the nodes still held after ${o.holdSec} s idle (--hold-sec)`)]),
       makeRow('cluster-sessions/answering', 'sessions', [pongs], { kind: 'abs>=', value: total }, undefined, 'sessions that answered a Ping after the requests'),
       makeRow('cluster-sessions/acl-seed', 's', [seedMs / 1000], { kind: 'report' }, undefined,
         `n1's start, seeding ${total} ACL entries into Redis; n2…n${NODES} and the reference node, one after the other, each reading the ACL from Redis: ${othersMs.map((m) => (m / 1000).toFixed(2)).join(', ')} s`),

@@ -44,6 +44,8 @@ export interface FleetCounters {
   messageCount(kind: NodeMessage['kind'], way: 'in' | 'out'): { n: number };
   /** A session moved between nodes: 'in', a connection here took it over from another node; 'out', one elsewhere took it from here. */
   takeover?(way: 'in' | 'out'): void;
+  /** A request read here after its deadline (its origin was answered 0xA1): dropped, never delivered. */
+  expired?(kind: 'deliver' | 'central-request'): void;
 }
 
 /** A request on its way to a session: where it is tracked, how to refuse it, how to unbuffer it once answered. */
@@ -116,8 +118,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** Gone as a crash would: nothing more is written anywhere. */
   #abandoned = false;
   #unreadable = 0;
-  /** When the batch being handled was read: the time its requests start at (one clock read per batch, not one per request). */
+  #expired = 0;
+  /** When the batch being handled was read, by the monotonic clock and by the wall clock: the time its requests start at, and what a deadline is checked against (clock reads per batch, not per request). */
   #readAt = 0;
+  #readEpoch = 0;
   /** The counts of the messages of every cross-node request, once first counted. */
   #centralRequestsOut: { n: number } | undefined;
   #centralRequestsIn: { n: number } | undefined;
@@ -174,6 +178,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#nodes.assertWritable();
     await this.#e.inbox.start((batch) => this.#onBatch(batch), (packed) => {
       this.#readAt = this.#clock.now();
+      this.#readEpoch = this.#clock.epochMs();
       forEachPacked(packed, this.#onMessage);
     });
     // The registry checks the versions again as it joins: a node of another release may have started meanwhile.
@@ -248,6 +253,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     a.n++;
     this.#attaching.set(uid, a);
     let claimed: string | undefined;
+    let unknown = false;
     try {
       const now = this.#clock.epochMs();
       const info = { kind, group, peer: link.peer, tls: link.tls, maxTransmissionLength: link.maxTransmissionLength };
@@ -257,7 +263,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
       } catch (err) {
         // Redis may still apply it: the finally below keeps that claim (fenced by it), so no entry
         // stays "connected" here for a connection that was refused.
-        if (err instanceof ClaimOutcomeUnknown) claimed = err.claim;
+        if (err instanceof ClaimOutcomeUnknown) {
+          claimed = err.claim;
+          unknown = true;
+        }
         throw claimRefused(err);
       }
       const { claim, previous } = result;
@@ -280,7 +289,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
       // The handshake accepts and attaches in the microtasks that follow; what waited goes to the session after.
       setImmediate(() => {
         // The peer left between the claim and its acceptance: the claim becomes a kept session, so it expires.
-        if (claimed !== undefined && this.#sessions.get(uid)?.claim !== claimed) this.#keepClaim(uid, claimed);
+        if (claimed !== undefined && this.#sessions.get(uid)?.claim !== claimed) this.#keepClaim(uid, claimed, undefined, unknown ? () => this.#lostClaimSettled(uid) : undefined);
         if (--a.n > 0) return;
         this.#attaching.delete(uid);
         for (const w of a.waiters) w();
@@ -292,13 +301,15 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#keepClaim(s.uid, s.claim, keepMs);
   }
 
-  #keepClaim(uid: string, claim: string, keepMs = this.#opts.keepSessionMs): void {
+  /** `settled`: called once the engine answered the keep (kept or fenced), the write retried until then. */
+  #keepClaim(uid: string, claim: string, keepMs = this.#opts.keepSessionMs, settled?: () => void): void {
     this.#routes.delete(uid);
     const keptUntil = this.#clock.epochMs() + keepMs;
     const keep = async () => {
       const now = this.#clock.epochMs();
       // Idempotent: fenced by the claim, so a retry after a newer claim (the device back) does nothing.
       if (!(await this.#e.directory.keep(uid, claim, Math.max(keptUntil, now + 1), now))) this.#log.debug({ event: 'keep-fenced', uid }, 'session kept elsewhere meanwhile');
+      settled?.();
     };
     this.#inOrder(uid, async () => {
       try {
@@ -309,6 +320,40 @@ export class Fleet implements SharedSessions, RemoteRouting {
         this.#retries.push(keep);
       }
     });
+  }
+
+  /**
+   * A claim here whose reply was lost (ClaimOutcomeUnknown) is settled: its keep was answered, so
+   * Redis has applied it or never will. That reply said what the claim replaced, a connection to
+   * take over (0xA1) — never told. So every node, this one too, checks the connection it holds for
+   * `uid` against the directory (#verifyHeld): a `moved` notice, which also drops stale routes.
+   * Sent whether the keep landed or was fenced: a newer claim of this node since (the device
+   * retried here) posts no notice of its own, and the connection it replaced may be that one.
+   */
+  #lostClaimSettled(uid: string): void {
+    for (const n of this.#nodes.ids) if (n !== this.node) this.post(n, { kind: 'moved', uid });
+    this.#verifyHeld(uid);
+  }
+
+  /**
+   * `uid`'s entry may have moved from the connection here (a `moved` notice): one whose claim it
+   * no longer is was replaced without this node being told (the claim's reply lost, so no
+   * takeover): it closes 0xA1, as a takeover would have. One claim is never written again, so an
+   * entry of another claim, read after this session's claim was, proves it replaced; no entry at
+   * all (Redis lost it) proves nothing.
+   */
+  #verifyHeld(uid: string): void {
+    const s = this.#sessions.get(uid);
+    if (!s?.link) return;
+    const claim = s.claim;
+    this.#e.directory.lookup(uid).then((e) => {
+      // Attached to a newer connection meanwhile (its claim is the entry), or gone: nothing to do.
+      if (!e || e.claim === claim || this.#sessions.get(uid) !== s || s.claim !== claim || !s.link) return;
+      this.#log.warn({ event: 'session-replaced', uid, kind: s.kind, claim, by: e.claim, node: e.node },
+        'a newer claim took this session without this node being told (its reply was lost): the connection here closes 0xA1');
+      if (e.node !== this.node) this.#counters.takeover?.('out');
+      this.#sessions.release(s);
+    }, (err: unknown) => this.#log.debug({ event: 'verify-held-failed', uid, err: String(err) }, 'could not check a session held here against the directory'));
   }
 
   /**
@@ -533,7 +578,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
     const id = ++this.#seq >>> 0;
     // No timer per request: one sweep (BACKSTOP_SWEEP_MS) answers the waits past their deadline.
     this.#waits.add(id, origin, node, uid, tracking, (at ?? this.#clock.now()) + timeoutMs + this.#opts.backstopGraceMs);
-    this.#post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload }, this.#requestLost,
+    // The deadline by this node's wall clock (as a deliver's TrackRef): the receiver compares it with
+    // its own, so nodes keep their clocks close (NTP); a node speaking only 1 gets timeoutMs alone.
+    const expiresAt = this.#clock.epochMs() + timeoutMs;
+    this.#post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload, expiresAt }, this.#requestLost,
       (this.#centralRequestsOut ??= this.#counters.messageCount('central-request', 'out')), encodeCentralRequestInto);
   }
 
@@ -600,6 +648,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
 
   #onBatch(batch: Buffer[]): void {
     this.#readAt = this.#clock.now();
+    this.#readEpoch = this.#clock.epochMs();
     for (const bytes of batch) this.#onMessage(bytes, 0, bytes.length);
   }
 
@@ -626,11 +675,20 @@ export class Fleet implements SharedSessions, RemoteRouting {
     }
   };
 
+  /** A request read past its deadline (an inbox read late: a Redis stall, a slow link): counted, logged (the first of each 1000). */
+  #dropExpired(kind: 'deliver' | 'central-request', uid: string, expiresAt: number): void {
+    this.#counters.expired?.(kind);
+    if (this.#expired++ % 1000 === 0) {
+      this.#log.warn({ event: 'node-message-expired', kind, uid, lateMs: Math.round(this.#clock.epochMs() - expiresAt), count: this.#expired },
+        'a request read after its deadline (its origin was answered 0xA1): dropped, never delivered late');
+    }
+  }
+
   #handle(m: NodeMessage): void {
     switch (m.kind) {
       case 'deliver': {
         // Its origin was answered 0xA1 (a post held up in an engine that was away): never delivered late (PROTOCOL §6).
-        if (m.ref && m.ref.expiresAt <= this.#clock.epochMs()) return;
+        if (m.ref && m.ref.expiresAt <= this.#clock.epochMs()) return this.#dropExpired(m.kind, m.session, m.ref.expiresAt);
         const s = this.#sessions.get(m.session);
         if (s?.link && !this.#attaching.has(m.session) && !this.#chains.has(m.session)) {
           if (m.ref && m.ref.node !== this.node) this.#remember(m.ref);
@@ -652,8 +710,17 @@ export class Fleet implements SharedSessions, RemoteRouting {
         this.#counters.takeover?.('out');
         return this.#sessions.release(s);
       }
-      case 'central-request':
-        return void this.#router!.centralRequest(m.uid, m.tracking, m.payload, new RemoteOrigin(this, m.origin, m.id, m.hops), m.timeoutMs, this.#readAt);
+      case 'central-request': {
+        let timeoutMs = m.timeoutMs;
+        if (m.expiresAt !== undefined) {
+          // Read after its origin's wait gave up (0xA1): never handed to the object. Read in time,
+          // it is tracked here until that deadline only, not a whole timeout from now.
+          const left = m.expiresAt - this.#readEpoch;
+          if (left <= 0) return this.#dropExpired(m.kind, m.uid, m.expiresAt);
+          timeoutMs = Math.min(timeoutMs, Math.ceil(left));
+        }
+        return void this.#router!.centralRequest(m.uid, m.tracking, m.payload, new RemoteOrigin(this, m.origin, m.id, m.hops), timeoutMs, this.#readAt);
+      }
       case 'origin-response': {
         const origin = this.#waits.takeOrigin(m.id);
         if (!origin) return;
@@ -669,7 +736,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
       }
       case 'moved':
         this.#routes.delete(m.uid);
-        return;
+        return this.#verifyHeld(m.uid);
       case 'buffered': {
         const p = this.#tracker.pending(m.dir, m.uid, m.tracking);
         const ref = { dir: m.dir, uid: m.uid, tracking: m.tracking, node: this.node, run: '', expiresAt: 0 };

@@ -6,10 +6,15 @@ import { formatRange, type ProtocolRange } from '../registry/node-protocol.js';
  * The versions of node-to-node messages this build reads and writes. A node announces them in
  * the registry and writes to each node the highest version both speak (src/registry/node-protocol.ts),
  * so nodes of two consecutive releases run side by side; a message of any other version is
- * refused (logged and dropped), never misread. A v2 adds its layout beside v1's in the encoder
- * and the decoder, branching on the version, and raises `max`; a later release drops v1 by raising `min`.
+ * refused (logged and dropped), never misread. A version adds its layout beside the previous one's
+ * in the encoder and the decoder, branching on the version, and raises `max`; a later release
+ * drops the old one by raising `min`.
+ *
+ * 2: a `central-request` carries its deadline (`expiresAt`, wall-clock ms), as a `deliver`'s
+ * TrackRef does, so that one read after its origin gave up is dropped, never handed to the object.
+ * Written in 1 (to a node of the previous release), it goes without: the relative timeout only.
  */
-export const NODE_PROTOCOLS: ProtocolRange = Object.freeze({ min: 1, max: 1 });
+export const NODE_PROTOCOLS: ProtocolRange = Object.freeze({ min: 1, max: 2 });
 
 /** The newest version this build speaks. */
 export const NODE_PROTOCOL = NODE_PROTOCOLS.max;
@@ -33,10 +38,13 @@ export type NodeMessage =
   | { readonly kind: 'deliver'; readonly session: string; readonly hops: number; readonly ref?: TrackRef; readonly bytes: Buffer }
   /** A newer connection on the sender claimed `uid` (PROTOCOL §3 step 7): Close 0xA1 to the connection here. */
   | { readonly kind: 'takeover'; readonly uid: string; readonly claim: string }
-  /** A request from the central side for an object connected here: track it here, answer `origin` with `id`. Tracking -1: pick one. */
+  /**
+   * A request from the central side for an object connected here: track it here, answer `origin` with `id`. Tracking -1: pick one.
+   * `expiresAt` (protocol 2; absent from a node speaking 1; +Infinity: none): wall-clock ms past which its origin was answered 0xA1, so it is never delivered.
+   */
   | {
       readonly kind: 'central-request'; readonly uid: string; readonly tracking: number; readonly timeoutMs: number;
-      readonly origin: string; readonly id: number; readonly hops: number; readonly payload: Payload;
+      readonly origin: string; readonly id: number; readonly hops: number; readonly payload: Payload; readonly expiresAt?: number;
     }
   /** The one answer to the sender's `central-request` `id` (`reason`: the code was generated, '' otherwise). */
   | {
@@ -94,8 +102,9 @@ export type MessageEncoderFor<M extends NodeMessage> = (m: M, version: number, s
 export type CentralRequestMessage = Extract<NodeMessage, { kind: 'central-request' }>;
 export type OriginResponseMessage = Extract<NodeMessage, { kind: 'origin-response' }>;
 
-/** The version whose layout the two fast encoders write: any other (a v2 added later) goes the general way until they learn it. */
-const FAST_LAYOUT_VERSION = 1;
+/** The versions whose layouts the two fast encoders write (2 adds a central-request's deadline): any other goes the general way until they learn it. */
+const FAST_LAYOUT_MIN = 1;
+const FAST_LAYOUT_MAX = 2;
 
 /**
  * encodeNodeMessageInto for the two messages of every cross-node request, the same bytes: one
@@ -109,9 +118,12 @@ export function encodeCentralRequestInto(m: CentralRequestMessage, version: numb
   const origin = m.origin;
   const data = m.payload.data;
   const tracking = m.tracking;
-  if (version !== FAST_LAYOUT_VERSION || uid.length > 255 || origin.length > 255 || !(tracking >= -0x80000000 && tracking <= 0x7fffffff)) return encodeNodeMessageInto(m, version, s);
+  if (!(version >= FAST_LAYOUT_MIN && version <= FAST_LAYOUT_MAX) || uid.length > 255 || origin.length > 255 || !(tracking >= -0x80000000 && tracking <= 0x7fffffff)) {
+    return encodeNodeMessageInto(m, version, s);
+  }
   const start = s.length;
-  const at = sinkRoom(s, 2 + 1 + uid.length + 8 + 1 + origin.length + 4 + 1 + 2 + 4 + data.length);
+  const deadline = version >= 2 ? 8 : 0;
+  const at = sinkRoom(s, 2 + 1 + uid.length + 8 + 1 + origin.length + 4 + 1 + 2 + 4 + data.length + deadline);
   const b = s.buf;
   b[at] = version;
   b[at + 1] = KIND_CODE['central-request'];
@@ -124,6 +136,8 @@ export function encodeCentralRequestInto(m: CentralRequestMessage, version: numb
   putU32(b, o, m.id >>> 0);
   b[o + 4] = m.hops;
   putPayload(b, o + 5, m.payload.format, m.payload.options, data);
+  // 2: the deadline after the payload (+Infinity: none), as the general encoder writes it.
+  if (deadline > 0) b.writeDoubleBE(m.expiresAt ?? Infinity, o + 5 + 6 + data.length);
 }
 
 /** As encodeCentralRequestInto, for an origin-response. */
@@ -132,7 +146,9 @@ export function encodeOriginResponseInto(m: OriginResponseMessage, version: numb
   const reason = m.reason;
   const data = m.payload.data;
   const tracking = m.tracking;
-  if (version !== FAST_LAYOUT_VERSION || uid.length > 255 || reason.length > 255 || !(tracking >= 0 && tracking <= 0xffff)) return encodeNodeMessageInto(m, version, s);
+  if (!(version >= FAST_LAYOUT_MIN && version <= FAST_LAYOUT_MAX) || uid.length > 255 || reason.length > 255 || !(tracking >= 0 && tracking <= 0xffff)) {
+    return encodeNodeMessageInto(m, version, s);
+  }
   const start = s.length;
   const at = sinkRoom(s, 2 + 4 + 1 + uid.length + 2 + 1 + 1 + reason.length + 2 + 4 + data.length);
   const b = s.buf;
@@ -201,7 +217,10 @@ function writeFields(m: NodeMessage, version: number, s: ByteSink): void {
       str(s, m.origin);
       u32(s, m.id);
       u8(s, m.hops);
-      return payload(s, m.payload);
+      payload(s, m.payload);
+      // 2: the deadline after the payload (+Infinity: none); 1 has no room for it.
+      if (version >= 2) f64(s, m.expiresAt ?? Infinity);
+      return;
     case 'origin-response':
       u32(s, m.id);
       str(s, m.uid);
@@ -262,9 +281,13 @@ function readMessage(r: Reader): NodeMessage {
     case 'takeover':
       m = { kind, uid: r.str(), claim: r.str() };
       break;
-    case 'central-request':
-      m = { kind, uid: r.str(), tracking: r.i32(), timeoutMs: r.u32(), origin: r.str(), id: r.u32(), hops: r.u8(), payload: r.payload() };
+    case 'central-request': {
+      const uid = r.str(), tracking = r.i32(), timeoutMs = r.u32(), origin = r.str(), id = r.u32(), hops = r.u8(), payload = r.payload();
+      m = version >= 2
+        ? { kind, uid, tracking, timeoutMs, origin, id, hops, payload, expiresAt: r.f64() }
+        : { kind, uid, tracking, timeoutMs, origin, id, hops, payload };
       break;
+    }
     case 'origin-response':
       m = { kind, id: r.u32(), uid: r.str(), tracking: r.u16(), code: r.u8(), reason: r.str(), payload: r.payload() };
       break;
@@ -333,6 +356,11 @@ function put32(s: ByteSink, v: number): void {
   b[at + 3] = v;
 }
 
+function f64(s: ByteSink, v: number): void {
+  const at = sinkRoom(s, 8);
+  s.buf.writeDoubleBE(v, at);
+}
+
 function str(s: ByteSink, v: string): void {
   const n = v.length;
   if (n <= 255) {
@@ -370,8 +398,7 @@ function ref(s: ByteSink, r: TrackRef): void {
   u16(s, r.tracking);
   str(s, r.node);
   str(s, r.run);
-  const at = sinkRoom(s, 8);
-  s.buf.writeDoubleBE(r.expiresAt, at);
+  f64(s, r.expiresAt);
 }
 
 function payload(s: ByteSink, p: Payload): void {
@@ -463,8 +490,11 @@ class Reader {
   dir(): 'down' | 'up' {
     return this.u8() === 1 ? 'up' : 'down';
   }
+  f64(): number {
+    return this.b.readDoubleBE(this.#take(8));
+  }
   ref(): TrackRef {
-    return { dir: this.dir(), uid: this.str(), tracking: this.u16(), node: this.str(), run: this.str(), expiresAt: this.b.readDoubleBE(this.#take(8)) };
+    return { dir: this.dir(), uid: this.str(), tracking: this.u16(), node: this.str(), run: this.str(), expiresAt: this.f64() };
   }
   payload(): Payload {
     const format = this.u8();

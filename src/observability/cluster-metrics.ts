@@ -22,6 +22,7 @@ export interface ClusterMetricSources {
 export class ClusterMetrics {
   sources: ClusterMetricSources | undefined;
   readonly #takeovers = { in: new Count(), out: new Count() };
+  readonly #expired = { deliver: new Count(), 'central-request': new Count() };
   /** Drains started on this node (POST /admin/drain, `iotsocket drain`): the drain calls countDrain(). */
   readonly drainsTotal = new Count();
   readonly nodesUp: Gauge;
@@ -30,6 +31,7 @@ export class ClusterMetrics {
   readonly inboxLag: Gauge;
   readonly redisRoundTrip: Histogram;
   readonly takeovers: Counter<'way'>;
+  readonly expired: Counter<'kind'>;
   readonly drains: Counter;
 
   constructor(registry: Registry) {
@@ -69,6 +71,13 @@ export class ClusterMetrics {
       },
     });
     for (const way of ['in', 'out'] as const) this.takeovers.inc({ way }, 0); // both series listed from the start
+    this.expired = new Counter({
+      name: 'iotsocket_cluster_messages_expired_total', help: 'Cluster node: requests read from another node after their deadline (their origin was answered 0xA1 meanwhile), dropped undelivered, by message kind', labelNames: ['kind'] as const, registers,
+      collect() {
+        for (const kind of ['deliver', 'central-request'] as const) flush(self.#expired[kind], (d) => this.inc({ kind }, d));
+      },
+    });
+    for (const kind of ['deliver', 'central-request'] as const) this.expired.inc({ kind }, 0);
     this.drains = new Counter({
       name: 'iotsocket_cluster_drains_total', help: 'Cluster node: drains started on this node', registers,
       collect() { flush(self.drainsTotal, (d) => this.inc(d)); },
@@ -77,6 +86,11 @@ export class ClusterMetrics {
 
   countTakeover(way: 'in' | 'out'): void {
     this.#takeovers[way].n++;
+  }
+
+  /** A request message read past its deadline and dropped. */
+  countExpired(kind: 'deliver' | 'central-request'): void {
+    this.#expired[kind].n++;
   }
 
   /** The drain's hook: one drain of this node started. */

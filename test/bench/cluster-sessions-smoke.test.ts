@@ -4,7 +4,7 @@ import { clusterSessions } from '../../bench/scenarios/cluster-sessions.js';
 // A file of its own, not in smoke.test.ts: eight daemon starts (six nodes and two reference
 // nodes) take 7-14 s on a busy machine, and smoke.test.ts is already near tap's 120 s per file.
 // No timing assertions (timings belong in bench/). The children run from dist/ (npm run build).
-const opts = { quick: true, smoke: true, log: () => {} };
+const opts = { quick: true, smoke: true, holdSec: 1, log: () => {} };
 
 t.test('one tiny cluster-sessions run: six nodes on a real redis-server, sessions on each, a central reaching all six', async (t) => {
   const rows = await clusterSessions(opts);
@@ -16,4 +16,5 @@ t.test('one tiny cluster-sessions run: six nodes on a real redis-server, session
   t.equal(rows.find((r) => r.scenario === 'cluster-sessions/established')?.met, true, 'every session established');
   t.equal(rows.find((r) => r.scenario === 'cluster-sessions/requests-answered')?.met, true, 'the central\'s sample answered on every node');
   t.equal(rows.find((r) => r.scenario === 'cluster-sessions/answering')?.met, true, 'every session answered its Ping');
+  t.equal(rows.find((r) => r.scenario === 'cluster-sessions/held-after-hold')?.median, 60, '--hold-sec: every session still held after the hold');
 });

@@ -1,10 +1,10 @@
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { ObjectClient, ascii } from '../../src/client/index.js';
 import { ToT, type Transmission } from '../../src/protocol/index.js';
 import { InProcessNode } from '../helpers/cluster.js';
 import { device } from '../helpers/daemon.js';
 import { RedisServer } from '../helpers/redis.js';
+import { redisRelay } from '../helpers/redis-relay.js';
 import { until } from '../helpers/until.js';
 
 // CLUSTER.md guarantee 2 with `cluster.inbox: redis`: a node's XADD that Redis wrote but whose
@@ -15,53 +15,6 @@ import { until } from '../helpers/until.js';
 
 const redis = await RedisServer.start(t);
 let fleets = 0;
-
-/**
- * A relay in front of Redis for one node: once armed, the connection that next sends an XADD has
- * the reply carrying its entry id swallowed and is cut, as a Redis killed after writing it. While
- * held, what Redis sends the connections that read the inbox (XREAD) waits in the relay.
- */
-async function relay(t: Test) {
-  let armed = false;
-  let held = false;
-  let cuts = 0;
-  const releases: Array<() => void> = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(redis.port, '127.0.0.1');
-    for (const s of [client, upstream]) { sockets.add(s); s.on('error', () => {}); s.once('close', () => sockets.delete(s)); }
-    let cutOnReply = false;
-    let reader = false;
-    let waiting: Buffer[] = [];
-    client.on('data', (b: Buffer) => {
-      const text = b.toString('latin1');
-      if (/xread/i.test(text)) reader = true;
-      if (armed && /xadd/i.test(text)) { armed = false; cutOnReply = true; }
-      upstream.write(b);
-    });
-    releases.push(() => { for (const b of waiting) client.write(b); waiting = []; });
-    upstream.on('data', (reply: Buffer) => {
-      // The XADD's answer is its entry id (ms-seq): Redis wrote it. Earlier replies pass.
-      if (cutOnReply && /\$\d+\r\n\d{10,}-\d+\r\n/.test(reply.toString('latin1'))) {
-        cuts++;
-        client.destroy();
-        upstream.destroy();
-      } else if (held && reader) waiting.push(reply);
-      else client.write(reply);
-    });
-    client.once('close', () => upstream.destroy());
-    upstream.once('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    arm: () => { armed = true; },
-    hold: () => { held = true; },
-    release: () => { held = false; for (const r of releases) r(); },
-    get cuts() { return cuts; },
-  };
-}
 
 /** Every transmission of type `type` the raw client receives, as they come. */
 function collect(c: { next(ms?: number): Promise<Transmission> }, into: Transmission[]): void {
@@ -75,7 +28,7 @@ function collect(c: { next(ms?: number): Promise<Transmission> }, into: Transmis
 for (const way of ['central → object', 'object → central'] as const) {
   t.test(`a request whose XADD Redis wrote but never acknowledged (${way}, the sender's reply cut) is answered once, by the other party`, async (t) => {
     const dev = device(`amb-${++fleets}`);
-    const r = await relay(t);
+    const r = await redisRelay(t, redis);
     const over = (id: string, url?: string) => ({ cluster: { nodeId: id, keyPrefix: `amb${fleets}:`, inbox: 'redis', commandTimeoutMs: 1_000, ...(url && { redis: url }) }, tcp: { requestTimeoutSec: 5 } });
     // `a` talks to Redis through the relay; its posts are the ones cut.
     const a = await InProcessNode.start(t, redis, 'a', [dev], over('a', r.url));
@@ -131,7 +84,7 @@ for (const way of ['central → object', 'object → central'] as const) {
 
 t.test('a request whose XADD was cut and that its destination reads only after its timeout: answered 0xA1 once, never delivered late', async (t) => {
   const dev = device(`amb-${++fleets}`);
-  const [ra, rb] = [await relay(t), await relay(t)];
+  const [ra, rb] = [await redisRelay(t, redis), await redisRelay(t, redis)];
   const over = (id: string, url: string) => ({ cluster: { nodeId: id, keyPrefix: `amb${fleets}:`, inbox: 'redis', commandTimeoutMs: 1_000, redis: url }, tcp: { requestTimeoutSec: 1 } });
   const a = await InProcessNode.start(t, redis, 'a', [dev], over('a', ra.url));
   const b = await InProcessNode.start(t, redis, 'b', [dev], over('b', rb.url));

@@ -27,13 +27,14 @@ t.test('a live node with no version in common (joined without the check) is logg
   const stray = { node: 'stray', incarnation: 'x', address: 'stray:1', sessions: 0, protocol: 7 };
   nodes.update([info('me', 1, 1), stray]);
   nodes.update([info('me', 1, 1), stray]);
-  t.match(logs.find('node-protocol-mismatch'), [{ level: 50, node: 'me', protocols: { min: 1, max: 1 }, other: 'stray', otherAddress: 'stray:1', otherProtocols: { min: 7, max: 7 } }]);
+  t.match(logs.find('node-protocol-mismatch'), [{ level: 50, node: 'me', protocols: { min: 1, max: 2 }, other: 'stray', otherAddress: 'stray:1', otherProtocols: { min: 7, max: 7 } }]);
 });
 
 t.test('this build writes only its own versions: a range claimed beyond them is refused, coded', async (t) => {
   const log = pino({ level: 'silent' });
   t.doesNotThrow(() => new LiveNodes('me', log).assertWritable());
-  t.doesNotThrow(() => new LiveNodes('me', log, r(1, 2)).assertWritable(), 'a test may claim 1..2: it talks 1');
-  t.throws(() => new LiveNodes('me', log, r(2, 2)).assertWritable(), { code: 'ERR_IOTS_CLUSTER_PROTOCOL' });
-  t.same(NODE_PROTOCOLS, r(1, 1), 'the versions of this build (raise max with a v2 layout)');
+  t.doesNotThrow(() => new LiveNodes('me', log, r(1, 1)).assertWritable(), 'a test may claim 1 (the previous release): it talks 1');
+  t.doesNotThrow(() => new LiveNodes('me', log, r(2, 3)).assertWritable(), 'or 2..3: it talks 2');
+  t.throws(() => new LiveNodes('me', log, r(3, 3)).assertWritable(), { code: 'ERR_IOTS_CLUSTER_PROTOCOL' });
+  t.same(NODE_PROTOCOLS, r(1, 2), 'the versions of this build (2: a central-request carries its deadline)');
 });

@@ -32,7 +32,8 @@ function portOpen(port: number): Promise<boolean> {
 
 t.test('a node speaking only 2 is refused by a cluster of 1 (coded, logged naming the other node and versions, nothing bound); one speaking 1..2 joins and talks 1', async (t) => {
   const prefix = `mv${++prefixes}:`;
-  const a = await startDaemon(t, nodeConfig(t, prefix, 'a'), [dev], { logLevel: 'warn' });
+  // a: a node of the previous release (it speaks only 1).
+  const a = await startDaemon(t, nodeConfig(t, prefix, 'a'), [dev], { logLevel: 'warn', deps: { nodeProtocols: { min: 1, max: 1 } } });
   const newer = nodeConfig(t, prefix, 'c');
   const refused = await startDaemon(t, newer, [dev], { logLevel: 'warn', deps: { nodeProtocols: { min: 2, max: 2 } } }).then(() => undefined, (err: unknown) => err);
   t.match(refused, {
@@ -51,7 +52,7 @@ t.test('a node speaking only 2 is refused by a cluster of 1 (coded, logged namin
   t.match(logs.find('node-protocol-mismatch'), [{ level: 50, node: 'c2', protocols: { min: 2, max: 2 }, other: 'a', otherProtocols: { min: 1, max: 1 } }]);
   t.equal(again.addresses, undefined, 'refused before binding any port');
 
-  const b = await startDaemon(t, nodeConfig(t, prefix, 'b'), [dev], { logLevel: 'warn', deps: { nodeProtocols: { min: 1, max: 2 } } });
+  const b = await startDaemon(t, nodeConfig(t, prefix, 'b'), [dev], { logLevel: 'warn' }); // this release: 1..2
   t.match(JSON.parse((await r.hget(keys.nodeList, 'b'))!), { protocol: 2, protocols: { min: 1, max: 2 } }, 'b announces 1..2');
   // A central on b, the object on a: b must write 1 to a, or a would drop its messages.
   const obj = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key, handler: (q) => ({ code: 0, payload: ascii(`a saw ${q.payload.data}`) }) });
@@ -72,12 +73,12 @@ t.test('a message of a version this node does not speak, received anyway, is log
   // The stream inbox, so the test can write into it directly (a link would first have to authenticate).
   const a = await startDaemon(t, testConfig(t, { cluster: clusterKey(redis, 'a', { keyPrefix: prefix, inbox: 'redis' }), http: { enabled: true } }), [dev], { logLevel: 'warn' });
   const good = encodeNodeMessage({ kind: 'moved', uid: dev.uid });
-  const v2 = Buffer.from(good);
-  v2[0] = 2;
+  const v3 = Buffer.from(good);
+  v3[0] = 3;
   const r = redis.client(t);
-  await r.xadd(new RedisKeys(prefix).inbox('a'), '*', 'b', packBatch([v2, good]));
+  await r.xadd(new RedisKeys(prefix).inbox('a'), '*', 'b', packBatch([v3, good]));
   await until(() => a.logs.find('node-message-unreadable').length > 0, 'a logs the unreadable message', 3_000);
-  t.match(a.logs.find('node-message-unreadable'), [{ level: 50, err: 'node message of protocol 2; this node speaks 1', count: 1 }]);
+  t.match(a.logs.find('node-message-unreadable'), [{ level: 50, err: 'node message of protocol 3; this node speaks 1..2', count: 1 }]);
   await until(async () => (await a.daemon.internals.metrics.value('iotsocket_cluster_messages_total', { kind: 'moved', way: 'in' })) === 1, 'the v1 message in the same batch is handled', 3_000);
   const obj = new ObjectClient({ host: '127.0.0.1', port: a.port, uid: dev.uid, key: dev.key });
   t.teardown(() => obj.destroy());

@@ -10,7 +10,7 @@ const samples: NodeMessage[] = [
   { kind: 'deliver', session: '', hops: 0, bytes: Buffer.from([0x30, 1, 2]) },
   { kind: 'deliver', session: 'dev-1', hops: 2, ref: { dir: 'up', uid: 'dev-1', tracking: 65535, node: 'node.a-1', run: '1f2e3d4c', expiresAt: 1796172466840.5 }, bytes: Buffer.alloc(70_000, 7) },
   { kind: 'takeover', uid: 'ü{}:x', claim: 'a.1f2e.3' },
-  { kind: 'central-request', uid: 'dev-2', tracking: -1, timeoutMs: 30_000, origin: 'b', id: 4_294_967_295, hops: 1, payload },
+  { kind: 'central-request', uid: 'dev-2', tracking: -1, timeoutMs: 30_000, origin: 'b', id: 4_294_967_295, hops: 1, payload, expiresAt: 1796172466840.5 },
   { kind: 'origin-response', id: 7, uid: 'dev-2', tracking: 513, code: 0xa0, reason: 'node-lost', payload },
   { kind: 'tracker-response', dir: 'down', uid: 'dev-3', tracking: 0, code: 0, payload: { format: 0, options: 3, data: Buffer.alloc(0) } },
   { kind: 'tracker-fail', dir: 'up', uid: 'dev-4', tracking: 9, reason: 'session-ended' },
@@ -23,11 +23,19 @@ t.test('every kind of node message reads back as written', async (t) => {
   for (const m of samples) t.same(decodeNodeMessage(encodeNodeMessage(m)), m, m.kind);
 });
 
+t.test('every kind reads back as written in version 1 too (a node of the previous release): a central-request without its deadline', async (t) => {
+  const q = samples[3] as Extract<NodeMessage, { kind: 'central-request' }>;
+  const { expiresAt: _, ...undated } = q;
+  for (const m of samples) t.same(decodeNodeMessage(encodeNodeMessage(m, 1)), m === q ? undated : m, m.kind);
+  t.equal(encodeNodeMessage(q, 2).length, encodeNodeMessage(q, 1).length + 8, 'version 2 adds the deadline (8 bytes), nothing else');
+  t.same(decodeNodeMessage(encodeNodeMessage(undated, 2)), { ...undated, expiresAt: Infinity }, 'a central-request without a deadline, in 2: none (+Infinity)');
+});
+
 t.test('another version, a torn message or bytes left over are refused, never misread', async (t) => {
   const good = encodeNodeMessage(samples[3]!);
   const other = Buffer.from(good);
   other[0] = NODE_PROTOCOL + 1;
-  t.throws(() => decodeNodeMessage(other), { name: 'NodeMessageError', message: `node message of protocol ${NODE_PROTOCOL + 1}; this node speaks ${NODE_PROTOCOL}` });
+  t.throws(() => decodeNodeMessage(other), { name: 'NodeMessageError', message: `node message of protocol ${NODE_PROTOCOL + 1}; this node speaks 1..2` });
   for (let n = 0; n < good.length; n++) t.throws(() => decodeNodeMessage(good.subarray(0, n)), { name: 'NodeMessageError' }, `cut at ${n}`);
   t.throws(() => decodeNodeMessage(Buffer.concat([good, Buffer.of(0)])), /1 bytes left over/);
   t.throws(() => decodeNodeMessage(Buffer.of(NODE_PROTOCOL, 99)), /unknown node message kind 99/);
@@ -37,7 +45,7 @@ t.test('a message is written in the version negotiated with its receiver, and on
   const m = samples[3]!;
   t.equal(encodeNodeMessage(m, NODE_PROTOCOLS.min)[0], NODE_PROTOCOLS.min);
   t.same(encodeNodeMessage(m), encodeNodeMessage(m, NODE_PROTOCOL), 'by default the newest');
-  t.throws(() => encodeNodeMessage(m, NODE_PROTOCOLS.max + 1), { name: 'NodeMessageError', message: /cannot write node protocol 2; this node speaks 1/ });
+  t.throws(() => encodeNodeMessage(m, NODE_PROTOCOLS.max + 1), { name: 'NodeMessageError', message: /cannot write node protocol 3; this node speaks 1\.\.2/ });
   t.throws(() => encodeNodeMessage(m, NODE_PROTOCOLS.min - 1), { name: 'NodeMessageError' });
 });
 
@@ -96,9 +104,9 @@ t.test('strings read back right when many different ones come (the read cache on
 t.test("a cross-node request's own encoders write the general encoder's bytes, at any offset, in any buffer, and throw where it throws", async (t) => {
   const data = Buffer.from('{"a":1}');
   const crs: CentralRequestMessage[] = [
-    { kind: 'central-request', uid: 'dev-2', tracking: -1, timeoutMs: 30_000, origin: 'b', id: 4_294_967_295, hops: 1, payload: { format: 0x0a, options: 0, data } },
+    { kind: 'central-request', uid: 'dev-2', tracking: -1, timeoutMs: 30_000, origin: 'b', id: 4_294_967_295, hops: 1, payload: { format: 0x0a, options: 0, data }, expiresAt: 1796172466840.5 },
     { kind: 'central-request', uid: 'dev-2', tracking: 65_535, timeoutMs: 0, origin: 'node.a-1', id: 0, hops: 3, payload: { format: 0, options: 7, data: Buffer.alloc(0) } },
-    { kind: 'central-request', uid: 'ü{}:x', tracking: 5, timeoutMs: 1, origin: 'b', id: 1, hops: 1, payload: { format: 1, options: 0, data } },
+    { kind: 'central-request', uid: 'ü{}:x', tracking: 5, timeoutMs: 1, origin: 'b', id: 1, hops: 1, payload: { format: 1, options: 0, data }, expiresAt: 5 },
     { kind: 'central-request', uid: 'dev-2', tracking: 5, timeoutMs: 1, origin: 'nœud', id: 1, hops: 1, payload: { format: 1, options: 0, data: Buffer.alloc(70_000, 3) } },
   ];
   const ors: OriginResponseMessage[] = [
@@ -107,19 +115,20 @@ t.test("a cross-node request's own encoders write the general encoder's bytes, a
     { kind: 'origin-response', id: 1, uid: 'ü{}:x', tracking: 65_535, code: 0, reason: '', payload: { format: 1, options: 2, data } },
     { kind: 'origin-response', id: 1, uid: 'dev-2', tracking: 9, code: 0, reason: 'raison ©', payload: { format: 1, options: 2, data } },
   ];
-  const general = (m: NodeMessage): Buffer => encodeNodeMessage(m);
-  const own = (m: NodeMessage, size: number, offset: number): Buffer => {
+  const own = (m: NodeMessage, version: number, size: number, offset: number): Buffer => {
     const sink: ByteSink = { buf: Buffer.alloc(size, 0xee), length: 0 };
     sinkRoom(sink, offset);
-    if (m.kind === 'central-request') encodeCentralRequestInto(m, NODE_PROTOCOL, sink);
-    else if (m.kind === 'origin-response') encodeOriginResponseInto(m, NODE_PROTOCOL, sink);
+    if (m.kind === 'central-request') encodeCentralRequestInto(m, version, sink);
+    else if (m.kind === 'origin-response') encodeOriginResponseInto(m, version, sink);
     return Buffer.from(sink.buf.subarray(offset, sink.length));
   };
-  for (const m of [...crs, ...ors]) {
-    for (const [size, offset] of [[1, 0], [1, 3], [4096, 17]] as const) {
-      t.equal(own(m, size, offset).toString('hex'), general(m).toString('hex'), `${m.kind} ${m.uid} (buffer ${size}, at ${offset})`);
+  for (let version = NODE_PROTOCOLS.min; version <= NODE_PROTOCOLS.max; version++) {
+    for (const m of [...crs, ...ors]) {
+      for (const [size, offset] of [[1, 0], [1, 3], [4096, 17]] as const) {
+        t.equal(own(m, version, size, offset).toString('hex'), encodeNodeMessage(m, version).toString('hex'), `v${version} ${m.kind} ${m.uid} (buffer ${size}, at ${offset})`);
+      }
+      t.same(decodeNodeMessage(own(m, version, 1, 0)), decodeNodeMessage(encodeNodeMessage(m, version)), `v${version} ${m.kind} reads back as the general encoder's`);
     }
-    t.same(decodeNodeMessage(own(m, 1, 0)), m, `${m.kind} reads back`);
   }
   const sink: ByteSink = { buf: Buffer.alloc(64), length: 5 };
   t.throws(() => encodeOriginResponseInto({ ...ors[0]!, tracking: 70_000 }, NODE_PROTOCOL, sink), { name: 'NodeMessageError', message: /out of range \(u16 70000\)/ });

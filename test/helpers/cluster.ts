@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Agent } from 'undici';
 import type { ClusterConfig, Config } from '../../src/config/types.js';
-import { createConcentrator, type Concentrator } from '../../src/daemon.js';
+import { createConcentrator, type Concentrator, type ConcentratorDeps } from '../../src/daemon.js';
 import { Format, ToT, type Payload, type Transmission } from '../../src/protocol/index.js';
 import { formatAclJson } from '../../src/registry/acl-file.js';
 import { ensureBuilt, spawnCli, type CliChild } from './cli.js';
@@ -148,9 +148,10 @@ export class InProcessNode extends NodeBase {
   /**
    * Starts node `id` on `redis` with TCP, UDP and HTTP on 127.0.0.1:0. Its acl.file holds
    * `devices` (the first node seeds the fleet's ACL from it when Redis has none; every node gets
-   * the same file, so the order of starts does not matter). Closed at teardown.
+   * the same file, so the order of starts does not matter). Closed at teardown. `deps`: as
+   * createConcentrator's (e.g. `nodeProtocols`, a node of another release).
    */
-  static async start(t: Teardown, redis: RedisServer, id: string, devices: readonly Device[], over: Record<string, any> = {}): Promise<InProcessNode> {
+  static async start(t: Teardown, redis: RedisServer, id: string, devices: readonly Device[], over: Record<string, any> = {}, deps: Omit<ConcentratorDeps, 'logger'> = {}): Promise<InProcessNode> {
     const config = testConfig(t, {
       ...over,
       cluster: clusterKey(redis, id, over.cluster),
@@ -162,7 +163,7 @@ export class InProcessNode extends NodeBase {
     writeFileSync(config.acl.file, formatAclJson(devices));
     const logs = new LogSink();
     // IOTS_TEST_LOG=debug keeps every line (node.logs) when a test needs explaining.
-    const daemon = createConcentrator(config, { logger: pino({ level: process.env.IOTS_TEST_LOG ?? 'warn' }, logs) });
+    const daemon = createConcentrator(config, { ...deps, logger: pino({ level: process.env.IOTS_TEST_LOG ?? 'warn' }, logs) });
     t.teardown(() => daemon.close());
     await daemon.start();
     return new InProcessNode(t, id, daemon, config, logs);

@@ -209,8 +209,8 @@ class SoakWorld {
    * fixed (such a post is left to its origin's backstop, and a delivery past its request's expiry is
    * dropped: test/redis/node-inbox.test.ts, test/cluster/ambiguous-post.test.ts); still excused and
    * counted here, for refusals within AMBIGUOUS_MS of a kill, as the note should now stay at 0.
-   * Open: a central-request (a remote origin's wait) read after its wait's backstop fired still
-   * reaches its object (its message carries a relative timeout, no expiry).
+   * A central-request read after its origin's wait gave up is dropped too since node protocol 2
+   * (it carries its deadline: test/cluster/late-central-request.test.ts).
    */
   #lostWithRedis(answeredAt: number): string | undefined {
     const kill = this.#redisKills.find(([from, to]) => answeredAt >= from && answeredAt <= to + AMBIGUOUS_MS);
