@@ -137,7 +137,7 @@ export function createConcentrator(config: Config, deps: ConcentratorDeps = {}):
     counters: {
       refused: (reason) => metrics.refusedRequests.labels(reason).inc(),
       lateResponse: (dir) => metrics.lateResponses.labels(dir).inc(),
-      message: (kind, way) => metrics.countClusterMessage(kind, way),
+      messageCount: (kind, way) => metrics.clusterMessageCount(kind, way),
       takeover: (way) => metrics.cluster.countTakeover(way),
       expired: (kind) => metrics.cluster.countExpired(kind),
     },

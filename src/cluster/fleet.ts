@@ -14,8 +14,12 @@ import { NodeProtocolMismatchError, announceRange, type ProtocolRange } from '..
 import { forEachPacked } from '../registry/node-inbox.js';
 import type { NodeInfo } from '../registry/node-registry.js';
 import { LiveNodes } from './live-nodes.js';
+import { RemoteWaits } from './remote-waits.js';
 import { redisFailureCause } from '../redis/outcome.js';
-import { NodeMessageError, decodeNodeMessage, encodeNodeMessage, encodeNodeMessageInto, type NodeMessage, type TrackRef } from './node-messages.js';
+import {
+  NodeMessageError, decodeNodeMessage, encodeCentralRequestInto, encodeNodeMessage, encodeNodeMessageInto, encodeOriginResponseInto,
+  type MessageEncoderFor, type NodeMessage, type TrackRef,
+} from './node-messages.js';
 
 export interface FleetOptions {
   readonly keepSessionMs: number;
@@ -33,8 +37,11 @@ export interface FleetOptions {
 export interface FleetCounters {
   refused(reason: RefusalReason): void;
   lateResponse(dir: 'down' | 'up', uid: string, tracking: number): void;
-  /** A message sent to this node or by it: its kind, 'in' or 'out'. */
-  message(kind: NodeMessage['kind'], way: 'in' | 'out'): void;
+  /**
+   * The count of messages of `kind` received here ('in') or sent ('out'): the fleet adds one to
+   * `n` per message. Asked for as a kind is first counted; the fleet keeps those of its busiest kinds.
+   */
+  messageCount(kind: NodeMessage['kind'], way: 'in' | 'out'): { n: number };
   /** A session moved between nodes: 'in', a connection here took it over from another node; 'out', one elsewhere took it from here. */
   takeover?(way: 'in' | 'out'): void;
   /** A request read here after its deadline (its origin was answered 0xA1): dropped, never delivered. */
@@ -47,16 +54,6 @@ interface Tracked {
   refuse(why: RefusalReason): void;
   /** It now waits in `session`'s kept buffer; `remove` takes it out once it is answered. */
   buffered(session: string, remove: () => void): void;
-}
-
-/** A central-side request sent to the node holding its object: its origin waits here. */
-interface Wait {
-  readonly origin: ResponseTarget;
-  readonly node: string;
-  readonly uid: string;
-  readonly tracking: number;
-  /** Clock ms after which the origin is answered here (0xA1) if the node never answered. */
-  readonly deadline: number;
 }
 
 /** Messages re-routed by a node that no longer holds the session: a bound, so a moving session cannot loop. */
@@ -77,7 +74,7 @@ const SWEEP_BATCH = 200;
 class RemoteOrigin implements ResponseTarget {
   constructor(readonly fleet: Fleet, readonly node: string, readonly id: number, readonly hops: number) {}
   deliverResponse(uid: string, tracking: number, code: number, payload: Payload, reason?: GeneratedReason): void {
-    this.fleet.post(this.node, { kind: 'origin-response', id: this.id, uid, tracking, code, reason: reason ?? '', payload });
+    this.fleet.postOriginResponse(this.node, { kind: 'origin-response', id: this.id, uid, tracking, code, reason: reason ?? '', payload });
   }
 }
 
@@ -103,7 +100,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   readonly #chains = new Map<string, Promise<void>>();
   /** UIDs being claimed here: what arrives for them waits until the session is attached. */
   readonly #attaching = new Map<string, { n: number; waiters: Array<() => void> }>();
-  readonly #waits = new Map<number, Wait>();
+  /** Central-side requests sent to the node holding their object: their origins wait here, by id. */
+  readonly #waits = new RemoteWaits();
   /**
    * 'dir uid tracking' → the node tracking a request delivered here, for its response; node ''
    * for an orphan (its tracker's run is gone): the response goes straight to the other party.
@@ -121,6 +119,14 @@ export class Fleet implements SharedSessions, RemoteRouting {
   #abandoned = false;
   #unreadable = 0;
   #expired = 0;
+  /** When the batch being handled was read, by the monotonic clock and by the wall clock: the time its requests start at, and what a deadline is checked against (clock reads per batch, not per request). */
+  #readAt = 0;
+  #readEpoch = 0;
+  /** The counts of the messages of every cross-node request, once first counted. */
+  #centralRequestsOut: { n: number } | undefined;
+  #centralRequestsIn: { n: number } | undefined;
+  #originResponsesOut: { n: number } | undefined;
+  #originResponsesIn: { n: number } | undefined;
 
   constructor(engines: ClusterEngines, deps: { clock: Clock; log: Logger; sessions: SessionManager; tracker: RequestTracker; counters: FleetCounters }, opts: FleetOptions) {
     this.node = engines.node;
@@ -170,7 +176,11 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** Joins (after ensureIdFree, before which nothing is bound): reads the inbox, announces the node (`advertise`: where clients reach it), takes up what an earlier run with this id held, starts the sweeps. */
   async start(address: string, advertise?: { readonly host: string; readonly port: number }): Promise<void> {
     this.#nodes.assertWritable();
-    await this.#e.inbox.start((batch) => this.#onBatch(batch), (packed) => forEachPacked(packed, this.#onMessage));
+    await this.#e.inbox.start((batch) => this.#onBatch(batch), (packed) => {
+      this.#readAt = this.#clock.now();
+      this.#readEpoch = this.#clock.epochMs();
+      forEachPacked(packed, this.#onMessage);
+    });
     // The registry checks the versions again as it joins: a node of another release may have started meanwhile.
     const link = this.#e.inbox.link;
     await this.#logMismatch(this.#e.registry.start({ address, sessions: 0, ...announceRange(this.#nodes.announced), ...(link && { link }), ...(advertise && { advertise }) }));
@@ -192,7 +202,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#every('sweep', SWEEP_MS, () => this.#sweep());
     this.#every('backstop', BACKSTOP_SWEEP_MS, async () => {
       const now = this.#clock.now();
-      for (const [id, w] of this.#waits) if (w.deadline <= now) this.#settleWait(id, ResponseCode.TIMEOUT, 'timeout');
+      for (const id of this.#waits.expired(now)) this.#settleWait(id, ResponseCode.TIMEOUT, 'timeout');
     });
     this.#every('nodes', this.#opts.heartbeatMs, () => this.#watchNodes());
   }
@@ -213,7 +223,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
-    for (const id of [...this.#waits.keys()]) this.#settleWait(id, ResponseCode.NOT_FOUND, 'shutdown');
+    for (const id of this.#waits.ids()) this.#settleWait(id, ResponseCode.NOT_FOUND, 'shutdown');
     await Promise.allSettled([...this.#chains.values()]);
     await this.#e.inbox.flush().catch(() => {});
     await this.#e.registry.stop();
@@ -380,10 +390,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#offer(CENTRAL_UID, { type: ToT.TELEMETRY, uid, payload }, undefined, miss, missWhenKept);
   }
 
-  centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number): void {
+  centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number, at?: number): void {
     const hops = origin instanceof RemoteOrigin ? origin.hops : 0;
-    const route = this.#chains.has(uid) ? undefined : this.#route(uid);
-    if (route !== undefined && hops < MAX_HOPS) return this.#sendRequest(route, uid, tracking, payload, origin, timeoutMs, hops);
+    const route = this.#chains.has(uid) ? undefined : this.#route(uid, at);
+    if (route !== undefined && hops < MAX_HOPS) return this.#sendRequest(route, uid, tracking, payload, origin, timeoutMs, hops, at);
     const answer = (why: RefusalReason) => {
       this.#counters.refused(why);
       origin.deliverResponse(uid, Math.max(tracking, 0), ResponseCode.NOT_FOUND, EMPTY_PAYLOAD, why);
@@ -457,14 +467,24 @@ export class Fleet implements SharedSessions, RemoteRouting {
    * session (CLUSTER.md guarantee 8: cross-node requests are answered at once, 0xA0 / HTTP 503).
    */
   post<M extends NodeMessage>(node: string, m: M, lost?: (m: M, node: string) => void): void {
+    this.#post(node, m, lost, undefined, encodeNodeMessageInto);
+  }
+
+  /** An origin-response (RemoteOrigin's, one per cross-node request): its count held, not looked up. */
+  postOriginResponse(node: string, m: Extract<NodeMessage, { kind: 'origin-response' }>): void {
+    this.#post(node, m, undefined, (this.#originResponsesOut ??= this.#counters.messageCount('origin-response', 'out')), encodeOriginResponseInto);
+  }
+
+  /** `count`: the message's kind's count when the caller holds it (hot kinds), else looked up; `encode`: its kind's encoder, or the general one. */
+  #post<M extends NodeMessage>(node: string, m: M, lost: ((m: M, node: string) => void) | undefined, count: { n: number } | undefined, encode: MessageEncoderFor<M>): void {
     if (this.#abandoned) return;
     if (lost && this.#e.reachability === 'unreachable') return lost(m, node);
-    this.#counters.message(m.kind, 'out');
+    (count ?? this.#counters.messageCount(m.kind, 'out')).n++;
     const inbox = this.#e.inbox;
     const version = this.#nodes.versionFor(node);
     // Written straight into the link's frame where the inbox builds one (no Buffer per message);
     // `lost` is called with the message, so the hot paths pass one function, not a closure each.
-    if (inbox.postEncoded) inbox.postEncoded<NodeMessage>(node, encodeNodeMessageInto, m, version, lost as ((m: NodeMessage, node: string) => void) | undefined);
+    if (inbox.postEncoded) inbox.postEncoded<M>(node, encode, m, version, lost);
     else inbox.post(node, encodeNodeMessage(m, version), lost && (() => lost(m, node)));
   }
 
@@ -476,10 +496,10 @@ export class Fleet implements SharedSessions, RemoteRouting {
     this.#inOrder(uid, () => this.#routeTo(uid, t, tracked, 0, noSession, noSessionWhenKept));
   }
 
-  /** The node holding `uid`'s connection, as last looked up, while that is recent enough to trust. */
-  #route(uid: string): string | undefined {
+  /** The node holding `uid`'s connection, as last looked up, while that is recent enough to trust (`at`: now, or the read time of what asks). */
+  #route(uid: string, at?: number): string | undefined {
     const r = this.#routes.get(uid);
-    return r && this.#clock.now() - r.at < ROUTE_TTL_MS ? r.node : undefined;
+    return r && (at ?? this.#clock.now()) - r.at < ROUTE_TTL_MS ? r.node : undefined;
   }
 
   async #routeTo(uid: string, t: Transmission, tracked: Tracked | undefined, hops: number, noSession?: () => void, noSessionWhenKept = false): Promise<void> {
@@ -553,14 +573,16 @@ export class Fleet implements SharedSessions, RemoteRouting {
     if (this.#routes.get(uid)?.node === node) this.#routes.delete(uid);
   }
 
-  #sendRequest(node: string, uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number, hops: number): void {
+  /** `at`: when the request was read, when it is being handled in that read (no clock read per request); else now. */
+  #sendRequest(node: string, uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number, hops: number, at?: number): void {
     const id = ++this.#seq >>> 0;
     // No timer per request: one sweep (BACKSTOP_SWEEP_MS) answers the waits past their deadline.
-    this.#waits.set(id, { origin, node, uid, tracking, deadline: this.#clock.now() + timeoutMs + this.#opts.backstopGraceMs });
+    this.#waits.add(id, origin, node, uid, tracking, (at ?? this.#clock.now()) + timeoutMs + this.#opts.backstopGraceMs);
     // The deadline by this node's wall clock (as a deliver's TrackRef): the receiver compares it with
     // its own, so nodes keep their clocks close (NTP); a node speaking only 1 gets timeoutMs alone.
     const expiresAt = this.#clock.epochMs() + timeoutMs;
-    this.post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload, expiresAt }, this.#requestLost);
+    this.#post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload, expiresAt }, this.#requestLost,
+      (this.#centralRequestsOut ??= this.#counters.messageCount('central-request', 'out')), encodeCentralRequestInto);
   }
 
   /** A central-request that could not be handed to `node`: its origin is answered now. One function for every request. */
@@ -570,9 +592,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   };
 
   #settleWait(id: number, code: number, reason: GeneratedReason): void {
-    const w = this.#waits.get(id);
+    const w = this.#waits.take(id);
     if (!w) return;
-    this.#waits.delete(id);
     if (reason !== 'timeout') this.#counters.refused(reason as RefusalReason);
     w.origin.deliverResponse(w.uid, Math.max(w.tracking, 0), code, EMPTY_PAYLOAD, reason);
   }
@@ -626,6 +647,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   // ---- the inbox ----
 
   #onBatch(batch: Buffer[]): void {
+    this.#readAt = this.#clock.now();
+    this.#readEpoch = this.#clock.epochMs();
     for (const bytes of batch) this.#onMessage(bytes, 0, bytes.length);
   }
 
@@ -639,7 +662,12 @@ export class Fleet implements SharedSessions, RemoteRouting {
       if (this.#unreadable++ % 1000 === 0) this.#log.error({ event: 'node-message-unreadable', err: err instanceof NodeMessageError ? err.message : String(err), count: this.#unreadable }, 'a node message could not be read: dropped');
       return;
     }
-    this.#counters.message(m.kind, 'in');
+    // The two kinds of every cross-node request keep their counts at hand; the rest are looked up.
+    const kind = m.kind;
+    const count = kind === 'central-request' ? (this.#centralRequestsIn ??= this.#counters.messageCount(kind, 'in'))
+      : kind === 'origin-response' ? (this.#originResponsesIn ??= this.#counters.messageCount(kind, 'in'))
+        : this.#counters.messageCount(kind, 'in');
+    count.n++;
     try {
       this.#handle(m);
     } catch (err) {
@@ -687,17 +715,16 @@ export class Fleet implements SharedSessions, RemoteRouting {
         if (m.expiresAt !== undefined) {
           // Read after its origin's wait gave up (0xA1): never handed to the object. Read in time,
           // it is tracked here until that deadline only, not a whole timeout from now.
-          const left = m.expiresAt - this.#clock.epochMs();
+          const left = m.expiresAt - this.#readEpoch;
           if (left <= 0) return this.#dropExpired(m.kind, m.uid, m.expiresAt);
           timeoutMs = Math.min(timeoutMs, Math.ceil(left));
         }
-        return void this.#router!.centralRequest(m.uid, m.tracking, m.payload, new RemoteOrigin(this, m.origin, m.id, m.hops), timeoutMs);
+        return void this.#router!.centralRequest(m.uid, m.tracking, m.payload, new RemoteOrigin(this, m.origin, m.id, m.hops), timeoutMs, this.#readAt);
       }
       case 'origin-response': {
-        const w = this.#waits.get(m.id);
-        if (!w) return;
-        this.#waits.delete(m.id);
-        return w.origin.deliverResponse(m.uid, m.tracking, m.code, m.payload, (m.reason || undefined) as GeneratedReason | undefined);
+        const origin = this.#waits.takeOrigin(m.id);
+        if (!origin) return;
+        return origin.deliverResponse(m.uid, m.tracking, m.code, m.payload, (m.reason || undefined) as GeneratedReason | undefined);
       }
       case 'tracker-response':
         if (!this.#tracker.complete(m.dir, m.uid, m.tracking, m.code, m.payload)) this.#counters.lateResponse(m.dir, m.uid, m.tracking);
@@ -889,7 +916,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     for (const node of now) {
       if (this.#dead.has(node)) continue;
       // Its tracker died with it: what waits here for its answers is answered now, once.
-      for (const [id, w] of this.#waits) if (w.node === node) this.#settleWait(id, ResponseCode.NOT_FOUND, 'node-lost');
+      for (const id of this.#waits.waitingFor(node)) this.#settleWait(id, ResponseCode.NOT_FOUND, 'node-lost');
       for (const [uid, r] of this.#routes) if (r.node === node) this.#routes.delete(uid); // its sessions are about to move
       this.#log.warn({ event: 'node-lost', node }, `node ${node} stopped renewing its lease`);
     }

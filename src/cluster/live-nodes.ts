@@ -22,6 +22,9 @@ export class LiveNodes {
   readonly #versions = new Map<string, number>();
   /** For a node not listed yet (it joined since the last tick): the highest version every listed node speaks. */
   #fallback: number;
+  /** versionFor's last answer (cleared by each update). */
+  #lastNode: string | undefined;
+  #lastVersion = 0;
   readonly #mismatchLogged = new Set<string>();
 
   /** `writes`: the versions this build's codec writes (a parameter so that a test can model a build with two). */
@@ -51,7 +54,12 @@ export class LiveNodes {
 
   /** The version to write to `node`. */
   versionFor(node: string): number {
-    return this.#versions.get(node) ?? this.#fallback;
+    // The node written to last, again (most messages of a turn go to one): no Map lookup.
+    if (node === this.#lastNode) return this.#lastVersion;
+    const v = this.#versions.get(node) ?? this.#fallback;
+    this.#lastNode = node;
+    this.#lastVersion = v;
+    return v;
   }
 
   update(list: readonly NodeInfo[]): void {
@@ -59,6 +67,7 @@ export class LiveNodes {
     this.#ids = new Set(list.map((n) => n.node));
     this.#infos = list;
     this.#versions.clear();
+    this.#lastNode = undefined;
     let common: ProtocolRange | undefined = talk;
     for (const n of list) {
       if (n.node === this.self) continue;

@@ -152,6 +152,15 @@ export class Metrics {
 
   /** Counts a node-to-node message (iotsocket_cluster_messages_total) without touching prom-client. */
   countClusterMessage(kind: string, way: 'in' | 'out'): void {
+    this.clusterMessageCount(kind, way).n++;
+  }
+
+  /**
+   * The count of node-to-node messages of `kind` going `way`, made on first use: a caller that
+   * counts one kind often holds it and adds to its `n` (no lookup per message). Made only as it is
+   * first counted, so /metrics lists the same series as before.
+   */
+  clusterMessageCount(kind: string, way: 'in' | 'out'): LocalCount {
     // One count object per (kind, way), found without building a key string per message.
     const byKind = this.#clusterMessageByKind[way];
     let c = byKind.get(kind);
@@ -161,7 +170,7 @@ export class Metrics {
       this.#clusterMessageCounts.set(key, c);
       byKind.set(kind, c);
     }
-    c.n++;
+    return c;
   }
 
   /** Counts a session lifecycle event (iotsocket_session_events_total). */

@@ -65,6 +65,9 @@ export interface OutboxBatch {
  */
 export class TurnBatches<B> {
   #pending = new Map<string, B>();
+  /** The batch asked for last and its destination: a turn's messages mostly go to one node, found without a Map lookup each. */
+  #lastTo: string | undefined;
+  #last: B | undefined;
   #scheduled = false;
   #flushed: Promise<void> = Promise.resolve();
   readonly #create: (to: string) => B;
@@ -77,6 +80,7 @@ export class TurnBatches<B> {
 
   /** `to`'s batch of this turn, made (and the turn's send scheduled) when there is none yet. */
   batch(to: string): B {
+    if (to === this.#lastTo && this.#last !== undefined) return this.#last;
     let q = this.#pending.get(to);
     if (!q) this.#pending.set(to, (q = this.#create(to)));
     if (!this.#scheduled) {
@@ -85,16 +89,20 @@ export class TurnBatches<B> {
         this.#scheduled = false;
         const out = this.#pending;
         this.#pending = new Map();
+        this.#last = undefined;
         new Promise<void>((done) => done(this.#send(out))).then(resolve, reject);
       }));
       this.#flushed.catch(() => {}); // reported through `lost` and flush()
     }
+    this.#lastTo = to;
+    this.#last = q;
     return q;
   }
 
   /** Takes `to`'s batch out of this turn (its caller sends it now). */
   take(to: string): void {
     this.#pending.delete(to);
+    if (to === this.#lastTo) this.#last = undefined;
   }
 
   /** Settles once everything added so far was sent (or its `lost` called). */

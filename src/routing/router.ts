@@ -28,8 +28,8 @@ export interface RouterCounters {
 export interface RemoteRouting {
   /** An object's request, tracked here as `p`, for a central not connected here; `miss`: no central in the fleet. */
   toCentral(t: Transmission, p: PendingRequest, miss: () => void): void;
-  /** A request from the central side for an object not connected here (the object's node tracks it). */
-  centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number): void;
+  /** A request from the central side for an object not connected here (the object's node tracks it). `at`: when it was read, if known. */
+  centralRequest(uid: string, tracking: number, payload: Payload, origin: ResponseTarget, timeoutMs: number, at?: number): void;
   /** Telemetry for a central not connected here; `miss`: none connected in the fleet (nor kept, unless `missWhenKept`: a webhook takes it). */
   telemetry(uid: string, payload: Payload, miss: () => void, missWhenKept: boolean): void;
   /** A response no request here waits for: to the node tracking it. False when none is known (a late response). */
@@ -119,7 +119,7 @@ export class Router {
     const remote = this.#opts.remote;
     if (remote && known && !here) {
       // Not connected here: the node holding it tracks it (or this one, for a session kept in the fleet).
-      remote.centralRequest(uid, tracking, payload, origin, timeoutMs);
+      remote.centralRequest(uid, tracking, payload, origin, timeoutMs, at);
       return tracking;
     }
     if (!known || !here) {

@@ -1,5 +1,8 @@
 import t from 'tap';
-import { NODE_PROTOCOL, NODE_PROTOCOLS, decodeNodeMessage, encodeNodeMessage, encodeNodeMessageInto, type NodeMessage } from '../../src/cluster/node-messages.js';
+import {
+  NODE_PROTOCOL, NODE_PROTOCOLS, decodeNodeMessage, encodeCentralRequestInto, encodeNodeMessage, encodeNodeMessageInto, encodeOriginResponseInto,
+  type CentralRequestMessage, type NodeMessage, type OriginResponseMessage,
+} from '../../src/cluster/node-messages.js';
 import { sinkRoom, type ByteSink } from '../../src/registry/node-inbox.js';
 
 const payload = { format: 0x0a, options: 0, data: Buffer.from('{"a":1}') };
@@ -46,11 +49,16 @@ t.test('a message is written in the version negotiated with its receiver, and on
   t.throws(() => encodeNodeMessage(m, NODE_PROTOCOLS.min - 1), { name: 'NodeMessageError' });
 });
 
-t.test('a decoded message owns its bytes (the batch it came in can be freed or reused)', async (t) => {
+t.test("a decoded message reads its bytes and payload in place (views, no copy), as a connection's parser reads payloads; every inbox hands over bytes of their own per read", async (t) => {
   const wire = encodeNodeMessage(samples[0]!);
   const m = decodeNodeMessage(wire) as Extract<NodeMessage, { kind: 'deliver' }>;
-  wire.fill(0);
   t.same([...m.bytes], [0x30, 1, 2]);
+  t.equal(m.bytes.buffer, wire.buffer, 'the deliver bytes are a view of the message read');
+  const framed = Buffer.concat([Buffer.from([9, 9]), encodeNodeMessage({ kind: 'origin-response', id: 7, uid: 'dev-1', tracking: 3, code: 0, reason: '', payload: { format: 1, options: 0, data: Buffer.from('hi') } }), Buffer.from([9])]);
+  const r = decodeNodeMessage(framed, 2, framed.length - 1) as Extract<NodeMessage, { kind: 'origin-response' }>;
+  t.equal(r.payload.data.toString(), 'hi');
+  t.equal(r.payload.data.buffer, framed.buffer, 'a payload is a view of the frame it came in');
+  t.equal(r.payload.data.byteOffset, framed.byteOffset + framed.length - 1 - 2, 'at its place in the frame');
 });
 
 t.test('written in place (a frame being built), a message has the same bytes, wherever it starts and however small the buffer', async (t) => {
@@ -91,4 +99,41 @@ t.test('strings read back right when many different ones come (the read cache on
   }
   for (const [uid, wire] of seen) t.equal((decodeNodeMessage(wire) as { uid: string }).uid, uid);
   t.equal((decodeNodeMessage(Buffer.of(NODE_PROTOCOL, 7, 0)) as { uid: string }).uid, '');
+});
+
+t.test("a cross-node request's own encoders write the general encoder's bytes, at any offset, in any buffer, and throw where it throws", async (t) => {
+  const data = Buffer.from('{"a":1}');
+  const crs: CentralRequestMessage[] = [
+    { kind: 'central-request', uid: 'dev-2', tracking: -1, timeoutMs: 30_000, origin: 'b', id: 4_294_967_295, hops: 1, payload: { format: 0x0a, options: 0, data }, expiresAt: 1796172466840.5 },
+    { kind: 'central-request', uid: 'dev-2', tracking: 65_535, timeoutMs: 0, origin: 'node.a-1', id: 0, hops: 3, payload: { format: 0, options: 7, data: Buffer.alloc(0) } },
+    { kind: 'central-request', uid: 'ü{}:x', tracking: 5, timeoutMs: 1, origin: 'b', id: 1, hops: 1, payload: { format: 1, options: 0, data }, expiresAt: 5 },
+    { kind: 'central-request', uid: 'dev-2', tracking: 5, timeoutMs: 1, origin: 'nœud', id: 1, hops: 1, payload: { format: 1, options: 0, data: Buffer.alloc(70_000, 3) } },
+  ];
+  const ors: OriginResponseMessage[] = [
+    { kind: 'origin-response', id: 7, uid: 'dev-2', tracking: 513, code: 0xa0, reason: 'node-lost', payload: { format: 0x0a, options: 0, data } },
+    { kind: 'origin-response', id: 4_294_967_295, uid: 'dev-2', tracking: 0, code: 0, reason: '', payload: { format: 0, options: 0, data: Buffer.alloc(0) } },
+    { kind: 'origin-response', id: 1, uid: 'ü{}:x', tracking: 65_535, code: 0, reason: '', payload: { format: 1, options: 2, data } },
+    { kind: 'origin-response', id: 1, uid: 'dev-2', tracking: 9, code: 0, reason: 'raison ©', payload: { format: 1, options: 2, data } },
+  ];
+  const own = (m: NodeMessage, version: number, size: number, offset: number): Buffer => {
+    const sink: ByteSink = { buf: Buffer.alloc(size, 0xee), length: 0 };
+    sinkRoom(sink, offset);
+    if (m.kind === 'central-request') encodeCentralRequestInto(m, version, sink);
+    else if (m.kind === 'origin-response') encodeOriginResponseInto(m, version, sink);
+    return Buffer.from(sink.buf.subarray(offset, sink.length));
+  };
+  for (let version = NODE_PROTOCOLS.min; version <= NODE_PROTOCOLS.max; version++) {
+    for (const m of [...crs, ...ors]) {
+      for (const [size, offset] of [[1, 0], [1, 3], [4096, 17]] as const) {
+        t.equal(own(m, version, size, offset).toString('hex'), encodeNodeMessage(m, version).toString('hex'), `v${version} ${m.kind} ${m.uid} (buffer ${size}, at ${offset})`);
+      }
+      t.same(decodeNodeMessage(own(m, version, 1, 0)), decodeNodeMessage(encodeNodeMessage(m, version)), `v${version} ${m.kind} reads back as the general encoder's`);
+    }
+  }
+  const sink: ByteSink = { buf: Buffer.alloc(64), length: 5 };
+  t.throws(() => encodeOriginResponseInto({ ...ors[0]!, tracking: 70_000 }, NODE_PROTOCOL, sink), { name: 'NodeMessageError', message: /out of range \(u16 70000\)/ });
+  t.throws(() => encodeCentralRequestInto({ ...crs[0]!, tracking: 2 ** 31 }, NODE_PROTOCOL, sink), { name: 'NodeMessageError', message: /out of range/ });
+  t.throws(() => encodeCentralRequestInto({ ...crs[0]!, uid: 'x'.repeat(300) }, NODE_PROTOCOL, sink), { name: 'NodeMessageError', message: /too long/ });
+  t.throws(() => encodeCentralRequestInto(crs[0]!, NODE_PROTOCOLS.max + 1, sink), { name: 'NodeMessageError', message: /cannot write node protocol/ });
+  t.equal(sink.length, 5, 'a throw leaves the sink where the message began');
 });
