@@ -1,6 +1,6 @@
 /** Child process: one concentrator from a JSON config; reports its port and, on request, its memory and CPU time. */
 import { join } from 'node:path';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { createConcentrator } from '../../src/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -27,6 +27,12 @@ async function main(): Promise<void> {
       gc?.();
       forcedGcs += 2;
       toParent({ type: 'mem', usage: process.memoryUsage(), youngBytes: youngGeneration(), connections: daemon.internals.host.connectionCount, gc: gc !== undefined });
+    } else if (m.type === 'heap') {
+      // A heap snapshot after two forced GCs (bench/lib/session-heap.ts: what a session holds).
+      gc?.();
+      gc?.();
+      forcedGcs += 2;
+      toParent({ type: 'heap', path: writeHeapSnapshot(String(m.path)), connections: daemon.internals.host.connectionCount });
     } else if (m.type === 'cpu') {
       toParent({ type: 'cpu', usage: process.cpuUsage(), forcedGcs });
     } else if (m.type === 'counters') {
