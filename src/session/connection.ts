@@ -69,6 +69,14 @@ export interface ConnectionHooks {
 const CONNECTION = Symbol('iotsocket.connection');
 type Carrier = Socket & { [CONNECTION]?: Connection };
 
+/** Bits of Connection.#flags. */
+const FLUSH_SCHEDULED = 1;
+const CLOSING = 2;
+const PING_SENT = 4;
+const BLOCKED = 8;
+const LATE_RESPONSES = 16;
+const END_AFTER_PEER = 32;
+
 /**
  * An authenticated connection: the only session-layer code that touches a socket after the
  * handshake. Outgoing transmissions are queued and written once per loop turn in one buffer.
@@ -85,17 +93,15 @@ export class Connection implements SessionLink, IdleWatched {
   /** What waits for the next flush; undefined when nothing does (an idle connection holds no array: issue 14). */
   #queue: Array<Transmission | Buffer> | undefined;
   #queuedBytes = 0;
-  #flushScheduled = false;
-  #closing = false;
+  /** Six booleans in one field (the bits below: 40 bytes less per connection, issue 14). */
+  #flags = 0;
   #received: number | undefined;
   #sent: number | undefined;
   #reason = 'socket-end';
   #lastActivity: number;
-  #pingSent = false;
   #graceTimer: TimerHandle | undefined;
   #partialTimer: TimerHandle | undefined;
   #drainTimer: TimerHandle | undefined;
-  #blocked = false;
   /** Our writes not yet completed: while one is, its callback will move a blocked queue on. */
   #pendingWrites = 0;
   /**
@@ -108,10 +114,6 @@ export class Connection implements SessionLink, IdleWatched {
   #laterWrites: Buffer[] | undefined;
   /** The write callback (a bound method: no closure and context of its own, issue 14). */
   readonly #written: (err?: Error | null) => void;
-  /** Set when closed by a takeover: answers to requests this connection received still count. */
-  #lateResponses = false;
-  /** Closing for a drain: our side ends when the peer's does. */
-  #endAfterPeer = false;
   /** Built the first time a line is traced (debug only). */
   #tracer: ConnectionTrace | undefined;
 
@@ -125,6 +127,25 @@ export class Connection implements SessionLink, IdleWatched {
     this.#parser = new TransmissionParser(opts.maxTransmissionBytes);
     this.#lastActivity = opts.clock.now();
     this.#written = this.#onWritten.bind(this);
+  }
+
+  get #flushScheduled(): boolean { return (this.#flags & FLUSH_SCHEDULED) !== 0; }
+  set #flushScheduled(v: boolean) { this.#setFlag(FLUSH_SCHEDULED, v); }
+  get #closing(): boolean { return (this.#flags & CLOSING) !== 0; }
+  set #closing(v: boolean) { this.#setFlag(CLOSING, v); }
+  get #pingSent(): boolean { return (this.#flags & PING_SENT) !== 0; }
+  set #pingSent(v: boolean) { this.#setFlag(PING_SENT, v); }
+  get #blocked(): boolean { return (this.#flags & BLOCKED) !== 0; }
+  set #blocked(v: boolean) { this.#setFlag(BLOCKED, v); }
+  /** Set when closed by a takeover: answers to requests this connection received still count. */
+  get #lateResponses(): boolean { return (this.#flags & LATE_RESPONSES) !== 0; }
+  set #lateResponses(v: boolean) { this.#setFlag(LATE_RESPONSES, v); }
+  /** Closing for a drain: our side ends when the peer's does. */
+  get #endAfterPeer(): boolean { return (this.#flags & END_AFTER_PEER) !== 0; }
+  set #endAfterPeer(v: boolean) { this.#setFlag(END_AFTER_PEER, v); }
+
+  #setFlag(bit: number, v: boolean): void {
+    this.#flags = v ? this.#flags | bit : this.#flags & ~bit;
   }
 
   #traced(): ConnectionTrace {
