@@ -206,7 +206,10 @@ export class Connection implements SessionLink, IdleWatched {
     // closures per connection were ~260 bytes of heap each session (issue 14).
     s[CONNECTION] = this;
     s.on('data', Connection.#socketData);
-    s.on('end', Connection.#socketEnd);
+    // A socket that does not allow half-open connections (the daemon's server's) ends our side
+    // itself once the peer's ends (Node's Readable, on the next tick): a listener of ours
+    // would make 'end' an array of two on every socket (issue 14).
+    if (s.allowHalfOpen !== false) s.on('end', Connection.#socketEnd);
     s.on('error', Connection.#socketError);
     s.on('close', Connection.#socketClose);
     this.#opts.idleSweep?.add(this);
