@@ -15,6 +15,8 @@ export interface DaemonProcess {
    * then (daemon-main.ts), and the daemon's open connection count.
    */
   memory(): Promise<DaemonMemory>;
+  /** Writes a heap snapshot to `path` after two forced GCs; resolves with the path and the connection count. */
+  heapSnapshot(path: string): Promise<{ path: string; connections: number }>;
   /** CPU time (user + system) the daemon process has used so far, in µs. */
   cpuMicros(): Promise<number>;
   /** The daemon's process.cpuUsage() (user + system µs since it started), and how many GCs memory() forced. */
@@ -80,6 +82,11 @@ export async function startDaemonProcess(config: WireConfig, opts: DaemonProcess
       child.send({ type: 'mem' });
       const m = await child.next<{ type: 'mem' } & DaemonMemory>('mem', 30_000);
       return { usage: m.usage, youngBytes: m.youngBytes, connections: m.connections };
+    },
+    async heapSnapshot(path: string) {
+      child.send({ type: 'heap', path });
+      const m = await child.next<{ type: 'heap'; path: string; connections: number }>('heap', 120_000);
+      return { path: m.path, connections: m.connections };
     },
     cpu,
     async cpuMicros() {

@@ -44,11 +44,13 @@ function client(useTls: boolean, port: number, ca: string | undefined): void {
   process.on('message', () => process.exit(0));
 }
 
-function heldBytes(): { rssLessYoung: number; heap: number; rss: number; young: number } {
+async function heldBytes(): Promise<{ rssLessYoung: number; heap: number; rss: number; young: number }> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with --expose-gc');
   gc();
   gc();
+  // As daemon-main's memory(): once V8's unmapper has returned the pages the GCs freed.
+  await new Promise((r) => setTimeout(r, 500));
   const young = getHeapSpaceStatistics()
     .filter((s) => s.space_name === 'new_space' || s.space_name === 'new_large_object_space')
     .reduce((sum, s) => sum + s.space_size, 0);
@@ -79,7 +81,7 @@ async function server(useTls: boolean): Promise<void> {
     held.push(s);
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const before = heldBytes();
+  const before = await heldBytes();
   // The client gets the certificate to trust in its arguments (base64 PEM).
   const args = [useTls ? 'tls-client' : 'plain-client', String(n), String((srv.address() as AddressInfo).port), pair ? Buffer.from(pair.cert).toString('base64') : ''];
   const c = fork(fileURLToPath(import.meta.url), args, { execArgv: [] });
@@ -89,7 +91,7 @@ async function server(useTls: boolean): Promise<void> {
   });
   // The last chunks are read a moment after the client says every connection is open.
   await new Promise((r) => setTimeout(r, 500));
-  const after = heldBytes();
+  const after = await heldBytes();
   process.stdout.write(`${JSON.stringify({
     kind: useTls ? 'tls' : 'plain', connections: held.length,
     rssLessYoungKiBPerConnection: +((after.rssLessYoung - before.rssLessYoung) / held.length / 1024).toFixed(2),

@@ -66,7 +66,8 @@ function decode(buf: Buffer, o: number): Transmission {
  */
 export class TransmissionParser {
   readonly #maxBytes: number;
-  #pending: Buffer[] = [];
+  /** The reads a partial transmission spans; undefined while none waits (most of a connection's life). */
+  #pending: Buffer[] | undefined;
   #pendingBytes = 0;
   #need = 0;
   #failed: ProtocolError | undefined;
@@ -80,16 +81,20 @@ export class TransmissionParser {
     return this.#pendingBytes > 0;
   }
 
-  /** Parses what `chunk` completes; `out` receives each transmission in order. */
-  push(chunk: Buffer, out: (t: Transmission) => void): ProtocolError | undefined {
+  /**
+   * Parses what `chunk` completes; `out` receives each transmission in order, called on `self`
+   * (so that one function can serve every parser's owner, without a closure each).
+   */
+  push<S = undefined>(chunk: Buffer, out: (this: S, t: Transmission) => void, self?: S): ProtocolError | undefined {
     if (this.#failed) return this.#failed;
     let data = chunk;
     if (this.#pendingBytes > 0) {
-      this.#pending.push(chunk);
+      const pending = this.#pending!;
+      pending.push(chunk);
       this.#pendingBytes += chunk.length;
       if (this.#pendingBytes < this.#need) return undefined;
-      data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
-      this.#pending = [];
+      data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, this.#pendingBytes);
+      this.#pending = undefined;
       this.#pendingBytes = 0;
     }
     let o = 0;
@@ -100,7 +105,7 @@ export class TransmissionParser {
         return this.#fail(new ProtocolError(ProtocolErrorCode.TOO_LARGE, `transmission of ${m} bytes over the limit of ${this.#maxBytes}`));
       }
       if (m < 0 || data.length - o < m) {
-        this.#pending.push(data.subarray(o));
+        this.#pending = [data.subarray(o)];
         this.#pendingBytes = data.length - o;
         this.#need = m < 0 ? -m : m;
         return undefined;
@@ -112,7 +117,7 @@ export class TransmissionParser {
         return this.#fail(err instanceof ProtocolError ? err : new ProtocolError(ProtocolErrorCode.BAD_VALUE, String(err)));
       }
       o += m;
-      out(t);
+      out.call(self as S, t);
       if (this.#failed) return this.#failed;
     }
     return undefined;
@@ -120,7 +125,7 @@ export class TransmissionParser {
 
   /** Stops parsing (e.g. when the connection is being closed). */
   reset(): void {
-    this.#pending = [];
+    this.#pending = undefined;
     this.#pendingBytes = 0;
   }
 

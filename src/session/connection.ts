@@ -5,6 +5,7 @@ import {
   type Transmission,
 } from '../protocol/index.js';
 import type { SessionLink } from '../registry/session.js';
+import type { IdleSweep, IdleWatched } from './idle-sweep.js';
 import { ConnectionTrace, type TransmissionTrace } from './transmission-trace.js';
 
 /** What one connection is: its own figures (the options are shared by every connection of a host). */
@@ -20,8 +21,11 @@ export interface ConnectionPeer {
 export interface ConnectionOptions {
   readonly maxTransmissionBytes: number;
   readonly clock: Clock;
-  /** Silence after which we Ping; twice that with no answer and the peer is taken as dead. 0: off. */
-  readonly pingIdleMs: number;
+  /**
+   * The host's idle checks (tcp.pingIdleSec): after a silence of its period we Ping; twice that
+   * with no answer and the peer is taken as dead. Undefined: off.
+   */
+  readonly idleSweep?: IdleSweep;
   /** How long a peer gets to close after our Close before the socket is destroyed. */
   readonly closeGraceMs: number;
   /** Bound on the socket's `writableLength`: what does not fit waits in the queue, under the drain deadline. */
@@ -33,6 +37,11 @@ export interface ConnectionOptions {
   readonly sentCounters?: ReadonlyArray<{ inc(): void } | undefined>;
   /** Debug lines per transmission in and out; consulted only while `trace.enabled`. */
   readonly trace?: TransmissionTrace;
+  /**
+   * Told when a started connection's socket has closed, before the close is reported: the host
+   * forgets the socket here rather than through a 'close' listener of its own on it (issue 14).
+   */
+  readonly socketClosed?: (socket: Socket) => void;
 }
 
 export interface ClosedInfo {
@@ -60,11 +69,19 @@ export interface ConnectionHooks {
 const CONNECTION = Symbol('iotsocket.connection');
 type Carrier = Socket & { [CONNECTION]?: Connection };
 
+/** Bits of Connection.#flags. */
+const FLUSH_SCHEDULED = 1;
+const CLOSING = 2;
+const PING_SENT = 4;
+const BLOCKED = 8;
+const LATE_RESPONSES = 16;
+const END_AFTER_PEER = 32;
+
 /**
  * An authenticated connection: the only session-layer code that touches a socket after the
  * handshake. Outgoing transmissions are queued and written once per loop turn in one buffer.
  */
-export class Connection implements SessionLink {
+export class Connection implements SessionLink, IdleWatched {
   readonly peer: string;
   readonly tls: boolean;
   readonly maxTransmissionLength: number;
@@ -73,20 +90,18 @@ export class Connection implements SessionLink {
   readonly #opts: ConnectionOptions;
   readonly #parser: TransmissionParser;
   #hooks: ConnectionHooks | undefined;
-  #queue: Array<Transmission | Buffer> = [];
+  /** What waits for the next flush; undefined when nothing does (an idle connection holds no array: issue 14). */
+  #queue: Array<Transmission | Buffer> | undefined;
   #queuedBytes = 0;
-  #flushScheduled = false;
-  #closing = false;
+  /** Six booleans in one field (the bits below: 40 bytes less per connection, issue 14). */
+  #flags = 0;
   #received: number | undefined;
   #sent: number | undefined;
   #reason = 'socket-end';
   #lastActivity: number;
-  #pingSent = false;
-  #idleTimer: TimerHandle | undefined;
   #graceTimer: TimerHandle | undefined;
   #partialTimer: TimerHandle | undefined;
   #drainTimer: TimerHandle | undefined;
-  #blocked = false;
   /** Our writes not yet completed: while one is, its callback will move a blocked queue on. */
   #pendingWrites = 0;
   /**
@@ -97,20 +112,10 @@ export class Connection implements SessionLink {
    */
   #oldestWrite: Buffer | undefined;
   #laterWrites: Buffer[] | undefined;
-  readonly #flush = () => this.#doFlush();
-  readonly #written = (err?: Error | null) => this.#onWritten(err);
-  /** Set when closed by a takeover: answers to requests this connection received still count. */
-  #lateResponses = false;
-  /** Closing for a drain: our side ends when the peer's does. */
-  #endAfterPeer = false;
-  readonly #trace: TransmissionTrace | undefined;
+  /** The write callback (a bound method: no closure and context of its own, issue 14). */
+  readonly #written: (err?: Error | null) => void;
   /** Built the first time a line is traced (debug only). */
   #tracer: ConnectionTrace | undefined;
-  readonly #emit = (t: Transmission) => {
-    if (this.#closing && t.type !== ToT.RESPONSE) return;
-    if (this.#trace?.enabled) this.#traced().received(t);
-    this.#hooks?.onTransmission(t);
-  };
 
   constructor(socket: Socket, opts: ConnectionOptions, peer: ConnectionPeer) {
     this.#socket = socket;
@@ -120,13 +125,50 @@ export class Connection implements SessionLink {
     this.maxTransmissionLength = peer.maxTransmissionLength;
     this.#uid = peer.uid ?? '';
     this.#parser = new TransmissionParser(opts.maxTransmissionBytes);
-    this.#trace = opts.trace;
     this.#lastActivity = opts.clock.now();
+    this.#written = this.#onWritten.bind(this);
+  }
+
+  get #flushScheduled(): boolean { return (this.#flags & FLUSH_SCHEDULED) !== 0; }
+  set #flushScheduled(v: boolean) { this.#setFlag(FLUSH_SCHEDULED, v); }
+  get #closing(): boolean { return (this.#flags & CLOSING) !== 0; }
+  set #closing(v: boolean) { this.#setFlag(CLOSING, v); }
+  get #pingSent(): boolean { return (this.#flags & PING_SENT) !== 0; }
+  set #pingSent(v: boolean) { this.#setFlag(PING_SENT, v); }
+  get #blocked(): boolean { return (this.#flags & BLOCKED) !== 0; }
+  set #blocked(v: boolean) { this.#setFlag(BLOCKED, v); }
+  /** Set when closed by a takeover: answers to requests this connection received still count. */
+  get #lateResponses(): boolean { return (this.#flags & LATE_RESPONSES) !== 0; }
+  set #lateResponses(v: boolean) { this.#setFlag(LATE_RESPONSES, v); }
+  /** Closing for a drain: our side ends when the peer's does. */
+  get #endAfterPeer(): boolean { return (this.#flags & END_AFTER_PEER) !== 0; }
+  set #endAfterPeer(v: boolean) { this.#setFlag(END_AFTER_PEER, v); }
+
+  #setFlag(bit: number, v: boolean): void {
+    this.#flags = v ? this.#flags | bit : this.#flags & ~bit;
   }
 
   #traced(): ConnectionTrace {
-    return (this.#tracer ??= new ConnectionTrace(this.#trace!, this.#uid, this.peer));
+    return (this.#tracer ??= new ConnectionTrace(this.#opts.trace!, this.#uid, this.peer));
   }
+
+  /** What the parser hands over, with the connection as `this`: one function for every connection. */
+  static readonly #emit = function (this: Connection, t: Transmission): void {
+    if (this.#closing && t.type !== ToT.RESPONSE) return;
+    if (this.#opts.trace?.enabled) this.#traced().received(t);
+    this.#hooks?.onTransmission(t);
+  };
+
+  /**
+   * Connections with a flush scheduled, in the order they asked: one setImmediate flushes them
+   * all (a bound #flush per connection was a closure and a context each: issue 14).
+   */
+  static #toFlush: Connection[] = [];
+  static readonly #flushAll = (): void => {
+    const due = Connection.#toFlush;
+    Connection.#toFlush = [];
+    for (let i = 0; i < due.length; i++) due[i]!.#doFlush();
+  };
 
   static readonly #socketData = function (this: Carrier, chunk: Buffer): void {
     this[CONNECTION]!.#onData(chunk);
@@ -143,6 +185,7 @@ export class Connection implements SessionLink {
 
   static readonly #socketClose = function (this: Carrier): void {
     const c = this[CONNECTION]!;
+    c.#opts.socketClosed?.(this);
     if (c.#hooks) c.#onClose();
   };
 
@@ -163,10 +206,13 @@ export class Connection implements SessionLink {
     // closures per connection were ~260 bytes of heap each session (issue 14).
     s[CONNECTION] = this;
     s.on('data', Connection.#socketData);
-    s.on('end', Connection.#socketEnd);
+    // A socket that does not allow half-open connections (the daemon's server's) ends our side
+    // itself once the peer's ends (Node's Readable, on the next tick): a listener of ours
+    // would make 'end' an array of two on every socket (issue 14).
+    if (s.allowHalfOpen !== false) s.on('end', Connection.#socketEnd);
     s.on('error', Connection.#socketError);
     s.on('close', Connection.#socketClose);
-    if (this.#opts.pingIdleMs > 0) this.#armIdle();
+    this.#opts.idleSweep?.add(this);
     s.resume();
     // Closed before it started (a cluster's claim took a round trip): report it as any close.
     if (s.destroyed) setImmediate(() => { if (this.#hooks) this.#onClose(); });
@@ -175,8 +221,8 @@ export class Connection implements SessionLink {
   send(t: Transmission): void {
     if (this.#closing) return this.#late(t);
     this.#opts.sentCounters?.[t.type]?.inc();
-    if (this.#trace?.enabled) this.#traced().sent(t);
-    this.#queue.push(t);
+    if (this.#opts.trace?.enabled) this.#traced().sent(t);
+    (this.#queue ??= []).push(t);
     this.#queuedBytes += transmissionLength(t);
     this.#schedule();
   }
@@ -184,15 +230,15 @@ export class Connection implements SessionLink {
   sendBytes(bytes: Buffer): void {
     if (this.#closing) return this.#late(bytes);
     this.#opts.sentCounters?.[bytes[0]! >> 4]?.inc();
-    if (this.#trace?.enabled) this.#traced().sent(bytes);
-    this.#queue.push(bytes);
+    if (this.#opts.trace?.enabled) this.#traced().sent(bytes);
+    (this.#queue ??= []).push(bytes);
     this.#queuedBytes += bytes.length;
     this.#schedule();
   }
 
   /** Sent while closing, before the close is reported (e.g. the idle check destroyed it): handed back with the rest. */
   #late(item: Transmission | Buffer): void {
-    if (this.#hooks) this.#queue.push(item);
+    if (this.#hooks) (this.#queue ??= []).push(item);
   }
 
   /**
@@ -204,8 +250,8 @@ export class Connection implements SessionLink {
   close(code: number, reason = 'closed-by-concentrator', acceptResponses: boolean | 'until-peer-ends' = false): void {
     if (this.#closing) return;
     this.#lateResponses = acceptResponses !== false;
-    if (this.#trace?.enabled) this.#traced().sent({ type: ToT.CLOSE, code });
-    this.#queue.push({ type: ToT.CLOSE, code });
+    if (this.#opts.trace?.enabled) this.#traced().sent({ type: ToT.CLOSE, code });
+    (this.#queue ??= []).push({ type: ToT.CLOSE, code });
     this.#queuedBytes += 2;
     this.#sent = code;
     this.#reason = reason;
@@ -228,8 +274,8 @@ export class Connection implements SessionLink {
 
   /** Empties the queue and returns it, for the session to route elsewhere (the peer closed first). */
   takeUnsent(): Array<Transmission | Buffer> {
-    const q = this.#queue;
-    this.#queue = [];
+    const q = this.#queue ?? [];
+    this.#queue = undefined;
     this.#queuedBytes = 0;
     return q;
   }
@@ -253,7 +299,7 @@ export class Connection implements SessionLink {
     // one loop turn (a read of many transmissions, a burst of UDP datagrams routed to the
     // central, reads from several objects) goes out in one write. With nextTick, every
     // datagram cost its own write syscall.
-    setImmediate(this.#flush);
+    if (Connection.#toFlush.push(this) === 1) setImmediate(Connection.#flushAll);
   }
 
   /**
@@ -265,7 +311,7 @@ export class Connection implements SessionLink {
   #doFlush(all = false): void {
     this.#flushScheduled = false;
     const q = this.#queue;
-    if (q.length === 0 || this.#closing || this.#socket.destroyed) return;
+    if (q === undefined || this.#closing || this.#socket.destroyed) return;
     const room = this.#opts.writeBufferBytes - this.#socket.writableLength;
     let n = q.length;
     let bytes = this.#queuedBytes;
@@ -278,14 +324,14 @@ export class Connection implements SessionLink {
         if (Buffer.isBuffer(item)) o += item.copy(buf, o);
         else o = writeTransmission(item, buf, o);
       }
-      this.#queue = n === q.length ? [] : q.slice(n);
+      this.#queue = n === q.length ? undefined : q.slice(n);
       this.#queuedBytes -= bytes;
       this.#pendingWrites++;
       if (this.#oldestWrite === undefined) this.#oldestWrite = buf;
       else (this.#laterWrites ??= []).push(buf);
       this.#socket.write(buf, this.#written);
     }
-    if (this.#queue.length === 0) return this.#unblock();
+    if (this.#queue === undefined) return this.#unblock();
     if (!this.#blocked) {
       this.#blocked = true;
       this.#drainTimer = this.#opts.clock.setTimeout(() => this.#stall(), this.#opts.drainTimeoutMs);
@@ -296,7 +342,7 @@ export class Connection implements SessionLink {
   #fitting(room: number): [number, number] {
     let n = 0;
     let bytes = 0;
-    for (const item of this.#queue) {
+    for (const item of this.#queue!) {
       const len = Buffer.isBuffer(item) ? item.length : transmissionLength(item);
       if (bytes + len > room && !(n === 0 && this.#pendingWrites === 0)) break;
       n++;
@@ -337,7 +383,7 @@ export class Connection implements SessionLink {
     if (this.#closing && !this.#lateResponses) return;
     this.#lastActivity = this.#opts.clock.now();
     this.#pingSent = false;
-    const err = this.#parser.push(chunk, this.#emit);
+    const err = this.#parser.push(chunk, Connection.#emit, this);
     if (!err) return this.#watchPartial();
     // PROTOCOL §4: oversized → Close 0x02; anything else malformed → Close 0x00.
     this.close(err.code === ProtocolErrorCode.TOO_LARGE ? CloseCode.TOO_MANY : CloseCode.PROTOCOL_ERROR, 'protocol-error');
@@ -377,7 +423,8 @@ export class Connection implements SessionLink {
 
   #onClose(): void {
     const { clock } = this.#opts;
-    for (const t of [this.#idleTimer, this.#graceTimer, this.#partialTimer, this.#drainTimer]) clock.clearTimeout(t);
+    this.#opts.idleSweep?.delete(this);
+    for (const t of [this.#graceTimer, this.#partialTimer, this.#drainTimer]) clock.clearTimeout(t);
     this.#closing = true;
     const hooks = this.#hooks;
     this.#hooks = undefined;
@@ -385,26 +432,22 @@ export class Connection implements SessionLink {
     // reach the peer. Except after a drain timeout: a write stalled on a full kernel buffer was
     // partly taken, and the kernel may still deliver that part, so it is not sent twice.
     const writes = this.#reason === 'drain-timeout' || !this.#oldestWrite ? [] : [this.#oldestWrite, ...(this.#laterWrites ?? [])];
-    const unsent = [...writes, ...this.#queue];
+    const unsent = this.#queue ? [...writes, ...this.#queue] : writes;
     this.#oldestWrite = undefined;
     this.#laterWrites = undefined;
-    this.#queue = [];
+    this.#queue = undefined;
     this.#queuedBytes = 0;
     hooks?.onClosed({ received: this.#received, sent: this.#sent, reason: this.#reason, unsent });
   }
 
-  /** One timer per connection, re-armed per idle period rather than per chunk. */
-  #armIdle(): void {
-    const idle = this.#opts.pingIdleMs;
-    this.#idleTimer = this.#opts.clock.setTimeout(() => {
-      if (this.#closing) return;
-      const silent = this.#opts.clock.now() - this.#lastActivity;
-      if (silent >= idle) {
-        if (this.#pingSent) return this.destroy('idle');
-        this.#pingSent = true;
-        this.send({ type: ToT.PING });
-      }
-      this.#armIdle();
-    }, idle);
+  /**
+   * The host's idle sweep asks once per period (idle-sweep.ts): silent for a period, the peer
+   * gets a Ping; still silent a period after it, the connection is dropped.
+   */
+  idleCheck(now: number, periodMs: number): void {
+    if (this.#closing || now - this.#lastActivity < periodMs) return;
+    if (this.#pingSent) return this.destroy('idle');
+    this.#pingSent = true;
+    this.send({ type: ToT.PING });
   }
 }

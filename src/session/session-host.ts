@@ -12,6 +12,7 @@ import type { Session } from '../registry/session.js';
 import { ClaimRefusedError, type SessionManager, type SharedClaim } from '../registry/session-manager.js';
 import type { Router } from '../routing/router.js';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { IdleSweep } from './idle-sweep.js';
 import { AdmissionGuard } from './admission-guard.js';
 import { ChallengePool } from './challenge-pool.js';
 import { SessionChannel, type ChannelContext } from './session-channel.js';
@@ -61,6 +62,8 @@ export class SessionHost {
   readonly #channel: ChannelContext;
   /** One listener for every socket ('close' calls it with the socket as `this`), not a closure per socket. */
   readonly #forgetSocket: (this: Socket) => void;
+  /** The idle checks of every connection (tcp.pingIdleSec); undefined when off. */
+  readonly #idleSweep: IdleSweep | undefined;
   #draining = false;
   #awaitingAcl = 0;
 
@@ -72,16 +75,19 @@ export class SessionHost {
     this.#trace = new TransmissionTrace(deps.log);
     const sockets = this.#sockets;
     this.#forgetSocket = function forgetSocket(this: Socket) { sockets.delete(this); };
+    const pingIdleMs = deps.config.tcp.pingIdleSec * 1000;
+    this.#idleSweep = pingIdleMs > 0 ? new IdleSweep(deps.clock, pingIdleMs) : undefined;
     this.#connection = {
       clock: deps.clock,
       maxTransmissionBytes: deps.config.tcp.maxTransmissionBytes,
-      pingIdleMs: deps.config.tcp.pingIdleSec * 1000,
+      idleSweep: this.#idleSweep,
       closeGraceMs: CLOSE_GRACE_MS,
       writeBufferBytes: l.writeBufferBytes,
       drainTimeoutMs: l.drainTimeoutSec * 1000,
       transmissionTimeoutMs: l.transmissionTimeoutSec * 1000,
       sentCounters: deps.metrics.outByTot,
       trace: this.#trace,
+      socketClosed: (socket) => { sockets.delete(socket); },
     };
     this.#channel = {
       router: deps.router, acl: deps.acl, sessions: deps.sessions, log: deps.log, metrics: deps.metrics,
@@ -139,6 +145,7 @@ export class SessionHost {
   destroyAll(): void {
     for (const s of this.#sockets) s.destroy();
     this.#trace.dispose();
+    this.#idleSweep?.dispose();
   }
 
   accept(socket: Socket): void {
@@ -215,12 +222,21 @@ export class SessionHost {
 
   #bind(socket: Socket, peer: string, uid: string, cred: Credentials, init: Initiation, tls: boolean, claimed: SharedClaim | undefined): void {
     const d = this.#d;
-    if (tls) socket.on('error', ignoreError); // the TLS layer's errors end in 'close' too; the raw socket is tracked
     d.metrics.countHandshake('accepted', cred.kind);
     const conn = new Connection(socket, this.#connection, { peer, tls, maxTransmissionLength: init.maxTransmissionLength, uid });
-    if (this.#draining) return conn.close(0x01, 'draining');
+    if (this.#draining) {
+      if (tls) socket.on('error', ignoreError); // the TLS layer's errors end in 'close' too; the raw socket is tracked
+      return conn.close(0x01, 'draining');
+    }
     const session = d.sessions.attach(uid, cred.kind, cred.group, conn, claimed);
     conn.start(new SessionChannel(this.#channel, session, conn, cred.kind));
+    // The connection listens for 'error' and 'close' on its socket from here on and tells the
+    // host of the close (ConnectionOptions.socketClosed): a plain socket drops the host's own
+    // two listeners, so that each event keeps one listener, not an array of two (issue 14).
+    if (!tls) {
+      socket.off('error', ignoreError);
+      socket.off('close', this.#forgetSocket);
+    }
     d.onAuthenticated(session, conn);
   }
 

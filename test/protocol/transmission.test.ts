@@ -122,3 +122,15 @@ t.test('one byte at a time and 200 in one chunk', async (t) => {
   t.same(norm(a), norm(xs));
   t.same(norm(decodeTransmissions(stream)), norm(xs));
 });
+
+t.test('push calls its receiver on the object given, across a split transmission too', async (t) => {
+  const owner = { got: [] as number[] };
+  const receive = function (this: typeof owner, x: Transmission) { this.got.push(x.type); };
+  const stream = encodeTransmissions([{ type: ToT.PING }, { type: ToT.REQUEST, tracking: 7, payload: payload(Format.ASCII, 'split') }, { type: ToT.PONG }]);
+  const p = new TransmissionParser(1 << 20);
+  t.equal(p.push(stream.subarray(0, 4), receive, owner), undefined);
+  t.ok(p.hasPartial, 'the request waits for the rest');
+  t.equal(p.push(stream.subarray(4), receive, owner), undefined);
+  t.notOk(p.hasPartial);
+  t.same(owner.got, [ToT.PING, ToT.REQUEST, ToT.PONG]);
+});

@@ -18,7 +18,7 @@ function fakeSocket() {
 function connection(socket: ReturnType<typeof fakeSocket>): Connection {
   return new Connection(socket as unknown as Socket, {
     maxTransmissionBytes: 1 << 20, clock: new ManualClock(),
-    pingIdleMs: 0, closeGraceMs: 1_000, writeBufferBytes: 1 << 20, drainTimeoutMs: 1_000, transmissionTimeoutMs: 1_000,
+    closeGraceMs: 1_000, writeBufferBytes: 1 << 20, drainTimeoutMs: 1_000, transmissionTimeoutMs: 1_000,
   }, { peer: '127.0.0.1:1', tls: false, maxTransmissionLength: 0 });
 }
 

@@ -206,3 +206,16 @@ t.test('a TLS session counts once toward tcp.maxConnections', async (t) => {
   for (let i = 0; i < 200 && d.daemon.internals.host.connectionCount > 0; i++) await new Promise((r) => setTimeout(r, 5));
   t.equal(d.daemon.internals.host.connectionCount, 0, 'back to zero once both closed');
 });
+
+t.test('a plain session: its close leaves the connection count (the connection tells the host, not a listener of its own)', async (t) => {
+  const d = await startDaemon(t, testConfig(t), [dev]);
+  for (let round = 0; round < 2; round++) {
+    const { client } = await RawClient.open(d.port, dev.uid, dev.key);
+    t.teardown(() => client.close());
+    await until(() => d.daemon.internals.sessions.get(dev.uid)?.state === 'connected', 'the session attached');
+    t.equal(d.daemon.internals.host.connectionCount, 1, `round ${round}: one connection`);
+    client.close();
+    await until(() => d.daemon.internals.host.connectionCount === 0, 'the closed socket forgotten', 3000);
+  }
+  t.pass('forgotten each time');
+});
