@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { ObjectClient, ascii } from '../../src/client/index.js';
 import { ToT, type Transmission } from '../../src/protocol/index.js';
 import { InProcessNode } from '../helpers/cluster.js';
+import { collect } from '../helpers/collect.js';
 import { device } from '../helpers/daemon.js';
 import { RedisServer } from '../helpers/redis.js';
 import { redisRelay } from '../helpers/redis-relay.js';
@@ -15,15 +16,6 @@ import { until } from '../helpers/until.js';
 
 const redis = await RedisServer.start(t);
 let fleets = 0;
-
-/** Every transmission the raw client receives, as they come. */
-function collect(c: { next(ms?: number): Promise<Transmission> }, into: Transmission[]): void {
-  void (async () => {
-    for (;;) {
-      try { into.push(await c.next(60_000)); } catch { return; }
-    }
-  })();
-}
 
 type Range = { min: number; max: number };
 
