@@ -6,6 +6,9 @@
  * *.generated.ts modules. The tests compare them with what ajv compiles at run time.
  */
 
+/** ajv's `code` options for the standalone output (an ES module, its lines kept readable). */
+export const STANDALONE_CODE = { source: true, esm: true, lines: true } as const;
+
 const UCS2LENGTH = /^const (func\d+) = require\("ajv\/dist\/runtime\/ucs2length"\)\.default;$/m;
 
 /**

@@ -1,13 +1,12 @@
 /**
  * Child process: an aedes MQTT broker (in-memory persistence, its defaults) on 127.0.0.1:0,
  * alone in its process so its CPU and RSS are its own. On 'mem' it reports its RSS after two
- * forced GCs, as daemon-main does, so the two Node brokers are measured alike.
+ * forced GCs and their settle, as daemon-main does, so the two Node brokers are measured alike.
  */
 import net from 'node:net';
 import { Aedes } from 'aedes';
 import { childPayload, failChild, lifeline, toParent, type Msg } from './child.js';
-
-const gc = (globalThis as { gc?: () => void }).gc;
+import { MEM_SETTLE_MS, forceGcs } from './settled-memory.js';
 
 async function main(): Promise<void> {
   lifeline(childPayload<{ maxMs: number }>().maxMs);
@@ -19,9 +18,8 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   process.on('message', (m: Msg) => {
     if (m.type === 'mem') {
-      gc?.();
-      gc?.();
-      toParent({ type: 'mem', rss: process.memoryUsage().rss, connections: broker.connectedClients });
+      forceGcs();
+      setTimeout(() => toParent({ type: 'mem', rss: process.memoryUsage().rss, connections: broker.connectedClients }), MEM_SETTLE_MS);
     } else if (m.type === 'stop') {
       server.close();
       broker.close(() => {

@@ -1,17 +1,15 @@
 /** Child process: one concentrator from a JSON config; reports its port and, on request, its memory and CPU time. */
 import { join } from 'node:path';
-import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
+import { writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { createConcentrator } from '../../src/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { TurnBatchedDestination } from '../../src/observability/turn-batched-destination.js';
 import { childPayload, failChild, fdLimit, lifeline, toParent, type Msg } from './child.js';
 import { fromWire, type WireConfig } from './config.js';
+import { MEM_SETTLE_MS, forceGcs, youngGenerationBytes } from './settled-memory.js';
 import { startAllocationSampling, startGcProfile, stopAllocationSampling, stopGcProfile } from './gc-profile.js';
 
-const gc = (globalThis as { gc?: () => void }).gc;
-/** How long memory() waits after its forced GCs before it reads the RSS (bench/README.md, "RSS per session"). */
-const MEM_SETTLE_MS = 500;
 /** Forced GCs leave V8's heap sizing conservative for a long while: a phase measured after them is slowed. */
 let forcedGcs = 0;
 
@@ -25,20 +23,14 @@ async function main(): Promise<void> {
   const addr = await daemon.start();
   process.on('message', (m: Msg) => {
     if (m.type === 'mem') {
-      // Two passes: the first frees, the second lets finalisers' memory go too.
-      gc?.();
-      gc?.();
-      forcedGcs += 2;
-      // Read once V8's background unmapper has given back the pages those GCs freed: read at
-      // once, the RSS of a daemon holding 5 000 sessions was ~6 MiB higher (1.2 KiB a session).
+      const forced = collect();
+      // Read once the pages those GCs freed are given back (settled-memory.ts).
       setTimeout(() => toParent({
-        type: 'mem', usage: process.memoryUsage(), youngBytes: youngGeneration(), connections: daemon.internals.host.connectionCount, gc: gc !== undefined,
+        type: 'mem', usage: process.memoryUsage(), youngBytes: youngGenerationBytes(), connections: daemon.internals.host.connectionCount, gc: forced,
       }), MEM_SETTLE_MS);
     } else if (m.type === 'heap') {
       // A heap snapshot after two forced GCs (bench/lib/session-heap.ts: what a session holds).
-      gc?.();
-      gc?.();
-      forcedGcs += 2;
+      collect();
       toParent({ type: 'heap', path: writeHeapSnapshot(String(m.path)), connections: daemon.internals.host.connectionCount });
     } else if (m.type === 'cpu') {
       toParent({ type: 'cpu', usage: process.cpuUsage(), forcedGcs });
@@ -75,10 +67,11 @@ async function main(): Promise<void> {
  * (32 MiB here) under any burst of allocation, at start-up or while sessions open, and forced
  * GCs do not give it back: a fixed cost, not one that scales with the sessions held.
  */
-function youngGeneration(): number {
-  return getHeapSpaceStatistics()
-    .filter((s) => s.space_name === 'new_space' || s.space_name === 'new_large_object_space')
-    .reduce((sum, s) => sum + s.space_size, 0);
+/** Two forced GCs, counted. */
+function collect(): boolean {
+  if (!forceGcs()) return false;
+  forcedGcs += 2;
+  return true;
 }
 
 main().catch(failChild);

@@ -15,8 +15,8 @@ import { fork } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { getHeapSpaceStatistics } from 'node:v8';
 import { generateSelfSigned } from '../../src/tls/self-signed.js';
+import { MEM_SETTLE_MS, forceGcs, youngGenerationBytes } from './settled-memory.js';
 
 const [role = 'plain', nArg = '3000', portArg = '0', caBase64 = ''] = process.argv.slice(2);
 const n = Number(nArg);
@@ -45,15 +45,10 @@ function client(useTls: boolean, port: number, ca: string | undefined): void {
 }
 
 async function heldBytes(): Promise<{ rssLessYoung: number; heap: number; rss: number; young: number }> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('run with --expose-gc');
-  gc();
-  gc();
-  // As daemon-main's memory(): once V8's unmapper has returned the pages the GCs freed.
-  await new Promise((r) => setTimeout(r, 500));
-  const young = getHeapSpaceStatistics()
-    .filter((s) => s.space_name === 'new_space' || s.space_name === 'new_large_object_space')
-    .reduce((sum, s) => sum + s.space_size, 0);
+  if (!forceGcs()) throw new Error('run with --expose-gc');
+  // As daemon-main's memory(): once the pages the GCs freed are given back.
+  await new Promise((r) => setTimeout(r, MEM_SETTLE_MS));
+  const young = youngGenerationBytes();
   const usage = process.memoryUsage();
   return { rssLessYoung: usage.rss - young, heap: usage.heapUsed, rss: usage.rss, young };
 }

@@ -39,7 +39,7 @@ export interface FleetCounters {
   lateResponse(dir: 'down' | 'up', uid: string, tracking: number): void;
   /**
    * The count of messages of `kind` received here ('in') or sent ('out'): the fleet adds one to
-   * `n` per message. Asked for as a kind is first counted; the fleet keeps those of its busiest kinds.
+   * `n` per message. Asked for once per kind and way, as it is first counted; the fleet holds it.
    */
   messageCount(kind: NodeMessage['kind'], way: 'in' | 'out'): { n: number };
   /** A session moved between nodes: 'in', a connection here took it over from another node; 'out', one elsewhere took it from here. */
@@ -122,11 +122,8 @@ export class Fleet implements SharedSessions, RemoteRouting {
   /** When the batch being handled was read, by the monotonic clock and by the wall clock: the time its requests start at, and what a deadline is checked against (clock reads per batch, not per request). */
   #readAt = 0;
   #readEpoch = 0;
-  /** The counts of the messages of every cross-node request, once first counted. */
-  #centralRequestsOut: { n: number } | undefined;
-  #centralRequestsIn: { n: number } | undefined;
-  #originResponsesOut: { n: number } | undefined;
-  #originResponsesIn: { n: number } | undefined;
+  /** Each kind's message count, in and out, held once first counted (no lookup per message). */
+  readonly #counts: Record<'in' | 'out', Partial<Record<NodeMessage['kind'], { n: number }>>> = { in: {}, out: {} };
 
   constructor(engines: ClusterEngines, deps: { clock: Clock; log: Logger; sessions: SessionManager; tracker: RequestTracker; counters: FleetCounters }, opts: FleetOptions) {
     this.node = engines.node;
@@ -467,19 +464,24 @@ export class Fleet implements SharedSessions, RemoteRouting {
    * session (CLUSTER.md guarantee 8: cross-node requests are answered at once, 0xA0 / HTTP 503).
    */
   post<M extends NodeMessage>(node: string, m: M, lost?: (m: M, node: string) => void): void {
-    this.#post(node, m, lost, undefined, encodeNodeMessageInto);
+    this.#post(node, m, lost, encodeNodeMessageInto);
   }
 
-  /** An origin-response (RemoteOrigin's, one per cross-node request): its count held, not looked up. */
+  /** An origin-response (RemoteOrigin's, one per cross-node request), with its kind's own encoder. */
   postOriginResponse(node: string, m: Extract<NodeMessage, { kind: 'origin-response' }>): void {
-    this.#post(node, m, undefined, (this.#originResponsesOut ??= this.#counters.messageCount('origin-response', 'out')), encodeOriginResponseInto);
+    this.#post(node, m, undefined, encodeOriginResponseInto);
   }
 
-  /** `count`: the message's kind's count when the caller holds it (hot kinds), else looked up; `encode`: its kind's encoder, or the general one. */
-  #post<M extends NodeMessage>(node: string, m: M, lost: ((m: M, node: string) => void) | undefined, count: { n: number } | undefined, encode: MessageEncoderFor<M>): void {
+  /** The count of `kind`'s messages going `way`. */
+  #count(kind: NodeMessage['kind'], way: 'in' | 'out'): { n: number } {
+    return (this.#counts[way][kind] ??= this.#counters.messageCount(kind, way));
+  }
+
+  /** `encode`: the message kind's own encoder, or the general one. */
+  #post<M extends NodeMessage>(node: string, m: M, lost: ((m: M, node: string) => void) | undefined, encode: MessageEncoderFor<M>): void {
     if (this.#abandoned) return;
     if (lost && this.#e.reachability === 'unreachable') return lost(m, node);
-    (count ?? this.#counters.messageCount(m.kind, 'out')).n++;
+    this.#count(m.kind, 'out').n++;
     const inbox = this.#e.inbox;
     const version = this.#nodes.versionFor(node);
     // Written straight into the link's frame where the inbox builds one (no Buffer per message);
@@ -581,8 +583,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
     // The deadline by this node's wall clock (as a deliver's TrackRef): the receiver compares it with
     // its own, so nodes keep their clocks close (NTP); a node speaking only 1 gets timeoutMs alone.
     const expiresAt = this.#clock.epochMs() + timeoutMs;
-    this.#post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload, expiresAt }, this.#requestLost,
-      (this.#centralRequestsOut ??= this.#counters.messageCount('central-request', 'out')), encodeCentralRequestInto);
+    this.#post(node, { kind: 'central-request', uid, tracking, timeoutMs, origin: this.node, id, hops: hops + 1, payload, expiresAt }, this.#requestLost, encodeCentralRequestInto);
   }
 
   /** A central-request that could not be handed to `node`: its origin is answered now. One function for every request. */
@@ -662,12 +663,7 @@ export class Fleet implements SharedSessions, RemoteRouting {
       if (this.#unreadable++ % 1000 === 0) this.#log.error({ event: 'node-message-unreadable', err: err instanceof NodeMessageError ? err.message : String(err), count: this.#unreadable }, 'a node message could not be read: dropped');
       return;
     }
-    // The two kinds of every cross-node request keep their counts at hand; the rest are looked up.
-    const kind = m.kind;
-    const count = kind === 'central-request' ? (this.#centralRequestsIn ??= this.#counters.messageCount(kind, 'in'))
-      : kind === 'origin-response' ? (this.#originResponsesIn ??= this.#counters.messageCount(kind, 'in'))
-        : this.#counters.messageCount(kind, 'in');
-    count.n++;
+    this.#count(m.kind, 'in').n++;
     try {
       this.#handle(m);
     } catch (err) {

@@ -349,11 +349,7 @@ function i32(s: ByteSink, v: number): void {
 
 function put32(s: ByteSink, v: number): void {
   const at = sinkRoom(s, 4);
-  const b = s.buf;
-  b[at] = v >>> 24;
-  b[at + 1] = v >>> 16;
-  b[at + 2] = v >>> 8;
-  b[at + 3] = v;
+  putU32(s.buf, at, v);
 }
 
 function f64(s: ByteSink, v: number): void {
@@ -366,17 +362,7 @@ function str(s: ByteSink, v: string): void {
   if (n <= 255) {
     // ASCII (UIDs, node ids, reasons): one byte per character, stored as it is read.
     const at = sinkRoom(s, 1 + n);
-    const b = s.buf;
-    let i = 0;
-    for (; i < n; i++) {
-      const c = v.charCodeAt(i);
-      if (c >= 0x80) break;
-      b[at + 1 + i] = c;
-    }
-    if (i === n) {
-      b[at] = n;
-      return;
-    }
+    if (putAscii(s.buf, at, v) >= 0) return;
     s.length = at;
   }
   const len = Buffer.byteLength(v, 'utf8');
@@ -402,9 +388,8 @@ function ref(s: ByteSink, r: TrackRef): void {
 }
 
 function payload(s: ByteSink, p: Payload): void {
-  u8(s, p.format);
-  u8(s, p.options);
-  bytes(s, p.data);
+  const at = sinkRoom(s, 6 + p.data.length);
+  putPayload(s.buf, at, p.format, p.options, p.data);
 }
 
 /**

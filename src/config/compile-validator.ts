@@ -1,6 +1,6 @@
 import { Ajv, _, str, type KeywordCxt, type ValidateFunction } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
-import { standaloneModule } from '../validator-codegen.js';
+import { STANDALONE_CODE, standaloneModule } from '../validator-codegen.js';
 import { configSchema, type RawConfig } from './schema.js';
 
 /**
@@ -18,7 +18,7 @@ export function compileConfigValidator(): ValidateFunction<RawConfig> {
 export function configAjv(opts: { source?: boolean } = {}): Ajv {
   const ajv = new Ajv({
     allErrors: true, useDefaults: true, strict: true, allowUnionTypes: false,
-    ...(opts.source && { code: { source: true, esm: true, lines: true } }),
+    ...(opts.source && { code: STANDALONE_CODE }),
   });
   ajv.addKeyword({
     keyword: 'httpUrl',

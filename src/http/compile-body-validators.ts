@@ -1,7 +1,7 @@
 import { Ajv, _, type KeywordCxt, type ValidateFunction } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
 import { isValidUid } from '../protocol/index.js';
-import { standaloneModule } from '../validator-codegen.js';
+import { STANDALONE_CODE, standaloneModule } from '../validator-codegen.js';
 import { aclSchema, requestSchema } from './body-schemas.js';
 
 /**
@@ -10,7 +10,7 @@ import { aclSchema, requestSchema } from './body-schemas.js';
  * calling isValidUid, imported by the generated module.
  */
 export function bodyAjv(opts: { source?: boolean } = {}): Ajv {
-  const ajv = new Ajv({ allErrors: false, strict: true, ...(opts.source && { code: { source: true, esm: true, lines: true } }) });
+  const ajv = new Ajv({ allErrors: false, strict: true, ...(opts.source && { code: STANDALONE_CODE }) });
   ajv.addKeyword({
     keyword: 'iotsUid',
     type: 'string',

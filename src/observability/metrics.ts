@@ -107,7 +107,7 @@ export class Metrics {
   clusterSources: { up(): boolean; remoteWaits(): number } | undefined;
   readonly #clusterMessageCounts = new Map<string, LocalCount>();
   readonly #clusterMessageByKind = { in: new Map<string, LocalCount>(), out: new Map<string, LocalCount>() };
-  /** Per node-to-node message: counted locally (countClusterMessage), flushed on read. */
+  /** Per node-to-node message: counted locally (clusterMessageCount), flushed on read. */
   readonly clusterMessages: Counter<'kind' | 'way'> = new Counter({
     name: 'iotsocket_cluster_messages_total', help: 'Node-to-node messages of a cluster, by kind and way (in, out)', labelNames: ['kind', 'way'] as const, registers: [this.registry],
     collect: (): void => flushInto(this.clusterMessages, pairs(this.#clusterMessageCounts, 'kind', 'way')),
@@ -150,15 +150,10 @@ export class Metrics {
     countPair(this.#handshakeCounts, result, reason);
   }
 
-  /** Counts a node-to-node message (iotsocket_cluster_messages_total) without touching prom-client. */
-  countClusterMessage(kind: string, way: 'in' | 'out'): void {
-    this.clusterMessageCount(kind, way).n++;
-  }
-
   /**
-   * The count of node-to-node messages of `kind` going `way`, made on first use: a caller that
-   * counts one kind often holds it and adds to its `n` (no lookup per message). Made only as it is
-   * first counted, so /metrics lists the same series as before.
+   * The count of node-to-node messages of `kind` going `way` (iotsocket_cluster_messages_total,
+   * without touching prom-client), made on first use: the caller holds it and adds to its `n` (no
+   * lookup per message). Made only as it is first counted, so /metrics lists the series counted.
    */
   clusterMessageCount(kind: string, way: 'in' | 'out'): LocalCount {
     // One count object per (kind, way), found without building a key string per message.
