@@ -2,7 +2,7 @@ import t from 'tap';
 import { ObjectClient, ascii } from '../../src/client/index.js';
 import { ToT, type Transmission } from '../../src/protocol/index.js';
 import { InProcessNode } from '../helpers/cluster.js';
-import { collect } from '../helpers/collect.js';
+import { collect, echoObject } from '../helpers/recorders.js';
 import { device } from '../helpers/daemon.js';
 import { RedisServer } from '../helpers/redis.js';
 import { redisRelay } from '../helpers/redis-relay.js';
@@ -28,13 +28,7 @@ for (const way of ['central → object', 'object → central'] as const) {
     const [centralAt, objectAt] = way === 'central → object' ? [a, b] : [b, a];
     const central = await centralAt.central();
     const seenByCentral: Transmission[] = [];
-    const answered: string[] = [];
-    const obj = new ObjectClient({ host: '127.0.0.1', port: objectAt.tcp, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => {
-      answered.push(req.payload.data.toString());
-      return { code: 0, payload: ascii(`echo ${req.payload.data.toString()}`) };
-    } });
-    t.teardown(() => obj.destroy());
-    await obj.connect();
+    const { obj, answered } = await echoObject(t, objectAt.tcp, dev);
 
     if (way === 'central → object') {
       collect(central, seenByCentral);

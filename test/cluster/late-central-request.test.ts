@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap';
-import { ObjectClient, ascii } from '../../src/client/index.js';
+import { ascii } from '../../src/client/index.js';
 import { ToT, type Transmission } from '../../src/protocol/index.js';
 import { InProcessNode } from '../helpers/cluster.js';
-import { collect } from '../helpers/collect.js';
+import { collect, echoObject } from '../helpers/recorders.js';
 import { device } from '../helpers/daemon.js';
 import { RedisServer } from '../helpers/redis.js';
 import { redisRelay } from '../helpers/redis-relay.js';
@@ -30,13 +30,7 @@ async function lateRead(t: Test, protocols: { a?: Range; b?: Range } = {}) {
   const seen: Transmission[] = [];
   const central = await a.central();
   collect(central, seen);
-  const answered: string[] = [];
-  const obj = new ObjectClient({ host: '127.0.0.1', port: b.tcp, uid: dev.uid, key: dev.key, reconnect: false, handler: (req) => {
-    answered.push(req.payload.data.toString());
-    return { code: 0, payload: ascii(`echo ${req.payload.data.toString()}`) };
-  } });
-  t.teardown(() => obj.destroy());
-  await obj.connect();
+  const { answered } = await echoObject(t, b.tcp, dev);
   await until(async () => (await a.daemon.internals.fleet!.engines.registry.live()).length === 2 && a.daemon.internals.fleet!.liveNodes.length === 2, 'a lists b');
   const ask = (tracking: number, s: string) => central.send({ type: ToT.REQUEST, uid: dev.uid, tracking, payload: ascii(s) });
   const answers = (tracking: number) => seen.flatMap((x) => (x.type === ToT.RESPONSE && x.tracking === tracking ? [[x.code, x.payload.data.toString()]] : []));
